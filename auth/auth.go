@@ -1,0 +1,153 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// Principal is who a request acts as.
+type Principal struct {
+	User  storage.User
+	KeyID int64
+	// IP is the client address, recorded as actor_ip on the events it causes.
+	IP string
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the request's principal, or nil when unauthenticated.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// Realm is sent in WWW-Authenticate challenges.
+const Realm = "auditgraph"
+
+// Errors Authenticate returns; their text is safe to show to the client.
+var (
+	ErrNoCredentials  = errors.New("authentication required: send HTTP Basic username:API-KEY or a Bearer API key")
+	ErrBadCredentials = errors.New("invalid username or API key")
+	ErrMalformed      = errors.New("malformed Authorization header")
+	ErrDeactivated    = errors.New("user is deactivated")
+)
+
+// Keys looks users up by key hash; *storage.Store implements it.
+type Keys interface {
+	Authenticate(ctx context.Context, hash []byte) (storage.User, int64, error)
+}
+
+// Authenticator checks the credentials of HTTP requests.
+type Authenticator struct {
+	keys Keys
+	log  *slog.Logger
+}
+
+// New returns an Authenticator over keys.
+func New(keys Keys, log *slog.Logger) *Authenticator {
+	return &Authenticator{keys: keys, log: log}
+}
+
+// Authenticate returns the principal named by r's Authorization header:
+// "Basic base64(username:API-KEY)" or "Bearer API-KEY".
+func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, ErrNoCredentials
+	}
+	scheme, cred, ok := strings.Cut(h, " ")
+	if !ok {
+		return nil, ErrMalformed
+	}
+	cred = strings.TrimSpace(cred)
+	var username, key string
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return nil, ErrMalformed
+		}
+		username, key, ok = strings.Cut(string(raw), ":")
+		if !ok {
+			return nil, ErrMalformed
+		}
+	case "bearer":
+		key = cred
+	default:
+		return nil, ErrMalformed
+	}
+	if key == "" {
+		return nil, ErrBadCredentials
+	}
+	u, keyID, err := a.keys.Authenticate(r.Context(), Hash(key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Basic auth names the user; a key presented under another name is refused
+	// rather than silently accepted for its owner.
+	if username != "" && username != u.Username {
+		return nil, ErrBadCredentials
+	}
+	if u.Deactivated() {
+		return nil, ErrDeactivated
+	}
+	return &Principal{User: u, KeyID: keyID, IP: clientIP(r)}, nil
+}
+
+// Require wraps next so that it only runs for authenticated requests, with
+// the principal in the request context. Others get 401 with a challenge.
+func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r)
+		if err != nil {
+			if !isAuthError(err) {
+				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+				WriteError(w, http.StatusServiceUnavailable, "authentication is unavailable, try again")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+			WriteError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+func isAuthError(err error) bool {
+	return errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrBadCredentials) ||
+		errors.Is(err, ErrMalformed) || errors.Is(err, ErrDeactivated)
+}
+
+// WriteError answers with the JSON error body every auditgraph API uses.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,140 @@
+// Command auditgraph serves an organization activity and audit-log server.
+//
+//	auditgraph serve     run the server (with a private PostgreSQL unless --database-url is given)
+//	auditgraph migrate   apply database migrations and exit
+//	auditgraph version   print the version
+//
+// Every flag can also be set from the environment as AUDITGRAPH_<FLAG>, with
+// dashes written as underscores: --database-url is AUDITGRAPH_DATABASE_URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; builds
+// without it report the module version or "devel".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: auditgraph <command> [flags]
+
+commands:
+  serve     run the server
+  migrate   apply database migrations and exit
+  version   print the version
+
+Run "auditgraph <command> -h" for a command's flags. Every flag can also be
+set from the environment as AUDITGRAPH_<FLAG>, e.g. AUDITGRAPH_DATABASE_URL.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, "auditgraph", buildVersion())
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "auditgraph: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "auditgraph %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "auditgraph %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a bad flag or value; it exits with status 2.
+type usageError struct{ error }
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// parseFlags parses args, then fills every flag not given on the command line
+// from AUDITGRAPH_<FLAG> in the environment.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := EnvName(f.Name)
+		if v, ok := os.LookupEnv(name); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = usageError{fmt.Errorf("%s: %w", name, serr)}
+			}
+		}
+	})
+	return err
+}
+
+// EnvName returns the environment variable that sets flag name.
+func EnvName(name string) string {
+	return "AUDITGRAPH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/server"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		f             dbFlags
+		listen        = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+		mode          = fs.String("deployment", string(deployment.SelfManaged), "self-managed, dedicated or multi-tenant")
+		publicURL     = fs.String("public-url", "", "URL users reach the server at (links, Slack redirect); http://<listen> when empty")
+		adminUsername = fs.String("admin-username", "admin", "username of the instance admin created on first start")
+		orgName       = fs.String("org-name", "default", "name of the instance's organization created on first start (self-managed, dedicated)")
+		drainTimeout  = fs.Duration("shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
+	)
+	f.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	m, err := deployment.Parse(*mode)
+	if err != nil {
+		return usageError{fmt.Errorf("--deployment: %w", err)}
+	}
+	if *publicURL == "" {
+		*publicURL = "http://" + *listen
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+
+	store, closeDB, err := openDatabase(ctx, &f, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	ids := identity.New(store, m, log)
+	key, created, err := ids.Bootstrap(ctx, identity.Bootstrap{
+		AdminUsername: *adminUsername,
+		AdminAPIKey:   os.Getenv("AUDITGRAPH_ADMIN_API_KEY"),
+		OrgName:       *orgName,
+	})
+	if err != nil {
+		return fmt.Errorf("first-start setup: %w", err)
+	}
+	if created {
+		log.Info("created instance admin", "username", *adminUsername)
+	}
+	if key != "" {
+		printAdminKey(stderr, *adminUsername, key, *publicURL)
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion()}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("auditgraph listening", "addr", ln.Addr().String(), "deployment", m, "version", buildVersion())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", *drainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown did not finish cleanly", "err", err)
+	}
+	return nil
+}
+
+// printAdminKey shows a generated admin key once, with a command to try it.
+// It is written straight to stderr, never through the logger.
+func printAdminKey(w io.Writer, username, key, publicURL string) {
+	fmt.Fprintf(w, `
+  Created instance admin %q. Its API key, shown only this once:
+
+      %s
+
+  Try it:
+      curl -u %s:%s -H 'Content-Type: application/json' \
+        -d '{"query":"{ viewer { username } }"}' %s/graphql
+
+`, username, key, username, key, strings.TrimSuffix(publicURL, "/"))
+}

@@ -1,0 +1,146 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// CreateTeam creates a team in an organization (org admins).
+func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName, name string) (storage.Team, error) {
+	var t storage.Team
+	if err := checkName("team name", name); err != nil {
+		return t, err
+	}
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		org, err := s.namedOrg(ctx, tx, actor, orgName)
+		if err != nil {
+			return err
+		}
+		if t, err = tx.CreateTeam(ctx, org.ID, name); err != nil {
+			return err
+		}
+		rec.add(org.ID, teamEvent(audit.TeamCreate, t))
+		return nil
+	})
+	return t, err
+}
+
+// team returns an organization's team after checking that actor administers
+// the organization.
+func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName, team string) (storage.Team, error) {
+	org, err := s.namedOrg(ctx, tx, actor, orgName)
+	if err != nil {
+		return storage.Team{}, err
+	}
+	return tx.TeamByName(ctx, org.ID, team)
+}
+
+// DeleteTeam deletes a team with its service accounts.
+func (s *Service) DeleteTeam(ctx context.Context, actor *auth.Principal, orgName, team string) error {
+	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		t, err := s.team(ctx, tx, actor, orgName, team)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.DeleteTeam(ctx, t.ID); err != nil {
+			return err
+		}
+		rec.add(t.OrgID, teamEvent(audit.TeamDelete, t))
+		return nil
+	})
+}
+
+// AddTeamMember adds a member of the organization to one of its teams.
+func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.TeamMember, error) {
+	var tm storage.TeamMember
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		t, err := s.team(ctx, tx, actor, orgName, team)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Membership(ctx, t.OrgID, u.ID); errors.Is(err, storage.ErrNotFound) {
+			return invalid("%s is not a member of organization %s", username, orgName)
+		} else if err != nil {
+			return err
+		}
+		if u.IsServiceAccount() {
+			return invalid("service account %s belongs to its own team only", username)
+		}
+		if tm, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
+			return err
+		}
+		e := teamEvent(audit.TeamInviteUser, t)
+		e.UserAsset, e.UserEmail = id(u.ID), u.Email
+		rec.add(t.OrgID, e)
+		return nil
+	})
+	return tm, err
+}
+
+// RemoveTeamMember takes a user out of a team.
+func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) error {
+	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		t, err := s.team(ctx, tx, actor, orgName, team)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		if u.ServiceAccountTeam != nil && *u.ServiceAccountTeam == t.ID {
+			return invalid("%s is the team's service account: delete it instead", username)
+		}
+		if err := tx.RemoveTeamMember(ctx, t.ID, u.ID); err != nil {
+			return err
+		}
+		e := teamEvent(audit.TeamUninvite, t)
+		e.UserAsset, e.UserEmail = id(u.ID), u.Email
+		rec.add(t.OrgID, e)
+		return nil
+	})
+}
+
+// CreateServiceAccount creates a service account in a team: a non-human user
+// that belongs to that team, and so to exactly one organization.
+func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principal, orgName, team, username, name string) (storage.User, error) {
+	var u storage.User
+	if err := checkName("username", username); err != nil {
+		return u, err
+	}
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		t, err := s.team(ctx, tx, actor, orgName, team)
+		if err != nil {
+			return err
+		}
+		u, err = tx.CreateUser(ctx, storage.NewUser{Username: username, Name: name, ServiceAccountTeam: &t.ID})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AddMembership(ctx, storage.NewMembership{OrgID: t.OrgID, UserID: u.ID,
+			Role: access.RoleMember, ModelsSeat: "full", WeaveAccess: "full"}); err != nil {
+			return err
+		}
+		if _, err := tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
+			return err
+		}
+		e := teamEvent(audit.TeamCreateServiceAccount, t)
+		e.UserAsset = id(u.ID)
+		rec.add(t.OrgID, e)
+		return nil
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		err = fmt.Errorf("%w: username %q is taken", storage.ErrConflict, username)
+	}
+	return u, err
+}

@@ -1,0 +1,12 @@
+//go:build unix && !linux
+
+package pgembed
+
+import "syscall"
+
+// sysProcAttr puts initdb and postgres in their own process group, so that a
+// Ctrl-C in the terminal reaches only auditgraph, which stops postgres after
+// draining. There is no parent-death signal outside Linux.
+func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+}

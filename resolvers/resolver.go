@@ -1,0 +1,21 @@
+// Package resolvers answers the GraphQL schema in schema/. Resolvers stay
+// thin: they translate between GraphQL and the identity service or the store.
+package resolvers
+
+import (
+	"log/slog"
+
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+//go:generate go tool gqlgen generate
+
+// Resolver holds what every resolver needs.
+type Resolver struct {
+	Store    *storage.Store
+	Identity *identity.Service
+	Mode     deployment.Mode
+	Log      *slog.Logger
+}

@@ -1,0 +1,105 @@
+// Package server wires auditgraph's HTTP APIs: GraphQL, health checks and,
+// later, the REST audit-log API.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/resolvers"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// Config is what the HTTP server needs.
+type Config struct {
+	Store    *storage.Store
+	Identity *identity.Service
+	Mode     deployment.Mode
+	Log      *slog.Logger
+	// Version is reported by the index page.
+	Version string
+}
+
+// New returns the handler of every route.
+func New(cfg Config) http.Handler {
+	authn := auth.New(cfg.Store, cfg.Log)
+	gql := newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log}, cfg.Log)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), cfg.Store); err != nil {
+			cfg.Log.WarnContext(r.Context(), "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("/graphql", authn.Require(gql))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "auditgraph %s (%s)\n\nPOST /graphql   GraphQL API (HTTP Basic username:API-KEY or Bearer API-KEY)\nGET  /healthz   process up\nGET  /readyz    database reachable, migrations applied\n", cfg.Version, cfg.Mode)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+	return logRequests(cfg.Log, mux)
+}
+
+// ready checks that the database answers and has every migration applied.
+func ready(ctx context.Context, s *storage.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	n, err := s.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d database migrations not applied", n)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs one line per request: never headers or query strings,
+// which can carry credentials.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.code), slog.Duration("duration", time.Since(start)))
+	})
+}

@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Membership is a user's place in an organization.
+type Membership struct {
+	OrgID       int64  `db:"org_id"`
+	UserID      int64  `db:"user_id"`
+	Role        string `db:"role"`
+	ModelsSeat  string `db:"models_seat"`
+	WeaveAccess string `db:"weave_access"`
+	// AddedAt is when the user was added or invited.
+	AddedAt time.Time `db:"added_at"`
+	// AcceptedAt is nil while an invitation is pending.
+	AcceptedAt   *time.Time `db:"accepted_at"`
+	InvitedBy    *int64     `db:"invited_by"`
+	LastActiveAt *time.Time `db:"last_active_at"`
+	ActiveDays   int        `db:"active_days"`
+}
+
+// Pending reports whether m is an invitation not yet accepted.
+func (m Membership) Pending() bool { return m.AcceptedAt == nil }
+
+const membershipColumns = `org_id, user_id, role, models_seat, weave_access, added_at,
+	accepted_at, invited_by, last_active_at, active_days`
+
+// NewMembership is what AddMembership needs.
+type NewMembership struct {
+	OrgID       int64
+	UserID      int64
+	Role        string
+	ModelsSeat  string
+	WeaveAccess string
+	// InvitedBy set means an invitation that stays pending until accepted.
+	InvitedBy *int64
+}
+
+// AddMembership puts a user in an organization.
+func (tx *Tx) AddMembership(ctx context.Context, nm NewMembership) (Membership, error) {
+	var m Membership
+	err := tx.get(ctx, &m, `INSERT INTO memberships (org_id, user_id, role, models_seat, weave_access, invited_by, accepted_at)
+		VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6::bigint IS NULL THEN now() END)
+		RETURNING `+membershipColumns,
+		nm.OrgID, nm.UserID, nm.Role, nm.ModelsSeat, nm.WeaveAccess, nm.InvitedBy)
+	if err != nil {
+		return m, fmt.Errorf("storage: add user %d to organization %d: %w", nm.UserID, nm.OrgID, classify(err))
+	}
+	return m, nil
+}
+
+// Membership returns a user's membership of an organization.
+func (q queries) Membership(ctx context.Context, orgID, userID int64) (Membership, error) {
+	var m Membership
+	err := q.get(ctx, &m, `SELECT `+membershipColumns+` FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	return m, notFound(err, "storage: membership of user %d in organization %d", userID, orgID)
+}
+
+// UserMemberships returns every membership of a user, by organization id.
+func (q queries) UserMemberships(ctx context.Context, userID int64) ([]Membership, error) {
+	var ms []Membership
+	err := q.sel(ctx, &ms, `SELECT `+membershipColumns+` FROM memberships WHERE user_id = $1 ORDER BY org_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: memberships of user %d: %w", userID, err)
+	}
+	return ms, nil
+}
+
+// OrgMemberships returns up to limit memberships of an organization with
+// user id > after, by user id.
+func (q queries) OrgMemberships(ctx context.Context, orgID, after int64, limit int) ([]Membership, error) {
+	var ms []Membership
+	err := q.sel(ctx, &ms, `SELECT `+membershipColumns+` FROM memberships WHERE org_id = $1 AND user_id > $2
+		ORDER BY user_id LIMIT $3`, orgID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: members of organization %d: %w", orgID, err)
+	}
+	return ms, nil
+}
+
+// CountOrgMemberships returns how many users an organization has.
+func (q queries) CountOrgMemberships(ctx context.Context, orgID int64) (int, error) {
+	var n int
+	if err := q.get(ctx, &n, `SELECT count(*) FROM memberships WHERE org_id = $1`, orgID); err != nil {
+		return 0, fmt.Errorf("storage: count members of organization %d: %w", orgID, err)
+	}
+	return n, nil
+}
+
+// MembershipUpdate holds the fields to change; nil leaves a field as it is.
+type MembershipUpdate struct {
+	Role        *string
+	ModelsSeat  *string
+	WeaveAccess *string
+}
+
+// UpdateMembership changes a user's role, seat or access in an organization.
+func (tx *Tx) UpdateMembership(ctx context.Context, orgID, userID int64, up MembershipUpdate) (Membership, error) {
+	var m Membership
+	err := tx.get(ctx, &m, `UPDATE memberships SET
+		role = COALESCE($3, role), models_seat = COALESCE($4, models_seat), weave_access = COALESCE($5, weave_access)
+		WHERE org_id = $1 AND user_id = $2 RETURNING `+membershipColumns,
+		orgID, userID, up.Role, up.ModelsSeat, up.WeaveAccess)
+	return m, notFound(classify(err), "storage: update membership of user %d in organization %d", userID, orgID)
+}
+
+// AcceptMembership marks a pending invitation accepted.
+func (tx *Tx) AcceptMembership(ctx context.Context, orgID, userID int64) (Membership, error) {
+	var m Membership
+	err := tx.get(ctx, &m, `UPDATE memberships SET accepted_at = COALESCE(accepted_at, now())
+		WHERE org_id = $1 AND user_id = $2 RETURNING `+membershipColumns, orgID, userID)
+	return m, notFound(err, "storage: accept invitation of user %d to organization %d", userID, orgID)
+}
+
+// RemoveMembership takes a user out of an organization and its teams.
+func (tx *Tx) RemoveMembership(ctx context.Context, orgID, userID int64) error {
+	if _, err := tx.exec(ctx, `DELETE FROM team_members WHERE user_id = $2
+		AND team_id IN (SELECT id FROM teams WHERE org_id = $1)`, orgID, userID); err != nil {
+		return fmt.Errorf("storage: remove user %d from teams of organization %d: %w", userID, orgID, err)
+	}
+	n, err := tx.exec(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	if err == nil {
+		_, err = tx.exec(ctx, `UPDATE users SET default_org_id = NULL WHERE id = $1 AND default_org_id = $2`, userID, orgID)
+	}
+	return notFound(err, "storage: remove user %d from organization %d", userID, orgID)
+}

@@ -1,0 +1,102 @@
+// Package storage keeps auditgraph's state in PostgreSQL. All SQL lives here.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Errors callers test for with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique name or key is already taken.
+	ErrConflict = errors.New("already exists")
+	// ErrInvalid means the database refused a value its checks do not allow.
+	ErrInvalid = errors.New("invalid value")
+)
+
+// Store is the PostgreSQL-backed state of one auditgraph deployment.
+type Store struct {
+	queries
+	db *sqlx.DB
+}
+
+// queries holds the statements that run the same inside or outside a
+// transaction; Store and Tx both embed it.
+type queries struct {
+	q sqlx.ExtContext
+}
+
+// Tx is a transaction. Every change is made through a Tx so that it commits
+// together with its audit event.
+type Tx struct {
+	queries
+	tx *sqlx.Tx
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string) (*Store, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage: connect: %w", err)
+	}
+	return &Store{queries: queries{db}, db: db}, nil
+}
+
+// DB returns the underlying pool, for health checks and tests.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back when it returns an error or panics.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = fn(&Tx{queries: queries{tx}, tx: tx}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// classify maps PostgreSQL's constraint errors onto the package's sentinels,
+// keeping the original error in the chain.
+func classify(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		case "23514", "22001", "23502":
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	return err
+}
