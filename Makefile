@@ -1,0 +1,26 @@
+# The test run shares one private PostgreSQL cluster (tools/withpg) unless
+# AUDITGRAPH_TEST_DATABASE_URL names a server already.
+GO ?= go
+
+.PHONY: test generate check-generated vet fmt-check bench
+
+test:
+ifdef AUDITGRAPH_TEST_DATABASE_URL
+	$(GO) test -count=1 ./...
+else
+	$(GO) run ./tools/withpg $(GO) test -count=1 ./...
+endif
+
+generate:
+	$(GO) tool gqlgen generate
+
+# check-generated fails when graph/ or the resolver stubs are stale.
+check-generated: generate
+	git diff --exit-code -- graph resolvers
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^graph/')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
