@@ -26,8 +26,8 @@ const installHint = "install them (e.g. `apt-get install postgresql` on Debian/U
 var binGlobs = []string{"/usr/lib/postgresql/*/bin"}
 
 // FindBinaries returns the folder holding initdb and postgres: hint if it is
-// not empty, else the folder of initdb on PATH, else the highest version in
-// /usr/lib/postgresql/*/bin.
+// not empty, else the folder of initdb on PATH (after following links), else
+// the highest version in /usr/lib/postgresql/*/bin.
 func FindBinaries(hint string) (string, error) {
 	return findBinaries(hint, binGlobs)
 }
@@ -44,9 +44,13 @@ func findBinaries(hint string, globs []string) (string, error) {
 		return dir, nil
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
-		// Only use it if postgres sits next to it: initdb runs that one.
-		if dir, err := filepath.Abs(filepath.Dir(p)); err == nil && hasBinaries(dir) {
-			return dir, nil
+		// initdb runs the postgres next to the file its link points at (as
+		// in /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb), so
+		// use that folder, and only if postgres is there.
+		if p, err := filepath.EvalSymlinks(p); err == nil {
+			if dir, err := filepath.Abs(filepath.Dir(p)); err == nil && hasBinaries(dir) {
+				return dir, nil
+			}
 		}
 	}
 	var dirs []string

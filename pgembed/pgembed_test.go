@@ -333,6 +333,14 @@ func TestFindBinaries(t *testing.T) {
 	if got, err := findBinaries("", globs); err != nil || got != onPath {
 		t.Errorf("PATH: got %q, %v; want %q", got, err, onPath)
 	}
+	linked := fake("linked")
+	if err := os.Symlink(filepath.Join(v15, "initdb"), filepath.Join(linked, "initdb")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", linked)
+	if got, err := findBinaries("", nil); err != nil || got != v15 {
+		t.Errorf("linked initdb on PATH: got %q, %v; want %q", got, err, v15)
+	}
 	if got, err := findBinaries(v15, nil); err != nil || got != v15 {
 		t.Errorf("hint: got %q, %v; want %q", got, err, v15)
 	}
