@@ -57,6 +57,15 @@ const (
 	KeyUserEmail             Key = "user_email"
 )
 
+// Keys lists every documented key in alphabetical order, the order events
+// are written in.
+var Keys = []Key{
+	KeyAction, KeyActorEmail, KeyActorIP, KeyActorUserID, KeyArtifactAsset, KeyArtifactDigest,
+	KeyArtifactQualifiedName, KeyArtifactSequenceAsset, KeyCLIVersion, KeyEntityAsset, KeyEntityName,
+	KeyProjectAsset, KeyProjectName, KeyReportAsset, KeyReportName, KeyResponseCode, KeyTimestamp,
+	KeyUserAsset, KeyUserEmail,
+}
+
 // PII lists the keys that anonymize=true removes. IDs are not PII here: they
 // let an analyst correlate events without naming anyone.
 var PII = []Key{

@@ -141,11 +141,11 @@ func TestRootRunsPostgresAsOtherUser(t *testing.T) {
 
 func TestNonRoot(t *testing.T) {
 	needBinaries(t)
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		exercise(t, t.TempDir())
 		return
 	}
-	t.Parallel()
 	u, err := user.Lookup("postgres")
 	if err != nil {
 		t.Skip("no postgres user to run the test as:", err)

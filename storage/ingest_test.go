@@ -1,0 +1,275 @@
+package storage_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/storage/storagetest"
+)
+
+// newOrg creates an organization with one member, returning both ids.
+func newOrg(t *testing.T, s *storage.Store, name, email string) (orgID, userID int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.InTx(ctx, func(tx *storage.Tx) error {
+		o, err := tx.CreateOrganization(ctx, name, "enterprise")
+		if err != nil {
+			return err
+		}
+		u, err := tx.CreateUser(ctx, storage.NewUser{Username: name + "-user", Email: email})
+		if err != nil {
+			return err
+		}
+		orgID, userID = o.ID, u.ID
+		_, err = tx.AddMembership(ctx, storage.NewMembership{OrgID: o.ID, UserID: u.ID, Role: "member", ModelsSeat: "full", WeaveAccess: "full"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orgID, userID
+}
+
+func ev(id string, a audit.Action, ts time.Time) storage.IngestEvent {
+	return storage.IngestEvent{ClientID: id, Event: audit.Event{Action: a, Timestamp: ts}}
+}
+
+func countEvents(t *testing.T, s *storage.Store, orgID int64) int {
+	t.Helper()
+	var n int
+	if err := s.DB().Get(&n, `SELECT count(*) FROM audit_events WHERE org_id = $1`, orgID); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestIngestIsIdempotent(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	ts := time.Now().Add(-time.Hour)
+	batch := []storage.IngestEvent{ev("a", audit.RunUpdate, ts), ev("b", audit.RunStop, ts), ev("", audit.UserLogin, ts), ev("a", audit.RunUpdate, ts)}
+	res, err := s.Ingest(ctx, org, batch, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != 3 || res.Duplicates != 1 || res.FirstSeq != 1 || res.LastSeq != 3 {
+		t.Errorf("first Ingest = %+v, want 3 stored (seq 1..3), 1 duplicate", res)
+	}
+	res, err = s.Ingest(ctx, org, batch[:2], time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != 0 || res.Duplicates != 2 {
+		t.Errorf("retried Ingest = %+v, want 0 stored, 2 duplicates", res)
+	}
+	if n := countEvents(t, s, org); n != 3 {
+		t.Errorf("events stored = %d, want 3", n)
+	}
+	// The same client id in another organization is another event.
+	other, _ := newOrg(t, s, "other", "o@other.io")
+	if res, err := s.Ingest(ctx, other, batch[:1], time.Time{}); err != nil || res.Stored != 1 {
+		t.Errorf("Ingest into another org = %+v, %v; want 1 stored", res, err)
+	}
+}
+
+func TestIngestAllOrNothing(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	ts := time.Now()
+	bad := []storage.IngestEvent{ev("a", audit.RunUpdate, ts), ev("b", "run:explode", ts)}
+	if _, err := s.Ingest(ctx, org, bad, time.Time{}); err == nil {
+		t.Fatal("Ingest with an unknown action succeeded")
+	}
+	if n := countEvents(t, s, org); n != 0 {
+		t.Errorf("events after a failed batch = %d, want 0", n)
+	}
+	// The failed batch's ids were not remembered: resending the good part stores it.
+	if res, err := s.Ingest(ctx, org, bad[:1], time.Time{}); err != nil || res.Stored != 1 {
+		t.Errorf("Ingest after failure = %+v, %v; want 1 stored", res, err)
+	}
+}
+
+func TestIngestMarksActivity(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, user := newOrg(t, s, "acme", "Ann@acme.io")
+	day1 := time.Date(2026, 1, 10, 23, 59, 0, 0, time.UTC)
+	day2 := time.Date(2026, 1, 11, 0, 1, 0, 0, time.UTC)
+	s.EnsurePartitions(ctx, day1, day2)
+	byID := storage.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, Timestamp: day1, ActorUserID: fmt.Sprint(user)}}
+	byEmail := storage.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, Timestamp: day2, ActorEmail: "ann@ACME.io"}}
+	sameDay := storage.IngestEvent{Event: audit.Event{Action: audit.RunStop, Timestamp: day2.Add(time.Hour), ActorEmail: "ann@acme.io"}}
+	stranger := storage.IngestEvent{Event: audit.Event{Action: audit.RunStop, Timestamp: day2, ActorEmail: "zed@else.io"}}
+	if _, err := s.Ingest(ctx, org, []storage.IngestEvent{byID, byEmail, stranger}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, org, []storage.IngestEvent{sameDay}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Membership(ctx, org, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ActiveDays != 2 || m.LastActiveAt == nil || !m.LastActiveAt.Equal(day2.Add(time.Hour)) {
+		t.Errorf("membership = %d active days, last %v; want 2 days, last %v", m.ActiveDays, m.LastActiveAt, day2.Add(time.Hour))
+	}
+	var days int
+	s.DB().Get(&days, `SELECT count(*) FROM activity_days WHERE org_id = $1`, org)
+	if days != 2 {
+		t.Errorf("activity_days rows = %d, want 2 (the stranger is no member)", days)
+	}
+	// Before the cut-off nothing counts.
+	org2, user2 := newOrg(t, s, "late", "l@late.io")
+	early := storage.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, Timestamp: day1, ActorUserID: fmt.Sprint(user2)}}
+	if _, err := s.Ingest(ctx, org2, []storage.IngestEvent{early}, day2); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Membership(ctx, org2, user2); m.ActiveDays != 0 || m.LastActiveAt != nil {
+		t.Errorf("activity before cut-off: %d days, last %v; want none", m.ActiveDays, m.LastActiveAt)
+	}
+}
+
+func TestRecordActivity(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, user := newOrg(t, s, "acme", "a@acme.io")
+	at := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 2; i++ { // the same day twice counts once
+		if err := s.RecordActivity(ctx, []storage.Activity{{UserID: user, At: at.Add(time.Duration(i) * time.Hour)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := s.Membership(ctx, org, user)
+	if m.ActiveDays != 1 || m.LastActiveAt == nil || !m.LastActiveAt.Equal(at.Add(time.Hour)) {
+		t.Errorf("after RecordActivity: %d days, last %v; want 1, %v", m.ActiveDays, m.LastActiveAt, at.Add(time.Hour))
+	}
+}
+
+func TestStreamEventsOrderAndAnonymize(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	base := time.Now().UTC().Truncate(time.Second).Add(-2 * time.Hour)
+	full := audit.Event{Action: audit.ArtifactRead, ActorEmail: "a@x.io", ActorIP: "1.2.3.4", ActorUserID: "9",
+		ArtifactAsset: "aa", ArtifactDigest: "ad", ArtifactQualifiedName: "aq", ArtifactSequenceAsset: "as",
+		CLIVersion: "1", EntityAsset: "ea", EntityName: "en", ProjectAsset: "pa", ProjectName: "pn",
+		ReportAsset: "ra", ReportName: "rn", ResponseCode: 200, Timestamp: base.Add(time.Minute), UserAsset: "ua", UserEmail: "u@x.io"}
+	older := audit.Event{Action: audit.UserLogin, Timestamp: base}
+	if _, err := s.Ingest(ctx, org, []storage.IngestEvent{{Event: full}, {Event: older}}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(anonymize bool) []string {
+		var out []string
+		err := s.StreamEvents(ctx, org, base.Add(-time.Hour), base.Add(time.Hour), anonymize, func(b []byte) error {
+			out = append(out, string(b))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got := read(false)
+	if len(got) != 2 {
+		t.Fatalf("StreamEvents = %d events, want 2", len(got))
+	}
+	// Oldest first, and byte-for-byte what the Go encoder writes.
+	if want := string(older.AppendJSON(nil)); got[0] != want {
+		t.Errorf("first event = %s, want %s", got[0], want)
+	}
+	if want := string(full.AppendJSON(nil)); got[1] != want {
+		t.Errorf("second event = %s, want %s", got[1], want)
+	}
+	anon := read(true)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(anon[1]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range audit.Keys {
+		_, present := m[string(k)]
+		if present == k.IsPII() {
+			t.Errorf("anonymized event: key %s present = %v, want %v", k, present, !k.IsPII())
+		}
+	}
+}
+
+func TestEventsPageCompleteWhileIngesting(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	base := time.Now().UTC().Add(-3 * time.Hour)
+	var batch []storage.IngestEvent
+	for i := 0; i < 250; i++ {
+		// Several events share a timestamp, so the sequence breaks ties.
+		e := ev(fmt.Sprint("e", i), audit.RunUpdate, base.Add(time.Duration(i/3)*time.Second))
+		e.CLIVersion = fmt.Sprint("v", i) // tells the events apart in the output
+		batch = append(batch, e)
+	}
+	if _, err := s.Ingest(ctx, org, batch, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	start, end := base.Add(-time.Minute), base.Add(time.Hour)
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // keep ingesting into the same range, earlier and later than the cursor
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e := ev(fmt.Sprint("late", i), audit.RunStop, base.Add(time.Duration(i%200)*time.Second))
+			if _, err := s.Ingest(ctx, org, []storage.IngestEvent{e}, time.Time{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	seen := map[string]int{}
+	cursor, pages := "", 0
+	for {
+		p, err := s.EventsPage(ctx, org, start, end, 7, cursor, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, raw := range p.Events {
+			var e struct {
+				Action     string `json:"action"`
+				CLIVersion string `json:"cli_version"`
+			}
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatal(err)
+			}
+			seen[e.Action+" "+e.CLIVersion]++
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = p.Next
+	}
+	close(stop)
+	wg.Wait()
+	if len(seen) != 250 {
+		t.Errorf("pages returned %d distinct events, want exactly the 250 stored before the first page", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 || k[:10] != "run:update" {
+			t.Errorf("event %q returned %d times, want once and only events stored before the first page", k, n)
+		}
+	}
+	if pages != 36 {
+		t.Errorf("pages = %d, want 36 (250 events, 7 a page)", pages)
+	}
+}
