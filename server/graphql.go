@@ -80,4 +80,3 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	gerr.Extensions["code"] = code
 	return gerr
 }
-

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
@@ -25,11 +26,36 @@ type Config struct {
 	Log      *slog.Logger
 	// Version is reported by the index page.
 	Version string
+	// Tracker, when set, counts authenticated requests as user activity
+	// (self-managed and dedicated only: multi-tenant counts audited actions).
+	Tracker *activity.Tracker
+	// ActivityCutoff is the first instant that counts as activity in
+	// multi-tenant mode.
+	ActivityCutoff time.Time
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns the handler of every route.
 func New(cfg Config) http.Handler {
 	authn := auth.New(cfg.Store, cfg.Log)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now}
+	if cfg.Mode.MultiTenant() {
+		api.activeSince = cfg.ActivityCutoff
+	}
+	// protect requires credentials and counts the request as activity.
+	protect := func(h http.Handler) http.Handler {
+		if cfg.Tracker == nil || cfg.Mode.MultiTenant() {
+			return authn.Require(h)
+		}
+		return authn.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cfg.Tracker.Seen(auth.FromContext(r.Context()).User.ID, cfg.Now())
+			h.ServeHTTP(w, r)
+		}))
+	}
 	gql := newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log}, cfg.Log)
 
 	mux := http.NewServeMux()
@@ -44,10 +70,12 @@ func New(cfg Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("/graphql", authn.Require(gql))
+	mux.Handle("/graphql", protect(gql))
+	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
+	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "auditgraph %s (%s)\n\nPOST /graphql   GraphQL API (HTTP Basic username:API-KEY or Bearer API-KEY)\nGET  /healthz   process up\nGET  /readyz    database reachable, migrations applied\n", cfg.Version, cfg.Mode)
+		fmt.Fprintf(w, "auditgraph %s (%s)\n\nPOST /graphql              GraphQL API (HTTP Basic username:API-KEY or Bearer API-KEY)\nPOST /api/v1/audit_events  report audit events (NDJSON)\nGET  /admin/audit_logs     fetch audit events (NDJSON)\nGET  /healthz                process up\nGET  /readyz                 database reachable, migrations applied\n", cfg.Version, cfg.Mode)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/server"
@@ -27,6 +28,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		publicURL     = fs.String("public-url", "", "URL users reach the server at (links, Slack redirect); http://<listen> when empty")
 		adminUsername = fs.String("admin-username", "admin", "username of the instance admin created on first start")
 		orgName       = fs.String("org-name", "default", "name of the instance's organization created on first start (self-managed, dedicated)")
+		cutoff        = fs.String("activity-cutoff", "2025-05-08", "multi-tenant: the first UTC day whose audited actions count as activity")
 		drainTimeout  = fs.Duration("shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	)
 	f.register(fs)
@@ -36,6 +38,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m, err := deployment.Parse(*mode)
 	if err != nil {
 		return usageError{fmt.Errorf("--deployment: %w", err)}
+	}
+	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
+	if err != nil {
+		return usageError{fmt.Errorf("--activity-cutoff %q: want a date such as 2025-05-08", *cutoff)}
 	}
 	if *publicURL == "" {
 		*publicURL = "http://" + *listen
@@ -67,12 +73,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		printAdminKey(stderr, *adminUsername, key, *publicURL)
 	}
 
+	tracker := activity.NewTracker(store, log)
+	trackerDone := make(chan struct{})
+	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { tracker.Run(trackCtx, 10*time.Second); close(trackerDone) }()
+	defer func() { stopTracking(); <-trackerDone }()
+
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion()}),
+		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
+			Tracker: tracker, ActivityCutoff: cutoffDay}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/auditlog"
+	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/ingest"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// rest serves the REST audit-log API.
+type rest struct {
+	store *storage.Store
+	mode  deployment.Mode
+	log   *slog.Logger
+	// activeSince is the first time that counts as activity (multi-tenant cut-off).
+	activeSince time.Time
+	now         func() time.Time
+}
+
+// maxIngestBody bounds a batch's decompressed size.
+const maxIngestBody = 256 << 20
+
+// AnonymizeHeader tells a multi-tenant client that anonymize=true was ignored.
+const AnonymizeHeader = "X-Auditgraph-Anonymize"
+
+// apiError is a failure with the HTTP status it answers with.
+type apiError struct {
+	code int
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func fail(code int, format string, args ...any) error {
+	return &apiError{code, fmt.Sprintf(format, args...)}
+}
+
+// respond writes err as the JSON error of its status.
+func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var le *ingest.LineError
+	var pe *auditlog.ParamError
+	switch {
+	case errors.As(err, &ae):
+		auth.WriteError(w, ae.code, ae.msg)
+	case errors.As(err, &le):
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": le.Error(), "line": le.Line, "field": le.Field})
+	case errors.As(err, &pe):
+		auth.WriteError(w, http.StatusBadRequest, pe.Error())
+	case errors.Is(err, access.ErrMultipleOrgs):
+		auth.WriteError(w, http.StatusBadRequest, access.ErrMultipleOrgs.Error())
+	case errors.Is(err, access.ErrNoOrg), errors.Is(err, access.ErrForbidden):
+		auth.WriteError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, storage.ErrBadCursor):
+		auth.WriteError(w, http.StatusBadRequest, "cursor: "+err.Error())
+	case errors.Is(err, context.Canceled):
+	default:
+		h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		auth.WriteError(w, http.StatusInternalServerError, "internal server error")
+	}
+}
+
+// org returns the organization a request acts on: the one named by the org
+// parameter, or the caller's API organization.
+func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Organization, error) {
+	if name == "" {
+		return access.APIOrg(r.Context(), h.store, p.User)
+	}
+	org, err := h.store.OrganizationByName(r.Context(), name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
+	}
+	return org, err
+}
+
+// ingest serves POST /api/v1/audit_events.
+func (h *rest) ingest(w http.ResponseWriter, r *http.Request) {
+	if err := h.serveIngest(w, r); err != nil {
+		h.respond(w, r, err)
+	}
+}
+
+func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := auth.FromContext(ctx)
+	org, err := h.org(r, p, param(r, "org"))
+	if err != nil {
+		return err
+	}
+	if err := h.mayIngest(ctx, p, org); err != nil {
+		return err
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, maxIngestBody)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return fail(http.StatusBadRequest, "body: Content-Encoding is gzip but the body is not gzip data")
+		}
+		defer zr.Close()
+		body = io.LimitReader(zr, maxIngestBody)
+	default:
+		return fail(http.StatusUnsupportedMediaType, "Content-Encoding %q is not supported: send gzip or none", enc)
+	}
+	lines, err := ingest.ReadBatch(body, h.now())
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fail(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", maxIngestBody)
+		}
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fail(http.StatusBadRequest, "body: corrupt gzip data")
+		}
+		return err
+	}
+	events := make([]storage.IngestEvent, 0, len(lines))
+	for _, l := range lines {
+		if ingest.Collected(h.mode, l) {
+			events = append(events, l.IngestEvent)
+		}
+	}
+	res, err := h.store.Ingest(ctx, org.ID, events, h.activeSince)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{
+		"received":   len(lines),
+		"stored":     res.Stored,
+		"duplicates": res.Duplicates,
+		"dropped":    len(lines) - len(events),
+	})
+	return nil
+}
+
+// mayIngest allows an org admin, an instance admin, or a service account of
+// the organization.
+func (h *rest) mayIngest(ctx context.Context, p *auth.Principal, org storage.Organization) error {
+	ok, err := access.IsOrgAdmin(ctx, h.store, p.User, org.ID)
+	if err != nil || ok {
+		return err
+	}
+	if p.User.IsServiceAccount() {
+		role, err := access.Role(ctx, h.store, p.User, org.ID)
+		if err != nil || role != "" {
+			return err
+		}
+	}
+	return access.Forbidden("%s may not report audit events to organization %q: org admins and the organization's service accounts may", p.User.Username, org.Name)
+}
+
+// mayFetch allows org admins (and instance admins outside multi-tenant); in
+// multi-tenant mode only on the Enterprise plan.
+func (h *rest) mayFetch(ctx context.Context, p *auth.Principal, org storage.Organization) error {
+	if h.mode.MultiTenant() {
+		role, err := access.Role(ctx, h.store, p.User, org.ID)
+		if err != nil {
+			return err
+		}
+		if role != access.RoleAdmin {
+			return access.Forbidden("only admins of organization %q may fetch its audit logs", org.Name)
+		}
+		if org.Plan != "enterprise" {
+			return access.Forbidden("audit logs of organization %q need the Enterprise plan (it is on %s)", org.Name, org.Plan)
+		}
+		return nil
+	}
+	return access.RequireOrgAdmin(ctx, h.store, p.User, org)
+}
+
+// auditLogs serves GET /admin/audit_logs.
+func (h *rest) auditLogs(w http.ResponseWriter, r *http.Request) {
+	if err := h.serveAuditLogs(w, r); err != nil {
+		h.respond(w, r, err)
+	}
+}
+
+func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := auth.FromContext(ctx)
+	q, err := auditlog.Parse(r.URL.Query(), h.mode, h.now())
+	if err != nil {
+		return err
+	}
+	org, err := h.org(r, p, q.Org)
+	if err != nil {
+		return err
+	}
+	if err := h.mayFetch(ctx, p, org); err != nil {
+		return err
+	}
+	if q.AnonymizeIgnored {
+		w.Header().Set(AnonymizeHeader, "ignored: multi-tenant audit logs always include PII")
+	}
+	if q.Paginated {
+		page, err := h.store.EventsPage(ctx, org.ID, q.Start, q.End, q.Limit, q.Cursor, q.Anonymize)
+		if err != nil {
+			return err
+		}
+		var next *string
+		if page.Next != "" {
+			next = &page.Next
+		}
+		writeJSON(w, http.StatusOK, struct {
+			AuditLogs      []json.RawMessage `json:"audit_logs"`
+			RangeStartTime string            `json:"range_start_time"`
+			RangeEndTime   string            `json:"range_end_time"`
+			Count          int               `json:"count"`
+			NextCursor     *string           `json:"next_cursor"`
+		}{page.Events, q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339), len(page.Events), next})
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	var (
+		out io.Writer = w
+		zw  *gzip.Writer
+	)
+	if acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		out = zw
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	started := false
+	err = h.store.StreamEvents(ctx, org.ID, q.Start, q.End, q.Anonymize, func(line []byte) error {
+		started = true
+		bw.Write(line)
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		if started {
+			// The status line is gone; cutting the stream short is the only
+			// way left to tell the client the answer is incomplete.
+			h.log.ErrorContext(ctx, "audit log stream failed", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		w.Header().Del("Content-Encoding")
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// param returns a query parameter matched case-insensitively.
+func param(r *http.Request, name string) string {
+	for k, v := range r.URL.Query() {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
