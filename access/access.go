@@ -122,3 +122,23 @@ func APIOrg(ctx context.Context, r Reader, u storage.User) (storage.Organization
 	}
 	return storage.Organization{}, ErrMultipleOrgs
 }
+
+// RequireAuditReader returns an ErrForbidden error unless u may read org's
+// audit log: its admins and instance admins; in multi-tenant mode only the
+// organization's own admins, and only on the Enterprise plan.
+func RequireAuditReader(ctx context.Context, r Reader, multiTenant bool, u storage.User, org storage.Organization) error {
+	if !multiTenant {
+		return RequireOrgAdmin(ctx, r, u, org)
+	}
+	role, err := Role(ctx, r, u, org.ID)
+	if err != nil {
+		return err
+	}
+	if role != RoleAdmin {
+		return Forbidden("only admins of organization %q may read its audit log", org.Name)
+	}
+	if org.Plan != "enterprise" {
+		return Forbidden("the audit log of organization %q needs the Enterprise plan (it is on %s)", org.Name, org.Plan)
+	}
+	return nil
+}

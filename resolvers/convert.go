@@ -11,7 +11,6 @@ import (
 
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // MaxPageSize caps `first` on every connection.
@@ -104,15 +103,6 @@ func deref(s *string) string {
 
 func orgRole(s string) model.OrgRole     { return model.OrgRole(strings.ToUpper(s)) }
 func seatLevel(s string) model.SeatLevel { return model.SeatLevel(strings.ToUpper(s)) }
-
-// org loads an organization by id.
-func (r *Resolver) org(ctx context.Context, id int64) (*storage.Organization, error) {
-	o, err := r.Store.Organization(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &o, nil
-}
 
 func edgesPageInfo[E any](edges []E, cursorOf func(E) string, hasNext, hasPrev bool) *model.PageInfo {
 	if len(edges) == 0 {

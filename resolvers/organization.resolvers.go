@@ -14,18 +14,21 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/userstatus"
 )
 
 // User is the resolver for the user field.
 func (r *memberResolver) User(ctx context.Context, obj *storage.Membership) (*storage.User, error) {
-	u, err := r.Store.User(ctx, obj.UserID)
+	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
 	return &u, err
 }
 
 // Organization is the resolver for the organization field.
 func (r *memberResolver) Organization(ctx context.Context, obj *storage.Membership) (*storage.Organization, error) {
-	return r.org(ctx, obj.OrgID)
+	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, obj.OrgID)
+	return &o, err
 }
 
 // Role is the resolver for the role field.
@@ -55,7 +58,66 @@ func (r *memberResolver) InvitePending(ctx context.Context, obj *storage.Members
 
 // Teams is the resolver for the teams field.
 func (r *memberResolver) Teams(ctx context.Context, obj *storage.Membership) ([]storage.Team, error) {
-	return r.Store.UserTeams(ctx, obj.OrgID, obj.UserID)
+	return loaders.For(ctx, r.Store).MemberTeams.Load(ctx, storage.MemberKey{OrgID: obj.OrgID, UserID: obj.UserID})
+}
+
+// Name is the resolver for the name field.
+func (r *memberResolver) Name(ctx context.Context, obj *storage.Membership) (string, error) {
+	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	return u.Name, err
+}
+
+// Username is the resolver for the username field.
+func (r *memberResolver) Username(ctx context.Context, obj *storage.Membership) (string, error) {
+	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	return u.Username, err
+}
+
+// Email is the resolver for the email field.
+func (r *memberResolver) Email(ctx context.Context, obj *storage.Membership) (*string, error) {
+	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	if err != nil || u.Email == "" {
+		return nil, err
+	}
+	return &u.Email, nil
+}
+
+// Status is the resolver for the status field.
+func (r *memberResolver) Status(ctx context.Context, obj *storage.Membership) (model.UserStatus, error) {
+	s, err := r.status(ctx, obj)
+	return model.UserStatus(s), err
+}
+
+// LastActiveAt is the resolver for the lastActiveAt field.
+func (r *memberResolver) LastActiveAt(ctx context.Context, obj *storage.Membership) (*time.Time, error) {
+	return obj.LastActiveAt, nil
+}
+
+// LastActiveDisplay is the resolver for the lastActiveDisplay field.
+func (r *memberResolver) LastActiveDisplay(ctx context.Context, obj *storage.Membership) (string, error) {
+	s, err := r.status(ctx, obj)
+	return userstatus.LastActive(s, *obj), err
+}
+
+// ActiveDays is the resolver for the activeDays field.
+func (r *memberResolver) ActiveDays(ctx context.Context, obj *storage.Membership) (int, error) {
+	return obj.ActiveDays, nil
+}
+
+// ReportCount is the resolver for the reportCount field.
+func (r *memberResolver) ReportCount(ctx context.Context, obj *storage.Membership) (*int, error) {
+	if !r.Mode.MultiTenant() {
+		return nil, nil
+	}
+	return &obj.ReportEvents, nil
+}
+
+// RunCount is the resolver for the runCount field.
+func (r *memberResolver) RunCount(ctx context.Context, obj *storage.Membership) (*int, error) {
+	if !r.Mode.MultiTenant() {
+		return nil, nil
+	}
+	return &obj.RunEvents, nil
 }
 
 // CreateOrganization is the resolver for the createOrganization field.
@@ -140,37 +202,36 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *storage.Orga
 	return &v, nil
 }
 
-// Members is the resolver for the members field.
-func (r *organizationResolver) Members(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.MemberConnection, error) {
+// Users is the resolver for the users field.
+func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.MemberConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
+	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(first)
+	q, err := r.usersQuery(ctx, p, obj, first, after, last, before, filter, orderBy)
 	if err != nil {
 		return nil, err
 	}
-	afterID, err := parseCursor("member", after)
+	page, err := r.Store.OrgUsers(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.OrgMemberships(ctx, obj.ID, afterID, limit+1)
-	if err != nil {
-		return nil, err
+	ls := loaders.For(ctx, r.Store)
+	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []storage.Membership{}, TotalCount: page.Total}
+	for i, u := range page.Users {
+		ls.Users.Prime(u.User.ID, u.User)
+		m := u.Membership
+		conn.Edges = append(conn.Edges, model.MemberEdge{Cursor: page.Cursors[i], Node: &m})
+		conn.Nodes = append(conn.Nodes, m)
 	}
-	total, err := r.Store.CountOrgMemberships(ctx, obj.ID)
-	if err != nil {
-		return nil, err
+	hasNext, hasPrev := page.More, after != nil && *after != ""
+	if q.Last {
+		hasNext, hasPrev = before != nil && *before != "", page.More
 	}
-	rows, more := page(rows, limit)
-	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, TotalCount: total}
-	for _, m := range rows {
-		conn.Edges = append(conn.Edges, model.MemberEdge{Cursor: cursor("member", m.UserID), Node: &m})
-	}
-	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.MemberEdge) string { return e.Cursor }, more, afterID != 0)
+	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.MemberEdge) string { return e.Cursor }, hasNext, hasPrev)
 	return conn, nil
 }
 

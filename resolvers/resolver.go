@@ -4,6 +4,7 @@ package resolvers
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
@@ -18,4 +19,6 @@ type Resolver struct {
 	Identity *identity.Service
 	Mode     deployment.Mode
 	Log      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -84,7 +85,8 @@ func (r *teamResolver) ID(ctx context.Context, obj *storage.Team) (string, error
 
 // Organization is the resolver for the organization field.
 func (r *teamResolver) Organization(ctx context.Context, obj *storage.Team) (*storage.Organization, error) {
-	return r.org(ctx, obj.OrgID)
+	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, obj.OrgID)
+	return &o, err
 }
 
 // Members is the resolver for the members field.

@@ -11,6 +11,7 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -118,12 +119,13 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.Use
 	if obj.DefaultOrgID == nil {
 		return nil, nil
 	}
-	return r.org(ctx, *obj.DefaultOrgID)
+	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, *obj.DefaultOrgID)
+	return &o, err
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error) {
-	return r.Store.UserMemberships(ctx, obj.ID)
+	return loaders.For(ctx, r.Store).Memberships.Load(ctx, obj.ID)
 }
 
 // APIKeys is the resolver for the apiKeys field.

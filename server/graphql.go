@@ -25,6 +25,7 @@ import (
 const (
 	parserTokenLimit = 15_000
 	complexityLimit  = 2_000
+	depthLimitMax    = 12
 )
 
 func newGraphQL(res *resolvers.Resolver, log *slog.Logger) *handler.Server {
@@ -37,6 +38,7 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
+	srv.Use(depthLimit{max: depthLimitMax})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in GraphQL resolver", "panic", p)
 		return errors.New("internal server error")

@@ -163,25 +163,6 @@ func (h *rest) mayIngest(ctx context.Context, p *auth.Principal, org storage.Org
 	return access.Forbidden("%s may not report audit events to organization %q: org admins and the organization's service accounts may", p.User.Username, org.Name)
 }
 
-// mayFetch allows org admins (and instance admins outside multi-tenant); in
-// multi-tenant mode only on the Enterprise plan.
-func (h *rest) mayFetch(ctx context.Context, p *auth.Principal, org storage.Organization) error {
-	if h.mode.MultiTenant() {
-		role, err := access.Role(ctx, h.store, p.User, org.ID)
-		if err != nil {
-			return err
-		}
-		if role != access.RoleAdmin {
-			return access.Forbidden("only admins of organization %q may fetch its audit logs", org.Name)
-		}
-		if org.Plan != "enterprise" {
-			return access.Forbidden("audit logs of organization %q need the Enterprise plan (it is on %s)", org.Name, org.Plan)
-		}
-		return nil
-	}
-	return access.RequireOrgAdmin(ctx, h.store, p.User, org)
-}
-
 // auditLogs serves GET /admin/audit_logs.
 func (h *rest) auditLogs(w http.ResponseWriter, r *http.Request) {
 	if err := h.serveAuditLogs(w, r); err != nil {
@@ -200,7 +181,7 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.mayFetch(ctx, p, org); err != nil {
+	if err := access.RequireAuditReader(ctx, h.store, h.mode.MultiTenant(), p.User, org); err != nil {
 		return err
 	}
 	if q.AnonymizeIgnored {

@@ -14,6 +14,7 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -56,7 +57,7 @@ func New(cfg Config) http.Handler {
 			h.ServeHTTP(w, r)
 		}))
 	}
-	gql := newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log}, cfg.Log)
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now}, cfg.Log))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -11,22 +11,37 @@ import (
 // matched to a member by actor_user_id (this server's user id) or, failing
 // that, by actor_email. Events before since do not count.
 func (tx *Tx) markEventActivity(ctx context.Context, orgID, afterSeq int64, since time.Time) error {
-	_, err := tx.exec(ctx, `WITH actors AS (
-			SELECT actor_user_id, actor_email, (ts AT TIME ZONE 'UTC')::date AS day, max(ts) AS last_at
+	_, err := tx.exec(ctx, `CREATE TEMP TABLE ingest_actors ON COMMIT DROP AS
+		WITH actors AS (
+			SELECT actor_user_id, actor_email, (ts AT TIME ZONE 'UTC')::date AS day, max(ts) AS last_at,
+				count(*) FILTER (WHERE action LIKE 'run:%') AS runs,
+				count(*) FILTER (WHERE action LIKE 'report:%') AS reports
 			FROM audit_events
 			WHERE org_id = $1 AND seq > $2 AND ts >= $3
 				AND (actor_user_id IS NOT NULL OR actor_email IS NOT NULL)
 			GROUP BY 1, 2, 3
-		), matched AS (
-			SELECT COALESCE(
+		)
+		SELECT COALESCE(
 				(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.actor_user_id ~ '^[0-9]{1,18}$' THEN a.actor_user_id::bigint END),
 				(SELECT u.id FROM users u WHERE lower(u.email) = lower(a.actor_email))) AS user_id,
-				a.day, a.last_at
-			FROM actors a
-		)
-		`+upsertActivity, orgID, afterSeq, since)
+			a.day, a.last_at, a.runs, a.reports
+		FROM actors a`, orgID, afterSeq, since)
 	if err != nil {
 		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
+	}
+	if _, err := tx.exec(ctx, `WITH matched AS (SELECT user_id, day, last_at FROM ingest_actors WHERE user_id IS NOT NULL)`+
+		upsertActivity, orgID); err != nil {
+		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
+	}
+	_, err = tx.exec(ctx, `UPDATE memberships m SET run_events = m.run_events + a.runs, report_events = m.report_events + a.reports
+		FROM (SELECT user_id, sum(runs) AS runs, sum(reports) AS reports FROM ingest_actors
+			WHERE user_id IS NOT NULL GROUP BY user_id HAVING sum(runs) + sum(reports) > 0) a
+		WHERE m.org_id = $1 AND m.user_id = a.user_id`, orgID)
+	if _, derr := tx.exec(ctx, `DROP TABLE ingest_actors`); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("storage: count runs and reports of organization %d: %w", orgID, err)
 	}
 	return nil
 }

@@ -20,13 +20,17 @@ type Membership struct {
 	InvitedBy    *int64     `db:"invited_by"`
 	LastActiveAt *time.Time `db:"last_active_at"`
 	ActiveDays   int        `db:"active_days"`
+	// RunEvents and ReportEvents count the member's ingested run:* and
+	// report:* events in the organization.
+	RunEvents    int `db:"run_events"`
+	ReportEvents int `db:"report_events"`
 }
 
 // Pending reports whether m is an invitation not yet accepted.
 func (m Membership) Pending() bool { return m.AcceptedAt == nil }
 
 const membershipColumns = `org_id, user_id, role, models_seat, weave_access, added_at,
-	accepted_at, invited_by, last_active_at, active_days`
+	accepted_at, invited_by, last_active_at, active_days, run_events, report_events`
 
 // NewMembership is what AddMembership needs.
 type NewMembership struct {

@@ -113,4 +113,3 @@ func (s *Store) Pending(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-

@@ -7,9 +7,74 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/auditgraph/auditgraph/storage"
 )
+
+// A count of users over a period.
+type ActiveUserCount struct {
+	Period ActivityPeriod `json:"period"`
+	// First day of the period (UTC midnight).
+	From time.Time `json:"from"`
+	// Last day of the period, included (UTC midnight).
+	To    time.Time `json:"to"`
+	Count int       `json:"count"`
+}
+
+// Users active on a day, or in the week starting on that day.
+type ActivityPoint struct {
+	Date        time.Time `json:"date"`
+	ActiveUsers int       `json:"activeUsers"`
+}
+
+// One point per day or week.
+type ActivitySeries struct {
+	Period ActivityPeriod  `json:"period"`
+	From   time.Time       `json:"from"`
+	To     time.Time       `json:"to"`
+	Points []ActivityPoint `json:"points"`
+}
+
+// A page of audit events.
+type AuditEventConnection struct {
+	Edges    []AuditEventEdge      `json:"edges"`
+	Nodes    []storage.StoredEvent `json:"nodes"`
+	PageInfo *PageInfo             `json:"pageInfo"`
+}
+
+// An audit event with its cursor.
+type AuditEventEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *storage.StoredEvent `json:"node"`
+}
+
+// Which audit events to return; all given conditions must hold.
+type AuditEventFilter struct {
+	// Any of these actions (names from the documented catalog, e.g. `user:login`).
+	Actions []string `json:"actions,omitempty"`
+	// Who acted: matches `actor_user_id` or `actor_email`.
+	Actor *string `json:"actor,omitempty"`
+	// Whom the action concerned: matches `user_asset` or `user_email`.
+	TargetUser *string `json:"targetUser,omitempty"`
+	// Matches `entity_name` or `entity_asset`.
+	Entity *string `json:"entity,omitempty"`
+	// Matches `project_name` or `project_asset`.
+	Project *string `json:"project,omitempty"`
+	// Lowest response code, included.
+	ResponseCodeMin *int `json:"responseCodeMin,omitempty"`
+	// Highest response code, included.
+	ResponseCodeMax *int `json:"responseCodeMax,omitempty"`
+	// Events at or after this instant. Cannot be combined with startDate/numDays.
+	From *time.Time `json:"from,omitempty"`
+	// Events before this instant.
+	To *time.Time `json:"to,omitempty"`
+	// The REST API's window: whole UTC days, `startDate` (YYYY-MM-DD) the newest,
+	// `numDays` days before it (multi-tenant caps it at 7). Used when neither
+	// `from` nor `to` is given; without any of the four, today only.
+	StartDate *string `json:"startDate,omitempty"`
+	NumDays   *int    `json:"numDays,omitempty"`
+}
 
 // A new organization.
 type CreateOrganizationInput struct {
@@ -64,9 +129,11 @@ type InviteUserInput struct {
 
 // A page of members.
 type MemberConnection struct {
-	Edges    []MemberEdge `json:"edges"`
-	PageInfo *PageInfo    `json:"pageInfo"`
-	// How many members the organization has in all.
+	Edges []MemberEdge `json:"edges"`
+	// The members of the page, without cursors.
+	Nodes    []storage.Membership `json:"nodes"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+	// How many members match the filter in all.
 	TotalCount int `json:"totalCount"`
 }
 
@@ -74,6 +141,14 @@ type MemberConnection struct {
 type MemberEdge struct {
 	Cursor string              `json:"cursor"`
 	Node   *storage.Membership `json:"node"`
+}
+
+// The most active users of a period.
+type MostActiveUsers struct {
+	Period ActivityPeriod `json:"period"`
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Users  []RankedUser   `json:"users"`
 }
 
 // Every change. Each one is written together with its audit event in one
@@ -155,6 +230,206 @@ type UserConnection struct {
 type UserEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *storage.User `json:"node"`
+}
+
+// Which users `Organization.users` lists; all given conditions must hold.
+type UserFilter struct {
+	// Any of these statuses.
+	Status []UserStatus `json:"status,omitempty"`
+	// Any of these roles.
+	Role []OrgRole `json:"role,omitempty"`
+	// Members of the team with this name.
+	Team *string `json:"team,omitempty"`
+	// Text found in the name, username or email, ignoring case.
+	Search *string `json:"search,omitempty"`
+}
+
+// How to order users.
+type UserOrder struct {
+	Field     UserOrderField `json:"field"`
+	Direction OrderDirection `json:"direction"`
+}
+
+// A period of the activity panels, ending today (UTC, today included).
+// Self-managed and dedicated offer LAST_30_DAYS, LAST_3_MONTHS, LAST_6_MONTHS,
+// LAST_12_MONTHS and ALL_TIME; multi-tenant LAST_7_DAYS, LAST_30_DAYS,
+// LAST_90_DAYS, LAST_6_MONTHS and LAST_12_MONTHS. Asking for another is an
+// error that lists the allowed ones.
+type ActivityPeriod string
+
+const (
+	ActivityPeriodLast7Days    ActivityPeriod = "LAST_7_DAYS"
+	ActivityPeriodLast30Days   ActivityPeriod = "LAST_30_DAYS"
+	ActivityPeriodLast90Days   ActivityPeriod = "LAST_90_DAYS"
+	ActivityPeriodLast3Months  ActivityPeriod = "LAST_3_MONTHS"
+	ActivityPeriodLast6Months  ActivityPeriod = "LAST_6_MONTHS"
+	ActivityPeriodLast12Months ActivityPeriod = "LAST_12_MONTHS"
+	ActivityPeriodAllTime      ActivityPeriod = "ALL_TIME"
+)
+
+var AllActivityPeriod = []ActivityPeriod{
+	ActivityPeriodLast7Days,
+	ActivityPeriodLast30Days,
+	ActivityPeriodLast90Days,
+	ActivityPeriodLast3Months,
+	ActivityPeriodLast6Months,
+	ActivityPeriodLast12Months,
+	ActivityPeriodAllTime,
+}
+
+func (e ActivityPeriod) IsValid() bool {
+	switch e {
+	case ActivityPeriodLast7Days, ActivityPeriodLast30Days, ActivityPeriodLast90Days, ActivityPeriodLast3Months, ActivityPeriodLast6Months, ActivityPeriodLast12Months, ActivityPeriodAllTime:
+		return true
+	}
+	return false
+}
+
+func (e ActivityPeriod) String() string {
+	return string(e)
+}
+
+func (e *ActivityPeriod) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActivityPeriod(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActivityPeriod", str)
+	}
+	return nil
+}
+
+func (e ActivityPeriod) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActivityPeriod) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActivityPeriod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which end of the log comes first.
+type AuditEventOrder string
+
+const (
+	AuditEventOrderNewestFirst AuditEventOrder = "NEWEST_FIRST"
+	AuditEventOrderOldestFirst AuditEventOrder = "OLDEST_FIRST"
+)
+
+var AllAuditEventOrder = []AuditEventOrder{
+	AuditEventOrderNewestFirst,
+	AuditEventOrderOldestFirst,
+}
+
+func (e AuditEventOrder) IsValid() bool {
+	switch e {
+	case AuditEventOrderNewestFirst, AuditEventOrderOldestFirst:
+		return true
+	}
+	return false
+}
+
+func (e AuditEventOrder) String() string {
+	return string(e)
+}
+
+func (e *AuditEventOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditEventOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditEventOrder", str)
+	}
+	return nil
+}
+
+func (e AuditEventOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditEventOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditEventOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort direction.
+type OrderDirection string
+
+const (
+	OrderDirectionAsc  OrderDirection = "ASC"
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A user's role in an organization.
@@ -329,6 +604,135 @@ func (e *SeatLevel) UnmarshalJSON(b []byte) error {
 }
 
 func (e SeatLevel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What users can be ordered by.
+type UserOrderField string
+
+const (
+	// Latest activity; never-active users always come last.
+	UserOrderFieldLastActive UserOrderField = "LAST_ACTIVE"
+	// Name (the username when no name is set), ignoring case.
+	UserOrderFieldName UserOrderField = "NAME"
+	// When the user was added to the organization.
+	UserOrderFieldDateAdded UserOrderField = "DATE_ADDED"
+)
+
+var AllUserOrderField = []UserOrderField{
+	UserOrderFieldLastActive,
+	UserOrderFieldName,
+	UserOrderFieldDateAdded,
+}
+
+func (e UserOrderField) IsValid() bool {
+	switch e {
+	case UserOrderFieldLastActive, UserOrderFieldName, UserOrderFieldDateAdded:
+		return true
+	}
+	return false
+}
+
+func (e UserOrderField) String() string {
+	return string(e)
+}
+
+func (e *UserOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserOrderField", str)
+	}
+	return nil
+}
+
+func (e UserOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A member's status. Self-managed and dedicated use INVITE_PENDING, ACTIVE,
+// INACTIVE and DEACTIVATED; multi-tenant uses ACTIVE and NEVER_ACTIVE.
+type UserStatus string
+
+const (
+	// Invited, invitation not accepted yet.
+	UserStatusInvitePending UserStatus = "INVITE_PENDING"
+	// Active: within the last 6 months (self-managed), or ever since the cut-off date (multi-tenant).
+	UserStatusActive UserStatus = "ACTIVE"
+	// Not active in the last 6 months, or never active since being added (shown as `-`).
+	UserStatusInactive UserStatus = "INACTIVE"
+	// An admin revoked the user's access.
+	UserStatusDeactivated UserStatus = "DEACTIVATED"
+	// Multi-tenant: no activity in this organization yet (shown as `-`).
+	UserStatusNeverActive UserStatus = "NEVER_ACTIVE"
+)
+
+var AllUserStatus = []UserStatus{
+	UserStatusInvitePending,
+	UserStatusActive,
+	UserStatusInactive,
+	UserStatusDeactivated,
+	UserStatusNeverActive,
+}
+
+func (e UserStatus) IsValid() bool {
+	switch e {
+	case UserStatusInvitePending, UserStatusActive, UserStatusInactive, UserStatusDeactivated, UserStatusNeverActive:
+		return true
+	}
+	return false
+}
+
+func (e UserStatus) String() string {
+	return string(e)
+}
+
+func (e *UserStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserStatus", str)
+	}
+	return nil
+}
+
+func (e UserStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

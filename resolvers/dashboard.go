@@ -1,0 +1,193 @@
+package resolvers
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/activity"
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/auditlog"
+	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/loaders"
+	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/userstatus"
+)
+
+// now is the resolvers' clock.
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// status returns a member's status under the server's mode.
+func (r *Resolver) status(ctx context.Context, m *storage.Membership) (userstatus.Status, error) {
+	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, m.UserID)
+	if err != nil {
+		return "", err
+	}
+	return userstatus.Of(r.Mode, u, *m, r.now()), nil
+}
+
+// period resolves a panel's period: the default when none is given, an
+// error naming the allowed ones when the mode does not offer it, and an
+// error when the panel belongs to the other deployment family.
+func (r *Resolver) period(s *model.ActivityStats, p *model.ActivityPeriod, panel activity.Panel, multiTenantPanel bool) (from, to time.Time, _ model.ActivityPeriod, _ error) {
+	if multiTenantPanel != r.Mode.MultiTenant() {
+		return from, to, "", gqlerror.Errorf("this panel is not shown in %s mode: self-managed and dedicated have totalActiveUsers and usersActiveOverTime; multi-tenant has activeUserCount, weeklyActiveUsers and mostActiveUsers", r.Mode)
+	}
+	per := activity.Default(r.Mode, panel)
+	if p != nil {
+		per = activity.Period(*p)
+	}
+	if err := activity.Check(r.Mode, per); err != nil {
+		return from, to, "", gqlerror.Errorf("%v", err)
+	}
+	from, to = per.Days(r.now(), s.FirstDay)
+	return from, to, model.ActivityPeriod(per), nil
+}
+
+func (r *activityStatsResolver) activeCount(ctx context.Context, s *model.ActivityStats, p *model.ActivityPeriod, panel activity.Panel, multiTenantPanel bool) (*model.ActiveUserCount, error) {
+	from, to, per, err := r.period(s, p, panel, multiTenantPanel)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.Store.ActiveUsers(ctx, s.OrgID, from, to)
+	return &model.ActiveUserCount{Period: per, From: from, To: to, Count: n}, err
+}
+
+func series(p model.ActivityPeriod, from, to time.Time, points []storage.DayCount) *model.ActivitySeries {
+	s := &model.ActivitySeries{Period: p, From: from, To: to, Points: make([]model.ActivityPoint, len(points))}
+	for i, d := range points {
+		s.Points[i] = model.ActivityPoint{Date: d.Day, ActiveUsers: d.Users}
+	}
+	return s
+}
+
+// usersQuery translates the users connection's arguments.
+func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (storage.OrgUsersQuery, error) {
+	q := storage.OrgUsersQuery{OrgID: org.ID, MultiTenant: r.Mode.MultiTenant(), ActiveSince: userstatus.ActiveSince(r.now())}
+	switch {
+	case first != nil && last != nil:
+		return q, gqlerror.Errorf("give first or last, not both")
+	case last != nil:
+		n, err := pageSize(last)
+		if err != nil {
+			return q, gqlerror.Errorf("last must be between 0 and %d, got %d (maximum page size)", MaxPageSize, *last)
+		}
+		q.Limit, q.Last, q.Before = n, true, deref(before)
+	default:
+		n, err := pageSize(first)
+		if err != nil {
+			return q, err
+		}
+		q.Limit, q.After = n, deref(after)
+	}
+	admin, err := access.IsOrgAdmin(ctx, r.Store, p.User, org.ID)
+	if err != nil {
+		return q, err
+	}
+	if !admin {
+		q.OnlyUserID = &p.User.ID
+	}
+	if orderBy != nil {
+		q.Sort, q.Desc = storage.UserSort(orderBy.Field), orderBy.Direction == model.OrderDirectionDesc
+	} else {
+		q.Sort, q.Desc = storage.SortLastActive, true
+	}
+	if filter == nil {
+		return q, nil
+	}
+	allowed := userstatus.Statuses(r.Mode)
+	for _, s := range filter.Status {
+		if !containsStatus(allowed, userstatus.Status(s)) {
+			return q, gqlerror.Errorf("filter.status: %s is not a status in %s mode: use %v", s, r.Mode, allowed)
+		}
+		q.Statuses = append(q.Statuses, string(s))
+	}
+	for _, role := range filter.Role {
+		q.Roles = append(q.Roles, lower(role))
+	}
+	q.Search = deref(filter.Search)
+	if filter.Team != nil {
+		t, err := r.Store.TeamByName(ctx, org.ID, *filter.Team)
+		if err != nil {
+			return q, err
+		}
+		q.TeamID = &t.ID
+	}
+	return q, nil
+}
+
+func containsStatus(ss []userstatus.Status, s userstatus.Status) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eventFilter translates the audit events' filter; the startDate/numDays
+// window is the REST API's, from the same package.
+func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (storage.EventFilter, error) {
+	ef := storage.EventFilter{OrgID: orgID}
+	if f == nil {
+		f = &model.AuditEventFilter{}
+	}
+	for _, a := range f.Actions {
+		if _, err := audit.ParseAction(a); err != nil {
+			return ef, gqlerror.Errorf("filter.actions: %v", err)
+		}
+		ef.Actions = append(ef.Actions, a)
+	}
+	ef.Actor, ef.TargetUser, ef.Entity, ef.Project = deref(f.Actor), deref(f.TargetUser), deref(f.Entity), deref(f.Project)
+	if f.ResponseCodeMin != nil {
+		ef.CodeMin = *f.ResponseCodeMin
+	}
+	if f.ResponseCodeMax != nil {
+		ef.CodeMax = *f.ResponseCodeMax
+	}
+	if f.From != nil || f.To != nil {
+		if f.StartDate != nil || f.NumDays != nil {
+			return ef, gqlerror.Errorf("filter: give from/to or startDate/numDays, not both")
+		}
+		ef.Start, ef.End = time.Unix(0, 0).UTC(), r.now().Add(24*time.Hour)
+		if f.From != nil {
+			ef.Start = *f.From
+		}
+		if f.To != nil {
+			ef.End = *f.To
+		}
+		if !ef.Start.Before(ef.End) {
+			return ef, gqlerror.Errorf("filter: from must be before to")
+		}
+		return ef, nil
+	}
+	values := map[string][]string{}
+	if f.StartDate != nil {
+		values["startDate"] = []string{*f.StartDate}
+	}
+	if f.NumDays != nil {
+		values["numDays"] = []string{strconv.Itoa(*f.NumDays)}
+	}
+	q, err := auditlog.Parse(values, r.Mode, r.now())
+	if err != nil {
+		return ef, gqlerror.Errorf("filter.%v", err)
+	}
+	ef.Start, ef.End = q.Start, q.End
+	return ef, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

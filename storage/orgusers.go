@@ -1,0 +1,207 @@
+package storage
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// OrgUser is a member of an organization with their user record.
+type OrgUser struct {
+	User
+	Membership
+	// Status is the member's status, computed by the database with the same
+	// rules as userstatus.Of so that it can be filtered on.
+	Status string `db:"status"`
+}
+
+// UserSort is the order of an organization's users.
+type UserSort string
+
+// The orders.
+const (
+	// SortLastActive orders by last activity; never-active users come last
+	// in both directions.
+	SortLastActive UserSort = "LAST_ACTIVE"
+	SortName       UserSort = "NAME"
+	SortDateAdded  UserSort = "DATE_ADDED"
+)
+
+// OrgUsersQuery selects a page of an organization's users.
+type OrgUsersQuery struct {
+	OrgID int64
+	// MultiTenant picks the multi-tenant status rules.
+	MultiTenant bool
+	// ActiveSince is the earliest last-active time that counts as ACTIVE
+	// (self-managed).
+	ActiveSince time.Time
+	Statuses    []string
+	Roles       []string
+	TeamID      *int64
+	// Search matches name, username or email, case-insensitively.
+	Search string
+	// OnlyUserID limits the list to one user (members who are not admins
+	// see only themselves).
+	OnlyUserID *int64
+	Sort   UserSort
+	Desc   bool
+	// After or Before continue from a cursor; Last reads the page that ends
+	// at Before (or at the end) instead of the one that starts after After.
+	After, Before string
+	Limit         int
+	Last          bool
+}
+
+// OrgUsersPage is a page of users with its cursors.
+type OrgUsersPage struct {
+	Users   []OrgUser
+	Cursors []string
+	// More is true when users follow the page in the direction read.
+	More  bool
+	Total int
+}
+
+// statusSQL is userstatus.Of in SQL (p.active_since is the query's ActiveSince).
+func statusSQL(multiTenant bool) string {
+	if multiTenant {
+		return `CASE WHEN m.last_active_at IS NOT NULL THEN 'ACTIVE' ELSE 'NEVER_ACTIVE' END`
+	}
+	return `CASE WHEN u.deactivated_at IS NOT NULL THEN 'DEACTIVATED'
+		WHEN m.accepted_at IS NULL THEN 'INVITE_PENDING'
+		WHEN m.last_active_at >= p.active_since THEN 'ACTIVE' ELSE 'INACTIVE' END`
+}
+
+// sortKey is the SQL expression users are ordered by, before the user id,
+// and the type a cursor's key is cast back to. Times sort as epoch seconds;
+// never-active users sort last both ways, their missing time standing in as
+// -1e15 when descending and +1e15 when ascending.
+func sortKey(s UserSort, desc bool) (expr, typ string, err error) {
+	switch s {
+	case SortLastActive, "":
+		if desc {
+			return `COALESCE(extract(epoch FROM m.last_active_at), -1e15)`, "numeric", nil
+		}
+		return `COALESCE(extract(epoch FROM m.last_active_at), 1e15)`, "numeric", nil
+	case SortName:
+		return `lower(COALESCE(NULLIF(u.name, ''), u.username))`, "text", nil
+	case SortDateAdded:
+		return `extract(epoch FROM m.added_at)`, "numeric", nil
+	}
+	return "", "", fmt.Errorf("storage: unknown user order %q", s)
+}
+
+// userCursor is the position of a user in one order.
+type userCursor struct {
+	Sort UserSort `json:"s"`
+	Desc bool     `json:"d"`
+	Key  string   `json:"k"`
+	ID   int64    `json:"i"`
+}
+
+func (c userCursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeUserCursor(s string, sort UserSort, desc bool) (userCursor, error) {
+	var c userCursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Sort != sort || c.Desc != desc {
+		return c, ErrBadCursor
+	}
+	return c, nil
+}
+
+// OrgUsers returns a page of an organization's users, filtered and sorted,
+// with keyset pagination in both directions.
+func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, error) {
+	var page OrgUsersPage
+	if uq.Sort == "" {
+		uq.Sort = SortLastActive
+	}
+	key, keyType, err := sortKey(uq.Sort, uq.Desc)
+	if err != nil {
+		return page, err
+	}
+	where := []string{"m.org_id = $1"}
+	args := []any{uq.OrgID, uq.ActiveSince}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if len(uq.Statuses) > 0 {
+		add(statusSQL(uq.MultiTenant)+` = ANY($?)`, pq.StringArray(uq.Statuses))
+	}
+	if len(uq.Roles) > 0 {
+		add(`m.role = ANY($?)`, pq.StringArray(uq.Roles))
+	}
+	if uq.OnlyUserID != nil {
+		add(`m.user_id = $?`, *uq.OnlyUserID)
+	}
+	if uq.TeamID != nil {
+		add(`EXISTS (SELECT 1 FROM team_members tm WHERE tm.team_id = $? AND tm.user_id = m.user_id)`, *uq.TeamID)
+	}
+	if s := strings.TrimSpace(uq.Search); s != "" {
+		pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(s)) + "%"
+		add(`(lower(u.name) LIKE $? OR lower(u.username) LIKE $? OR lower(COALESCE(u.email, '')) LIKE $?)`, pattern)
+	}
+	from := ` FROM memberships m JOIN users u ON u.id = m.user_id CROSS JOIN (SELECT $2::timestamptz AS active_since) p
+		WHERE ` + strings.Join(where, " AND ")
+	if err := q.get(ctx, &page.Total, `SELECT count(*)`+from, args...); err != nil {
+		return page, fmt.Errorf("storage: count users of organization %d: %w", uq.OrgID, err)
+	}
+
+	// Reading backwards (last/before) flips the order, then the page is
+	// reversed so it always reads in the requested order.
+	forward := !uq.Last
+	desc := uq.Desc != !forward
+	cmp, dir := ">", "ASC"
+	if desc {
+		cmp, dir = "<", "DESC"
+	}
+	pageWhere := ""
+	cur := uq.After
+	if !forward {
+		cur = uq.Before
+	}
+	if cur != "" {
+		c, err := decodeUserCursor(cur, uq.Sort, uq.Desc)
+		if err != nil {
+			return page, err
+		}
+		args = append(args, c.Key, c.ID)
+		pageWhere = fmt.Sprintf(` AND (%s, m.user_id) %s ($%d::%s, $%d)`, key, cmp, len(args)-1, keyType, len(args))
+	}
+	args = append(args, uq.Limit+1)
+	rows := []struct {
+		OrgUser
+		SortKey string `db:"sort_key"`
+	}{}
+	err = q.sel(ctx, &rows, `SELECT u.id, u.username, u.name, COALESCE(u.email, '') AS email, u.instance_admin,
+		u.service_account_team, u.default_org_id, u.deactivated_at, u.created_at,
+		m.org_id, m.user_id, m.role, m.models_seat, m.weave_access, m.added_at, m.accepted_at, m.invited_by,
+		m.last_active_at, m.active_days, m.run_events, m.report_events,
+		`+statusSQL(uq.MultiTenant)+` AS status, (`+key+`)::text AS sort_key`+from+pageWhere+
+		fmt.Sprintf(` ORDER BY %s %s, m.user_id %s LIMIT $%d`, key, dir, dir, len(args)), args...)
+	if err != nil {
+		return page, fmt.Errorf("storage: users of organization %d: %w", uq.OrgID, err)
+	}
+	if len(rows) > uq.Limit {
+		rows, page.More = rows[:uq.Limit], true
+	}
+	if !forward {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	for _, r := range rows {
+		page.Users = append(page.Users, r.OrgUser)
+		page.Cursors = append(page.Cursors, userCursor{Sort: uq.Sort, Desc: uq.Desc, Key: r.SortKey, ID: r.User.ID}.encode())
+	}
+	return page, nil
+}

@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The activity panels read activity_days, the per-user, per-day rollup kept
+// current at ingest, never the events table.
+
+// DayCount is a number of users for one day or week.
+type DayCount struct {
+	Day   time.Time `db:"day"`
+	Users int       `db:"users"`
+}
+
+// ActiveUsers counts the distinct users of an organization active on a day
+// from `from` to `to`, both included.
+func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Time) (int, error) {
+	var n int
+	err := q.get(ctx, &n, `SELECT count(DISTINCT user_id) FROM activity_days WHERE org_id = $1 AND day BETWEEN $2 AND $3`,
+		orgID, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("storage: active users of organization %d: %w", orgID, err)
+	}
+	return n, nil
+}
+
+// DailyActiveUsers returns one point per day from `from` to `to`, days
+// without activity included as zero.
+func (q queries) DailyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
+	var ds []DayCount
+	err := q.sel(ctx, &ds, `SELECT d::date AS day, COALESCE(a.users, 0) AS users
+		FROM generate_series($2::date, $3::date, interval '1 day') AS d
+		LEFT JOIN (SELECT day, count(*) AS users FROM activity_days
+			WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day) a ON a.day = d::date
+		ORDER BY d`, orgID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("storage: daily active users of organization %d: %w", orgID, err)
+	}
+	return ds, nil
+}
+
+// WeeklyActiveUsers returns one point per week (weeks start on Monday) that
+// overlaps `from`..`to`, counting the distinct users active in that week
+// within the range; weeks without activity are zero. Day is the week's
+// Monday.
+func (q queries) WeeklyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
+	var ds []DayCount
+	err := q.sel(ctx, &ds, `SELECT w::date AS day, COALESCE(a.users, 0) AS users
+		FROM generate_series(date_trunc('week', $2::date), date_trunc('week', $3::date), interval '1 week') AS w
+		LEFT JOIN (SELECT date_trunc('week', day) AS week, count(DISTINCT user_id) AS users FROM activity_days
+			WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY 1) a ON a.week = w
+		ORDER BY w`, orgID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("storage: weekly active users of organization %d: %w", orgID, err)
+	}
+	return ds, nil
+}
+
+// UserActivity is a user's activity within a range.
+type UserActivity struct {
+	UserID     int64     `db:"user_id"`
+	ActiveDays int       `db:"active_days"`
+	LastActive time.Time `db:"last_active"`
+}
+
+// MostActiveUsers returns the limit users with the most active days from
+// `from` to `to`, ties broken by the later last activity, then by user id.
+func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
+	var us []UserActivity
+	err := q.sel(ctx, &us, `SELECT user_id, count(*) AS active_days, max(last_at) AS last_active
+		FROM activity_days WHERE org_id = $1 AND day BETWEEN $2 AND $3
+		GROUP BY user_id ORDER BY active_days DESC, last_active DESC, user_id LIMIT $4`, orgID, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: most active users of organization %d: %w", orgID, err)
+	}
+	return us, nil
+}
+
+// FirstActivityDay returns the organization's earliest day with activity,
+// or the zero time when there is none.
+func (q queries) FirstActivityDay(ctx context.Context, orgID int64) (time.Time, error) {
+	var t *time.Time
+	if err := q.get(ctx, &t, `SELECT min(day) FROM activity_days WHERE org_id = $1`, orgID); err != nil {
+		return time.Time{}, fmt.Errorf("storage: first activity of organization %d: %w", orgID, err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return *t, nil
+}
