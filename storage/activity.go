@@ -23,7 +23,7 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID, afterSeq int64, sinc
 		)
 		SELECT COALESCE(
 				(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.actor_user_id ~ '^[0-9]{1,18}$' THEN a.actor_user_id::bigint END),
-				(SELECT u.id FROM users u WHERE lower(u.email) = lower(a.actor_email))) AS user_id,
+				(SELECT u.id FROM users u WHERE lower(u.email) = lower(a.actor_email) LIMIT 1)) AS user_id,
 			a.day, a.last_at, a.runs, a.reports
 		FROM actors a`, orgID, afterSeq, since)
 	if err != nil {

@@ -58,17 +58,22 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 		t.Fatalf("test role does not own %s; the test would not show that the owner is refused", partition)
 	}
 
-	for _, stmt := range []string{
-		`UPDATE audit_events SET action = 'user:logout'`,
-		`UPDATE audit_events SET actor_email = NULL WHERE actor_email IS NOT NULL`,
-		`DELETE FROM audit_events`,
-		`DELETE FROM audit_events WHERE action = 'user:login'`,
-		`TRUNCATE audit_events`,
-		`UPDATE ` + partition + ` SET action = 'user:logout'`,
-		`DELETE FROM ` + partition,
-		`TRUNCATE ` + partition,
+	// A partition the test writes nothing to must refuse TRUNCATE as well.
+	next := "audit_events_" + time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC).Format("2006_01")
+	for _, tc := range []struct{ name, stmt string }{
+		{"update parent", `UPDATE audit_events SET action = 'user:logout'`},
+		{"update one column", `UPDATE audit_events SET actor_email = NULL WHERE actor_email IS NOT NULL`},
+		{"delete parent", `DELETE FROM audit_events`},
+		{"delete some", `DELETE FROM audit_events WHERE action = 'user:login'`},
+		{"truncate parent", `TRUNCATE audit_events`},
+		{"upsert", `INSERT INTO audit_events (org_id, seq, ts, action) SELECT org_id, seq, ts, action FROM audit_events
+			ON CONFLICT (org_id, ts, seq) DO UPDATE SET action = 'user:logout'`},
+		{"update partition", `UPDATE ` + partition + ` SET action = 'user:logout'`},
+		{"delete partition", `DELETE FROM ` + partition},
+		{"truncate partition", `TRUNCATE ` + partition},
+		{"truncate empty partition", `TRUNCATE ` + next},
 	} {
-		t.Run(stmt, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			// Each statement runs in a transaction that is rolled back, so one
 			// that wrongly succeeds cannot hide the next one's failure.
 			tx, err := s.DB().BeginTxx(ctx, nil)
@@ -76,9 +81,9 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback()
-			_, err = tx.ExecContext(ctx, stmt)
+			_, err = tx.ExecContext(ctx, tc.stmt)
 			if err == nil || !strings.Contains(err.Error(), "append-only") {
-				t.Errorf("Exec(%q) error = %v, want an error containing %q", stmt, err, "append-only")
+				t.Errorf("Exec(%q) error = %v, want an error containing %q", tc.stmt, err, "append-only")
 			}
 		})
 	}
@@ -127,6 +132,43 @@ func TestAppendEventsSequencePerOrg(t *testing.T) {
 	}
 	if len(es) != 1 || es[0].Seq != 2 {
 		t.Errorf("OrgEvents(a, after 1, limit 1) = %+v, want the event with seq 2", es)
+	}
+}
+
+func TestAppendEventsConcurrently(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org := createOrg(t, s, "acme")
+	const writers, batch = 8, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			es := make([]audit.Event, batch)
+			for i := range es {
+				es[i] = audit.Event{Action: audit.RunUpdate, Timestamp: time.Now()}
+			}
+			errs <- s.InTx(ctx, func(tx *storage.Tx) error { return tx.AppendEvents(ctx, org.ID, es) })
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent AppendEvents: %v", err)
+		}
+	}
+	es, err := s.OrgEvents(ctx, org.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("OrgEvents()[%d].Seq = %d, want %d: sequence numbers must have no gaps or repeats", i, e.Seq, i+1)
+		}
+	}
+	if len(es) != writers*batch {
+		t.Errorf("OrgEvents returned %d events, want %d", len(es), writers*batch)
 	}
 }
 
@@ -396,5 +438,27 @@ func TestConstraintErrorsAreClassified(t *testing.T) {
 				t.Errorf("%s: error = %v, want errors.Is %v", tc.name, err, tc.want)
 			}
 		})
+	}
+}
+
+// Ingest matches actors by email without regard to case, so two users may
+// not hold emails that differ only in case: the match must never be ambiguous.
+func TestIngestWithCaseVariantEmails(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, user := newOrg(t, s, "acme", "ann@acme.io")
+	err := s.InTx(ctx, func(tx *storage.Tx) error {
+		_, err := tx.CreateUser(ctx, storage.NewUser{Username: "ann2", Email: "Ann@acme.io"})
+		return err
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("CreateUser(Ann@acme.io) next to ann@acme.io = %v, want ErrConflict", err)
+	}
+	batch := []storage.IngestEvent{{Event: audit.Event{Action: audit.RunUpdate, Timestamp: time.Now(), ActorEmail: "ANN@acme.io"}}}
+	if res, err := s.Ingest(ctx, org, batch, time.Time{}); err != nil || res.Stored != 1 {
+		t.Errorf("Ingest(event by ANN@acme.io) = %+v, %v; want 1 stored", res, err)
+	}
+	if m, _ := s.Membership(ctx, org, user); m.ActiveDays != 1 {
+		t.Errorf("active days of ann after an event by ANN@acme.io = %d, want 1", m.ActiveDays)
 	}
 }

@@ -21,5 +21,6 @@ CREATE TABLE activity_days (
 );
 CREATE INDEX activity_days_user ON activity_days (org_id, user_id, day);
 
--- users.email is matched against ingested actor_email.
-CREATE INDEX users_email_lower ON users (lower(email));
+-- users.email is matched against ingested actor_email without regard to case,
+-- so two users may not have emails that differ only in case.
+CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
