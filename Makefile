@@ -24,3 +24,8 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^graph/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# bench measures auditgraph against plain PostgreSQL baselines on a throwaway
+# cluster and writes bench/RESULTS.md; BENCH_FLAGS=-quick for a smoke run.
+bench:
+	$(GO) run ./tools/withpg $(GO) run ./bench $(BENCH_FLAGS)

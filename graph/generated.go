@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	Organization() OrganizationResolver
 	Query() QueryResolver
 	RankedUser() RankedUserResolver
+	Subscription() SubscriptionResolver
 	Team() TeamResolver
 	User() UserResolver
 }
@@ -224,6 +225,10 @@ type ComplexityRoot struct {
 		User         func(childComplexity int) int
 	}
 
+	Subscription struct {
+		AuditEvents func(childComplexity int, organization string, filter *model.AuditEventFilter, anonymize *bool) int
+	}
+
 	Team struct {
 		CreatedAt    func(childComplexity int) int
 		ID           func(childComplexity int) int
@@ -365,6 +370,9 @@ type QueryResolver interface {
 }
 type RankedUserResolver interface {
 	User(ctx context.Context, obj *model.RankedUser) (*storage.User, error)
+}
+type SubscriptionResolver interface {
+	AuditEvents(ctx context.Context, organization string, filter *model.AuditEventFilter, anonymize *bool) (<-chan *storage.StoredEvent, error)
 }
 type TeamResolver interface {
 	ID(ctx context.Context, obj *storage.Team) (string, error)
@@ -1278,6 +1286,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RankedUser.User(childComplexity), true
 
+	case "Subscription.auditEvents":
+		if e.ComplexityRoot.Subscription.AuditEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_auditEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AuditEvents(childComplexity, args["organization"].(string), args["filter"].(*model.AuditEventFilter), args["anonymize"].(*bool)), true
+
 	case "Team.createdAt":
 		if e.ComplexityRoot.Team.CreatedAt == nil {
 			break
@@ -1511,6 +1531,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2021,6 +2058,39 @@ type PageInfo {
   startCursor: String
   "The cursor of the last item of the page; pass it as ` + "`" + `after` + "`" + ` for the next page."
   endCursor: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/subscription.graphqls", Input: `"""
+Live feeds, served over WebSocket at ` + "`" + `/graphql` + "`" + ` (the ` + "`" + `graphql-transport-ws` + "`" + `
+protocol; the older ` + "`" + `graphql-ws` + "`" + ` one is accepted too). Authenticate in the
+` + "`" + `connection_init` + "`" + ` payload, ` + "`" + `{"Authorization": "Basic base64(username:API-KEY)"}` + "`" + `
+or ` + "`" + `{"Authorization": "Bearer API-KEY"}` + "`" + `, or with the upgrade request's
+Authorization header; a connection without valid credentials is closed with
+code 4403.
+"""
+type Subscription {
+  """
+  Each event newly stored in the organization's audit log, whichever server
+  replica stored it, once its transaction has committed, in sequence order.
+  Who may subscribe is who may read the log (see ` + "`" + `Organization.auditEvents` + "`" + `).
+
+  A subscriber that falls more than 1,000 matching events behind is dropped
+  with the error ` + "`" + `subscriber too slow, resubscribe` + "`" + ` (code
+  ` + "`" + `SUBSCRIBER_TOO_SLOW` + "`" + `) rather than silently missing events; read what it
+  missed with ` + "`" + `Organization.auditEvents` + "`" + `, after the last ` + "`" + `sequence` + "`" + ` it
+  received.
+  """
+  auditEvents(
+    "The organization's name."
+    organization: String!
+    """
+    Deliver only the events that match. The time-window fields (` + "`" + `from` + "`" + `, ` + "`" + `to` + "`" + `,
+    ` + "`" + `startDate` + "`" + `, ` + "`" + `numDays` + "`" + `) select past events and are refused here.
+    """
+    filter: AuditEventFilter
+    "Leave out the personal keys (emails, IP, entity, project, report and artifact names). Ignored in multi-tenant mode."
+    anonymize: Boolean = false
+  ): AuditEvent!
 }
 `, BuiltIn: false},
 	{Name: "../schema/team.graphqls", Input: `"A team (an entity) inside an organization."
@@ -3240,6 +3310,36 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["username"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_auditEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AuditEventFilter, error) {
+			return ec.unmarshalOAuditEventFilter2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "anonymize",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["anonymize"] = arg2
 	return args, nil
 }
 
@@ -6902,6 +7002,50 @@ func (ec *executionContext) _RankedUser_lastActiveAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_RankedUser_lastActiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RankedUser", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Subscription_auditEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_auditEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AuditEvents(ctx, fc.Args["organization"].(string), fc.Args["filter"].(*model.AuditEventFilter), fc.Args["anonymize"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.StoredEvent) graphql.Marshaler {
+			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐStoredEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_auditEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_auditEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Team_id(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
@@ -12333,6 +12477,26 @@ func (ec *executionContext) _RankedUser(ctx context.Context, sel ast.SelectionSe
 	})
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "auditEvents":
+		return ec._Subscription_auditEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var teamImplementors = []string{"Team"}

@@ -74,6 +74,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/graphql", protect(gql))
 	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
 	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
+	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "auditgraph %s (%s)\n\nPOST /graphql              GraphQL API (HTTP Basic username:API-KEY or Bearer API-KEY)\nPOST /api/v1/audit_events  report audit events (NDJSON)\nGET  /admin/audit_logs     fetch audit events (NDJSON)\nGET  /healthz                process up\nGET  /readyz                 database reachable, migrations applied\n", cfg.Version, cfg.Mode)

@@ -79,6 +79,13 @@ func newGQLEnv(t *testing.T) *gqlEnv {
 	return e
 }
 
+// with returns e for use by the test t.
+func (e *gqlEnv) with(t *testing.T) *gqlEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func basicAuth(username, key string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(username+":"+key))
 }
@@ -162,9 +169,27 @@ func (e *gqlEnv) viewer(authz string) (int, string) {
 	return code, data.Viewer.Username
 }
 
-func TestGraphQLRejectsBadCredentials(t *testing.T) {
+// TestGraphQL runs the GraphQL checks that can share one server, one after
+// the other: none of them changes what another looks at.
+func TestGraphQL(t *testing.T) {
 	t.Parallel()
 	e := newGQLEnv(t)
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, *gqlEnv)
+	}{
+		{"RejectsBadCredentials", testGraphQLRejectsBadCredentials},
+		{"AcceptsCredentials", testGraphQLAcceptsCredentials},
+		{"ForbiddenForMember", testGraphQLForbiddenForMember},
+		{"GetRunsQueriesOnly", testGraphQLGetRunsQueriesOnly},
+		{"PageSizeCap", testGraphQLPageSizeCap},
+		{"CreateUserRoundTrip", testGraphQLCreateUserRoundTrip},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e.with(t)) })
+	}
+}
+
+func testGraphQLRejectsBadCredentials(t *testing.T, e *gqlEnv) {
 	for _, tc := range []struct {
 		name  string
 		authz string
@@ -208,9 +233,7 @@ func TestGraphQLRejectsBadCredentials(t *testing.T) {
 	}
 }
 
-func TestGraphQLAcceptsCredentials(t *testing.T) {
-	t.Parallel()
-	e := newGQLEnv(t)
+func testGraphQLAcceptsCredentials(t *testing.T, e *gqlEnv) {
 	for _, tc := range []struct {
 		name  string
 		authz string
@@ -256,9 +279,7 @@ func TestGraphQLDocumentedBasicExample(t *testing.T) {
 	}
 }
 
-func TestGraphQLForbiddenForMember(t *testing.T) {
-	t.Parallel()
-	e := newGQLEnv(t)
+func testGraphQLForbiddenForMember(t *testing.T, e *gqlEnv) {
 	code, res := e.query(basicAuth("bob", e.keys["bob"]), `mutation { createTeam(organization: "acme", name: "ml") { name } }`, nil)
 	if code != http.StatusOK {
 		t.Fatalf("createTeam by member = HTTP %d, want 200 with a GraphQL error", code)
@@ -277,9 +298,7 @@ func TestGraphQLForbiddenForMember(t *testing.T) {
 
 // Mutations are POST only: a GET cannot change anything, so a link or an
 // image tag cannot make a signed-in browser do it.
-func TestGraphQLGetRunsQueriesOnly(t *testing.T) {
-	t.Parallel()
-	e := newGQLEnv(t)
+func testGraphQLGetRunsQueriesOnly(t *testing.T, e *gqlEnv) {
 	authz := "Bearer " + gqlAdminKey
 	resp, body := e.do(http.MethodGet, "/graphql?query="+url.QueryEscape(`{ viewer { username } }`), authz, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"username":"admin"`) {
@@ -316,9 +335,7 @@ func TestServerHealthAndReadiness(t *testing.T) {
 	}
 }
 
-func TestGraphQLPageSizeCap(t *testing.T) {
-	t.Parallel()
-	e := newGQLEnv(t)
+func testGraphQLPageSizeCap(t *testing.T, e *gqlEnv) {
 	authz := basicAuth("admin", gqlAdminKey)
 	for _, q := range []string{
 		`{ organizations(first: 1000) { totalCount } }`,
@@ -339,9 +356,7 @@ func TestGraphQLPageSizeCap(t *testing.T) {
 	}
 }
 
-func TestGraphQLCreateUserRoundTrip(t *testing.T) {
-	t.Parallel()
-	e := newGQLEnv(t)
+func testGraphQLCreateUserRoundTrip(t *testing.T, e *gqlEnv) {
 	authz := basicAuth("alice", e.keys["alice"])
 	var created struct {
 		CreateUser struct {

@@ -48,8 +48,8 @@ type OrgUsersQuery struct {
 	// OnlyUserID limits the list to one user (members who are not admins
 	// see only themselves).
 	OnlyUserID *int64
-	Sort   UserSort
-	Desc   bool
+	Sort       UserSort
+	Desc       bool
 	// After or Before continue from a cursor; Last reads the page that ends
 	// at Before (or at the end) instead of the one that starts after After.
 	After, Before string

@@ -189,6 +189,15 @@ type PageInfo struct {
 type Query struct {
 }
 
+// Live feeds, served over WebSocket at `/graphql` (the `graphql-transport-ws`
+// protocol; the older `graphql-ws` one is accepted too). Authenticate in the
+// `connection_init` payload, `{"Authorization": "Basic base64(username:API-KEY)"}`
+// or `{"Authorization": "Bearer API-KEY"}`, or with the upgrade request's
+// Authorization header; a connection without valid credentials is closed with
+// code 4403.
+type Subscription struct {
+}
+
 // A page of teams.
 type TeamConnection struct {
 	Edges      []TeamEdge `json:"edges"`
