@@ -41,7 +41,16 @@ type Tx struct {
 
 // Open connects to the database at url and checks that it answers.
 func Open(ctx context.Context, url string) (*Store, error) {
-	db, err := sqlx.Open("postgres", url)
+	return OpenDriver(ctx, "postgres", url)
+}
+
+// OpenDriver is Open through another registered database/sql driver that
+// speaks to PostgreSQL, such as a test's query-counting wrapper of lib/pq.
+func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
+	if driver != "postgres" {
+		sqlx.BindDriver(driver, sqlx.DOLLAR)
+	}
+	db, err := sqlx.Open(driver, url)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
