@@ -74,8 +74,13 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *auth.Principal, keyID
 		if err != nil {
 			return err
 		}
-		if err := s.canManage(ctx, tx, actor, u, false); err != nil {
-			return err
+		// Keys are a user's only credential: deleting another person's keys
+		// needs what deactivating them needs, so that one organization's
+		// admin cannot lock a user out of another organization.
+		if u.ID != actor.User.ID {
+			if err := s.canManage(ctx, tx, actor, u, true); err != nil {
+				return err
+			}
 		}
 		if err := tx.DeleteAPIKey(ctx, k.ID); err != nil {
 			return err

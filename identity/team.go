@@ -41,17 +41,23 @@ func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principa
 	return tx.TeamByName(ctx, org.ID, team)
 }
 
-// DeleteTeam deletes a team with its service accounts.
+// DeleteTeam deletes a team with its service accounts (team:delete, and
+// user:permanently_delete for each service account).
 func (s *Service) DeleteTeam(ctx context.Context, actor *auth.Principal, orgName, team string) error {
 	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
 		t, err := s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.DeleteTeam(ctx, t.ID); err != nil {
+		accounts, err := tx.DeleteTeam(ctx, t.ID)
+		if err != nil {
 			return err
 		}
 		rec.add(t.OrgID, teamEvent(audit.TeamDelete, t))
+		// The team's service accounts go with it; each removal is recorded.
+		for _, a := range accounts {
+			rec.add(t.OrgID, audit.Event{Action: audit.UserPermanentlyDelete, UserAsset: id(a)})
+		}
 		return nil
 	})
 }

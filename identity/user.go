@@ -113,12 +113,19 @@ func newMembership(role, seat, weave string) (storage.NewMembership, error) {
 
 // User returns the user called username if actor may see them: themselves,
 // anyone for an instance admin, and members of their orgs for an org admin.
+// Reading a profile is audited (user:read), in the same transaction.
 func (s *Service) User(ctx context.Context, actor *auth.Principal, username string) (storage.User, error) {
-	u, err := s.store.UserByUsername(ctx, username)
-	if err != nil {
-		return u, err
-	}
-	return u, s.canManage(ctx, s.store, actor, u, false)
+	var u storage.User
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		if u, err = tx.UserByUsername(ctx, username); err != nil {
+			return err
+		}
+		if err := s.canManage(ctx, tx, actor, u, false); err != nil {
+			return err
+		}
+		return s.recordUser(ctx, tx, rec, audit.UserRead, u)
+	})
+	return u, err
 }
 
 // canManage checks that actor may act on u: u themselves (when self is

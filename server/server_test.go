@@ -208,6 +208,7 @@ func testGraphQLRejectsBadCredentials(t *testing.T, e *gqlEnv) {
 		{"deactivated user's key, bearer", "Bearer " + e.keys["gone"]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
 			resp, body := e.do(http.MethodPost, "/graphql", tc.authz, strings.NewReader(`{"query":"{ viewer { username } }"}`))
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("POST /graphql with %q = %d %s, want 401", tc.authz, resp.StatusCode, body)
@@ -247,7 +248,7 @@ func testGraphQLAcceptsCredentials(t *testing.T, e *gqlEnv) {
 		{"bearer key of a member", "Bearer " + e.keys["bob"], "bob"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, got := e.viewer(tc.authz)
+			code, got := e.with(t).viewer(tc.authz)
 			if code != http.StatusOK || got != tc.want {
 				t.Errorf("viewer with %s = %d, %q; want 200, %q", tc.name, code, got, tc.want)
 			}

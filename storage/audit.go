@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -30,6 +32,9 @@ const eventColumns = `org_id, seq, ts, action, actor_user_id, actor_email, actor
 func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if err := tx.ensureMonths(ctx, events); err != nil {
+		return err
 	}
 	var last int64
 	err := tx.get(ctx, &last, `UPDATE organizations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq`, orgID, len(events))
@@ -79,7 +84,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	if err != nil {
 		return fmt.Errorf("storage: append %d audit events to organization %d: %w", len(events), orgID, err)
 	}
-	return nil
+	return tx.notifyAppended(ctx, orgID, first, last)
 }
 
 // eventRow scans one audit_events row.
@@ -145,13 +150,64 @@ func (q queries) OrgEvents(ctx context.Context, orgID, afterSeq int64, limit int
 	return es, nil
 }
 
+// partitions remembers the months whose audit_events partition is known to
+// exist, so that appends check the catalog only for a month not seen yet.
+type partitions struct {
+	mu   sync.Mutex
+	have map[time.Time]bool
+}
+
+func (p *partitions) known(month time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.have[month]
+}
+
+func (p *partitions) add(month time.Time) {
+	p.mu.Lock()
+	p.have[month] = true
+	p.mu.Unlock()
+}
+
 // EnsurePartitions creates the monthly audit_events partitions covering
 // [from, to], so that appends never wait for one to be created.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
 	for m := monthStart(from); !m.After(to); m = m.AddDate(0, 1, 0) {
-		if _, err := s.db.ExecContext(ctx, `SELECT audit_events_ensure_partition($1)`, m); err != nil {
+		if err := s.ensurePartition(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) ensurePartition(ctx context.Context, month time.Time) error {
+	if s.parts.known(month) {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `SELECT audit_events_ensure_partition($1)`, month); err != nil {
+		return fmt.Errorf("storage: create audit partition for %s: %w", month.Format("2006-01"), err)
+	}
+	s.parts.add(month)
+	return nil
+}
+
+// ensureMonths makes sure the partitions of the events' months exist. Inside
+// a transaction a missing one is created there and then (and is only
+// remembered once it is known to have committed, by EnsurePartitions).
+func (tx *Tx) ensureMonths(ctx context.Context, events []audit.Event) error {
+	var done []time.Time
+	for _, e := range events {
+		m := monthStart(e.Timestamp)
+		if e.Timestamp.IsZero() {
+			m = monthStart(time.Now())
+		}
+		if tx.parts.known(m) || slices.Contains(done, m) {
+			continue
+		}
+		if _, err := tx.q.ExecContext(ctx, `SELECT audit_events_ensure_partition($1)`, m); err != nil {
 			return fmt.Errorf("storage: create audit partition for %s: %w", m.Format("2006-01"), err)
 		}
+		done = append(done, m)
 	}
 	return nil
 }

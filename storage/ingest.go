@@ -40,6 +40,15 @@ var stagingColumns = []string{"line", "client_id", "ts", "action", "actor_user_i
 // batch is stored if any step fails.
 func (s *Store) Ingest(ctx context.Context, orgID int64, events []IngestEvent, activeSince time.Time) (IngestResult, error) {
 	var res IngestResult
+	// Reported events may be old: create their months' partitions first, in
+	// their own short transactions, rather than under the batch's locks.
+	for _, e := range events {
+		if !e.Timestamp.IsZero() {
+			if err := s.ensurePartition(ctx, monthStart(e.Timestamp)); err != nil {
+				return res, err
+			}
+		}
+	}
 	err := s.InTx(ctx, func(tx *Tx) error {
 		var err error
 		res, err = tx.ingest(ctx, orgID, events, activeSince)
@@ -123,7 +132,7 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if err := tx.markEventActivity(ctx, orgID, last, activeSince); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, tx.notifyAppended(ctx, orgID, res.FirstSeq, res.LastSeq)
 }
 
 // ingestRow fills row with e's staging values; empty strings become NULL.

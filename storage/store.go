@@ -23,7 +23,8 @@ var (
 // Store is the PostgreSQL-backed state of one auditgraph deployment.
 type Store struct {
 	queries
-	db *sqlx.DB
+	db    *sqlx.DB
+	parts *partitions
 }
 
 // queries holds the statements that run the same inside or outside a
@@ -36,7 +37,8 @@ type queries struct {
 // together with its audit event.
 type Tx struct {
 	queries
-	tx *sqlx.Tx
+	tx    *sqlx.Tx
+	parts *partitions
 }
 
 // Open connects to the database at url and checks that it answers.
@@ -61,7 +63,7 @@ func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: connect: %w", err)
 	}
-	return &Store{queries: queries{db}, db: db}, nil
+	return &Store{queries: queries{db}, db: db, parts: &partitions{have: map[time.Time]bool{}}}, nil
 }
 
 // DB returns the underlying pool, for health checks and tests.
@@ -86,7 +88,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{queries: queries{tx}, tx: tx}); err != nil {
+	if err = fn(&Tx{queries: queries{tx}, tx: tx, parts: s.parts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

@@ -39,6 +39,7 @@ func appendEvents(t *testing.T, s *storage.Store, orgID int64, es ...audit.Event
 }
 
 func TestAuditEventsAreAppendOnly(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	org := createOrg(t, s, "acme")
@@ -93,6 +94,7 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 }
 
 func TestAppendEventsSequencePerOrg(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	a, b := createOrg(t, s, "a"), createOrg(t, s, "b")
@@ -136,6 +138,7 @@ func TestAppendEventsSequencePerOrg(t *testing.T) {
 }
 
 func TestAppendEventsConcurrently(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	org := createOrg(t, s, "acme")
@@ -173,6 +176,7 @@ func TestAppendEventsConcurrently(t *testing.T) {
 }
 
 func TestAppendEventsRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	org := createOrg(t, s, "acme")
@@ -225,6 +229,7 @@ func TestAppendEventsRoundTrip(t *testing.T) {
 }
 
 func TestAppendEventsRejects(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	org := createOrg(t, s, "acme")
@@ -264,6 +269,7 @@ func TestAppendEventsRejects(t *testing.T) {
 }
 
 func TestInTx(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	errStop := errors.New("stop")
@@ -274,7 +280,7 @@ func TestInTx(t *testing.T) {
 			return err
 		}
 	}
-	exists := func(name string) bool {
+	exists := func(t *testing.T, name string) bool {
 		t.Helper()
 		_, err := s.OrganizationByName(ctx, name)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -287,7 +293,7 @@ func TestInTx(t *testing.T) {
 		if err := s.InTx(ctx, create("committed")); err != nil {
 			t.Fatalf("InTx = %v, want nil", err)
 		}
-		if !exists("committed") {
+		if !exists(t, "committed") {
 			t.Error("organization created in a committed transaction is missing")
 		}
 	})
@@ -302,7 +308,7 @@ func TestInTx(t *testing.T) {
 		if !errors.Is(err, errStop) {
 			t.Errorf("InTx = %v, want %v", err, errStop)
 		}
-		if exists("failed") {
+		if exists(t, "failed") {
 			t.Error("organization created in a transaction that returned an error was committed")
 		}
 	})
@@ -321,7 +327,7 @@ func TestInTx(t *testing.T) {
 		if recovered != "boom" {
 			t.Errorf("InTx re-panicked with %v, want %q", recovered, "boom")
 		}
-		if exists("panicked") {
+		if exists(t, "panicked") {
 			t.Error("organization created in a transaction that panicked was committed")
 		}
 	})
@@ -345,6 +351,7 @@ func TestInTx(t *testing.T) {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
@@ -397,6 +404,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 func TestConstraintErrorsAreClassified(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	createOrg(t, s, "acme")
@@ -444,6 +452,7 @@ func TestConstraintErrorsAreClassified(t *testing.T) {
 // Ingest matches actors by email without regard to case, so two users may
 // not hold emails that differ only in case: the match must never be ambiguous.
 func TestIngestWithCaseVariantEmails(t *testing.T) {
+	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
 	org, user := newOrg(t, s, "acme", "ann@acme.io")

@@ -73,6 +73,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		printAdminKey(stderr, *adminUsername, key, *publicURL)
 	}
 
+	// Partitions are created months ahead; refreshing that daily keeps the
+	// server's own events from ever waiting for one.
+	go func() {
+		tick := time.NewTicker(24 * time.Hour)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if err := store.EnsurePartitions(ctx, now, now.AddDate(0, 3, 0)); err != nil {
+					log.Error("creating audit partitions ahead", "err", err)
+				}
+			}
+		}
+	}()
+
 	tracker := activity.NewTracker(store, log)
 	trackerDone := make(chan struct{})
 	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
