@@ -64,7 +64,13 @@ func New(keys Keys, log *slog.Logger) *Authenticator {
 // Authenticate returns the principal named by r's Authorization header:
 // "Basic base64(username:API-KEY)" or "Bearer API-KEY".
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
-	h := r.Header.Get("Authorization")
+	return a.AuthenticateHeader(r.Context(), r.Header.Get("Authorization"), ClientIP(r))
+}
+
+// AuthenticateHeader returns the principal named by an Authorization header
+// value h, as Authenticate does, for credentials that arrive another way
+// (a WebSocket's connection_init payload); ip is the client's address.
+func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*Principal, error) {
 	if h == "" {
 		return nil, ErrNoCredentials
 	}
@@ -92,7 +98,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if key == "" {
 		return nil, ErrBadCredentials
 	}
-	u, keyID, err := a.keys.Authenticate(r.Context(), Hash(key))
+	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrBadCredentials
 	}
@@ -107,7 +113,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if u.Deactivated() {
 		return nil, ErrDeactivated
 	}
-	return &Principal{User: u, KeyID: keyID, IP: clientIP(r)}, nil
+	return &Principal{User: u, KeyID: keyID, IP: ip}, nil
 }
 
 // Require wraps next so that it only runs for authenticated requests, with
@@ -116,7 +122,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
-			if !isAuthError(err) {
+			if !IsAuthError(err) {
 				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
 				WriteError(w, http.StatusServiceUnavailable, "authentication is unavailable, try again")
 				return
@@ -129,7 +135,9 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 	})
 }
 
-func isAuthError(err error) bool {
+// IsAuthError reports whether err refuses the credentials, rather than
+// saying that they could not be checked.
+func IsAuthError(err error) bool {
 	return errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrBadCredentials) ||
 		errors.Is(err, ErrMalformed) || errors.Is(err, ErrDeactivated)
 }
@@ -144,7 +152,8 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	}{msg})
 }
 
-func clientIP(r *http.Request) string {
+// ClientIP returns the address r came from.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

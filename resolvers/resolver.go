@@ -8,6 +8,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -21,4 +22,6 @@ type Resolver struct {
 	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Live feeds the auditEvents subscription; nil turns subscriptions off.
+	Live *live.Hub
 }

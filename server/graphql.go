@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -14,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/resolvers"
@@ -28,8 +32,28 @@ const (
 	depthLimitMax    = 12
 )
 
-func newGraphQL(res *resolvers.Resolver, log *slog.Logger) *handler.Server {
+// WebSocket settings: how long a client has to send connection_init, how
+// often the server pings, and the close codes of a refused connection (as
+// the graphql-transport-ws protocol uses them).
+const (
+	websocketInitTimeout = 10 * time.Second
+	websocketKeepAlive   = 10 * time.Second
+	closeForbidden       = 4403
+	closeInternalError   = 4500
+)
+
+func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+	// First, so that every upgrade request, which websocketOr lets past
+	// authn.Require, is served by this transport and authenticated by
+	// initWebsocket. The default implementation refuses cross-origin
+	// upgrades, so another site cannot ride on a browser's credentials.
+	srv.AddTransport(transport.Websocket{
+		InitFunc:              initWebsocket,
+		InitTimeout:           websocketInitTimeout,
+		KeepAlivePingInterval: websocketKeepAlive,
+		PingPongInterval:      websocketKeepAlive,
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -39,6 +63,7 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimit{max: depthLimitMax})
+	srv.Use(subscriptionsOverWebsocket{})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in GraphQL resolver", "panic", p)
 		return errors.New("internal server error")
@@ -47,6 +72,74 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger) *handler.Server {
 		return presentError(ctx, log, err)
 	})
 	return srv
+}
+
+// upgrade is what the WebSocket transport needs of the upgrade request.
+type upgrade struct{ authorization, ip string }
+
+type upgradeKey struct{}
+
+// websocketOr sends WebSocket upgrade requests to gql without credentials
+// checked, since a browser cannot set headers on them: initWebsocket
+// authenticates the connection instead. Every other request goes to next.
+func websocketOr(gql, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		up := upgrade{authorization: r.Header.Get("Authorization"), ip: auth.ClientIP(r)}
+		gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upgradeKey{}, up)))
+	})
+}
+
+// websocketInit authenticates a WebSocket connection with the Authorization
+// of its connection_init payload (`Authorization` or `authorization`: Basic
+// or Bearer, as in the HTTP header), or else the upgrade request's
+// Authorization header. Without valid credentials the connection is closed
+// with code 4403. seen, when not nil, counts the user as active.
+func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID int64)) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		up, _ := ctx.Value(upgradeKey{}).(upgrade)
+		h := payload.Authorization()
+		if h == "" {
+			h = up.authorization
+		}
+		p, err := authn.AuthenticateHeader(ctx, h, up.ip)
+		if err != nil && !auth.IsAuthError(err) {
+			log.ErrorContext(ctx, "authentication failed", "err", err)
+			err = errors.New("authentication is unavailable, try again")
+			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeInternalError), err.Error()), nil, err
+		}
+		if err != nil {
+			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), err.Error()), nil, err
+		}
+		if seen != nil {
+			seen(p.User.ID)
+		}
+		return auth.WithPrincipal(ctx, p), nil, nil
+	}
+}
+
+// subscriptionsOverWebsocket refuses subscriptions sent over plain HTTP,
+// which would hold the request open until the first event and could not
+// report why a feed ended.
+type subscriptionsOverWebsocket struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = subscriptionsOverWebsocket{}
+
+func (subscriptionsOverWebsocket) ExtensionName() string                   { return "SubscriptionsOverWebsocket" }
+func (subscriptionsOverWebsocket) Validate(graphql.ExecutableSchema) error { return nil }
+func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || ctx.Value(upgradeKey{}) != nil {
+		return nil
+	}
+	err := gqlerror.Errorf("subscriptions are served over WebSocket (graphql-transport-ws) at /graphql")
+	err.Extensions = map[string]any{"code": "BAD_REQUEST"}
+	return err
 }
 
 // presentError gives each known kind of failure a code in the error's

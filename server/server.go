@@ -14,7 +14,9 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/loaders"
+	"github.com/auditgraph/auditgraph/playground"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -35,6 +37,9 @@ type Config struct {
 	ActivityCutoff time.Time
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Live, when set, serves the auditEvents subscription; whoever creates
+	// it runs it.
+	Live *live.Hub
 }
 
 // New returns the handler of every route.
@@ -57,7 +62,12 @@ func New(cfg Config) http.Handler {
 			h.ServeHTTP(w, r)
 		}))
 	}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now}, cfg.Log))
+	// seen counts a WebSocket connection's user as active, as protect does.
+	var seen func(userID int64)
+	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
+		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
+	}
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live}, cfg.Log, websocketInit(authn, cfg.Log, seen)))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -71,13 +81,19 @@ func New(cfg Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("/graphql", protect(gql))
+	mux.Handle("/graphql", websocketOr(gql, protect(gql)))
 	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
 	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
 	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
+	// The playground page and its assets hold no data: they load without
+	// credentials, and the page asks for them before it sends any query.
+	pg := playground.Handler("/graphql")
+	mux.Handle("/graphiql", pg)
+	mux.Handle("/graphiql/", pg)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "auditgraph %s (%s)\n\nPOST /graphql              GraphQL API (HTTP Basic username:API-KEY or Bearer API-KEY)\nPOST /api/v1/audit_events  report audit events (NDJSON)\nGET  /admin/audit_logs     fetch audit events (NDJSON)\nGET  /healthz                process up\nGET  /readyz                 database reachable, migrations applied\n", cfg.Version, cfg.Mode)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		indexPage.Execute(w, struct{ Version, Mode string }{cfg.Version, string(cfg.Mode)})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
