@@ -6,18 +6,18 @@ import (
 	"time"
 )
 
-// markEventActivity marks the actors of an organization's events with
-// sequence number > afterSeq active on the events' UTC days. An actor is
+// markEventActivity marks the actors of the events just stored from
+// ingest_staging active on the events' UTC days. An actor is
 // matched to a member by actor_user_id (this server's user id) or, failing
 // that, by actor_email. Events before since do not count.
-func (tx *Tx) markEventActivity(ctx context.Context, orgID, afterSeq int64, since time.Time) error {
+func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, since time.Time) error {
 	_, err := tx.exec(ctx, `CREATE TEMP TABLE ingest_actors ON COMMIT DROP AS
 		WITH actors AS (
 			SELECT actor_user_id, actor_email, (ts AT TIME ZONE 'UTC')::date AS day, max(ts) AS last_at,
 				count(*) FILTER (WHERE action LIKE 'run:%') AS runs,
 				count(*) FILTER (WHERE action LIKE 'report:%') AS reports
-			FROM audit_events
-			WHERE org_id = $1 AND seq > $2 AND ts >= $3
+			FROM ingest_staging
+			WHERE seq IS NOT NULL AND ts >= $1
 				AND (actor_user_id IS NOT NULL OR actor_email IS NOT NULL)
 			GROUP BY 1, 2, 3
 		)
@@ -25,7 +25,7 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID, afterSeq int64, sinc
 				(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.actor_user_id ~ '^[0-9]{1,18}$' THEN a.actor_user_id::bigint END),
 				(SELECT u.id FROM users u WHERE lower(u.email) = lower(a.actor_email) LIMIT 1)) AS user_id,
 			a.day, a.last_at, a.runs, a.reports
-		FROM actors a`, orgID, afterSeq, since)
+		FROM actors a`, since)
 	if err != nil {
 		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
 	}

@@ -67,7 +67,7 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 		actor_user_id text, actor_email text, actor_ip text, artifact_asset text, artifact_digest text,
 		artifact_qualified_name text, artifact_sequence_asset text, cli_version text, entity_asset text,
 		entity_name text, project_asset text, project_name text, report_asset text, report_name text,
-		response_code smallint, user_asset text, user_email text) ON COMMIT DROP`); err != nil {
+		response_code smallint, user_asset text, user_email text, seq bigint) ON COMMIT DROP`); err != nil {
 		return res, fmt.Errorf("storage: ingest: staging table: %w", err)
 	}
 	stmt, err := tx.tx.PrepareContext(ctx, pq.CopyIn("ingest_staging", stagingColumns...))
@@ -100,25 +100,30 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if err := tx.get(ctx, &last, `SELECT last_seq FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
 		return res, notFound(err, "storage: ingest into organization %d", orgID)
 	}
-	err = tx.get(ctx, &res.Stored, `WITH fresh AS (
+	// Pick the lines to store (no client id, or the first line of an id not
+	// seen before) and number them in line order; the staging table then
+	// feeds both the log and the activity rollups, so neither reads the
+	// events table back.
+	n, err := tx.exec(ctx, `WITH fresh AS (
 			INSERT INTO audit_event_ids (org_id, client_id)
 			SELECT DISTINCT $1::bigint, client_id FROM ingest_staging WHERE client_id IS NOT NULL
 			ON CONFLICT DO NOTHING RETURNING client_id
 		), firsts AS (
-			SELECT s.*, row_number() OVER (PARTITION BY s.client_id ORDER BY s.line) AS nth FROM ingest_staging s
+			SELECT line, client_id, row_number() OVER (PARTITION BY client_id ORDER BY line) AS nth FROM ingest_staging
 		), picked AS (
-			SELECT f.*, $2::bigint + row_number() OVER (ORDER BY f.line) AS seq FROM firsts f
+			SELECT line, $2::bigint + row_number() OVER (ORDER BY line) AS seq FROM firsts f
 			WHERE f.client_id IS NULL OR (f.nth = 1 AND f.client_id IN (SELECT client_id FROM fresh))
-		), ins AS (
-			INSERT INTO audit_events (`+eventColumns+`)
-			SELECT $1, seq, ts, action, actor_user_id, actor_email, actor_ip, artifact_asset, artifact_digest,
-				artifact_qualified_name, artifact_sequence_asset, cli_version, entity_asset, entity_name,
-				project_asset, project_name, report_asset, report_name, response_code, user_asset, user_email
-			FROM picked
-			RETURNING 1
 		)
-		SELECT count(*) FROM ins`, orgID, last)
+		UPDATE ingest_staging s SET seq = p.seq FROM picked p WHERE s.line = p.line`, orgID, last)
 	if err != nil {
+		return res, fmt.Errorf("storage: ingest %d events into organization %d: %w", len(events), orgID, err)
+	}
+	res.Stored = int(n)
+	if _, err := tx.exec(ctx, `INSERT INTO audit_events (`+eventColumns+`)
+		SELECT $1, seq, ts, action, actor_user_id, actor_email, actor_ip, artifact_asset, artifact_digest,
+			artifact_qualified_name, artifact_sequence_asset, cli_version, entity_asset, entity_name,
+			project_asset, project_name, report_asset, report_name, response_code, user_asset, user_email
+		FROM ingest_staging WHERE seq IS NOT NULL`, orgID); err != nil {
 		return res, fmt.Errorf("storage: ingest %d events into organization %d: %w", len(events), orgID, err)
 	}
 	res.Duplicates = len(events) - res.Stored
@@ -129,7 +134,7 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if _, err := tx.exec(ctx, `UPDATE organizations SET last_seq = $2 WHERE id = $1`, orgID, res.LastSeq); err != nil {
 		return res, fmt.Errorf("storage: ingest: advance sequence: %w", err)
 	}
-	if err := tx.markEventActivity(ctx, orgID, last, activeSince); err != nil {
+	if err := tx.markEventActivity(ctx, orgID, activeSince); err != nil {
 		return res, err
 	}
 	return res, tx.notifyAppended(ctx, orgID, res.FirstSeq, res.LastSeq)
