@@ -113,7 +113,7 @@ func (h *Hub) Subscribers() int {
 // returns nil then, or the error that stopped it; either way it ends every
 // open subscription. Lost connections are re-established with backoff, and
 // the events committed while the hub was not listening are read and
-// delivered once it is again.
+// delivered once it is again. Call it once.
 func (h *Hub) Run(ctx context.Context) error {
 	connected := make(chan struct{})
 	var once sync.Once

@@ -11,13 +11,12 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // AuditEvents is the resolver for the auditEvents field.

@@ -501,7 +501,7 @@ func TestSubscriptionDropsSlowSubscriber(t *testing.T) {
 	e := newLiveEnv(t, 4)
 	fast := must(dialWS(t, e.a, dialOptions{})).mustInit(basicAuth("alice", e.keys["alice"])).listen()
 	fast.subscribe("fast", liveQuery, nil)
-	slow := must(dialWS(t, e.a, dialOptions{readBuffer: 4096})).mustInit(basicAuth("admin", liveAdminKey))
+	slow := must(dialWS(t, e.a, dialOptions{readBuffer: 1 << 16})).mustInit(basicAuth("admin", liveAdminKey))
 	slow.subscribe("slow", liveQuery, nil)
 	e.waitSubscribed(2)
 
@@ -528,7 +528,9 @@ func TestSubscriptionDropsSlowSubscriber(t *testing.T) {
 	for {
 		m := slow.next()
 		if m.Type == "next" {
-			var p struct{ Data struct{ AuditEvents liveEvent } }
+			var p struct {
+				Data struct{ AuditEvents liveEvent }
+			}
 			json.Unmarshal(m.Payload, &p)
 			seqs = append(seqs, p.Data.AuditEvents.Sequence)
 			continue

@@ -42,6 +42,7 @@ func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.S
 			return nil, nil, err
 		}
 		url = cluster.URL("auditgraph")
+		f.databaseURL = url // the live hub's LISTEN connection needs it too
 	}
 	stopCluster := func() {
 		if cluster == nil {

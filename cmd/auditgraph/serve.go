@@ -15,6 +15,7 @@ import (
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/server"
 )
 
@@ -96,13 +97,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() { tracker.Run(trackCtx, 10*time.Second); close(trackerDone) }()
 	defer func() { stopTracking(); <-trackerDone }()
 
+	// The hub ends with the serve context: on SIGTERM open subscriptions are
+	// told to resubscribe, since http.Server.Shutdown leaves WebSockets open.
+	hub := live.New(live.Config{URL: f.databaseURL, Store: store, Log: log})
+	hubCtx, stopHub := context.WithCancel(ctx)
+	hubDone := make(chan struct{})
+	go func() {
+		if err := hub.Run(hubCtx); err != nil {
+			log.Error("live audit events stopped", "err", err)
+		}
+		close(hubDone)
+	}()
+	defer func() { stopHub(); <-hubDone }()
+
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
-			Tracker: tracker, ActivityCutoff: cutoffDay}),
+			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
