@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// server is a running `auditgraph serve` subprocess.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	exited chan struct{}
+	err    error
+}
+
+// buildServer builds the auditgraph binary into dir.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	bin := dir + "/auditgraph"
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/auditgraph")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/auditgraph: %w", err)
+	}
+	return bin, nil
+}
+
+// startServer starts bin on a free local port against dbURL and waits until
+// /readyz answers 200. The server's environment holds no AUDITGRAPH_
+// variable but the admin key, so the caller's environment cannot change
+// what is measured; extraEnv is added last.
+func startServer(ctx context.Context, bin, dbURL, key string, extraEnv ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--database-url", dbURL, "--listen", addr, "--log-level", "warn")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AUDITGRAPH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "AUDITGRAPH_ADMIN_API_KEY="+key)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Should the harness die, the kernel stops the server too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s := &server{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
+	go func() { s.err = cmd.Wait(); close(s.exited) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("server exited before it was ready: %v", s.err)
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("server not ready after 60s")
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the server to exit, killing it if it
+// takes longer than 30 seconds.
+func (s *server) stop() {
+	if s == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// peakRSS returns the server's peak resident set size (VmHWM) in bytes.
+func (s *server) peakRSS() (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
