@@ -3,45 +3,92 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/lib/pq"
 )
 
-// markEventActivity marks the actors of the events just stored from
-// ingest_staging active on the events' UTC days. An actor is
-// matched to a member by actor_user_id (this server's user id) or, failing
-// that, by actor_email. Events before since do not count.
-func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, since time.Time) error {
-	_, err := tx.exec(ctx, `CREATE TEMP TABLE ingest_actors ON COMMIT DROP AS
-		WITH actors AS (
-			SELECT actor_user_id, actor_email, (ts AT TIME ZONE 'UTC')::date AS day, max(ts) AS last_at,
-				count(*) FILTER (WHERE action LIKE 'run:%') AS runs,
-				count(*) FILTER (WHERE action LIKE 'report:%') AS reports
-			FROM ingest_staging
-			WHERE seq IS NOT NULL AND ts >= $1
-				AND (actor_user_id IS NOT NULL OR actor_email IS NOT NULL)
-			GROUP BY 1, 2, 3
+// markEventActivity marks the actors of events just stored active on the
+// events' UTC days, and counts their run and report events. The batch is
+// first reduced in Go to one row per actor and day, so the database matches
+// a few thousand actors, not every event. An actor is matched to a member by
+// actor_user_id (this server's user id) or, failing that, by actor_email
+// without regard to case. Events before since do not count.
+func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []IngestEvent, since time.Time) error {
+	type key struct {
+		uid, email string
+		day        time.Time
+	}
+	type agg struct {
+		last          time.Time
+		runs, reports int64
+	}
+	groups := map[key]*agg{}
+	for _, e := range events {
+		if (e.ActorUserID == "" && e.ActorEmail == "") || e.Timestamp.Before(since) {
+			continue
+		}
+		t := e.Timestamp.UTC()
+		k := key{e.ActorUserID, strings.ToLower(e.ActorEmail), time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+		g := groups[k]
+		if g == nil {
+			g = &agg{}
+			groups[k] = g
+		}
+		if t.After(g.last) {
+			g.last = t
+		}
+		switch {
+		case strings.HasPrefix(string(e.Action), "run:"):
+			g.runs++
+		case strings.HasPrefix(string(e.Action), "report:"):
+			g.reports++
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	var (
+		uids, emails, days, lasts pq.StringArray
+		runs, reports             pq.Int64Array
+	)
+	for k, g := range groups {
+		uids, emails = append(uids, k.uid), append(emails, k.email)
+		days, lasts = append(days, k.day.Format(time.DateOnly)), append(lasts, g.last.Format(time.RFC3339Nano))
+		runs, reports = append(runs, g.runs), append(reports, g.reports)
+	}
+	_, err := tx.exec(ctx, `WITH a AS (
+			SELECT * FROM unnest($2::text[], $3::text[], $4::date[], $5::timestamptz[], $6::bigint[], $7::bigint[])
+				AS a(uid, email, day, last_at, runs, reports)
+		), matched AS (
+			SELECT COALESCE(
+					(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.uid ~ '^[0-9]{1,18}$' THEN a.uid::bigint END),
+					(SELECT u.id FROM users u WHERE lower(u.email) = a.email AND a.email <> '' LIMIT 1)) AS user_id,
+				a.day, a.last_at, a.runs, a.reports
+			FROM a
+		), members AS (
+			SELECT x.user_id, x.day, max(x.last_at) AS last_at, sum(x.runs) AS runs, sum(x.reports) AS reports
+			FROM matched x JOIN memberships m ON m.org_id = $1 AND m.user_id = x.user_id
+			GROUP BY x.user_id, x.day
+		), days AS (
+			INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
+			SELECT $1, user_id, day, last_at FROM members
+			ON CONFLICT (org_id, day, user_id) DO UPDATE SET last_at = greatest(d.last_at, EXCLUDED.last_at)
+			RETURNING d.user_id, (xmax = 0) AS added
 		)
-		SELECT COALESCE(
-				(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.actor_user_id ~ '^[0-9]{1,18}$' THEN a.actor_user_id::bigint END),
-				(SELECT u.id FROM users u WHERE lower(u.email) = lower(a.actor_email) LIMIT 1)) AS user_id,
-			a.day, a.last_at, a.runs, a.reports
-		FROM actors a`, since)
+		UPDATE memberships m SET
+			active_days = m.active_days + COALESCE(n.added, 0),
+			last_active_at = greatest(m.last_active_at, n.last_at),
+			run_events = m.run_events + n.runs,
+			report_events = m.report_events + n.reports
+		FROM (SELECT mb.user_id, max(mb.last_at) AS last_at, sum(mb.runs) AS runs, sum(mb.reports) AS reports, max(dd.added) AS added
+			FROM members mb
+			LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE added) AS added FROM days GROUP BY user_id) dd USING (user_id)
+			GROUP BY mb.user_id) n
+		WHERE m.org_id = $1 AND m.user_id = n.user_id`, orgID, uids, emails, days, lasts, runs, reports)
 	if err != nil {
 		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
-	}
-	if _, err := tx.exec(ctx, `WITH matched AS (SELECT user_id, day, last_at FROM ingest_actors WHERE user_id IS NOT NULL)`+
-		upsertActivity, orgID); err != nil {
-		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
-	}
-	_, err = tx.exec(ctx, `UPDATE memberships m SET run_events = m.run_events + a.runs, report_events = m.report_events + a.reports
-		FROM (SELECT user_id, sum(runs) AS runs, sum(reports) AS reports FROM ingest_actors
-			WHERE user_id IS NOT NULL GROUP BY user_id HAVING sum(runs) + sum(reports) > 0) a
-		WHERE m.org_id = $1 AND m.user_id = a.user_id`, orgID)
-	if _, derr := tx.exec(ctx, `DROP TABLE ingest_actors`); err == nil {
-		err = derr
-	}
-	if err != nil {
-		return fmt.Errorf("storage: count runs and reports of organization %d: %w", orgID, err)
 	}
 	return nil
 }
