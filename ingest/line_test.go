@@ -161,4 +161,3 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
-
