@@ -80,8 +80,7 @@ func (e Event) Fields() []Field {
 	fs := make([]Field, 0, 8)
 	str := func(k Key, v string) {
 		if v != "" {
-			enc, _ := json.Marshal(v) // a string always marshals
-			fs = append(fs, Field{k, enc})
+			fs = append(fs, Field{k, AppendString(nil, v)})
 		}
 	}
 	str(KeyAction, string(e.Action))
@@ -186,4 +185,39 @@ func (e Event) AppendJSON(b []byte) []byte {
 		b = append(b, f.Value...)
 	}
 	return append(b, '}')
+}
+
+// AppendString appends s as a JSON string, escaped exactly as PostgreSQL's
+// to_json escapes text: quote, backslash and the control characters, nothing
+// else (no HTML escaping). The REST API's objects are written by PostgreSQL
+// and the GraphQL API's by this function; both must give the same bytes.
+func AppendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			} else {
+				b = append(b, c)
+			}
+		}
+	}
+	return append(b, '"')
 }

@@ -220,6 +220,13 @@ func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organizat
 		return nil, err
 	}
 	ls := loaders.For(ctx, r.Store)
+	// Ask for the whole page's teams at once, so that the members' team
+	// fields find them loaded instead of racing to fill one batch.
+	keys := make([]storage.MemberKey, len(page.Users))
+	for i, u := range page.Users {
+		keys[i] = storage.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+	}
+	ls.MemberTeams.LoadAllThunk(ctx, keys)
 	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []storage.Membership{}, TotalCount: page.Total}
 	for i, u := range page.Users {
 		ls.Users.Prime(u.User.ID, u.User)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -31,7 +32,9 @@ func (r *queryResolver) Organization(ctx context.Context, name string) (*storage
 		return nil, err
 	}
 	org, err := r.Identity.Organization(ctx, p, name)
-	if errors.Is(err, storage.ErrNotFound) {
+	// An organization the caller may not see looks like one that does not
+	// exist, so that names cannot be probed.
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, access.ErrForbidden) {
 		return nil, nil
 	}
 	if err != nil {

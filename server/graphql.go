@@ -19,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
+	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
@@ -28,7 +29,7 @@ import (
 // so that one request cannot take the server down.
 const (
 	parserTokenLimit = 15_000
-	complexityLimit  = 2_000
+	complexityLimit  = 10_000
 	depthLimitMax    = 12
 )
 
@@ -43,7 +44,7 @@ const (
 )
 
 func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
 	// initWebsocket. The default implementation refuses cross-origin
@@ -61,8 +62,8 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimit{max: depthLimitMax})
+	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(subscriptionsOverWebsocket{})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in GraphQL resolver", "panic", p)
@@ -147,23 +148,33 @@ func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, oc
 // of the database.
 func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
-	var already *gqlerror.Error
-	if errors.As(err, &already) && already.Extensions["code"] != nil {
-		return gerr
+	// gqlgen wraps what a resolver returned in a *gqlerror.Error carrying the
+	// path; look at what is inside.
+	inner := err
+	var wrapper *gqlerror.Error
+	if errors.As(err, &wrapper) && wrapper.Err != nil {
+		inner = wrapper.Err
 	}
+	var written *gqlerror.Error
 	code := ""
 	switch {
-	case errors.Is(err, access.ErrForbidden):
+	case errors.Is(inner, access.ErrForbidden):
 		code = "FORBIDDEN"
-	case errors.Is(err, access.ErrMultipleOrgs), errors.Is(err, access.ErrNoOrg),
-		errors.Is(err, identity.ErrInvalid), errors.Is(err, storage.ErrInvalid):
+	case errors.Is(inner, access.ErrMultipleOrgs), errors.Is(inner, access.ErrNoOrg),
+		errors.Is(inner, identity.ErrInvalid), errors.Is(inner, storage.ErrInvalid), errors.Is(inner, storage.ErrBadCursor):
 		code = "BAD_USER_INPUT"
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(inner, storage.ErrNotFound):
 		code = "NOT_FOUND"
-	case errors.Is(err, storage.ErrConflict):
+	case errors.Is(inner, storage.ErrConflict):
 		code = "CONFLICT"
-	case errors.As(err, &already):
-		return gerr // validation and argument errors written by gqlgen or resolvers
+	case errors.As(inner, &written):
+		// Written for the client: gqlgen's validation errors and the
+		// resolvers' argument errors.
+		if written.Extensions["code"] != nil {
+			gerr.Extensions = written.Extensions
+			return gerr
+		}
+		code = "BAD_USER_INPUT"
 	default:
 		log.ErrorContext(ctx, "GraphQL resolver failed", "err", err, "path", gerr.Path.String())
 		gerr.Message = "internal server error"
@@ -174,4 +185,30 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	}
 	gerr.Extensions["code"] = code
 	return gerr
+}
+
+// complexity makes a connection cost its page size times what each item
+// asks for, so that nested pages multiply: users(first: 100) inside
+// users(first: 100) costs ten thousand items, not two.
+func complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	page := func(child int, first, last *int) int {
+		n := 50
+		if first != nil {
+			n = *first
+		} else if last != nil {
+			n = *last
+		}
+		return 1 + max(n, 1)*child
+	}
+	c.Organization.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter, _ *model.UserOrder) int {
+		return page(child, first, last)
+	}
+	c.Organization.Teams = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Organization.AuditEvents = func(child int, first *int, _ *string, _ *model.AuditEventFilter, _ *model.AuditEventOrder, _ *bool) int {
+		return page(child, first, nil)
+	}
+	c.Query.Organizations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	return c
 }
