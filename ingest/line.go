@@ -91,14 +91,8 @@ func ParseLine(b []byte, n int, now time.Time) (Line, error) {
 	if !utf8.Valid(b) {
 		return bad("", "not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		field, reason := describeJSONError(err)
+	if field, reason, ok := decodeWire(b, &w); !ok {
 		return bad(field, "%s", reason)
-	}
-	if dec.More() {
-		return bad("", "more than one JSON value on the line")
 	}
 	if w.Action == nil || *w.Action == "" {
 		return bad("action", "missing")
@@ -167,35 +161,6 @@ func ParseLine(b []byte, n int, now time.Time) (Line, error) {
 		l.OrgScoped = *w.OrgScoped
 	}
 	return l, nil
-}
-
-// describeJSONError turns a decoding error into the field it concerns and a
-// reason a person can act on.
-func describeJSONError(err error) (field, reason string) {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		return te.Field, fmt.Sprintf("wrong type: got a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
-	case errors.As(err, &se):
-		return "", "not valid JSON: " + se.Error()
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return name, "unknown key"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "", "not a complete JSON object"
-	}
-	return "", "not valid JSON: " + err.Error()
-}
-
-func jsonKind(goType string) string {
-	switch goType {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	}
-	return "an object with the documented keys"
 }
 
 // ReadBatch reads NDJSON from r: one event per line, blank lines ignored.

@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// decodeWireStd is the reference decodeWire must agree with: encoding/json
+// with unknown keys refused and nothing after the object.
+func decodeWireStd(b []byte, w *wire) (field, reason string, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(w); err != nil {
+		field, reason := describeJSONError(err)
+		return field, reason, false
+	}
+	if dec.More() {
+		return "", "more than one JSON value on the line", false
+	}
+	return "", "", true
+}
+
+// describeJSONError turns a decoding error into the field it concerns and a
+// reason a person can act on.
+func describeJSONError(err error) (field, reason string) {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return te.Field, fmt.Sprintf("wrong type: got a JSON %s, want %s", te.Value, jsonKind(te.Type.String()))
+	case errors.As(err, &se):
+		return "", "not valid JSON: " + se.Error()
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return name, "unknown key"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "", "not a complete JSON object"
+	}
+	return "", "not valid JSON: " + err.Error()
+}
+
+func jsonKind(goType string) string {
+	switch goType {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	}
+	return "an object with the documented keys"
+}
+
+func FuzzDecodeWire(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"user:login"}`,
+		`{"id":"x","action":"run:update","timestamp":"2026-01-01T00:00:00Z","response_code":200}`,
+		`{"action":"user:login","project_public":true,"org_scoped":false}`,
+		`{"action":"a\"b\\c\/d\u00e9\ud83d\ude00\ud800x\n"}`,
+		`{"response_code":2e2}`, `{"response_code":"200"}`, `{"response_code":-0.5}`, `{"response_code":null}`,
+		`{"action":null}`, `{"colour":null}`, `{}`, ` { } `, `{"action":"x"} x`, `{"action":"x",}`, `{"action" "x"}`,
+		`{"project_public":"yes"}`, `{"action":1}`, `{"response_code":{}}`, `{"action":"x","action":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8Valid(b) {
+			return // ParseLine refuses invalid UTF-8 before decoding
+		}
+		var fast, std wire
+		fieldFast, reasonFast, okFast := decodeWire(b, &fast)
+		_, _, okStd := decodeWireStd(b, &std)
+		// encoding/json takes any value as the raw response_code, which
+		// ParseLine then refuses; decodeWire refuses an object or array there
+		// at once. Both end as a response_code error.
+		if !okFast && okStd && fieldFast == "response_code" && std.ResponseCode != nil &&
+			strings.ContainsAny(string(*std.ResponseCode)[:1], "{[") {
+			return
+		}
+		// encoding/json's Decoder.More lets a stray '}' or ']' after the
+		// object pass; decodeWire refuses anything after it.
+		if !okFast && okStd && reasonFast == "more than one JSON value on the line" {
+			return
+		}
+		// encoding/json matches keys without regard to case; decodeWire
+		// takes only the documented spelling.
+		if !okFast && okStd && reasonFast == "unknown key" && knownFold(fieldFast) {
+			return
+		}
+		if okFast != okStd {
+			t.Fatalf("decodeWire(%q) ok = %v, encoding/json ok = %v", b, okFast, okStd)
+		}
+		if okFast && !reflect.DeepEqual(fast, std) {
+			t.Fatalf("decodeWire(%q) = %s, encoding/json = %s", b, dump(fast), dump(std))
+		}
+	})
+}
+
+func dump(w wire) string {
+	b, _ := json.Marshal(w)
+	return string(b)
+}
+
+func TestDecodeWireErrorsNameTheKey(t *testing.T) {
+	for in, field := range map[string]string{
+		`{"colour":"red"}`:            "colour",
+		`{"action":5}`:                "action",
+		`{"project_public":"yes"}`:    "project_public",
+		`{"actor_email":["a"]}`:       "actor_email",
+		`{"response_code":{"a":1}}`:   "response_code",
+		`{"action":"x"`:               "",
+		`{"action":"x"} {"action":1}`: "",
+	} {
+		var w wire
+		f, reason, ok := decodeWire([]byte(in), &w)
+		if ok || f != field || reason == "" {
+			t.Errorf("decodeWire(%s) = %q, %q, %v; want an error for field %q", in, f, reason, ok, field)
+		}
+	}
+}
+
+func utf8Valid(b []byte) bool { return utf8.Valid(b) }
+
+func knownFold(key string) bool {
+	for _, k := range []string{"id", "action", "actor_email", "actor_ip", "actor_user_id", "artifact_asset",
+		"artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version", "entity_asset",
+		"entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
+		"timestamp", "user_asset", "user_email", "project_public", "org_scoped"} {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
