@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,15 +11,54 @@ import (
 )
 
 // markEventActivity marks the actors of events just stored active on the
-// events' UTC days, and counts their run and report events. The batch is
-// first reduced in Go to one row per actor and day, so the database matches
-// a few thousand actors, not every event. An actor is matched to a member by
-// actor_user_id (this server's user id) or, failing that, by actor_email
-// without regard to case. Events before since do not count.
+// events' UTC days, and counts their run and report events. An actor is
+// matched to a member of the organization by actor_user_id (this server's
+// user id) or, failing that, by actor_email without regard to case. The
+// batch's distinct actors are looked up in one query and the batch is
+// reduced in Go to one row per member and day, so the database writes a few
+// thousand rollup rows, not one per event. Events before since do not count.
 func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []IngestEvent, since time.Time) error {
+	var emails pq.StringArray
+	var ids pq.Int64Array
+	seenEmail, seenID := map[string]bool{}, map[int64]bool{}
+	for _, e := range events {
+		if e.ActorUserID != "" {
+			if n, err := strconv.ParseInt(e.ActorUserID, 10, 64); err == nil && !seenID[n] {
+				seenID[n] = true
+				ids = append(ids, n)
+			}
+		}
+		if e.ActorEmail != "" {
+			if l := strings.ToLower(e.ActorEmail); !seenEmail[l] {
+				seenEmail[l] = true
+				emails = append(emails, l)
+			}
+		}
+	}
+	if len(ids) == 0 && len(emails) == 0 {
+		return nil
+	}
+	var members []struct {
+		ID    int64  `db:"id"`
+		Email string `db:"email"`
+	}
+	err := tx.sel(ctx, &members, `SELECT u.id, lower(COALESCE(u.email, '')) AS email FROM users u
+		JOIN memberships m ON m.user_id = u.id AND m.org_id = $1
+		WHERE u.id = ANY($2) OR lower(u.email) = ANY($3)`, orgID, ids, emails)
+	if err != nil {
+		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
+	}
+	byID, byEmail := map[int64]bool{}, map[string]int64{}
+	for _, m := range members {
+		byID[m.ID] = true
+		if m.Email != "" {
+			byEmail[m.Email] = m.ID
+		}
+	}
+
 	type key struct {
-		uid, email string
-		day        time.Time
+		user int64
+		day  time.Time
 	}
 	type agg struct {
 		last          time.Time
@@ -26,11 +66,20 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []Inges
 	}
 	groups := map[key]*agg{}
 	for _, e := range events {
-		if (e.ActorUserID == "" && e.ActorEmail == "") || e.Timestamp.Before(since) {
+		if e.Timestamp.Before(since) {
+			continue
+		}
+		user, ok := int64(0), false
+		if n, err := strconv.ParseInt(e.ActorUserID, 10, 64); err == nil && byID[n] {
+			user, ok = n, true
+		} else if e.ActorEmail != "" {
+			user, ok = byEmail[strings.ToLower(e.ActorEmail)]
+		}
+		if !ok {
 			continue
 		}
 		t := e.Timestamp.UTC()
-		k := key{e.ActorUserID, strings.ToLower(e.ActorEmail), time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+		k := key{user, time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
 		g := groups[k]
 		if g == nil {
 			g = &agg{}
@@ -50,27 +99,16 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []Inges
 		return nil
 	}
 	var (
-		uids, emails, days, lasts pq.StringArray
-		runs, reports             pq.Int64Array
+		users, runs, reports pq.Int64Array
+		days, lasts          pq.StringArray
 	)
 	for k, g := range groups {
-		uids, emails = append(uids, k.uid), append(emails, k.email)
-		days, lasts = append(days, k.day.Format(time.DateOnly)), append(lasts, g.last.Format(time.RFC3339Nano))
+		users, days, lasts = append(users, k.user), append(days, k.day.Format(time.DateOnly)), append(lasts, g.last.Format(time.RFC3339Nano))
 		runs, reports = append(runs, g.runs), append(reports, g.reports)
 	}
-	_, err := tx.exec(ctx, `WITH a AS (
-			SELECT * FROM unnest($2::text[], $3::text[], $4::date[], $5::timestamptz[], $6::bigint[], $7::bigint[])
-				AS a(uid, email, day, last_at, runs, reports)
-		), matched AS (
-			SELECT COALESCE(
-					(SELECT u.id FROM users u WHERE u.id = CASE WHEN a.uid ~ '^[0-9]{1,18}$' THEN a.uid::bigint END),
-					(SELECT u.id FROM users u WHERE lower(u.email) = a.email AND a.email <> '' LIMIT 1)) AS user_id,
-				a.day, a.last_at, a.runs, a.reports
-			FROM a
-		), members AS (
-			SELECT x.user_id, x.day, max(x.last_at) AS last_at, sum(x.runs) AS runs, sum(x.reports) AS reports
-			FROM matched x JOIN memberships m ON m.org_id = $1 AND m.user_id = x.user_id
-			GROUP BY x.user_id, x.day
+	_, err = tx.exec(ctx, `WITH members AS (
+			SELECT * FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+				AS a(user_id, day, last_at, runs, reports)
 		), days AS (
 			INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
 			SELECT $1, user_id, day, last_at FROM members
@@ -86,7 +124,7 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []Inges
 			FROM members mb
 			LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE added) AS added FROM days GROUP BY user_id) dd USING (user_id)
 			GROUP BY mb.user_id) n
-		WHERE m.org_id = $1 AND m.user_id = n.user_id`, orgID, uids, emails, days, lasts, runs, reports)
+		WHERE m.org_id = $1 AND m.user_id = n.user_id`, orgID, users, days, lasts, runs, reports)
 	if err != nil {
 		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
 	}
