@@ -95,20 +95,40 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []Inges
 			g.reports++
 		}
 	}
-	if len(groups) == 0 {
+	rows := make([]activityRow, 0, len(groups))
+	for k, g := range groups {
+		rows = append(rows, activityRow{k.user, k.day, g.last, g.runs, g.reports})
+	}
+	return tx.applyActivity(ctx, orgID, rows)
+}
+
+// activityRow is one member's activity on one UTC day.
+type activityRow struct {
+	user          int64
+	day, last     time.Time
+	runs, reports int64
+}
+
+// applyActivity adds members' activity days to the rollup and keeps each
+// membership's last-active time, active-day count and run and report counts
+// current, in one statement. The rows must be of members of the organization.
+func (tx *Tx) applyActivity(ctx context.Context, orgID int64, rows []activityRow) error {
+	if len(rows) == 0 {
 		return nil
 	}
 	var (
 		users, runs, reports pq.Int64Array
 		days, lasts          pq.StringArray
 	)
-	for k, g := range groups {
-		users, days, lasts = append(users, k.user), append(days, k.day.Format(time.DateOnly)), append(lasts, g.last.Format(time.RFC3339Nano))
-		runs, reports = append(runs, g.runs), append(reports, g.reports)
+	for _, r := range rows {
+		users, days, lasts = append(users, r.user), append(days, r.day.Format(time.DateOnly)), append(lasts, r.last.Format(time.RFC3339Nano))
+		runs, reports = append(runs, r.runs), append(reports, r.reports)
 	}
-	_, err = tx.exec(ctx, `WITH members AS (
-			SELECT * FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+	_, err := tx.exec(ctx, `WITH members AS (
+			SELECT user_id, day, max(last_at) AS last_at, sum(runs) AS runs, sum(reports) AS reports
+			FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
 				AS a(user_id, day, last_at, runs, reports)
+			GROUP BY user_id, day
 		), days AS (
 			INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
 			SELECT $1, user_id, day, last_at FROM members
@@ -131,23 +151,6 @@ func (tx *Tx) markEventActivity(ctx context.Context, orgID int64, events []Inges
 	return nil
 }
 
-// upsertActivity continues a WITH clause that defines matched(user_id, day,
-// last_at) for organization $1: it adds the new activity days and keeps each
-// membership's last-active time and active-day count current.
-const upsertActivity = `, days AS (
-		INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
-		SELECT $1, m.user_id, x.day, max(x.last_at)
-		FROM matched x JOIN memberships m ON m.org_id = $1 AND m.user_id = x.user_id
-		GROUP BY m.user_id, x.day
-		ON CONFLICT (org_id, day, user_id) DO UPDATE SET last_at = greatest(d.last_at, EXCLUDED.last_at)
-		RETURNING d.user_id, d.last_at, (xmax = 0) AS added
-	)
-	UPDATE memberships m SET
-		active_days = m.active_days + n.added,
-		last_active_at = greatest(m.last_active_at, n.last_at)
-	FROM (SELECT user_id, count(*) FILTER (WHERE added) AS added, max(last_at) AS last_at FROM days GROUP BY user_id) n
-	WHERE m.org_id = $1 AND m.user_id = n.user_id`
-
 // Activity is a user seen active at a time, outside of ingested events (an
 // authenticated API request, for instance).
 type Activity struct {
@@ -162,15 +165,30 @@ func (s *Store) RecordActivity(ctx context.Context, acts []Activity) error {
 		return nil
 	}
 	users := make([]int64, len(acts))
-	times := make([]string, len(acts))
+	byUser := map[int64][]time.Time{}
 	for i, a := range acts {
-		users[i], times[i] = a.UserID, a.At.UTC().Format(time.RFC3339Nano)
+		users[i] = a.UserID
+		byUser[a.UserID] = append(byUser[a.UserID], a.At.UTC())
 	}
 	return s.InTx(ctx, func(tx *Tx) error {
-		var orgs []int64
-		if err := tx.sel(ctx, &orgs, `SELECT DISTINCT org_id FROM memberships WHERE user_id = ANY($1) ORDER BY org_id`,
+		var ms []struct {
+			OrgID  int64 `db:"org_id"`
+			UserID int64 `db:"user_id"`
+		}
+		if err := tx.sel(ctx, &ms, `SELECT org_id, user_id FROM memberships WHERE user_id = ANY($1) ORDER BY org_id`,
 			int64Array(users)); err != nil {
 			return fmt.Errorf("storage: record activity: %w", err)
+		}
+		byOrg := map[int64][]activityRow{}
+		var orgs []int64
+		for _, m := range ms {
+			if _, ok := byOrg[m.OrgID]; !ok {
+				orgs = append(orgs, m.OrgID)
+			}
+			for _, t := range byUser[m.UserID] {
+				byOrg[m.OrgID] = append(byOrg[m.OrgID], activityRow{user: m.UserID, last: t,
+					day: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)})
+			}
 		}
 		for _, org := range orgs {
 			// Take the organization's lock first, as ingest does, so the two
@@ -178,12 +196,8 @@ func (s *Store) RecordActivity(ctx context.Context, acts []Activity) error {
 			if _, err := tx.exec(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org); err != nil {
 				return fmt.Errorf("storage: record activity: %w", err)
 			}
-			_, err := tx.exec(ctx, `WITH matched AS (
-					SELECT a.user_id, (a.at AT TIME ZONE 'UTC')::date AS day, a.at AS last_at
-					FROM unnest($2::bigint[], $3::timestamptz[]) AS a(user_id, at)
-				)`+upsertActivity, org, int64Array(users), pqStrings(times))
-			if err != nil {
-				return fmt.Errorf("storage: record activity in organization %d: %w", org, err)
+			if err := tx.applyActivity(ctx, org, byOrg[org]); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -8,5 +8,3 @@ func int64Array(xs []int64) pq.Int64Array {
 	}
 	return pq.Int64Array(xs)
 }
-
-func pqStrings(xs []string) pq.StringArray { return pq.StringArray(xs) }
