@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -43,7 +44,7 @@ const (
 	closeInternalError   = 4500
 )
 
-func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc) *handler.Server {
+func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
@@ -60,6 +61,7 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.Use(m.GraphQL())
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(depthLimit{max: depthLimitMax})

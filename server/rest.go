@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/ingest"
+	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -29,6 +31,7 @@ type rest struct {
 	// activeSince is the first time that counts as activity (multi-tenant cut-off).
 	activeSince time.Time
 	now         func() time.Time
+	metrics     *metrics.Metrics
 }
 
 // maxIngestBody bounds a batch's decompressed size.
@@ -90,8 +93,32 @@ func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Org
 // ingest serves POST /api/v1/audit_events.
 func (h *rest) ingest(w http.ResponseWriter, r *http.Request) {
 	if err := h.serveIngest(w, r); err != nil {
+		h.metrics.BatchRejected(rejectReason(err))
 		h.respond(w, r, err)
 	}
+}
+
+// rejectReason names why a batch was refused, in the terms of
+// metrics.BatchRejected.
+func rejectReason(err error) string {
+	var le *ingest.LineError
+	var ae *apiError
+	switch {
+	case errors.As(err, &le):
+		return le.Field
+	case errors.As(err, &ae) && ae.code == http.StatusNotFound:
+		// The one 404 of ingest: the org parameter names no organization.
+		return metrics.RejectOrg
+	case errors.As(err, &ae):
+		return metrics.RejectBody
+	case errors.Is(err, access.ErrMultipleOrgs), errors.Is(err, access.ErrNoOrg):
+		return metrics.RejectOrg
+	case errors.Is(err, access.ErrForbidden):
+		return metrics.RejectForbidden
+	case errors.Is(err, context.Canceled):
+		return metrics.RejectCanceled
+	}
+	return metrics.RejectInternal
 }
 
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
@@ -138,6 +165,7 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.metrics.Ingested(len(lines), func(i int) audit.Action { return lines[i].Action }, res.Duplicates, len(lines)-len(events))
 	writeJSON(w, http.StatusOK, map[string]int{
 		"received":   len(lines),
 		"stored":     res.Stored,

@@ -16,6 +16,7 @@ import (
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/loaders"
+	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/playground"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
@@ -40,6 +41,11 @@ type Config struct {
 	// Live, when set, serves the auditEvents subscription; whoever creates
 	// it runs it.
 	Live *live.Hub
+	// Metrics records the server's metrics; nil makes a set of its own.
+	Metrics *metrics.Metrics
+	// MetricsElsewhere says the caller serves Metrics on a listener of its
+	// own (--metrics-listen), so this handler has no /metrics route.
+	MetricsElsewhere bool
 }
 
 // New returns the handler of every route.
@@ -48,7 +54,10 @@ func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
+	}
+	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
 	}
@@ -67,7 +76,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live}, cfg.Log, websocketInit(authn, cfg.Log, seen)))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +94,13 @@ func New(cfg Config) http.Handler {
 	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
 	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
 	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
+	if !cfg.MetricsElsewhere {
+		// The figures add up every organization's traffic and events, so on
+		// the API's listener they are for instance admins; a scraper without
+		// credentials gets its own listener (--metrics-listen). A scrape is
+		// not user activity: authn.Require, not protect.
+		mux.Handle("GET /metrics", authn.Require(instanceAdminOnly(cfg.Metrics.Handler())))
+	}
 	// The playground page and its assets hold no data: they load without
 	// credentials, and the page asks for them before it sends any query.
 	pg := playground.Handler("/graphql")
@@ -98,7 +114,18 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return logRequests(cfg.Log, mux)
+	return logRequests(cfg.Log, cfg.Metrics.Instrument(mux))
+}
+
+// instanceAdminOnly refuses every authenticated caller but instance admins.
+func instanceAdminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !auth.FromContext(r.Context()).User.InstanceAdmin {
+			auth.WriteError(w, http.StatusForbidden, "metrics are for instance admins")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ready checks that the database answers and has every migration applied.

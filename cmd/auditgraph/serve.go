@@ -16,6 +16,7 @@ import (
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
+	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/server"
 )
 
@@ -31,6 +32,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		orgName       = fs.String("org-name", "default", "name of the instance's organization created on first start (self-managed, dedicated)")
 		cutoff        = fs.String("activity-cutoff", "2025-05-08", "multi-tenant: the first UTC day whose audited actions count as activity")
 		drainTimeout  = fs.Duration("shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
+		metricsListen = fs.String("metrics-listen", "", "address to serve /metrics on without credentials; empty: on --listen, for instance admins")
 	)
 	f.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -114,14 +116,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg := metrics.New(store.DB().DB)
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
-			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub}),
+			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != ""}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	errc := make(chan error, 2)
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", reg.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// Closed after the main listener has drained, so that a scrape
+		// during the drain still answers.
+		defer msrv.Close()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	log.Info("auditgraph listening", "addr", ln.Addr().String(), "deployment", m, "version", buildVersion())
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
 	select {
