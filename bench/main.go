@@ -2,7 +2,7 @@
 // one throwaway PostgreSQL server, each figure side by side with its
 // baseline measured in the same run:
 //
-//	go run ./tools/withpg go run ./bench [-quick] [-events N] [-users N] [-days N]
+//	go run ./tools/withpg go run ./bench [-quick] [-events N] [-users N] [-days N] [-dash-events N]
 //
 // (that is `make bench`). It needs AUDITGRAPH_TEST_DATABASE_URL, which
 // withpg sets, psql on PATH, and must run from the module root. It creates a
@@ -42,6 +42,14 @@ type config struct {
 	pageRuns  int
 	fetchRuns int
 	out       string
+
+	// The dashboard section (dashboard.go).
+	dashEvents    int
+	dashRuns      int
+	dashRawRuns   int
+	dashWarmups   int
+	usersClients  int
+	usersDuration time.Duration
 }
 
 func main() {
@@ -66,6 +74,12 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.pageRuns, "page-runs", 30, "timed requests of each of the two pagination pages")
 	fs.IntVar(&cfg.fetchRuns, "fetch-runs", 2, "runs of each fetch; the best counts")
 	fs.StringVar(&cfg.out, "out", "bench/RESULTS.md", "Markdown results file (\"\" for none)")
+	fs.IntVar(&cfg.dashEvents, "dash-events", 10_000_000, "events COPYed into the dashboard's organization (0 skips the dashboard; -quick: 1,000,000)")
+	fs.IntVar(&cfg.dashRuns, "dash-runs", 15, "timed runs of each panel through GraphQL and the rollup SQL")
+	fs.IntVar(&cfg.dashRawRuns, "dash-raw-runs", 3, "timed runs of each panel's raw SQL on audit_events")
+	fs.IntVar(&cfg.dashWarmups, "dash-warmups", 2, "untimed runs before them (none of the raw SQL)")
+	fs.IntVar(&cfg.usersClients, "users-clients", 16, "concurrent clients of the users connection")
+	fs.DurationVar(&cfg.usersDuration, "users-duration", 15*time.Second, "how long the users connection runs, on each side")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,9 +92,15 @@ func run(ctx context.Context, args []string) error {
 		if !given["out"] {
 			cfg.out = ""
 		}
+		if !given["dash-events"] {
+			cfg.dashEvents = 1_000_000
+		}
 	}
 	if cfg.events < cfg.batch || cfg.users < 1 || cfg.days < 2 || cfg.batch < 1 || cfg.pageRuns < 1 || cfg.fetchRuns < 1 {
 		return errors.New("want -events >= -batch >= 1, -users >= 1, -days >= 2, -page-runs >= 1, -fetch-runs >= 1")
+	}
+	if cfg.dashEvents < 0 || cfg.dashRuns < 1 || cfg.dashRawRuns < 1 || cfg.dashRawRuns > cfg.dashRuns || cfg.dashWarmups < 1 || cfg.usersClients < 1 || cfg.usersDuration <= 0 {
+		return errors.New("want -dash-events >= 0, -dash-runs >= -dash-raw-runs >= 1, -dash-warmups >= 1, -users-clients >= 1, -users-duration > 0")
 	}
 	base := os.Getenv("AUDITGRAPH_TEST_DATABASE_URL")
 	if base == "" {
@@ -121,6 +141,7 @@ type bench struct {
 	env                 environment
 	rows                []row
 	notes               []string
+	dash                *dashboard
 }
 
 func logf(format string, args ...any) {
@@ -168,6 +189,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"fetch", b.measureFetch},
 		{"pagination", b.measurePagination},
 		{"memory", b.measureMemory},
+		{"dashboard", b.measureDashboard},
 	}
 	for _, s := range steps {
 		if err := s.fn(ctx); err != nil {
@@ -176,6 +198,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	wall := time.Since(b.started)
 	printTable(os.Stdout, b.rows)
+	b.printDashboard(os.Stdout)
 	fmt.Printf("\nharness wall time: %s\n", wall.Round(time.Second))
 	if b.cfg.out != "" {
 		if err := os.WriteFile(b.cfg.out, []byte(b.markdown(wall)), 0o644); err != nil {

@@ -17,9 +17,13 @@ import (
 type row struct {
 	metric, ours, base, ratio, target string
 	pass                              bool
+	info                              bool // informational: no target
 }
 
 func (r row) verdict() string {
+	if r.info {
+		return "info"
+	}
 	if r.pass {
 		return "pass"
 	}
@@ -109,6 +113,7 @@ func (b *bench) markdown(wall time.Duration) string {
 		p("- %s", n)
 	}
 	p("")
+	s.WriteString(b.dashboardResults())
 	p("CPU times are those of the whole PostgreSQL cluster, the auditgraph server process and the client (this harness,")
 	p("or psql) during the measured run, read from /proc: they show which process did the work. On a shared virtual")
 	p("machine they too grow when the host is busy, though less than wall times.")
@@ -150,5 +155,6 @@ func (b *bench) markdown(wall time.Duration) string {
 	p("   `next_cursor` to page 10,000 (the last full page when there are fewer), then page 1 (the baseline column) and")
 	p("   that page (the auditgraph column) requested alternately %d times each; the figures are medians of whole-request", b.cfg.pageRuns)
 	p("   wall times. Keyset pagination should make a deep page cost what the first one does.")
+	s.WriteString(b.dashboardExplained())
 	return s.String()
 }

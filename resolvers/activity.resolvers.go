@@ -23,7 +23,7 @@ func (r *activityStatsResolver) TotalActiveUsers(ctx context.Context, obj *model
 
 // UsersActiveOverTime is the resolver for the usersActiveOverTime field.
 func (r *activityStatsResolver) UsersActiveOverTime(ctx context.Context, obj *model.ActivityStats, period *model.ActivityPeriod) (*model.ActivitySeries, error) {
-	from, to, p, err := r.period(obj, period, activity.UsersActiveOverTime, false)
+	from, to, p, err := r.period(ctx, obj, period, activity.UsersActiveOverTime, false)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (r *activityStatsResolver) ActiveUserCount(ctx context.Context, obj *model.
 
 // WeeklyActiveUsers is the resolver for the weeklyActiveUsers field.
 func (r *activityStatsResolver) WeeklyActiveUsers(ctx context.Context, obj *model.ActivityStats, period *model.ActivityPeriod) (*model.ActivitySeries, error) {
-	from, to, p, err := r.period(obj, period, activity.WeeklyActiveUsers, true)
+	from, to, p, err := r.period(ctx, obj, period, activity.WeeklyActiveUsers, true)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (r *activityStatsResolver) WeeklyActiveUsers(ctx context.Context, obj *mode
 
 // MostActiveUsers is the resolver for the mostActiveUsers field.
 func (r *activityStatsResolver) MostActiveUsers(ctx context.Context, obj *model.ActivityStats, period *model.ActivityPeriod) (*model.MostActiveUsers, error) {
-	from, to, p, err := r.period(obj, period, activity.MostActiveUsers, true)
+	from, to, p, err := r.period(ctx, obj, period, activity.MostActiveUsers, true)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +72,7 @@ func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organi
 	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
 		return nil, err
 	}
-	first, err := r.Store.FirstActivityDay(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.ActivityStats{OrgID: obj.ID, FirstDay: first}, nil
+	return &model.ActivityStats{OrgID: obj.ID}, nil
 }
 
 // User is the resolver for the user field.

@@ -38,7 +38,7 @@ func (r *Resolver) status(ctx context.Context, m *storage.Membership) (userstatu
 // period resolves a panel's period: the default when none is given, an
 // error naming the allowed ones when the mode does not offer it, and an
 // error when the panel belongs to the other deployment family.
-func (r *Resolver) period(s *model.ActivityStats, p *model.ActivityPeriod, panel activity.Panel, multiTenantPanel bool) (from, to time.Time, _ model.ActivityPeriod, _ error) {
+func (r *Resolver) period(ctx context.Context, s *model.ActivityStats, p *model.ActivityPeriod, panel activity.Panel, multiTenantPanel bool) (from, to time.Time, _ model.ActivityPeriod, _ error) {
 	if multiTenantPanel != r.Mode.MultiTenant() {
 		return from, to, "", gqlerror.Errorf("this panel is not shown in %s mode: self-managed and dedicated have totalActiveUsers and usersActiveOverTime; multi-tenant has activeUserCount, weeklyActiveUsers and mostActiveUsers", r.Mode)
 	}
@@ -49,12 +49,20 @@ func (r *Resolver) period(s *model.ActivityStats, p *model.ActivityPeriod, panel
 	if err := activity.Check(r.Mode, per); err != nil {
 		return from, to, "", gqlerror.Errorf("%v", err)
 	}
-	from, to = per.Days(r.now(), s.FirstDay)
+	// Only ALL_TIME needs the organization's first day with activity.
+	var first time.Time
+	if per == activity.AllTime {
+		var err error
+		if first, err = r.Store.FirstActivityDay(ctx, s.OrgID); err != nil {
+			return from, to, "", err
+		}
+	}
+	from, to = per.Days(r.now(), first)
 	return from, to, model.ActivityPeriod(per), nil
 }
 
 func (r *activityStatsResolver) activeCount(ctx context.Context, s *model.ActivityStats, p *model.ActivityPeriod, panel activity.Panel, multiTenantPanel bool) (*model.ActiveUserCount, error) {
-	from, to, per, err := r.period(s, p, panel, multiTenantPanel)
+	from, to, per, err := r.period(ctx, s, p, panel, multiTenantPanel)
 	if err != nil {
 		return nil, err
 	}

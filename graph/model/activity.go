@@ -6,9 +6,6 @@ import "time"
 // resolves on its own, with its own period.
 type ActivityStats struct {
 	OrgID int64
-	// FirstDay is the organization's earliest day with activity, where
-	// ALL_TIME starts.
-	FirstDay time.Time
 }
 
 // RankedUser is a user's place among the most active users.
