@@ -218,32 +218,8 @@ func TestEventsPageCompleteWhileIngesting(t *testing.T) {
 	}
 	start, end := base.Add(-time.Minute), base.Add(time.Hour)
 
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() { // keep ingesting into the same range, earlier and later than the cursor
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			e := ev(fmt.Sprint("late", i), audit.RunStop, base.Add(time.Duration(i%200)*time.Second))
-			if _, err := s.Ingest(ctx, org, []storage.IngestEvent{e}, time.Time{}); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
 	seen := map[string]int{}
-	cursor, pages := "", 0
-	for {
-		p, err := s.EventsPage(ctx, org, start, end, 7, cursor, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
+	read := func(p storage.Page) {
 		for _, raw := range p.Events {
 			var e struct {
 				Action     string `json:"action"`
@@ -254,10 +230,43 @@ func TestEventsPageCompleteWhileIngesting(t *testing.T) {
 			}
 			seen[e.Action+" "+e.CLIVersion]++
 		}
-		if p.Next == "" {
-			break
+	}
+	// The first page fixes the snapshot; only then does ingest go on, into
+	// the same range, earlier and later than the cursor.
+	first, err := s.EventsPage(ctx, org, start, end, 7, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(first)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e := ev(fmt.Sprint("late", i), audit.RunStop, base.Add(time.Duration(i%200)*time.Second))
+			e.CLIVersion = fmt.Sprint("late", i)
+			if _, err := s.Ingest(ctx, org, []storage.IngestEvent{e}, time.Time{}); err != nil {
+				t.Error(err)
+				return
+			}
 		}
+	}()
+	cursor, pages := first.Next, 1
+	for cursor != "" {
+		p, err := s.EventsPage(ctx, org, start, end, 7, cursor, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		read(p)
 		cursor = p.Next
+		time.Sleep(time.Millisecond) // let the ingest goroutine commit between pages
 	}
 	close(stop)
 	wg.Wait()
