@@ -1,0 +1,85 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Integration statuses.
+const (
+	IntegrationOK           = "ok"
+	IntegrationFailing      = "failing"
+	IntegrationRevoked      = "revoked"
+	IntegrationDisconnected = "disconnected"
+)
+
+// Integration is a notifier target of an organization as stored: its URL and
+// signing secret are sealed (package secretbox) and only their owner opens
+// them.
+type Integration struct {
+	ID                  int64     `db:"id"`
+	OrgID               int64     `db:"org_id"`
+	Name                string    `db:"name"`
+	Kind                string    `db:"kind"`
+	URLSealed           []byte    `db:"url_sealed"`
+	SigningSecretSealed []byte    `db:"signing_secret_sealed"`
+	SlackChannel        string    `db:"slack_channel"`
+	SlackChannelID      string    `db:"slack_channel_id"`
+	SlackTeam           string    `db:"slack_team"`
+	SlackTeamID         string    `db:"slack_team_id"`
+	Status              string    `db:"status"`
+	StatusReason        string    `db:"status_reason"`
+	CreatedBy           *int64    `db:"created_by"`
+	CreatedAt           time.Time `db:"created_at"`
+	StatusChangedAt     time.Time `db:"status_changed_at"`
+}
+
+const integrationColumns = `id, org_id, name, kind, url_sealed, signing_secret_sealed, slack_channel,
+	slack_channel_id, slack_team, slack_team_id, status, status_reason, created_by, created_at, status_changed_at`
+
+// CreateIntegration stores a new integration from in's org, name, kind,
+// sealed secrets, Slack details and creator; it starts ok. A name already
+// used by one of the organization's integrations in use is ErrConflict.
+func (tx *Tx) CreateIntegration(ctx context.Context, in Integration) (Integration, error) {
+	var out Integration
+	err := tx.get(ctx, &out, `INSERT INTO integrations (org_id, name, kind, url_sealed, signing_secret_sealed,
+			slack_channel, slack_channel_id, slack_team, slack_team_id, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+integrationColumns,
+		in.OrgID, in.Name, in.Kind, in.URLSealed, in.SigningSecretSealed,
+		in.SlackChannel, in.SlackChannelID, in.SlackTeam, in.SlackTeamID, in.CreatedBy)
+	if err != nil {
+		return out, fmt.Errorf("storage: create integration %q in organization %d: %w", in.Name, in.OrgID, classify(err))
+	}
+	return out, nil
+}
+
+// Integration returns the integration with id.
+func (q queries) Integration(ctx context.Context, id int64) (Integration, error) {
+	var in Integration
+	err := q.get(ctx, &in, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1`, id)
+	return in, notFound(err, "storage: get integration %d", id)
+}
+
+// OrgIntegrations returns an organization's integrations, disconnected ones
+// included, oldest first.
+func (q queries) OrgIntegrations(ctx context.Context, orgID int64) ([]Integration, error) {
+	var ins []Integration
+	err := q.sel(ctx, &ins, `SELECT `+integrationColumns+` FROM integrations WHERE org_id = $1 ORDER BY id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: integrations of organization %d: %w", orgID, err)
+	}
+	return ins, nil
+}
+
+// SetIntegrationStatus records an integration's status and why. A
+// disconnected integration keeps that status: nothing revives it but a new
+// install.
+func (tx *Tx) SetIntegrationStatus(ctx context.Context, id int64, status, reason string) error {
+	n, err := tx.exec(ctx, `UPDATE integrations SET status = $2, status_reason = $3, status_changed_at = now()
+		WHERE id = $1 AND status <> 'disconnected'`, id, status, reason)
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return notFound(classify(err), "storage: set status of integration %d", id)
+}

@@ -1,0 +1,67 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/storage/storagetest"
+)
+
+func TestIntegrations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t)
+	org, _ := newOrg(t, s, "acme", "a@x.io")
+	create := func(in storage.Integration) (storage.Integration, error) {
+		var out storage.Integration
+		err := s.InTx(ctx, func(tx *storage.Tx) error {
+			var err error
+			out, err = tx.CreateIntegration(ctx, in)
+			return err
+		})
+		return out, err
+	}
+	slack, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{1, 2},
+		SlackChannel: "#alerts", SlackChannelID: "C1", SlackTeam: "Acme", SlackTeamID: "T1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slack.Status != storage.IntegrationOK || slack.SlackChannelID != "C1" || !bytes.Equal(slack.URLSealed, []byte{1, 2}) {
+		t.Errorf("created %+v", slack)
+	}
+	if _, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("second %q: err = %v, want ErrConflict", "#alerts", err)
+	}
+	if _, err := create(storage.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("webhook without signing secret: err = %v, want ErrInvalid", err)
+	}
+	hook, err := create(storage.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}, SigningSecretSealed: []byte{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setStatus := func(id int64, status string) error {
+		return s.InTx(ctx, func(tx *storage.Tx) error { return tx.SetIntegrationStatus(ctx, id, status, "because") })
+	}
+	if err := setStatus(slack.ID, storage.IntegrationDisconnected); err != nil {
+		t.Fatal(err)
+	}
+	if err := setStatus(slack.ID, storage.IntegrationOK); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("reviving a disconnected integration: err = %v, want ErrNotFound", err)
+	}
+	if _, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{5}}); err != nil {
+		t.Errorf("reusing a disconnected integration's name: %v", err)
+	}
+	if err := setStatus(hook.ID, "broken"); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("unknown status: err = %v, want ErrInvalid", err)
+	}
+	all, err := s.OrgIntegrations(ctx, org)
+	if err != nil || len(all) != 3 || all[0].Status != storage.IntegrationDisconnected || all[0].StatusReason != "because" {
+		t.Errorf("OrgIntegrations = %+v, %v", all, err)
+	}
+	if _, err := s.Integration(ctx, 999999); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Integration(missing) err = %v, want ErrNotFound", err)
+	}
+}
