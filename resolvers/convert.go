@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/storage"
 )
 
 // MaxPageSize caps `first` on every connection.
@@ -109,4 +110,12 @@ func edgesPageInfo[E any](edges []E, cursorOf func(E) string, hasNext, hasPrev b
 		return pageInfo("", "", hasNext, hasPrev)
 	}
 	return pageInfo(cursorOf(edges[0]), cursorOf(edges[len(edges)-1]), hasNext, hasPrev)
+}
+
+// slackOnly returns v for a Slack integration and null for the others.
+func slackOnly(in *storage.Integration, v string) *string {
+	if in.Kind != "slack" {
+		return nil
+	}
+	return &v
 }

@@ -61,15 +61,26 @@ func (q queries) Integration(ctx context.Context, id int64) (Integration, error)
 	return in, notFound(err, "storage: get integration %d", id)
 }
 
-// OrgIntegrations returns an organization's integrations, disconnected ones
-// included, oldest first.
-func (q queries) OrgIntegrations(ctx context.Context, orgID int64) ([]Integration, error) {
+// OrgIntegrations returns up to limit of an organization's integrations with
+// ids above afterID, disconnected ones included, oldest first.
+func (q queries) OrgIntegrations(ctx context.Context, orgID, afterID int64, limit int) ([]Integration, error) {
 	var ins []Integration
-	err := q.sel(ctx, &ins, `SELECT `+integrationColumns+` FROM integrations WHERE org_id = $1 ORDER BY id`, orgID)
+	err := q.sel(ctx, &ins, `SELECT `+integrationColumns+` FROM integrations WHERE org_id = $1 AND id > $2
+		ORDER BY id LIMIT $3`, orgID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: integrations of organization %d: %w", orgID, err)
 	}
 	return ins, nil
+}
+
+// CountOrgIntegrations counts an organization's integrations, disconnected
+// ones included.
+func (q queries) CountOrgIntegrations(ctx context.Context, orgID int64) (int, error) {
+	var n int
+	if err := q.get(ctx, &n, `SELECT count(*) FROM integrations WHERE org_id = $1`, orgID); err != nil {
+		return 0, fmt.Errorf("storage: count integrations of organization %d: %w", orgID, err)
+	}
+	return n, nil
 }
 
 // SetIntegrationStatus records an integration's status and why. A

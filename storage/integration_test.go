@@ -57,9 +57,15 @@ func TestIntegrations(t *testing.T) {
 	if err := setStatus(hook.ID, "broken"); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("unknown status: err = %v, want ErrInvalid", err)
 	}
-	all, err := s.OrgIntegrations(ctx, org)
+	all, err := s.OrgIntegrations(ctx, org, 0, 10)
 	if err != nil || len(all) != 3 || all[0].Status != storage.IntegrationDisconnected || all[0].StatusReason != "because" {
 		t.Errorf("OrgIntegrations = %+v, %v", all, err)
+	}
+	if rest, err := s.OrgIntegrations(ctx, org, all[0].ID, 1); err != nil || len(rest) != 1 || rest[0].ID != all[1].ID {
+		t.Errorf("OrgIntegrations(after %d, 1) = %+v, %v", all[0].ID, rest, err)
+	}
+	if n, err := s.CountOrgIntegrations(ctx, org); n != 3 || err != nil {
+		t.Errorf("CountOrgIntegrations = %d, %v, want 3", n, err)
 	}
 	if _, err := s.Integration(ctx, 999999); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Integration(missing) err = %v, want ErrNotFound", err)

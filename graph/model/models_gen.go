@@ -114,6 +114,19 @@ type CreatedAPIKey struct {
 	APIKey *storage.APIKey `json:"apiKey"`
 }
 
+// A page of integrations.
+type IntegrationConnection struct {
+	Edges      []IntegrationEdge `json:"edges"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+// An integration with its cursor.
+type IntegrationEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *storage.Integration `json:"node"`
+}
+
 // Whom to invite, and with what access.
 type InviteUserInput struct {
 	// Organization name; the instance's organization when omitted (self-managed, dedicated).
@@ -380,6 +393,128 @@ func (e *AuditEventOrder) UnmarshalJSON(b []byte) error {
 }
 
 func (e AuditEventOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The plugin an integration delivers through.
+type IntegrationKind string
+
+const (
+	// A Slack incoming webhook, installed with the Slack app's OAuth flow.
+	IntegrationKindSLACk IntegrationKind = "SLACK"
+	// A JSON POST to any URL, signed with HMAC-SHA256.
+	IntegrationKindWebhook IntegrationKind = "WEBHOOK"
+)
+
+var AllIntegrationKind = []IntegrationKind{
+	IntegrationKindSLACk,
+	IntegrationKindWebhook,
+}
+
+func (e IntegrationKind) IsValid() bool {
+	switch e {
+	case IntegrationKindSLACk, IntegrationKindWebhook:
+		return true
+	}
+	return false
+}
+
+func (e IntegrationKind) String() string {
+	return string(e)
+}
+
+func (e *IntegrationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IntegrationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IntegrationKind", str)
+	}
+	return nil
+}
+
+func (e IntegrationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IntegrationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IntegrationKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whether an integration is in use.
+type IntegrationStatus string
+
+const (
+	// Delivering.
+	IntegrationStatusOk IntegrationStatus = "OK"
+	// The last delivery failed in a way retrying could not fix (such as a 400 answer); alerts are still attempted.
+	IntegrationStatusFailing IntegrationStatus = "FAILING"
+	// The receiver answered 403, 404 or 410: the webhook is gone, nothing is sent any more. Reconnect to resume.
+	IntegrationStatusRevoked IntegrationStatus = "REVOKED"
+	// An admin disconnected it; kept so its delivery history stays readable.
+	IntegrationStatusDisconnected IntegrationStatus = "DISCONNECTED"
+)
+
+var AllIntegrationStatus = []IntegrationStatus{
+	IntegrationStatusOk,
+	IntegrationStatusFailing,
+	IntegrationStatusRevoked,
+	IntegrationStatusDisconnected,
+}
+
+func (e IntegrationStatus) IsValid() bool {
+	switch e {
+	case IntegrationStatusOk, IntegrationStatusFailing, IntegrationStatusRevoked, IntegrationStatusDisconnected:
+		return true
+	}
+	return false
+}
+
+func (e IntegrationStatus) String() string {
+	return string(e)
+}
+
+func (e *IntegrationStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IntegrationStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IntegrationStatus", str)
+	}
+	return nil
+}
+
+func (e IntegrationStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IntegrationStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IntegrationStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
