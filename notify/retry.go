@@ -80,6 +80,24 @@ func (b Backoff) wait(failed int, r float64) time.Duration {
 	return time.Duration(min(d, float64(b.Max)))
 }
 
+// Wait returns how long to wait after the given number of failed
+// attempts, the last of which failed with err: the receiver's Retry-After
+// when err carries a positive one (even beyond Max), else the backoff,
+// placed within the jitter by r in [0, 1). Retrier.Deliver and the durable
+// outbox both schedule their next attempt with it.
+func (b Backoff) Wait(failed int, err error, r float64) time.Duration {
+	if ra, ok := errors.AsType[RetryAfterError](err); ok && ra.RetryAfter() > 0 {
+		return ra.RetryAfter()
+	}
+	return b.wait(failed, r)
+}
+
+// Exhausted reports whether b allows no attempt after the given number,
+// the first made elapsed ago, when the next would follow wait from now.
+func (b Backoff) Exhausted(attempts int, elapsed, wait time.Duration) bool {
+	return b.MaxAttempts > 0 && attempts >= b.MaxAttempts || b.MaxElapsed > 0 && elapsed+wait > b.MaxElapsed
+}
+
 // Clock is the time Retrier.Deliver reads and waits on; tests pass a fake
 // (notifytest.Clock).
 type Clock interface {
@@ -146,10 +164,7 @@ func (r *Retrier) Deliver(ctx context.Context, n Notifier, alerts ...Alert) (att
 		if r.Backoff.MaxAttempts > 0 && attempts >= r.Backoff.MaxAttempts {
 			return attempts, fmt.Errorf("notify: %w after %s: %w", ErrExhausted, count(attempts), err)
 		}
-		wait := r.Backoff.wait(attempts, random())
-		if ra, ok := errors.AsType[RetryAfterError](err); ok && ra.RetryAfter() > 0 {
-			wait = ra.RetryAfter()
-		}
+		wait := r.Backoff.Wait(attempts, err, random())
 		if hasDeadline && clock.Now().Add(wait).After(deadline) {
 			return attempts, fmt.Errorf("notify: %w after %s (the next wait, %s, ends past the deadline): %w",
 				ErrExhausted, count(attempts), wait, err)

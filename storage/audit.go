@@ -84,6 +84,9 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	if err != nil {
 		return fmt.Errorf("storage: append %d audit events to organization %d: %w", len(events), orgID, err)
 	}
+	if err := tx.alertAppended(ctx, orgID, first, events); err != nil {
+		return err
+	}
 	return tx.notifyAppended(ctx, orgID, first, last)
 }
 

@@ -121,6 +121,9 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if err := tx.markEventActivity(ctx, orgID, keep, activeSince); err != nil {
 		return res, err
 	}
+	if err := tx.alertIngested(ctx, orgID, res.FirstSeq, keep); err != nil {
+		return res, err
+	}
 	return res, tx.notifyAppended(ctx, orgID, res.FirstSeq, res.LastSeq)
 }
 

@@ -1,0 +1,339 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/auditgraph/auditgraph/alerting"
+	"github.com/auditgraph/auditgraph/audit"
+)
+
+// OutboxChannel is the NOTIFY channel that announces new alerts in the
+// outbox, so that delivery workers need not wait for their next poll.
+const OutboxChannel = "alert_outbox"
+
+// Outbox statuses.
+const (
+	AlertPending   = "pending"
+	AlertDelivered = "delivered"
+	AlertFailed    = "failed"
+	AlertDropped   = "dropped"
+)
+
+// alertIngested raises the alerts of a batch of ingested events numbered
+// from first; see raiseAlerts.
+func (tx *Tx) alertIngested(ctx context.Context, orgID, first int64, events []IngestEvent) error {
+	rules, err := tx.enabledAlertRules(ctx, orgID)
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	es := make([]audit.Event, len(events))
+	for i, e := range events {
+		es[i] = e.Event
+	}
+	return tx.raiseAlerts(ctx, orgID, first, rules, es)
+}
+
+// alertAppended raises the alerts of the server's own events numbered from
+// first; see raiseAlerts.
+func (tx *Tx) alertAppended(ctx context.Context, orgID, first int64, events []audit.Event) error {
+	rules, err := tx.enabledAlertRules(ctx, orgID)
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	return tx.raiseAlerts(ctx, orgID, first, rules, events)
+}
+
+// raiseAlerts matches events numbered from first against an organization's
+// enabled rules and writes an outbox row per alert and integration, in the
+// transaction that stores the events: an alert exists exactly when its
+// event does. The caller holds the organization's row lock, which
+// serializes the threshold counters' updates too. A constant number of
+// statements, whatever the batch's size.
+func (tx *Tx) raiseAlerts(ctx context.Context, orgID, first int64, rules []alerting.Rule, events []audit.Event) error {
+	events = slices.Clone(events) // the caller's events stay as they were
+	now := time.Now()
+	for i := range events {
+		if events[i].Timestamp.IsZero() {
+			events[i].Timestamp = now
+		}
+	}
+	m := alerting.Match(rules, events)
+	if m.Empty() {
+		return nil
+	}
+	stored, err := tx.alertCounters(ctx, m.Keys())
+	if err != nil {
+		return err
+	}
+	fired, changed := m.Fire(stored)
+	if err := tx.saveAlertCounters(ctx, changed); err != nil {
+		return err
+	}
+	var (
+		integ, rule, seq pq.Int64Array
+		names, keys      pq.StringArray
+	)
+	for _, f := range fired {
+		s := first + int64(f.Event)
+		for _, id := range f.Rule.Integrations {
+			integ, rule, seq = append(integ, id), append(rule, f.Rule.ID), append(seq, s)
+			names, keys = append(names, f.Rule.Name), append(keys, alerting.IdempotencyKey(orgID, f.Rule.ID, s))
+		}
+	}
+	if len(integ) == 0 {
+		return nil
+	}
+	// Integrations revoked or disconnected get nothing.
+	n, err := tx.exec(ctx, `INSERT INTO alert_outbox (org_id, integration_id, rule_id, rule_name, event_seq, idempotency_key)
+		SELECT $1, u.integ, u.rule, u.name, u.seq, u.key
+		FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(integ, rule, name, seq, key)
+		JOIN integrations i ON i.id = u.integ AND i.org_id = $1 AND i.status IN ('ok', 'failing')
+		ON CONFLICT (integration_id, idempotency_key) DO NOTHING`, orgID, integ, rule, names, seq, keys)
+	if err != nil {
+		return fmt.Errorf("storage: enqueue %d alerts of organization %d: %w", len(integ), orgID, err)
+	}
+	if n > 0 {
+		return tx.notifyOutbox(ctx)
+	}
+	return nil
+}
+
+func (tx *Tx) notifyOutbox(ctx context.Context) error {
+	if _, err := tx.exec(ctx, `SELECT pg_notify($1, '')`, OutboxChannel); err != nil {
+		return fmt.Errorf("storage: announce alerts: %w", err)
+	}
+	return nil
+}
+
+// alertCounters loads the counters of keys, in one query.
+func (tx *Tx) alertCounters(ctx context.Context, keys []alerting.CounterKey) (map[alerting.CounterKey]alerting.Counter, error) {
+	stored := map[alerting.CounterKey]alerting.Counter{}
+	if len(keys) == 0 {
+		return stored, nil
+	}
+	rules, actors := make(pq.Int64Array, len(keys)), make(pq.StringArray, len(keys))
+	for i, k := range keys {
+		rules[i], actors[i] = k.Rule, k.Actor
+	}
+	var rows []struct {
+		Rule  int64          `db:"rule_id"`
+		Actor string         `db:"actor"`
+		Hits  pq.Int64Array `db:"hits"`
+		Armed bool           `db:"armed"`
+	}
+	err := tx.sel(ctx, &rows, `SELECT c.rule_id, c.actor, c.hits, c.armed FROM alert_counters c
+		JOIN unnest($1::bigint[], $2::text[]) AS k(rule_id, actor) ON c.rule_id = k.rule_id AND c.actor = k.actor`, rules, actors)
+	if err != nil {
+		return nil, fmt.Errorf("storage: load alert counters: %w", err)
+	}
+	for _, r := range rows {
+		c := alerting.Counter{CounterKey: alerting.CounterKey{Rule: r.Rule, Actor: r.Actor}, Armed: r.Armed}
+		for _, h := range r.Hits {
+			c.Hits = append(c.Hits, time.UnixMicro(h).UTC())
+		}
+		stored[c.CounterKey] = c
+	}
+	return stored, nil
+}
+
+// saveAlertCounters writes counters in one statement. Each one's hits
+// travel as one comma-separated text, since PostgreSQL arrays of arrays
+// must be rectangular.
+func (tx *Tx) saveAlertCounters(ctx context.Context, cs []alerting.Counter) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	rules, actors, hits := make(pq.Int64Array, len(cs)), make(pq.StringArray, len(cs)), make(pq.StringArray, len(cs))
+	armed := make(pq.BoolArray, len(cs))
+	for i, c := range cs {
+		ts := make([]string, len(c.Hits))
+		for j, h := range c.Hits {
+			ts[j] = strconv.FormatInt(h.UnixMicro(), 10)
+		}
+		rules[i], actors[i], hits[i], armed[i] = c.Rule, c.Actor, strings.Join(ts, ","), c.Armed
+	}
+	_, err := tx.exec(ctx, `INSERT INTO alert_counters (rule_id, actor, hits, armed)
+		SELECT rule_id, actor, string_to_array(hits, ',')::bigint[], armed
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(rule_id, actor, hits, armed)
+		ON CONFLICT (rule_id, actor) DO UPDATE SET hits = EXCLUDED.hits, armed = EXCLUDED.armed`, rules, actors, hits, armed)
+	if err != nil {
+		return fmt.Errorf("storage: save alert counters: %w", err)
+	}
+	return nil
+}
+
+// EnqueueTestAlert puts a test alert for an integration of orgID in the
+// outbox, whatever the integration's status (a test is how an admin checks
+// a repaired one).
+func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) (OutboxAlert, error) {
+	var a OutboxAlert
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		return a, fmt.Errorf("storage: test alert key: %w", err)
+	}
+	err := tx.get(ctx, &a, `INSERT INTO alert_outbox (org_id, integration_id, rule_name, idempotency_key)
+		SELECT org_id, id, $3, $4 FROM integrations WHERE id = $2 AND org_id = $1 AND status <> 'disconnected'
+		RETURNING `+outboxColumns, orgID, integrationID, alerting.TestRuleName, "auditgraph-test-"+hex.EncodeToString(key))
+	if err != nil {
+		return a, notFound(err, "storage: test alert for integration %d", integrationID)
+	}
+	return a, tx.notifyOutbox(ctx)
+}
+
+// OutboxAlert is one alert to one integration.
+type OutboxAlert struct {
+	ID             int64      `db:"id"`
+	OrgID          int64      `db:"org_id"`
+	IntegrationID  int64      `db:"integration_id"`
+	RuleID         *int64     `db:"rule_id"`
+	RuleName       string     `db:"rule_name"`
+	EventSeq       *int64     `db:"event_seq"`
+	IdempotencyKey string     `db:"idempotency_key"`
+	Status         string     `db:"status"`
+	Attempts       int        `db:"attempts"`
+	NextAttemptAt  time.Time  `db:"next_attempt_at"`
+	LastError      string     `db:"last_error"`
+	LastAttemptAt  *time.Time `db:"last_attempt_at"`
+	DeliveredAt    *time.Time `db:"delivered_at"`
+	CreatedAt      time.Time  `db:"created_at"`
+}
+
+const outboxColumns = `id, org_id, integration_id, rule_id, rule_name, event_seq, idempotency_key, status,
+	attempts, next_attempt_at, last_error, last_attempt_at, delivered_at, created_at`
+
+// Claim is an outbox row a worker holds until its lease ends.
+type Claim struct {
+	OutboxAlert
+	Token string // proves the claim when the outcome is recorded
+}
+
+// ClaimAlerts takes up to limit due alerts for lease, counting an attempt
+// for each. Rows other workers hold are skipped, not waited for; a row
+// whose lease ran out (its worker died) is due again.
+func (s *Store) ClaimAlerts(ctx context.Context, lease time.Duration, limit int) ([]Claim, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("storage: claim token: %w", err)
+	}
+	token := hex.EncodeToString(b)
+	var rows []OutboxAlert
+	err := s.sel(ctx, &rows, `UPDATE alert_outbox SET claimed_until = now() + $1 * interval '1 microsecond',
+			claim_token = $2, attempts = attempts + 1, last_attempt_at = now()
+		WHERE id IN (SELECT id FROM alert_outbox
+			WHERE status = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+			ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+outboxColumns, lease.Microseconds(), token, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: claim alerts: %w", err)
+	}
+	claims := make([]Claim, len(rows))
+	for i, r := range rows {
+		claims[i] = Claim{r, token}
+	}
+	return claims, nil
+}
+
+// finishClaim records an outcome of a claim still held; a claim whose lease
+// ran out and was taken by another worker is ErrNotFound, and nothing
+// changes.
+func (s *Store) finishClaim(ctx context.Context, c Claim, set string, args ...any) error {
+	n, err := s.exec(ctx, `UPDATE alert_outbox SET claimed_until = NULL, claim_token = NULL, `+set+`
+		WHERE id = $1 AND claim_token = $2 AND status = 'pending'`, append([]any{c.ID, c.Token}, args...)...)
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return notFound(err, "storage: record delivery of alert %d", c.ID)
+}
+
+// AlertDelivered records that a claimed alert was delivered.
+func (s *Store) AlertDelivered(ctx context.Context, c Claim) error {
+	return s.finishClaim(ctx, c, `status = 'delivered', delivered_at = now(), last_error = ''`)
+}
+
+// RetryAlert schedules another attempt of a claimed alert after wait.
+func (s *Store) RetryAlert(ctx context.Context, c Claim, wait time.Duration, lastError string) error {
+	return s.finishClaim(ctx, c, `next_attempt_at = now() + $3 * interval '1 microsecond', last_error = $4`,
+		wait.Microseconds(), lastError)
+}
+
+// AlertFailed gives a claimed alert up (status failed, or dropped when the
+// integration is gone).
+func (s *Store) AlertFailed(ctx context.Context, c Claim, status, lastError string) error {
+	return s.finishClaim(ctx, c, `status = $3, last_error = $4`, status, lastError)
+}
+
+// DropIntegrationAlerts drops the alerts still pending for an integration
+// that is revoked or disconnected, and says how many.
+func (s *Store) DropIntegrationAlerts(ctx context.Context, integrationID int64, reason string) (int64, error) {
+	n, err := s.exec(ctx, `UPDATE alert_outbox SET status = 'dropped', last_error = $2, claimed_until = NULL, claim_token = NULL
+		WHERE integration_id = $1 AND status = 'pending'`, integrationID, reason)
+	if err != nil {
+		return 0, fmt.Errorf("storage: drop alerts of integration %d: %w", integrationID, err)
+	}
+	return n, nil
+}
+
+// PendingAlerts counts the alerts waiting for delivery.
+func (q queries) PendingAlerts(ctx context.Context) (int, error) {
+	var n int
+	if err := q.get(ctx, &n, `SELECT count(*) FROM alert_outbox WHERE status = 'pending'`); err != nil {
+		return 0, fmt.Errorf("storage: count pending alerts: %w", err)
+	}
+	return n, nil
+}
+
+// DeliveryStats sums up the deliveries to one integration.
+type DeliveryStats struct {
+	Delivered     int        `db:"delivered"`
+	Pending       int        `db:"pending"`
+	Failed        int        `db:"failed"`
+	Dropped       int        `db:"dropped"`
+	Attempts      int        `db:"attempts"`
+	LastSuccessAt *time.Time `db:"last_success_at"`
+	// LastError is the latest failed attempt's error (secrets are never
+	// in it: notifiers redact them) and when it happened.
+	LastError   string     `db:"last_error"`
+	LastErrorAt *time.Time `db:"last_error_at"`
+}
+
+// IntegrationDelivery returns the delivery figures of an integration.
+func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (DeliveryStats, error) {
+	var d DeliveryStats
+	err := q.get(ctx, &d, `SELECT
+			count(*) FILTER (WHERE status = 'delivered') AS delivered,
+			count(*) FILTER (WHERE status = 'pending') AS pending,
+			count(*) FILTER (WHERE status = 'failed') AS failed,
+			count(*) FILTER (WHERE status = 'dropped') AS dropped,
+			coalesce(sum(attempts), 0) AS attempts,
+			max(delivered_at) AS last_success_at,
+			coalesce((SELECT last_error FROM alert_outbox WHERE integration_id = $1 AND last_error <> ''
+				ORDER BY last_attempt_at DESC NULLS LAST, id DESC LIMIT 1), '') AS last_error,
+			(SELECT last_attempt_at FROM alert_outbox WHERE integration_id = $1 AND last_error <> ''
+				ORDER BY last_attempt_at DESC NULLS LAST, id DESC LIMIT 1) AS last_error_at
+		FROM alert_outbox WHERE integration_id = $1`, integrationID)
+	if err != nil {
+		return d, fmt.Errorf("storage: deliveries of integration %d: %w", integrationID, err)
+	}
+	return d, nil
+}
+
+// IntegrationDeliveries returns up to limit of an integration's alerts with
+// ids below beforeID (0: from the newest), newest first.
+func (q queries) IntegrationDeliveries(ctx context.Context, integrationID, beforeID int64, limit int) ([]OutboxAlert, error) {
+	var rows []OutboxAlert
+	err := q.sel(ctx, &rows, `SELECT `+outboxColumns+` FROM alert_outbox WHERE integration_id = $1
+		AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, integrationID, beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: deliveries of integration %d: %w", integrationID, err)
+	}
+	return rows, nil
+}
