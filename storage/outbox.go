@@ -125,10 +125,10 @@ func (tx *Tx) alertCounters(ctx context.Context, keys []alerting.CounterKey) (ma
 		rules[i], actors[i] = k.Rule, k.Actor
 	}
 	var rows []struct {
-		Rule  int64          `db:"rule_id"`
-		Actor string         `db:"actor"`
+		Rule  int64         `db:"rule_id"`
+		Actor string        `db:"actor"`
 		Hits  pq.Int64Array `db:"hits"`
-		Armed bool           `db:"armed"`
+		Armed bool          `db:"armed"`
 	}
 	err := tx.sel(ctx, &rows, `SELECT c.rule_id, c.actor, c.hits, c.armed FROM alert_counters c
 		JOIN unnest($1::bigint[], $2::text[]) AS k(rule_id, actor) ON c.rule_id = k.rule_id AND c.actor = k.actor`, rules, actors)
