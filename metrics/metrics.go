@@ -35,6 +35,9 @@ type Metrics struct {
 	eventsDuplicates prometheus.Counter
 	eventsDropped    prometheus.Counter
 	batchesRejected  *prometheus.CounterVec
+
+	deliveries    *prometheus.CounterVec
+	outboxPending prometheus.Gauge
 }
 
 // The database pool figures, read from sql.DBStats at each scrape.
@@ -92,6 +95,14 @@ func New(db *sql.DB) *Metrics {
 			Name: "auditgraph_audit_batches_rejected_total",
 			Help: "Audit event batches refused, by reason: body, org, forbidden, line, canceled, internal, or the documented key whose value was refused.",
 		}, []string{"reason"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditgraph_notifier_deliveries_total",
+			Help: "Attempts to deliver an alert from the outbox, by plugin (slack, webhook) and result: delivered, retry (scheduled again), failed (given up), revoked (the receiver said the integration is gone), dropped (not sent: the integration was revoked or disconnected, or its secrets could not be opened).",
+		}, []string{"plugin", "result"}),
+		outboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_alert_outbox_pending",
+			Help: "Alerts in the outbox waiting for delivery, across all servers, as this server's delivery worker last counted them.",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -100,6 +111,7 @@ func New(db *sql.DB) *Metrics {
 		m.httpRequests, m.httpDuration,
 		m.graphqlOperations, m.graphqlDuration,
 		m.eventsIngested, m.eventsDuplicates, m.eventsDropped, m.batchesRejected,
+		m.deliveries, m.outboxPending,
 	)
 	// Every action and reason starts at zero, so that the first event of a
 	// kind shows as an increase.
@@ -108,6 +120,11 @@ func New(db *sql.DB) *Metrics {
 	}
 	for _, r := range rejectReasons {
 		m.batchesRejected.WithLabelValues(r)
+	}
+	for _, p := range deliveryPlugins {
+		for _, r := range deliveryResults {
+			m.deliveries.WithLabelValues(p, r)
+		}
 	}
 	return m
 }

@@ -70,7 +70,8 @@ func alertBlocks(a notify.Alert) []slackapi.Block {
 	}
 
 	blocks := []slackapi.Block{
-		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, clip(string(e.Action), 150), false, false)),
+		// A test alert has no action: Slack refuses an empty header.
+		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, clip(or(string(e.Action), a.Rule), 150), false, false)),
 	}
 	if len(lines) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil))
@@ -88,7 +89,8 @@ func alertBlocks(a notify.Alert) []slackapi.Block {
 
 // summary is one line of plain text for a notification.
 func summary(a notify.Alert) string {
-	s := string(a.Event.Action)
+	// A test alert has no action; its rule names it.
+	s := or(string(a.Event.Action), a.Rule)
 	if who := or(a.Event.ActorEmail, a.Event.ActorUserID); who != "" {
 		s += " by " + clip(who, maxValue)
 	}
