@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -163,7 +164,8 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	case errors.Is(inner, access.ErrForbidden):
 		code = "FORBIDDEN"
 	case errors.Is(inner, access.ErrMultipleOrgs), errors.Is(inner, access.ErrNoOrg),
-		errors.Is(inner, identity.ErrInvalid), errors.Is(inner, storage.ErrInvalid), errors.Is(inner, storage.ErrBadCursor):
+		errors.Is(inner, identity.ErrInvalid), errors.Is(inner, storage.ErrInvalid), errors.Is(inner, storage.ErrBadCursor),
+		errors.Is(inner, alerting.ErrInvalid):
 		code = "BAD_USER_INPUT"
 	case errors.Is(inner, storage.ErrNotFound):
 		code = "NOT_FOUND"
@@ -212,5 +214,7 @@ func complexity() graph.ComplexityRoot {
 	}
 	c.Query.Organizations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Organization.AlertRules = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.IntegrationDelivery.Recent = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	return c
 }

@@ -174,3 +174,12 @@ func (tx *Tx) enabledAlertRules(ctx context.Context, orgID int64) ([]alerting.Ru
 	}
 	return rules, nil
 }
+
+// AlertRuleBySuggestion returns the organization's rule made from a
+// built-in suggestion.
+func (q queries) AlertRuleBySuggestion(ctx context.Context, orgID int64, suggestion string) (AlertRule, error) {
+	var row alertRuleRow
+	err := q.get(ctx, &row, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE org_id = $1 AND suggestion = $2
+		ORDER BY id LIMIT 1`, orgID, suggestion)
+	return row.rule(), notFound(err, "storage: alert rule of suggestion %q in organization %d", suggestion, orgID)
+}

@@ -172,8 +172,8 @@ func (tx *Tx) saveAlertCounters(ctx context.Context, cs []alerting.Counter) erro
 }
 
 // EnqueueTestAlert puts a test alert for an integration of orgID in the
-// outbox, whatever the integration's status (a test is how an admin checks
-// a repaired one).
+// outbox; a failing integration gets one too (a test is how an admin checks
+// a repaired receiver), a revoked or disconnected one is ErrNotFound.
 func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) (OutboxAlert, error) {
 	var a OutboxAlert
 	key := make([]byte, 16)
@@ -181,7 +181,7 @@ func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) 
 		return a, fmt.Errorf("storage: test alert key: %w", err)
 	}
 	err := tx.get(ctx, &a, `INSERT INTO alert_outbox (org_id, integration_id, rule_name, idempotency_key)
-		SELECT org_id, id, $3, $4 FROM integrations WHERE id = $2 AND org_id = $1 AND status <> 'disconnected'
+		SELECT org_id, id, $3, $4 FROM integrations WHERE id = $2 AND org_id = $1 AND status IN ('ok', 'failing')
 		RETURNING `+outboxColumns, orgID, integrationID, alerting.TestRuleName, "auditgraph-test-"+hex.EncodeToString(key))
 	if err != nil {
 		return a, notFound(err, "storage: test alert for integration %d", integrationID)
@@ -293,6 +293,7 @@ func (q queries) PendingAlerts(ctx context.Context) (int, error) {
 
 // DeliveryStats sums up the deliveries to one integration.
 type DeliveryStats struct {
+	IntegrationID int64      `db:"integration_id"`
 	Delivered     int        `db:"delivered"`
 	Pending       int        `db:"pending"`
 	Failed        int        `db:"failed"`
@@ -308,7 +309,7 @@ type DeliveryStats struct {
 // IntegrationDelivery returns the delivery figures of an integration.
 func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (DeliveryStats, error) {
 	var d DeliveryStats
-	err := q.get(ctx, &d, `SELECT
+	err := q.get(ctx, &d, `SELECT $1::bigint AS integration_id,
 			count(*) FILTER (WHERE status = 'delivered') AS delivered,
 			count(*) FILTER (WHERE status = 'pending') AS pending,
 			count(*) FILTER (WHERE status = 'failed') AS failed,

@@ -36,6 +36,57 @@ type ActivitySeries struct {
 	Points []ActivityPoint `json:"points"`
 }
 
+// A page of alert deliveries.
+type AlertDeliveryConnection struct {
+	Edges    []AlertDeliveryEdge `json:"edges"`
+	PageInfo *PageInfo           `json:"pageInfo"`
+}
+
+// An alert delivery with its cursor.
+type AlertDeliveryEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *storage.OutboxAlert `json:"node"`
+}
+
+// A page of alert rules.
+type AlertRuleConnection struct {
+	Edges      []AlertRuleEdge `json:"edges"`
+	PageInfo   *PageInfo       `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+// An alert rule with its cursor.
+type AlertRuleEdge struct {
+	Cursor string             `json:"cursor"`
+	Node   *storage.AlertRule `json:"node"`
+}
+
+// An alert rule as an admin writes it.
+type AlertRuleInput struct {
+	// Unique within the organization, at most 100 characters.
+	Name string `json:"name"`
+	// Catalog actions, or prefixes such as user:* (a prefix must match at least one action of the catalog).
+	Actions []string `json:"actions"`
+	// An email or user id the event's actor must have.
+	Actor *string `json:"actor,omitempty"`
+	// An email or user asset the event's target user must have.
+	Target *string `json:"target,omitempty"`
+	// Response codes that match (100 to 599).
+	ResponseCodes []int `json:"responseCodes,omitempty"`
+	// The lowest response code that matches.
+	ResponseCodeMin *int `json:"responseCodeMin,omitempty"`
+	// The highest response code that matches.
+	ResponseCodeMax *int `json:"responseCodeMax,omitempty"`
+	// Alert when this many matching events by one actor fall within windowSeconds (at most 1000; null or 1: every matching event alerts).
+	Threshold *int `json:"threshold,omitempty"`
+	// The threshold's window, 1 to 86400 seconds.
+	WindowSeconds *int `json:"windowSeconds,omitempty"`
+	// Integrations of the organization the alerts go to, at least one.
+	Integrations []string `json:"integrations"`
+	// Whether the rule is in use.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
 // A page of audit events.
 type AuditEventConnection struct {
 	Edges    []AuditEventEdge      `json:"edges"`
@@ -337,6 +388,134 @@ func (e *ActivityPeriod) UnmarshalJSON(b []byte) error {
 }
 
 func (e ActivityPeriod) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an alert is in its delivery.
+type AlertDeliveryStatus string
+
+const (
+	// Waiting for its first or next attempt.
+	AlertDeliveryStatusPending AlertDeliveryStatus = "PENDING"
+	// The receiver accepted it.
+	AlertDeliveryStatusDelivered AlertDeliveryStatus = "DELIVERED"
+	// Given up: the receiver refused it, or every retry failed.
+	AlertDeliveryStatusFailed AlertDeliveryStatus = "FAILED"
+	// Not sent: the integration was revoked or disconnected first.
+	AlertDeliveryStatusDropped AlertDeliveryStatus = "DROPPED"
+)
+
+var AllAlertDeliveryStatus = []AlertDeliveryStatus{
+	AlertDeliveryStatusPending,
+	AlertDeliveryStatusDelivered,
+	AlertDeliveryStatusFailed,
+	AlertDeliveryStatusDropped,
+}
+
+func (e AlertDeliveryStatus) IsValid() bool {
+	switch e {
+	case AlertDeliveryStatusPending, AlertDeliveryStatusDelivered, AlertDeliveryStatusFailed, AlertDeliveryStatusDropped:
+		return true
+	}
+	return false
+}
+
+func (e AlertDeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *AlertDeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AlertDeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AlertDeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e AlertDeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AlertDeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AlertDeliveryStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Built-in alert rules an admin can enable in one call.
+type AlertSuggestion string
+
+const (
+	// Any user:create_api_key event.
+	AlertSuggestionAPIKeyCreated AlertSuggestion = "API_KEY_CREATED"
+	// Any user:deactivate event.
+	AlertSuggestionUserDeactivated AlertSuggestion = "USER_DEACTIVATED"
+	// Any team:delete event.
+	AlertSuggestionTeamDeleted AlertSuggestion = "TEAM_DELETED"
+	// 5 user:login events with response code 401 or 403 by one actor within 10 minutes.
+	AlertSuggestionFailedLogins AlertSuggestion = "FAILED_LOGINS"
+)
+
+var AllAlertSuggestion = []AlertSuggestion{
+	AlertSuggestionAPIKeyCreated,
+	AlertSuggestionUserDeactivated,
+	AlertSuggestionTeamDeleted,
+	AlertSuggestionFailedLogins,
+}
+
+func (e AlertSuggestion) IsValid() bool {
+	switch e {
+	case AlertSuggestionAPIKeyCreated, AlertSuggestionUserDeactivated, AlertSuggestionTeamDeleted, AlertSuggestionFailedLogins:
+		return true
+	}
+	return false
+}
+
+func (e AlertSuggestion) String() string {
+	return string(e)
+}
+
+func (e *AlertSuggestion) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AlertSuggestion(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AlertSuggestion", str)
+	}
+	return nil
+}
+
+func (e AlertSuggestion) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AlertSuggestion) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AlertSuggestion) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
