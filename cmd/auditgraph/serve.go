@@ -17,6 +17,7 @@ import (
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/notify/outbox"
 	"github.com/auditgraph/auditgraph/server"
 )
 
@@ -117,6 +118,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
+	secrets, err := loadSecrets()
+	if err != nil {
+		return err
+	}
+	stopDelivery, err := startDelivery(ctx, outbox.Config{DatabaseURL: f.databaseURL, PublicURL: *publicURL}, store, secrets, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopDelivery()
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != ""}),
