@@ -528,6 +528,9 @@ func TestRetryAfter(t *testing.T) {
 		s.Get("auditgraph_notifier_deliveries_total", "plugin", "webhook", "result", "delivered") != 1 {
 		t.Errorf("delivery metrics = %v", s.Series("auditgraph_notifier_deliveries_total"))
 	}
+	if !s.Has("auditgraph_alert_outbox_pending") {
+		t.Error("no auditgraph_alert_outbox_pending gauge")
+	}
 }
 
 func scrape(t *testing.T, reg *metrics.Metrics) metricstest.Samples {
@@ -611,5 +614,55 @@ func TestClientErrorGivesUp(t *testing.T) {
 	waitFor(t, 5*time.Second, "the integration ok", func() bool {
 		in, err := e.store.Integration(e.ctx, hook)
 		return err == nil && in.Status == storage.IntegrationOK
+	})
+}
+
+func TestSlackTestAlert(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	bodies := make(chan []byte, 4)
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+		io.WriteString(w, "ok")
+	}))
+	defer slack.Close()
+	u, _ := integration.Seal(e.box, integration.Config{Name: "#alerts", Kind: integration.Slack, URL: notify.NewSecret(slack.URL + "/services/" + urlToken)})
+	var in storage.Integration
+	var alert storage.OutboxAlert
+	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
+		var err error
+		if in, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: e.org.ID, Name: "#alerts", Kind: "slack", URLSealed: u}); err != nil {
+			return err
+		}
+		alert, err = tx.EnqueueTestAlert(e.ctx, e.org.ID, in.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.worker(outbox.Config{})
+	var msg struct {
+		Text   string
+		Blocks []struct {
+			Type string
+			Text struct{ Text string }
+		}
+	}
+	select {
+	case b := <-bodies:
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatalf("slack body %s: %v", b, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message reached Slack")
+	}
+	if len(msg.Blocks) == 0 || msg.Blocks[0].Type != "header" || msg.Blocks[0].Text.Text != "Test alert" ||
+		!strings.Contains(msg.Text, "Test alert in acme") {
+		t.Errorf("slack message = %+v", msg)
+	}
+	waitFor(t, 2*time.Second, "delivered", func() bool {
+		d := e.deliveries(in.ID)
+		return len(d) == 1 && d[0].ID == alert.ID && d[0].Status == storage.AlertDelivered
 	})
 }
