@@ -180,10 +180,15 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 		return
 	}
 	n, alert, err := w.prepare(ctx, c, in)
-	if err != nil {
+	var bad badAlert
+	switch {
+	case errors.As(err, &bad):
 		log.Error("alert outbox: cannot send", "err", err)
 		w.record(ctx, log, in.Kind, metrics.DeliveryDropped, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
 		return
+	case err != nil:
+		log.Error("alert outbox: reading the alert", "err", err)
+		return // the lease runs out and the alert is tried again
 	}
 	retry, err := n.Notify(ctx, alert)
 	switch {
@@ -216,16 +221,23 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 	}
 }
 
-// prepare builds the integration's notifier and the alert.
+// badAlert is an alert that can never be sent: its integration's secrets
+// do not open or its configuration is invalid, or its event is gone.
+type badAlert struct{ error }
+
+func (b badAlert) Unwrap() error { return b.error }
+
+// prepare builds the integration's notifier and the alert. An error that
+// retrying cannot fix is a badAlert; others (the database failing) are not.
 func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integration) (notify.Notifier, notify.Alert, error) {
 	var a notify.Alert
 	cfg, err := integration.Open(w.cfg.Secrets, in)
 	if err != nil {
-		return nil, a, err
+		return nil, a, badAlert{err}
 	}
 	n, err := integration.New(cfg, w.cfg.Client)
 	if err != nil {
-		return nil, a, err
+		return nil, a, badAlert{err}
 	}
 	org, err := w.cfg.Store.Organization(ctx, c.OrgID)
 	if err != nil {
@@ -239,7 +251,7 @@ func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integr
 			return nil, a, err
 		}
 		if len(es) != 1 {
-			return nil, a, fmt.Errorf("outbox: event %d of organization %d is gone", *c.EventSeq, c.OrgID)
+			return nil, a, badAlert{fmt.Errorf("outbox: event %d of organization %d is gone", *c.EventSeq, c.OrgID)}
 		}
 		e = es[0].Event
 	}

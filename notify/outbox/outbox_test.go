@@ -178,6 +178,15 @@ var fast = notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second, Mul
 // stop is called; stop waits for it to return.
 func (e *env) worker(cfg outbox.Config) (stop func()) {
 	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	wait := e.workerIn(ctx, cfg)
+	return func() { cancel(); wait() }
+}
+
+// workerIn runs a delivery worker on its own pool until ctx is done; wait
+// waits for it to return.
+func (e *env) workerIn(ctx context.Context, cfg outbox.Config) (wait func()) {
+	e.t.Helper()
 	st, err := storage.Open(e.ctx, e.url)
 	if err != nil {
 		e.t.Fatal(err)
@@ -193,13 +202,13 @@ func (e *env) worker(cfg outbox.Config) (stop func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done; st.Close() }) }
-	e.t.Cleanup(stop)
-	return stop
+	wait = func() { once.Do(func() { <-done; st.Close() }) }
+	e.t.Cleanup(func() { cancel(); wait() })
+	return wait
 }
 
 // hit is one request a receiver got.
@@ -440,16 +449,15 @@ func TestRestartLosesNothing(t *testing.T) {
 	e := newEnv(t)
 	r := newReceiver(t)
 	hook := e.manyAlerts(r, 5)
-	// The first worker stops (as on SIGTERM) while sending its first alert.
-	var stop func()
-	stopped := make(chan struct{})
+	// The first worker is told to stop (as on SIGTERM) while sending its
+	// first alert.
+	ctx, cancel := context.WithCancel(e.ctx)
 	r.onHit = func(n int) {
 		if n == 1 {
-			go func() { stop(); close(stopped) }()
+			cancel()
 		}
 	}
-	stop = e.worker(outbox.Config{Batch: 1})
-	<-stopped
+	e.workerIn(ctx, outbox.Config{Batch: 1})()
 	if n := len(r.got()); n != 1 {
 		t.Fatalf("first worker sent %d alerts, want 1", n)
 	}
