@@ -97,7 +97,7 @@ func New(db *sql.DB) *Metrics {
 		}, []string{"reason"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditgraph_notifier_deliveries_total",
-			Help: "Attempts to deliver an alert from the outbox, by plugin (slack, webhook) and result: delivered, retry (scheduled again), failed (given up), revoked (the receiver said the integration is gone), dropped (not sent: the integration was revoked or disconnected, or its secrets could not be opened).",
+			Help: "Attempts to deliver an alert from the outbox, by plugin (slack, webhook) and result: delivered, retry (scheduled again), failed (given up, or the integration's secrets could not be opened), revoked (the receiver said the integration is gone), dropped (not sent: the integration was revoked or disconnected).",
 		}, []string{"plugin", "result"}),
 		outboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "auditgraph_alert_outbox_pending",

@@ -184,7 +184,8 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 	switch {
 	case errors.As(err, &bad):
 		log.Error("alert outbox: cannot send", "err", err)
-		w.record(ctx, log, in.Kind, metrics.DeliveryDropped, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
+		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
+		w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
 		return
 	case err != nil:
 		log.Error("alert outbox: reading the alert", "err", err)

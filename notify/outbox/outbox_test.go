@@ -674,3 +674,27 @@ func TestSlackTestAlert(t *testing.T) {
 		return len(d) == 1 && d[0].ID == alert.ID && d[0].Status == storage.AlertDelivered
 	})
 }
+
+func TestSecretsThatDoNotOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := newReceiver(t)
+	hook := e.manyAlerts(r, 1)
+	other, err := secretbox.New(bytes.Repeat([]byte{8}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.box = other // the worker runs under another instance key
+	e.worker(outbox.Config{})
+	waitFor(t, 5*time.Second, "the alert given up", func() bool { return e.deliveries(hook)[0].Status == storage.AlertFailed })
+	in, err := e.store.Integration(e.ctx, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Status != storage.IntegrationFailing || !strings.Contains(in.StatusReason, "cannot open sealed value") {
+		t.Errorf("integration %s: %q, want failing because the secrets do not open", in.Status, in.StatusReason)
+	}
+	if n := len(r.got()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
