@@ -698,3 +698,35 @@ func TestSecretsThatDoNotOpen(t *testing.T) {
 		t.Errorf("%d requests, want none", n)
 	}
 }
+
+func TestAlertsCommitWithTheirEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	hook := e.webhook("siem", newReceiver(t))
+	e.rule(alerting.Rule{Name: "keys", Actions: []string{"user:create_api_key"}, Integrations: []int64{hook}})
+	rollback := fmt.Errorf("the change failed after its event was written")
+	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
+		if err := tx.AppendEvents(e.ctx, e.org.ID, []audit.Event{{Action: audit.UserCreateAPIKey}}); err != nil {
+			return err
+		}
+		if n := len(e.deliveriesIn(tx, hook)); n != 1 {
+			t.Errorf("inside the transaction: %d alerts, want 1", n)
+		}
+		return rollback
+	})
+	if err != rollback {
+		t.Fatal(err)
+	}
+	if n := len(e.deliveries(hook)); n != 0 {
+		t.Errorf("after rollback: %d alerts, want 0", n)
+	}
+}
+
+func (e *env) deliveriesIn(tx *storage.Tx, integrationID int64) []storage.OutboxAlert {
+	e.t.Helper()
+	rows, err := tx.IntegrationDeliveries(e.ctx, integrationID, 0, 1000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rows
+}
