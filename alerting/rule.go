@@ -22,7 +22,6 @@ var ErrInvalid = errors.New("invalid alert rule")
 // unbounded.
 const (
 	MaxNameLength   = 100
-	MaxActions      = 29 // the catalog's size: more must repeat one
 	MaxCodes        = 50
 	MaxThreshold    = 1000
 	MaxWindow       = 24 * time.Hour
@@ -76,8 +75,9 @@ func (r Rule) Validate() error {
 		return bad("name holds a control character")
 	case len(r.Actions) == 0:
 		return bad("actions: give at least one action or prefix such as \"user:*\"")
-	case len(r.Actions) > MaxActions:
-		return bad("actions: at most %d", MaxActions)
+	case len(r.Actions) > len(audit.Actions()):
+		// More than the catalog holds must repeat one.
+		return bad("actions: at most %d", len(audit.Actions()))
 	}
 	for _, a := range r.Actions {
 		if err := validAction(a); err != nil {
