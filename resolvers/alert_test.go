@@ -234,6 +234,43 @@ func TestAlertRules(t *testing.T) {
 		t.Errorf("recent = %+v", r)
 	}
 
+	// A receiver that is gone: its error shows, its secrets do not.
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	u, s = integration.Seal(box, integration.Config{Name: "old", Kind: integration.Webhook,
+		URL: notify.NewSecret(gone.URL + "/" + token), SigningSecret: notify.NewSecret(secret)})
+	if err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
+		hook, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: acme.ID, Name: "old", Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustQuery("olga", `mutation($i: ID!) { sendTestAlert(integration: $i) { id } }`, map[string]any{"i": strconv.FormatInt(hook.ID, 10)}, &test)
+	const status = `{ organization(name: "acme") { integrations { edges { node { name status statusReason delivery { lastError failed } } } } } }`
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		data, errs := e.query("olga", status, nil)
+		if len(errs) > 0 {
+			t.Fatalf("status: %+v", errs)
+		}
+		if strings.Contains(string(data), "REVOKED") || time.Now().After(deadline) {
+			for _, s := range []string{token, secret} {
+				if strings.Contains(string(data), s) {
+					t.Errorf("a secret is in the GraphQL answer: %s", data)
+				}
+			}
+			if !strings.Contains(string(data), `"status":"REVOKED","statusReason":"webhook: status 410 Gone","delivery":{"lastError":"webhook: status 410 Gone","failed":1}`) {
+				t.Errorf("gone integration: %s", data)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.queryError("olga", `mutation($i: ID!) { sendTestAlert(integration: $i) { id } }`, map[string]any{"i": strconv.FormatInt(hook.ID, 10)}); err.code() != "BAD_USER_INPUT" ||
+		err.Message != `invalid value: integration "old" is revoked: reconnect it to send alerts` {
+		t.Errorf("sendTestAlert to a revoked integration: %q (%s)", err.Message, err.code())
+	}
+
 	var deleted struct{ DeleteAlertRule bool }
 	e.mustQuery("olga", `mutation($id: ID!) { deleteAlertRule(id: $id) }`, map[string]any{"id": c.ID}, &deleted)
 	// Every change is in the configuration change log, in order.
@@ -241,7 +278,7 @@ func TestAlertRules(t *testing.T) {
 	if err := e.store.DB().SelectContext(e.ctx, &actions, `SELECT action || ' ' || target FROM config_changes WHERE org_id = $1 ORDER BY id`, acme.ID); err != nil {
 		t.Fatal(err)
 	}
-	want := "[alert_rule:create logins alert_rule:update logins alert_rule:create User deactivated alert_rule:update User deactivated integration:test_alert siem alert_rule:delete logins]"
+	want := "[alert_rule:create logins alert_rule:update logins alert_rule:create User deactivated alert_rule:update User deactivated integration:test_alert siem integration:test_alert old alert_rule:delete logins]"
 	if got := strings.Join(actions, " "); "["+got+"]" != want {
 		t.Errorf("config changes = [%s], want %s", got, want)
 	}

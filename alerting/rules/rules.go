@@ -189,7 +189,7 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 			return err
 		}
 		if in.Status == storage.IntegrationRevoked || in.Status == storage.IntegrationDisconnected {
-			return fmt.Errorf("%w: integration %q is %s: reconnect it to send alerts", alerting.ErrInvalid, in.Name, in.Status)
+			return fmt.Errorf("%w: integration %q is %s: reconnect it to send alerts", storage.ErrInvalid, in.Name, in.Status)
 		}
 		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID); err != nil {
 			return err
