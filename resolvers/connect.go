@@ -24,7 +24,8 @@ func connectErr(err error) error {
 	default:
 		return err
 	}
-	return &gqlerror.Error{Message: err.Error(), Err: err, Extensions: map[string]any{"code": code}}
+	// Without Err, so that the error presenter shows it as written.
+	return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}}
 }
 
 func slackAppModel(app connect.SlackApp) *model.SlackApp {
