@@ -438,17 +438,25 @@ func TestSlackInstallEndToEnd(t *testing.T) {
 	var org struct {
 		Organization struct {
 			Integrations struct {
-				Nodes []struct{ Kind, SlackChannel, SlackTeam, Status string } `json:"edges"`
+				Edges []struct {
+					Node struct{ Kind, SlackChannel, SlackTeam, Status string }
+				}
 			}
 			ConfigChanges struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ Action, ActorUsername, Target string } }
+				Edges      []struct {
+					Node struct{ Action, ActorUsername, Target string }
+				}
 			}
 		}
 	}
 	e.mustGQL("alice", `{ organization(name: "acme") {
 		integrations { edges { node { kind slackChannel slackTeam status } } }
 		configChanges(first: 10) { totalCount edges { node { action actorUsername target createdAt } } } } }`, nil, &org)
+	if es := org.Organization.Integrations.Edges; len(es) != 2 || es[1].Node.Kind != "SLACK" || es[1].Node.SlackChannel != "#alerts" ||
+		es[1].Node.SlackTeam != "Acme & <Co>" || es[1].Node.Status != "OK" || es[0].Node.Status != "DISCONNECTED" {
+		t.Errorf("integrations = %+v, want the replaced one DISCONNECTED and the new one OK", es)
+	}
 	if cc := org.Organization.ConfigChanges; cc.TotalCount != 3 || cc.Edges[0].Node.Action != "integration:connect" || cc.Edges[1].Node.Action != "integration:disconnect" {
 		t.Errorf("configChanges = %+v, want connect, disconnect, connect (newest first)", cc)
 	}
@@ -465,7 +473,9 @@ func TestSlackInstallEndToEnd(t *testing.T) {
 	}
 	var inst struct {
 		InstanceConfigChanges struct {
-			Edges []struct{ Node struct{ Action, ActorUsername string } }
+			Edges []struct {
+				Node struct{ Action, ActorUsername string }
+			}
 		}
 	}
 	e.mustGQL("admin", `{ instanceConfigChanges { edges { node { action actorUsername } } } }`, nil, &inst)
@@ -636,7 +646,9 @@ func TestSlackAppSettingsAccess(t *testing.T) {
 		t.Errorf("install without credentials = %d, want 401", resp.StatusCode)
 	}
 	e.install("acme", "admin")
-	var cleared struct{ ClearSlackApp struct{ Configured, ClientSecretSet bool } }
+	var cleared struct {
+		ClearSlackApp struct{ Configured, ClientSecretSet bool }
+	}
 	e.mustGQL("admin", `mutation { clearSlackApp { configured clientSecretSet } }`, nil, &cleared)
 	if cleared.ClearSlackApp.Configured || cleared.ClearSlackApp.ClientSecretSet {
 		t.Errorf("clearSlackApp = %+v, want unconfigured", cleared.ClearSlackApp)
@@ -729,7 +741,9 @@ func TestWebhookIntegrations(t *testing.T) {
 	if _, code, _ := e.gql("carol", disconnect, map[string]any{"id": id}); code != "FORBIDDEN" {
 		t.Errorf("disconnectIntegration as another org's admin: %s, want FORBIDDEN", code)
 	}
-	var dis struct{ DisconnectIntegration struct{ Status, StatusReason string } }
+	var dis struct {
+		DisconnectIntegration struct{ Status, StatusReason string }
+	}
 	e.mustGQL("alice", disconnect, map[string]any{"id": id}, &dis)
 	if dis.DisconnectIntegration.Status != "DISCONNECTED" {
 		t.Errorf("disconnectIntegration = %+v", dis.DisconnectIntegration)
