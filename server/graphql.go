@@ -212,6 +212,7 @@ func complexity() graph.ComplexityRoot {
 	}
 	c.Query.Organizations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Organization.Integrations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Organization.ConfigChanges = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Query.InstanceConfigChanges = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	return c
