@@ -12,6 +12,7 @@ import (
 	"github.com/auditgraph/auditgraph/bucketsync"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/retention"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -19,11 +20,16 @@ import (
 type jobFlags struct {
 	bucket       string
 	syncInterval time.Duration
+	retention    string
+	hipaa        bool
+	keep         retention.Period
 }
 
 func (j *jobFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&j.bucket, "bucket", "", "bucket URL (file://, s3://, gs://, azblob://) to sync audit events to; empty: no sync (self-managed, dedicated)")
 	fs.DurationVar(&j.syncInterval, "sync-interval", 10*time.Minute, "time between bucket syncs")
+	fs.StringVar(&j.retention, "retention", "forever", "how long audit events are kept, in days or years (2192d, 6y); expired months are dropped daily")
+	fs.BoolVar(&j.hipaa, "hipaa", false, "refuse a --retention under 6 years")
 }
 
 // check validates the flags against the deployment mode.
@@ -34,6 +40,14 @@ func (j *jobFlags) check(m deployment.Mode) error {
 	if j.syncInterval <= 0 {
 		return usageError{errors.New("--sync-interval: must be positive")}
 	}
+	keep, err := retention.Parse(j.retention)
+	if err != nil {
+		return usageError{fmt.Errorf("--%w", err)}
+	}
+	if err := retention.Check(keep, j.hipaa); err != nil {
+		return usageError{err}
+	}
+	j.keep = keep
 	return nil
 }
 
@@ -61,6 +75,11 @@ func (j *jobFlags) start(ctx context.Context, store *storage.Store, reg *metrics
 			Metrics: reg.NewBucketSync(), Log: log.With("job", "bucket-sync")})
 		wg.Go(func() { s.Run(ctx) })
 		log.Info("bucket sync on", "interval", j.syncInterval)
+	}
+	if !j.keep.Forever() {
+		r := &retention.Job{Store: store, Keep: j.keep, RequireSynced: j.bucket != "", Log: log.With("job", "retention")}
+		wg.Go(func() { r.Run(ctx) })
+		log.Info("retention on", "retention", j.keep, "hipaa", j.hipaa)
 	}
 	return stop, nil
 }

@@ -21,6 +21,9 @@ func TestServeJobFlagErrors(t *testing.T) {
 		{"bucket in multi-tenant", []string{"--deployment", "multi-tenant", "--bucket", "file:///tmp"},
 			"--bucket: multi-tenant deployments have no bucket sync"},
 		{"zero sync interval", []string{"--bucket", "file:///tmp", "--sync-interval", "0s"}, "--sync-interval: must be positive"},
+		{"bad retention", []string{"--retention", "6 months"}, `--retention "6 months": want a whole number of days or years`},
+		{"retention under 6 years with --hipaa", []string{"--retention", "2190d", "--hipaa"},
+			"--retention 2190d is shorter than the 6 years --hipaa requires"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -36,13 +39,14 @@ func TestServeJobFlagErrors(t *testing.T) {
 }
 
 // TestServeSyncsToBucket starts serve with a file:// bucket: the events of the
-// first start (the admin and the instance organization) reach the bucket.
+// first start (the admin and the instance organization) reach the bucket, and
+// the retention job starts beside it.
 func TestServeSyncsToBucket(t *testing.T) {
 	t.Setenv("AUDITGRAPH_ADMIN_API_KEY", "00112233445566778899aabbccddeeff00112233")
 	unsetEnv(t, "AUDITGRAPH_LISTEN")
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	srv := startServe(t, addr, "--listen", addr, "--database-url", storagetest.URL(t), "--bucket", "file://"+dir, "--sync-interval", "1h")
+	srv := startServe(t, addr, "--listen", addr, "--database-url", storagetest.URL(t), "--bucket", "file://"+dir, "--sync-interval", "1h", "--retention", "7y", "--hipaa")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got, _ := filepath.Glob(filepath.Join(dir, "wandb-audit-logs", "default", "*", "*", "*", "000000000001-*.ndjson.gz"))
