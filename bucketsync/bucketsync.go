@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -183,7 +184,10 @@ func (s *Syncer) syncOrg(ctx context.Context, o storage.SyncOrg) error {
 			if err != nil {
 				return err
 			}
-			last := min(o.LastSeq, first+s.cfg.MaxObjectEvents-1)
+			last, err := s.cfg.Store.ContiguousEnd(ctx, o.OrgID, first, min(o.LastSeq, first+s.cfg.MaxObjectEvents-1))
+			if err != nil {
+				return err
+			}
 			p = &storage.SyncPlan{First: first, Last: last, Object: ObjectName(o.Name, ts, first, last)}
 			if err := s.cfg.Store.PlanSync(ctx, o.OrgID, *p); err != nil {
 				return err
@@ -251,7 +255,7 @@ func (s *Syncer) writeObject(ctx context.Context, orgID int64, p storage.SyncPla
 // encode writes events first..last as gzip NDJSON, checking that stream
 // delivers each sequence number once, in order. The gzip header carries no
 // name and no time, so the same events always give the same bytes.
-func encode(w interface{ Write([]byte) (int, error) }, stream func(func(storage.StoredEvent) error) error, first, last int64) error {
+func encode(w io.Writer, stream func(func(storage.StoredEvent) error) error, first, last int64) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -208,21 +209,9 @@ func TestObjectsAreCapped(t *testing.T) {
 		"wandb-audit-logs/acme/" + date + "/000000000005-000000000005.ndjson.gz:1",
 		"wandb-audit-logs/other/" + date + "/000000000001-000000000001.ndjson.gz:1",
 	}
-	if strings.Join(sorted(names), " ") != strings.Join(want, " ") {
-		t.Errorf("objects %v, want %v", sorted(names), want)
+	if strings.Join(slices.Sorted(slices.Values(names)), " ") != strings.Join(want, " ") {
+		t.Errorf("objects %v, want %v", slices.Sorted(slices.Values(names)), want)
 	}
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 // seqCounts counts how often each sequence number appears across the event
@@ -515,5 +504,34 @@ func TestTwoMissedIntervalsRaiseOneAlert(t *testing.T) {
 		t.Errorf("after a successful run: stalled %v, lag %v, last success %v",
 			samples.Get("auditgraph_bucket_sync_stalled"), samples.Get("auditgraph_bucket_sync_lag_events"),
 			samples.Get("auditgraph_bucket_sync_last_success_timestamp_seconds"))
+	}
+}
+
+// TestGapLeftByRetention: when retention dropped a month before the events
+// were exported, objects end before the gap and the next starts after it.
+func TestGapLeftByRetention(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.New(t)
+	acme := newOrg(t, st, "acme")
+	at := time.Now().UTC().Add(-time.Hour)
+	appendEvents(t, st, acme, logins(2, at)...)
+	appendEvents(t, st, acme, audit.Event{Action: "user:login", Timestamp: time.Date(2016, 3, 1, 0, 0, 0, 0, time.UTC)})
+	appendEvents(t, st, acme, logins(2, at)...)
+	if _, err := st.ExpirePartitions(ctx, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), false); err != nil {
+		t.Fatal(err)
+	}
+	b := openBucket(t, t.TempDir())
+	if _, err := New(Config{Store: st, Bucket: b}).SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for k := range objects(t, b) {
+		names = append(names, k[strings.LastIndex(k, "/")+1:])
+	}
+	if want := []string{"000000000001-000000000002.ndjson.gz", "000000000004-000000000005.ndjson.gz"}; fmt.Sprint(slices.Sorted(slices.Values(names))) != fmt.Sprint(want) {
+		t.Errorf("objects %v, want %v", slices.Sorted(slices.Values(names)), want)
+	}
+	if seq, _ := syncedSeq(t, st, acme); seq != 5 {
+		t.Errorf("high-water mark %d, want 5", seq)
 	}
 }

@@ -63,6 +63,20 @@ func (s *Store) FirstEventAfter(ctx context.Context, orgID, afterSeq int64) (int
 	return r.Seq, r.TS.UTC(), notFound(err, "storage: first event of organization %d after %d", orgID, afterSeq)
 }
 
+// ContiguousEnd returns the last sequence number of the run without gaps
+// that starts at an organization's event first and ends at last at most.
+// Sequence numbers only have gaps where retention dropped a partition.
+func (s *Store) ContiguousEnd(ctx context.Context, orgID, first, last int64) (int64, error) {
+	var end int64
+	err := s.get(ctx, &end, `SELECT coalesce(min(seq) FILTER (WHERE next IS DISTINCT FROM seq + 1), $2 - 1)
+		FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM audit_events
+			WHERE org_id = $1 AND seq BETWEEN $2 AND $3) s`, orgID, first, last)
+	if err != nil {
+		return 0, fmt.Errorf("storage: events of organization %d from %d: %w", orgID, first, err)
+	}
+	return end, nil
+}
+
 // PlanSync records the next upload of an organization, which must start past
 // its high-water mark, and must not have a plan already. It commits before
 // the upload starts, so that a crashed upload is redone exactly.
