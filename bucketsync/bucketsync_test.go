@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"gocloud.dev/blob"
 
 	"github.com/auditgraph/auditgraph/audit"
@@ -350,10 +351,19 @@ func TestFailingUploadLeavesHighWaterMark(t *testing.T) {
 	}
 }
 
+// scrape reads reg's exposition, checked with promlint (the rules of
+// promtool check metrics).
 func scrape(t *testing.T, reg *metrics.Metrics) metricstest.Samples {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	problems, err := promlint.New(bytes.NewReader(rec.Body.Bytes())).Lint()
+	if err != nil {
+		t.Fatalf("promlint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
 	return metricstest.Parse(t, rec.Body.Bytes())
 }
 
@@ -479,7 +489,7 @@ func TestTwoMissedIntervalsRaiseOneAlert(t *testing.T) {
 	broken.Close()
 	reg := metrics.New(st.DB().DB)
 	alerts := &recordingAlerter{}
-	const interval = 200 * time.Millisecond
+	const interval = time.Second
 	s := New(Config{Store: st, Bucket: broken, Interval: interval, Alerter: alerts, Metrics: reg.NewBucketSync()})
 	s.tick(ctx)
 	if len(alerts.stalls) != 0 || scrape(t, reg).Get("auditgraph_bucket_sync_stalled") != 0 {
