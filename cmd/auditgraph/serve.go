@@ -26,6 +26,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		f             dbFlags
+		jobs          jobFlags
 		listen        = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 		mode          = fs.String("deployment", string(deployment.SelfManaged), "self-managed, dedicated or multi-tenant")
 		publicURL     = fs.String("public-url", "", "URL users reach the server at (links, Slack redirect); http://<listen> when empty")
@@ -39,12 +40,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 	)
 	f.register(fs)
+	jobs.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	m, err := deployment.Parse(*mode)
 	if err != nil {
 		return usageError{fmt.Errorf("--deployment: %w", err)}
+	}
+	if err := jobs.check(m); err != nil {
+		return err
 	}
 	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
 	if err != nil {
@@ -126,6 +131,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
+	stopJobs, err := jobs.start(ctx, store, reg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopJobs()
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
