@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	AlertDelivery() AlertDeliveryResolver
 	AlertRule() AlertRuleResolver
 	AuditEvent() AuditEventResolver
+	ConfigChange() ConfigChangeResolver
 	Integration() IntegrationResolver
 	IntegrationDelivery() IntegrationDeliveryResolver
 	Member() MemberResolver
@@ -173,6 +174,30 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ConfigChange struct {
+		Action        func(childComplexity int) int
+		ActorUsername func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Target        func(childComplexity int) int
+	}
+
+	ConfigChangeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ConfigChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CreateWebhookIntegrationPayload struct {
+		Integration   func(childComplexity int) int
+		SigningSecret func(childComplexity int) int
+	}
+
 	CreatedAPIKey struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
@@ -256,17 +281,20 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptInvitation         func(childComplexity int, organization string) int
 		AddTeamMember            func(childComplexity int, organization string, team string, username string) int
+		ClearSlackApp            func(childComplexity int) int
 		CreateAPIKey             func(childComplexity int, username *string, name *string) int
 		CreateAlertRule          func(childComplexity int, organization string, input model.AlertRuleInput) int
 		CreateOrganization       func(childComplexity int, input model.CreateOrganizationInput) int
 		CreateServiceAccount     func(childComplexity int, input model.CreateServiceAccountInput) int
 		CreateTeam               func(childComplexity int, organization string, name string) int
 		CreateUser               func(childComplexity int, input model.CreateUserInput) int
+		CreateWebhookIntegration func(childComplexity int, organization string, name string, url string, signingSecret *string) int
 		DeactivateUser           func(childComplexity int, username string) int
 		DeleteAPIKey             func(childComplexity int, id string) int
 		DeleteAlertRule          func(childComplexity int, id string) int
 		DeleteTeam               func(childComplexity int, organization string, name string) int
 		DeleteUser               func(childComplexity int, username string) int
+		DisconnectIntegration    func(childComplexity int, id string) int
 		EnableSuggestedAlertRule func(childComplexity int, organization string, suggestion model.AlertSuggestion, integrations []string) int
 		InviteUser               func(childComplexity int, input model.InviteUserInput) int
 		ReactivateUser           func(childComplexity int, username string) int
@@ -274,23 +302,26 @@ type ComplexityRoot struct {
 		RemoveTeamMember         func(childComplexity int, organization string, team string, username string) int
 		SendTestAlert            func(childComplexity int, integration string) int
 		SetDefaultOrganization   func(childComplexity int, organization *string) int
+		SetSlackApp              func(childComplexity int, clientID string, clientSecret string) int
+		SlackInstallURL          func(childComplexity int, organization *string) int
 		UpdateAlertRule          func(childComplexity int, id string, input model.AlertRuleInput) int
 		UpdateMember             func(childComplexity int, input model.UpdateMemberInput) int
 		UpdateUser               func(childComplexity int, input model.UpdateUserInput) int
 	}
 
 	Organization struct {
-		Activity     func(childComplexity int) int
-		AlertRules   func(childComplexity int, first *int, after *string) int
-		AuditEvents  func(childComplexity int, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) int
-		CreatedAt    func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Integrations func(childComplexity int, first *int, after *string) int
-		Name         func(childComplexity int) int
-		Plan         func(childComplexity int) int
-		Teams        func(childComplexity int, first *int, after *string) int
-		Users        func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) int
-		ViewerRole   func(childComplexity int) int
+		Activity      func(childComplexity int) int
+		AlertRules    func(childComplexity int, first *int, after *string) int
+		AuditEvents   func(childComplexity int, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) int
+		ConfigChanges func(childComplexity int, first *int, after *string) int
+		CreatedAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Integrations  func(childComplexity int, first *int, after *string) int
+		Name          func(childComplexity int) int
+		Plan          func(childComplexity int) int
+		Teams         func(childComplexity int, first *int, after *string) int
+		Users         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) int
+		ViewerRole    func(childComplexity int) int
 	}
 
 	OrganizationConnection struct {
@@ -312,10 +343,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Organization  func(childComplexity int, name string) int
-		Organizations func(childComplexity int, first *int, after *string) int
-		User          func(childComplexity int, username string) int
-		Viewer        func(childComplexity int) int
+		InstanceConfigChanges func(childComplexity int, first *int, after *string) int
+		Organization          func(childComplexity int, name string) int
+		Organizations         func(childComplexity int, first *int, after *string) int
+		SlackApp              func(childComplexity int) int
+		User                  func(childComplexity int, username string) int
+		Viewer                func(childComplexity int) int
 	}
 
 	RankedUser struct {
@@ -323,6 +356,14 @@ type ComplexityRoot struct {
 		LastActiveAt func(childComplexity int) int
 		Rank         func(childComplexity int) int
 		User         func(childComplexity int) int
+	}
+
+	SlackApp struct {
+		ClientID        func(childComplexity int) int
+		ClientSecretSet func(childComplexity int) int
+		Configured      func(childComplexity int) int
+		RedirectURL     func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -436,6 +477,9 @@ type AuditEventResolver interface {
 	UserEmail(ctx context.Context, obj *storage.StoredEvent) (*string, error)
 	JSON(ctx context.Context, obj *storage.StoredEvent) (string, error)
 }
+type ConfigChangeResolver interface {
+	ID(ctx context.Context, obj *storage.ConfigChange) (string, error)
+}
 type IntegrationResolver interface {
 	ID(ctx context.Context, obj *storage.Integration) (string, error)
 
@@ -481,6 +525,11 @@ type MutationResolver interface {
 	AcceptInvitation(ctx context.Context, organization string) (*storage.Membership, error)
 	UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*storage.Membership, error)
 	RemoveMember(ctx context.Context, organization string, username string) (bool, error)
+	SetSlackApp(ctx context.Context, clientID string, clientSecret string) (*model.SlackApp, error)
+	ClearSlackApp(ctx context.Context) (*model.SlackApp, error)
+	SlackInstallURL(ctx context.Context, organization *string) (string, error)
+	CreateWebhookIntegration(ctx context.Context, organization string, name string, url string, signingSecret *string) (*model.CreateWebhookIntegrationPayload, error)
+	DisconnectIntegration(ctx context.Context, id string) (*storage.Integration, error)
 	CreateTeam(ctx context.Context, organization string, name string) (*storage.Team, error)
 	DeleteTeam(ctx context.Context, organization string, name string) (bool, error)
 	AddTeamMember(ctx context.Context, organization string, team string, username string) (*storage.Team, error)
@@ -505,12 +554,15 @@ type OrganizationResolver interface {
 	AlertRules(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.AlertRuleConnection, error)
 	AuditEvents(ctx context.Context, obj *storage.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error)
 	Integrations(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.IntegrationConnection, error)
+	ConfigChanges(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.ConfigChangeConnection, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*storage.User, error)
 	Organization(ctx context.Context, name string) (*storage.Organization, error)
 	Organizations(ctx context.Context, first *int, after *string) (*model.OrganizationConnection, error)
 	User(ctx context.Context, username string) (*storage.User, error)
+	SlackApp(ctx context.Context) (*model.SlackApp, error)
+	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
 }
 type RankedUserResolver interface {
 	User(ctx context.Context, obj *model.RankedUser) (*storage.User, error)
@@ -1076,6 +1128,82 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "ConfigChange.action":
+		if e.ComplexityRoot.ConfigChange.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChange.Action(childComplexity), true
+	case "ConfigChange.actorUsername":
+		if e.ComplexityRoot.ConfigChange.ActorUsername == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChange.ActorUsername(childComplexity), true
+	case "ConfigChange.createdAt":
+		if e.ComplexityRoot.ConfigChange.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChange.CreatedAt(childComplexity), true
+	case "ConfigChange.id":
+		if e.ComplexityRoot.ConfigChange.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChange.ID(childComplexity), true
+	case "ConfigChange.target":
+		if e.ComplexityRoot.ConfigChange.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChange.Target(childComplexity), true
+
+	case "ConfigChangeConnection.edges":
+		if e.ComplexityRoot.ConfigChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChangeConnection.Edges(childComplexity), true
+	case "ConfigChangeConnection.pageInfo":
+		if e.ComplexityRoot.ConfigChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChangeConnection.PageInfo(childComplexity), true
+	case "ConfigChangeConnection.totalCount":
+		if e.ComplexityRoot.ConfigChangeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChangeConnection.TotalCount(childComplexity), true
+
+	case "ConfigChangeEdge.cursor":
+		if e.ComplexityRoot.ConfigChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChangeEdge.Cursor(childComplexity), true
+	case "ConfigChangeEdge.node":
+		if e.ComplexityRoot.ConfigChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfigChangeEdge.Node(childComplexity), true
+
+	case "CreateWebhookIntegrationPayload.integration":
+		if e.ComplexityRoot.CreateWebhookIntegrationPayload.Integration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWebhookIntegrationPayload.Integration(childComplexity), true
+	case "CreateWebhookIntegrationPayload.signingSecret":
+		if e.ComplexityRoot.CreateWebhookIntegrationPayload.SigningSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWebhookIntegrationPayload.SigningSecret(childComplexity), true
+
 	case "CreatedAPIKey.apiKey":
 		if e.ComplexityRoot.CreatedAPIKey.APIKey == nil {
 			break
@@ -1430,6 +1558,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddTeamMember(childComplexity, args["organization"].(string), args["team"].(string), args["username"].(string)), true
+	case "Mutation.clearSlackApp":
+		if e.ComplexityRoot.Mutation.ClearSlackApp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.ClearSlackApp(childComplexity), true
 	case "Mutation.createAPIKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1496,6 +1630,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+	case "Mutation.createWebhookIntegration":
+		if e.ComplexityRoot.Mutation.CreateWebhookIntegration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhookIntegration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhookIntegration(childComplexity, args["organization"].(string), args["name"].(string), args["url"].(string), args["signingSecret"].(*string)), true
 	case "Mutation.deactivateUser":
 		if e.ComplexityRoot.Mutation.DeactivateUser == nil {
 			break
@@ -1551,6 +1696,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["username"].(string)), true
+	case "Mutation.disconnectIntegration":
+		if e.ComplexityRoot.Mutation.DisconnectIntegration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disconnectIntegration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisconnectIntegration(childComplexity, args["id"].(string)), true
 	case "Mutation.enableSuggestedAlertRule":
 		if e.ComplexityRoot.Mutation.EnableSuggestedAlertRule == nil {
 			break
@@ -1628,6 +1784,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDefaultOrganization(childComplexity, args["organization"].(*string)), true
+	case "Mutation.setSlackApp":
+		if e.ComplexityRoot.Mutation.SetSlackApp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSlackApp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSlackApp(childComplexity, args["clientId"].(string), args["clientSecret"].(string)), true
+	case "Mutation.slackInstallURL":
+		if e.ComplexityRoot.Mutation.SlackInstallURL == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_slackInstallURL_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SlackInstallURL(childComplexity, args["organization"].(*string)), true
 	case "Mutation.updateAlertRule":
 		if e.ComplexityRoot.Mutation.UpdateAlertRule == nil {
 			break
@@ -1690,6 +1868,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.AuditEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.AuditEventFilter), args["order"].(*model.AuditEventOrder), args["anonymize"].(*bool)), true
+	case "Organization.configChanges":
+		if e.ComplexityRoot.Organization.ConfigChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_configChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.ConfigChanges(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Organization.createdAt":
 		if e.ComplexityRoot.Organization.CreatedAt == nil {
 			break
@@ -1811,6 +2000,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.instanceConfigChanges":
+		if e.ComplexityRoot.Query.InstanceConfigChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Query_instanceConfigChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.InstanceConfigChanges(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
 	case "Query.organization":
 		if e.ComplexityRoot.Query.Organization == nil {
 			break
@@ -1833,6 +2034,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Organizations(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.slackApp":
+		if e.ComplexityRoot.Query.SlackApp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SlackApp(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1875,6 +2082,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RankedUser.User(childComplexity), true
+
+	case "SlackApp.clientId":
+		if e.ComplexityRoot.SlackApp.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlackApp.ClientID(childComplexity), true
+	case "SlackApp.clientSecretSet":
+		if e.ComplexityRoot.SlackApp.ClientSecretSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlackApp.ClientSecretSet(childComplexity), true
+	case "SlackApp.configured":
+		if e.ComplexityRoot.SlackApp.Configured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlackApp.Configured(childComplexity), true
+	case "SlackApp.redirectUrl":
+		if e.ComplexityRoot.SlackApp.RedirectURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlackApp.RedirectURL(childComplexity), true
+	case "SlackApp.updatedAt":
+		if e.ComplexityRoot.SlackApp.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlackApp.UpdatedAt(childComplexity), true
 
 	case "Subscription.auditEvents":
 		if e.ComplexityRoot.Subscription.AuditEvents == nil {
@@ -2914,6 +3152,115 @@ type PageInfo {
   endCursor: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/slack.graphqls", Input: `"""
+The instance's Slack app registration (the system settings' "custom Slack
+application"). The client secret is stored encrypted and never returned:
+only whether one is set.
+"""
+type SlackApp {
+  "Whether a client ID and client secret are stored, so that organizations can install the app."
+  configured: Boolean!
+  "The Slack app's client ID (Slack's Basic Information page), or null when none is stored."
+  clientId: String
+  "Whether a client secret is stored. The secret itself is never shown."
+  clientSecretSet: Boolean!
+  "The Redirect URL to enter in the Slack app's OAuth & Permissions page: this server's public URL followed by /slack/oauth/callback."
+  redirectUrl: String!
+  "When the registration was last stored; null when none is."
+  updatedAt: Time
+}
+
+"A webhook integration just created."
+type CreateWebhookIntegrationPayload {
+  integration: Integration!
+  """
+  The signing secret the server generated, shown this once: the receiver
+  checks X-Auditgraph-Signature with it. Null when the caller gave one.
+  """
+  signingSecret: String
+}
+
+"""
+A change of the server's configuration that the audit log's fixed action
+catalog has no action for, such as an integration connected. Append-only.
+"""
+type ConfigChange {
+  id: ID!
+  """
+  What changed, as ` + "`" + `thing:verb` + "`" + `: integration:connect, integration:disconnect,
+  slack_app:update, slack_app:clear, and more as features record theirs.
+  """
+  action: String!
+  "The username of who made the change, as it was then."
+  actorUsername: String!
+  "What the change was about, such as an integration's name; never a secret."
+  target: String!
+  "When the change was made."
+  createdAt: Time!
+}
+
+"A page of configuration changes."
+type ConfigChangeConnection {
+  edges: [ConfigChangeEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+"A configuration change with its cursor."
+type ConfigChangeEdge {
+  cursor: String!
+  node: ConfigChange!
+}
+
+extend type Organization {
+  "Changes of the organization's alerting configuration, newest first. Organization admins and instance admins only."
+  configChanges(
+    "How many to return, at most 100."
+    first: Int = 50
+    "Return the changes after this cursor."
+    after: String
+  ): ConfigChangeConnection!
+}
+
+extend type Query {
+  "The Slack app registration. Instance admins only."
+  slackApp: SlackApp!
+  "Instance-wide configuration changes (such as the Slack app's registration), newest first. Instance admins only."
+  instanceConfigChanges(
+    "How many to return, at most 100."
+    first: Int = 50
+    "Return the changes after this cursor."
+    after: String
+  ): ConfigChangeConnection!
+}
+
+extend type Mutation {
+  """
+  Store the Slack app's client ID and client secret (from the app's Basic
+  Information page), replacing any stored before; records slack_app:update.
+  Instance admins only; needs the instance key.
+  """
+  setSlackApp(clientId: String!, clientSecret: String!): SlackApp!
+  "Remove the Slack app registration; installed channels keep working. Records slack_app:clear. Instance admins only."
+  clearSlackApp: SlackApp!
+  """
+  A Slack URL that installs the Slack app into a channel for the
+  organization (the caller's API organization when not named). Valid once,
+  for 10 minutes; a frontend sends the browser there. GET /slack/install does
+  the same as a redirect. The organization's admins and instance admins.
+  """
+  slackInstallURL(organization: String): String!
+  """
+  Connect a generic webhook: alerts are POSTed as JSON to url, signed with
+  HMAC-SHA256 under the signing secret (generated when not given, at least
+  16 characters when given). Records integration:connect. The
+  organization's admins and instance admins; needs the instance key.
+  """
+  createWebhookIntegration(organization: String!, name: String!, url: String!, signingSecret: String): CreateWebhookIntegrationPayload!
+  "Disconnect an integration for good (status DISCONNECTED; it stays listed). Records integration:disconnect. The organization's admins and instance admins."
+  disconnectIntegration(id: ID!): Integration!
+}
+`, BuiltIn: false},
 	{Name: "../schema/subscription.graphqls", Input: `"""
 Live feeds, served over WebSocket at ` + "`" + `/graphql` + "`" + ` (the ` + "`" + `graphql-transport-ws` + "`" + `
 protocol; the older ` + "`" + `graphql-ws` + "`" + ` one is accepted too). Authenticate in the
@@ -3333,6 +3680,54 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ConfigChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ConfigChange_id(ctx, field)
+	case "action":
+		return ec.fieldContext_ConfigChange_action(ctx, field)
+	case "actorUsername":
+		return ec.fieldContext_ConfigChange_actorUsername(ctx, field)
+	case "target":
+		return ec.fieldContext_ConfigChange_target(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ConfigChange_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfigChange", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfigChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ConfigChangeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ConfigChangeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ConfigChangeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfigChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfigChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ConfigChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ConfigChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfigChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateWebhookIntegrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "integration":
+		return ec.fieldContext_CreateWebhookIntegrationPayload_integration(ctx, field)
+	case "signingSecret":
+		return ec.fieldContext_CreateWebhookIntegrationPayload_signingSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateWebhookIntegrationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedAPIKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -3517,6 +3912,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_auditEvents(ctx, field)
 	case "integrations":
 		return ec.fieldContext_Organization_integrations(ctx, field)
+	case "configChanges":
+		return ec.fieldContext_Organization_configChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
 }
@@ -3569,6 +3966,22 @@ func (ec *executionContext) childFields_RankedUser(ctx context.Context, field gr
 		return ec.fieldContext_RankedUser_lastActiveAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RankedUser", field.Name)
+}
+
+func (ec *executionContext) childFields_SlackApp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "configured":
+		return ec.fieldContext_SlackApp_configured(ctx, field)
+	case "clientId":
+		return ec.fieldContext_SlackApp_clientId(ctx, field)
+	case "clientSecretSet":
+		return ec.fieldContext_SlackApp_clientSecretSet(ctx, field)
+	case "redirectUrl":
+		return ec.fieldContext_SlackApp_redirectUrl(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SlackApp_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SlackApp", field.Name)
 }
 
 func (ec *executionContext) childFields_Team(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4021,6 +4434,44 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createWebhookIntegration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "url",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["url"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "signingSecret",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["signingSecret"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deactivateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4096,6 +4547,20 @@ func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["username"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_disconnectIntegration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4237,6 +4702,42 @@ func (ec *executionContext) field_Mutation_setDefaultOrganization_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setSlackApp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "clientId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["clientId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "clientSecret",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["clientSecret"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_slackInstallURL_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateAlertRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4355,6 +4856,28 @@ func (ec *executionContext) field_Organization_auditEvents_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Organization_configChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Organization_integrations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4464,6 +4987,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_instanceConfigChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -6682,6 +7227,318 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _ConfigChange_id(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChange_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConfigChange().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChange_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChange", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChange_action(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChange_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChange_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChange_actorUsername(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChange_actorUsername(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorUsername, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChange_actorUsername(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChange_target(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChange_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChange_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChange_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChange_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChange_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChangeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ConfigChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChangeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ConfigChangeEdge) graphql.Marshaler {
+			return ec.marshalNConfigChangeEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChangeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfigChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfigChangeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConfigChangeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ConfigChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChangeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChangeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfigChangeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConfigChangeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ConfigChangeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChangeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChangeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChangeConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChangeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ConfigChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChangeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChangeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfigChangeEdge", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConfigChangeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ConfigChangeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfigChangeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.ConfigChange) graphql.Marshaler {
+			return ec.marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐConfigChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfigChangeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfigChangeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfigChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateWebhookIntegrationPayload_integration(ctx context.Context, field graphql.CollectedField, obj *model.CreateWebhookIntegrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateWebhookIntegrationPayload_integration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Integration, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateWebhookIntegrationPayload_integration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateWebhookIntegrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Integration(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateWebhookIntegrationPayload_signingSecret(ctx context.Context, field graphql.CollectedField, obj *model.CreateWebhookIntegrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateWebhookIntegrationPayload_signingSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SigningSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateWebhookIntegrationPayload_signingSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateWebhookIntegrationPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _CreatedAPIKey_key(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8567,6 +9424,214 @@ func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setSlackApp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSlackApp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSlackApp(ctx, fc.Args["clientId"].(string), fc.Args["clientSecret"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
+			return ec.marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSlackApp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlackApp(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSlackApp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_clearSlackApp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_clearSlackApp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().ClearSlackApp(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
+			return ec.marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_clearSlackApp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlackApp(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_slackInstallURL(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_slackInstallURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SlackInstallURL(ctx, fc.Args["organization"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_slackInstallURL(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_slackInstallURL_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createWebhookIntegration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWebhookIntegration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWebhookIntegration(ctx, fc.Args["organization"].(string), fc.Args["name"].(string), fc.Args["url"].(string), fc.Args["signingSecret"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateWebhookIntegrationPayload) graphql.Marshaler {
+			return ec.marshalNCreateWebhookIntegrationPayload2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCreateWebhookIntegrationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWebhookIntegration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateWebhookIntegrationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWebhookIntegration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disconnectIntegration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disconnectIntegration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisconnectIntegration(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disconnectIntegration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Integration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disconnectIntegration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createTeam(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9418,6 +10483,50 @@ func (ec *executionContext) fieldContext_Organization_integrations(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Organization_configChanges(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_configChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Organization().ConfigChanges(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfigChangeConnection) graphql.Marshaler {
+			return ec.marshalNConfigChangeConnection2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_configChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfigChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Organization_configChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrganizationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrganizationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9816,6 +10925,82 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_slackApp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_slackApp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SlackApp(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
+			return ec.marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_slackApp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlackApp(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_instanceConfigChanges(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_instanceConfigChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().InstanceConfigChanges(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfigChangeConnection) graphql.Marshaler {
+			return ec.marshalNConfigChangeConnection2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_instanceConfigChanges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfigChangeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_instanceConfigChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9991,6 +11176,121 @@ func (ec *executionContext) _RankedUser_lastActiveAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_RankedUser_lastActiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RankedUser", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _SlackApp_configured(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlackApp_configured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Configured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlackApp_configured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlackApp", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SlackApp_clientId(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlackApp_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SlackApp_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlackApp", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SlackApp_clientSecretSet(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlackApp_clientSecretSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecretSet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlackApp_clientSecretSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlackApp", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SlackApp_redirectUrl(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlackApp_redirectUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlackApp_redirectUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlackApp", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SlackApp_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlackApp_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SlackApp_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlackApp", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Subscription_auditEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -14819,6 +16119,231 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var configChangeImplementors = []string{"ConfigChange"}
+
+func (ec *executionContext) _ConfigChange(ctx context.Context, sel ast.SelectionSet, obj *storage.ConfigChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, configChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfigChange")
+		case "id":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConfigChange_id(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "action":
+			out.Values[i] = ec._ConfigChange_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorUsername":
+			out.Values[i] = ec._ConfigChange_actorUsername(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._ConfigChange_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ConfigChange_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var configChangeConnectionImplementors = []string{"ConfigChangeConnection"}
+
+func (ec *executionContext) _ConfigChangeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ConfigChangeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, configChangeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfigChangeConnection")
+		case "edges":
+			out.Values[i] = ec._ConfigChangeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ConfigChangeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ConfigChangeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var configChangeEdgeImplementors = []string{"ConfigChangeEdge"}
+
+func (ec *executionContext) _ConfigChangeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ConfigChangeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, configChangeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfigChangeEdge")
+		case "cursor":
+			out.Values[i] = ec._ConfigChangeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ConfigChangeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var createWebhookIntegrationPayloadImplementors = []string{"CreateWebhookIntegrationPayload"}
+
+func (ec *executionContext) _CreateWebhookIntegrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateWebhookIntegrationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createWebhookIntegrationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateWebhookIntegrationPayload")
+		case "integration":
+			out.Values[i] = ec._CreateWebhookIntegrationPayload_integration(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signingSecret":
+			out.Values[i] = ec._CreateWebhookIntegrationPayload_signingSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createdAPIKeyImplementors = []string{"CreatedAPIKey"}
 
 func (ec *executionContext) _CreatedAPIKey(ctx context.Context, sel ast.SelectionSet, obj *model.CreatedAPIKey) graphql.Marshaler {
@@ -16277,6 +17802,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setSlackApp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSlackApp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clearSlackApp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_clearSlackApp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "slackInstallURL":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_slackInstallURL(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createWebhookIntegration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWebhookIntegration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disconnectIntegration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disconnectIntegration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createTeam":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTeam(ctx, field)
@@ -16739,6 +18299,44 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "configChanges":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Organization_configChanges(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17012,6 +18610,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "slackApp":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_slackApp(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "instanceConfigChanges":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_instanceConfigChanges(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -17111,6 +18753,64 @@ func (ec *executionContext) _RankedUser(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._RankedUser_lastActiveAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var slackAppImplementors = []string{"SlackApp"}
+
+func (ec *executionContext) _SlackApp(ctx context.Context, sel ast.SelectionSet, obj *model.SlackApp) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, slackAppImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SlackApp")
+		case "configured":
+			out.Values[i] = ec._SlackApp_configured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._SlackApp_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientSecretSet":
+			out.Values[i] = ec._SlackApp_clientSecretSet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUrl":
+			out.Values[i] = ec._SlackApp_redirectUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._SlackApp_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18492,6 +20192,46 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐConfigChange(ctx context.Context, sel ast.SelectionSet, v *storage.ConfigChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConfigChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConfigChangeConnection2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ConfigChangeConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConfigChangeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConfigChangeEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdge(ctx context.Context, sel ast.SelectionSet, v model.ConfigChangeEdge) graphql.Marshaler {
+	return ec._ConfigChangeEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConfigChangeEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ConfigChangeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConfigChangeEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNCreateOrganizationInput2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCreateOrganizationInput(ctx context.Context, v any) (model.CreateOrganizationInput, error) {
 	res, err := ec.unmarshalInputCreateOrganizationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18505,6 +20245,16 @@ func (ec *executionContext) unmarshalNCreateServiceAccountInput2githubᚗcomᚋa
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCreateUserInput(ctx context.Context, v any) (model.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateWebhookIntegrationPayload2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCreateWebhookIntegrationPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateWebhookIntegrationPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CreateWebhookIntegrationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCreatedAPIKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCreatedAPIKey(ctx context.Context, sel ast.SelectionSet, v *model.CreatedAPIKey) graphql.Marshaler {
@@ -18870,6 +20620,16 @@ func (ec *executionContext) unmarshalNSeatLevel2githubᚗcomᚋauditgraphᚋaudi
 
 func (ec *executionContext) marshalNSeatLevel2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSeatLevel(ctx context.Context, sel ast.SelectionSet, v model.SeatLevel) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx context.Context, sel ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SlackApp(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

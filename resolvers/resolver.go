@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
+	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -24,4 +26,9 @@ type Resolver struct {
 	Now func() time.Time
 	// Live feeds the auditEvents subscription; nil turns subscriptions off.
 	Live *live.Hub
+	// Secrets seals and opens stored secrets; nil when the server runs
+	// without the instance key.
+	Secrets *secretbox.Box
+	// Connect registers the Slack app and connects integrations.
+	Connect *connect.Service
 }

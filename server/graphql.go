@@ -214,6 +214,9 @@ func complexity() graph.ComplexityRoot {
 	}
 	c.Query.Organizations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Team.Members = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Organization.Integrations = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Organization.ConfigChanges = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Query.InstanceConfigChanges = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Organization.AlertRules = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.IntegrationDelivery.Recent = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	return c

@@ -19,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/playground"
 	"github.com/auditgraph/auditgraph/resolvers"
+	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -46,6 +47,14 @@ type Config struct {
 	// MetricsElsewhere says the caller serves Metrics on a listener of its
 	// own (--metrics-listen), so this handler has no /metrics route.
 	MetricsElsewhere bool
+	// Secrets seals and opens stored secrets (Slack, webhooks); nil when the
+	// server runs without the instance key.
+	Secrets *secretbox.Box
+	// PublicURL is the URL users reach the server at (the Slack redirect URL).
+	PublicURL string
+	// SlackAPIURL and SlackAuthorizeURL replace Slack's Web API base and
+	// OAuth authorize URL when set (tests, Slack-compatible gateways).
+	SlackAPIURL, SlackAuthorizeURL string
 }
 
 // New returns the handler of every route.
@@ -76,7 +85,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
+	conn := newConnect(cfg)
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +104,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
 	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
 	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
+	routeSlack(mux, conn, api, protect)
 	if !cfg.MetricsElsewhere {
 		// The figures add up every organization's traffic and events, so on
 		// the API's listener they are for instance admins; a scraper without

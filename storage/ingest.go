@@ -68,34 +68,20 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if err := tx.get(ctx, &last, `SELECT last_seq FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
 		return res, notFound(err, "storage: ingest into organization %d", orgID)
 	}
-	var ids pq.StringArray
-	for _, e := range events {
-		if e.ClientID != "" {
-			ids = append(ids, e.ClientID)
-		}
-	}
-	seen := map[string]bool{}
-	if len(ids) > 0 {
-		var old []string
-		if err := tx.sel(ctx, &old, `SELECT client_id FROM audit_event_ids WHERE org_id = $1 AND client_id = ANY($2)`, orgID, ids); err != nil {
-			return res, fmt.Errorf("storage: ingest: look up client ids: %w", err)
-		}
-		for _, id := range old {
-			seen[id] = true
-		}
+	fresh, err := tx.claimClientIDs(ctx, orgID, events)
+	if err != nil {
+		return res, err
 	}
 	keep := make([]IngestEvent, 0, len(events))
-	var fresh pq.StringArray
 	for _, e := range events {
 		if !e.Action.Valid() {
 			return res, fmt.Errorf("storage: ingest: unknown action %q", e.Action)
 		}
 		if e.ClientID != "" {
-			if seen[e.ClientID] {
+			if !fresh[e.ClientID] {
 				continue
 			}
-			seen[e.ClientID] = true // a repeat later in the batch is a duplicate too
-			fresh = append(fresh, e.ClientID)
+			delete(fresh, e.ClientID) // a repeat later in the batch is a duplicate too
 		}
 		if e.Timestamp.IsZero() {
 			e.Timestamp = time.Now()
@@ -105,11 +91,6 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	res.Stored, res.Duplicates = len(keep), len(events)-len(keep)
 	if len(keep) == 0 {
 		return res, nil
-	}
-	if len(fresh) > 0 {
-		if _, err := tx.exec(ctx, `INSERT INTO audit_event_ids (org_id, client_id) SELECT $1, unnest($2::text[])`, orgID, fresh); err != nil {
-			return res, fmt.Errorf("storage: ingest: record client ids: %w", err)
-		}
 	}
 	if err := tx.copyEvents(ctx, orgID, last+1, keep); err != nil {
 		return res, err
@@ -125,6 +106,34 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 		return res, err
 	}
 	return res, tx.notifyAppended(ctx, orgID, res.FirstSeq, res.LastSeq)
+}
+
+// claimClientIDs records the batch's client ids and returns those not seen
+// before. One INSERT … ON CONFLICT DO NOTHING RETURNING both checks and
+// records them: the unique index is probed once per id, where a lookup
+// followed by an insert probed it twice. The caller holds the organization's
+// lock, so no other batch can claim an id between the check and the COPY.
+func (tx *Tx) claimClientIDs(ctx context.Context, orgID int64, events []IngestEvent) (map[string]bool, error) {
+	var ids pq.StringArray
+	for _, e := range events {
+		if e.ClientID != "" {
+			ids = append(ids, e.ClientID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var claimed []string
+	err := tx.sel(ctx, &claimed, `INSERT INTO audit_event_ids (org_id, client_id) SELECT $1::bigint, unnest($2::text[])
+		ON CONFLICT DO NOTHING RETURNING client_id`, orgID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("storage: ingest: record client ids: %w", err)
+	}
+	fresh := make(map[string]bool, len(claimed))
+	for _, id := range claimed {
+		fresh[id] = true
+	}
+	return fresh, nil
 }
 
 // copyEvents COPYs events into the log, numbered from first.

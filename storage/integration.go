@@ -94,3 +94,12 @@ func (tx *Tx) SetIntegrationStatus(ctx context.Context, id int64, status, reason
 	}
 	return notFound(classify(err), "storage: set status of integration %d", id)
 }
+
+// InUseIntegrationByName returns an organization's integration called name
+// that is not disconnected.
+func (q queries) InUseIntegrationByName(ctx context.Context, orgID int64, name string) (Integration, error) {
+	var in Integration
+	err := q.get(ctx, &in, `SELECT `+integrationColumns+` FROM integrations
+		WHERE org_id = $1 AND name = $2 AND status <> 'disconnected'`, orgID, name)
+	return in, notFound(err, "storage: get integration %q of organization %d", name, orgID)
+}

@@ -1,7 +1,7 @@
 // Package rules manages an organization's alert rules for its admins:
 // creating, changing and deleting them, enabling a built-in suggestion, and
 // sending a test alert. Each change is recorded in the configuration change
-// log in its own transaction, since the audit catalog (fixed by the
+// log in the change's transaction, since the audit catalog (fixed by the
 // documented interface) has no action for it.
 package rules
 
@@ -16,44 +16,21 @@ import (
 	"github.com/auditgraph/auditgraph/storage"
 )
 
-// The actions of the configuration change log this package writes.
-const (
-	ChangeCreate = "alert_rule:create"
-	ChangeUpdate = "alert_rule:update"
-	ChangeDelete = "alert_rule:delete"
-	ChangeTest   = "integration:test_alert"
-)
-
 // Service applies rule changes on behalf of an org admin.
 type Service struct{ store *storage.Store }
 
 // New returns a Service over store.
 func New(store *storage.Store) *Service { return &Service{store: store} }
 
-// detail is what the change log keeps of a rule.
-type detail struct {
-	ID           int64    `json:"id"`
-	Actions      []string `json:"actions"`
-	Actor        string   `json:"actor,omitempty"`
-	Target       string   `json:"target,omitempty"`
-	Codes        []int    `json:"codes,omitempty"`
-	CodeMin      int      `json:"code_min,omitempty"`
-	CodeMax      int      `json:"code_max,omitempty"`
-	Threshold    int      `json:"threshold,omitempty"`
-	Window       int      `json:"window_seconds,omitempty"`
-	Integrations []int64  `json:"integrations"`
-	Enabled      bool     `json:"enabled"`
-}
-
-func describe(r alerting.Rule) detail {
-	return detail{r.ID, r.Actions, r.Actor, r.Target, r.Codes, r.CodeMin, r.CodeMax, r.Threshold,
-		int(r.Window.Seconds()), r.Integrations, r.Enabled}
-}
-
+// record logs a change of rule r.
 func record(ctx context.Context, tx *storage.Tx, actor *auth.Principal, action string, r alerting.Rule) error {
+	return tx.RecordConfigChange(ctx, change(actor, r.OrgID, action, r.Name))
+}
+
+// change is the log entry of actor's change of target.
+func change(actor *auth.Principal, orgID int64, action, target string) storage.ConfigChange {
 	id := actor.User.ID
-	return tx.RecordConfigChange(ctx, storage.ConfigChange{OrgID: r.OrgID, ActorUserID: &id, Action: action,
-		Target: r.Name, Detail: describe(r)})
+	return storage.ConfigChange{OrgID: &orgID, ActorUserID: &id, ActorUsername: actor.User.Username, Action: action, Target: target}
 }
 
 // adminOrg returns the organization named orgName if actor administers it.
@@ -93,7 +70,7 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName str
 		if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, ChangeCreate, out.Rule)
+		return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 	})
 	return out, err
 }
@@ -116,7 +93,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 		if out, err = tx.UpdateAlertRule(ctx, r); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, ChangeUpdate, out.Rule)
+		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
 	return out, err
 }
@@ -135,7 +112,7 @@ func (s *Service) Delete(ctx context.Context, actor *auth.Principal, id int64) e
 		if err := tx.DeleteAlertRule(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, ChangeDelete, old.Rule)
+		return record(ctx, tx, actor, storage.ChangeAlertRuleDelete, old.Rule)
 	})
 }
 
@@ -163,7 +140,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 			if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
 				return err
 			}
-			return record(ctx, tx, actor, ChangeCreate, out.Rule)
+			return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 		case err != nil:
 			return err
 		}
@@ -171,7 +148,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		if out, err = tx.UpdateAlertRule(ctx, old.Rule); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, ChangeUpdate, out.Rule)
+		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
 	return out, err
 }
@@ -194,9 +171,7 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID); err != nil {
 			return err
 		}
-		id := actor.User.ID
-		return tx.RecordConfigChange(ctx, storage.ConfigChange{OrgID: in.OrgID, ActorUserID: &id, Action: ChangeTest,
-			Target: in.Name, Detail: map[string]int64{"integration": in.ID, "alert": out.ID}})
+		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, storage.ChangeIntegrationTestAlert, in.Name))
 	})
 	return out, err
 }

@@ -2,25 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
 
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/notify/outbox"
 	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
-
-// loadSecrets returns the instance's secret box from AUDITGRAPH_SECRET_KEY,
-// or nil when no key is set (nothing can be delivered then).
-func loadSecrets() (*secretbox.Box, error) {
-	box, err := secretbox.Load(os.Getenv("AUDITGRAPH_SECRET_KEY"), "")
-	if errors.Is(err, secretbox.ErrNoKey) {
-		return nil, nil
-	}
-	return box, err
-}
 
 // startDelivery runs the alert outbox's delivery worker until the returned
 // stop is called, which waits for the attempt in progress to finish. With

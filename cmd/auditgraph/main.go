@@ -2,6 +2,7 @@
 //
 //	auditgraph serve     run the server (with a private PostgreSQL unless --database-url is given)
 //	auditgraph migrate   apply database migrations and exit
+//	auditgraph logs pull fetch new audit logs into daily files, resumable
 //	auditgraph version   print the version
 //
 // Every flag can also be set from the environment as AUDITGRAPH_<FLAG>, with
@@ -37,6 +38,7 @@ const usage = `usage: auditgraph <command> [flags]
 commands:
   serve     run the server
   migrate   apply database migrations and exit
+  logs pull fetch new audit logs from a server into daily files
   version   print the version
 
 Run "auditgraph <command> -h" for a command's flags. Every flag can also be
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], stderr)
+	case "logs":
+		err = logs(ctx, args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, "auditgraph", buildVersion())
 	case "-h", "-help", "--help", "help":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/activity"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
@@ -26,6 +27,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		f             dbFlags
+		jobs          jobFlags
 		listen        = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 		mode          = fs.String("deployment", string(deployment.SelfManaged), "self-managed, dedicated or multi-tenant")
 		publicURL     = fs.String("public-url", "", "URL users reach the server at (links, Slack redirect); http://<listen> when empty")
@@ -34,14 +36,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		cutoff        = fs.String("activity-cutoff", "2025-05-08", "multi-tenant: the first UTC day whose audited actions count as activity")
 		drainTimeout  = fs.Duration("shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 		metricsListen = fs.String("metrics-listen", "", "address to serve /metrics on without credentials; empty: on --listen, for instance admins")
+		secretKeyFile = fs.String("secret-key-file", "", "file holding the instance key that seals stored secrets (or env AUDITGRAPH_SECRET_KEY)")
+		slackAPIURL   = fs.String("slack-api-url", "", "base of Slack's Web API for the OAuth exchange; empty: https://slack.com/api/")
+		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 	)
 	f.register(fs)
+	jobs.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	m, err := deployment.Parse(*mode)
 	if err != nil {
 		return usageError{fmt.Errorf("--deployment: %w", err)}
+	}
+	if err := jobs.check(m); err != nil {
+		return err
 	}
 	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
 	if err != nil {
@@ -60,6 +69,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeDB()
+
+	secrets, err := loadSecrets(ctx, store, log, os.Getenv("AUDITGRAPH_SECRET_KEY"), *secretKeyFile)
+	if err != nil {
+		return err
+	}
 
 	ids := identity.New(store, m, log)
 	key, created, err := ids.Bootstrap(ctx, identity.Bootstrap{
@@ -118,18 +132,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
-	secrets, err := loadSecrets()
+	stopJobs, err := jobs.start(ctx, store, reg, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
+	defer stopJobs()
 	stopDelivery, err := startDelivery(ctx, outbox.Config{DatabaseURL: f.databaseURL, PublicURL: *publicURL}, store, secrets, reg, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer stopDelivery()
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
-			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != ""}),
+			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
+			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

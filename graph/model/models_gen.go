@@ -127,6 +127,19 @@ type AuditEventFilter struct {
 	NumDays   *int    `json:"numDays,omitempty"`
 }
 
+// A page of configuration changes.
+type ConfigChangeConnection struct {
+	Edges      []ConfigChangeEdge `json:"edges"`
+	PageInfo   *PageInfo          `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+// A configuration change with its cursor.
+type ConfigChangeEdge struct {
+	Cursor string                `json:"cursor"`
+	Node   *storage.ConfigChange `json:"node"`
+}
+
 // A new organization.
 type CreateOrganizationInput struct {
 	// Unique name: 1 to 64 letters, digits, '_', '.' or '-'.
@@ -156,6 +169,14 @@ type CreateUserInput struct {
 	WeaveAccess  *SeatLevel `json:"weaveAccess,omitempty"`
 	// Make the user an instance admin (instance admins only).
 	InstanceAdmin *bool `json:"instanceAdmin,omitempty"`
+}
+
+// A webhook integration just created.
+type CreateWebhookIntegrationPayload struct {
+	Integration *storage.Integration `json:"integration"`
+	// The signing secret the server generated, shown this once: the receiver
+	// checks X-Auditgraph-Signature with it. Null when the caller gave one.
+	SigningSecret *string `json:"signingSecret,omitempty"`
 }
 
 // A key just created: `key` is shown this once and cannot be read again.
@@ -251,6 +272,22 @@ type PageInfo struct {
 // instance admins see every organization, organization admins their
 // organizations, and other users themselves.
 type Query struct {
+}
+
+// The instance's Slack app registration (the system settings' "custom Slack
+// application"). The client secret is stored encrypted and never returned:
+// only whether one is set.
+type SlackApp struct {
+	// Whether a client ID and client secret are stored, so that organizations can install the app.
+	Configured bool `json:"configured"`
+	// The Slack app's client ID (Slack's Basic Information page), or null when none is stored.
+	ClientID *string `json:"clientId,omitempty"`
+	// Whether a client secret is stored. The secret itself is never shown.
+	ClientSecretSet bool `json:"clientSecretSet"`
+	// The Redirect URL to enter in the Slack app's OAuth & Permissions page: this server's public URL followed by /slack/oauth/callback.
+	RedirectURL string `json:"redirectUrl"`
+	// When the registration was last stored; null when none is.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
 }
 
 // Live feeds, served over WebSocket at `/graphql` (the `graphql-transport-ws`

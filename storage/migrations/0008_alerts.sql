@@ -69,27 +69,3 @@ CREATE TABLE alert_outbox (
 -- What workers poll: due rows only.
 CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX alert_outbox_integration ON alert_outbox (integration_id, id);
-
--- Configuration changes that the audit catalog has no action for (it is
--- fixed by the documented interface), such as alert rules created, changed
--- or deleted. Append-only, like the audit log.
-CREATE TABLE config_changes (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    org_id         bigint REFERENCES organizations (id),
-    -- actor_user_id: no foreign key, so that a permanently deleted user's changes stay.
-    actor_user_id  bigint,
-    action         text NOT NULL,
-    target         text NOT NULL,
-    detail         jsonb NOT NULL DEFAULT '{}',
-    at             timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX config_changes_org ON config_changes (org_id, at);
-
-CREATE FUNCTION config_changes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'config_changes is append-only: % refused', TG_OP;
-END $$;
-CREATE TRIGGER config_changes_no_update BEFORE UPDATE OR DELETE ON config_changes
-    FOR EACH ROW EXECUTE FUNCTION config_changes_append_only();
-CREATE TRIGGER config_changes_no_truncate BEFORE TRUNCATE ON config_changes
-    FOR EACH STATEMENT EXECUTE FUNCTION config_changes_append_only();

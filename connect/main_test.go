@@ -1,0 +1,9 @@
+package connect
+
+import (
+	"testing"
+
+	"github.com/auditgraph/auditgraph/storage/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
