@@ -185,7 +185,9 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 	case errors.As(err, &bad):
 		log.Error("alert outbox: cannot send", "err", err)
 		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
-		w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
+		if bad.integration {
+			w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
+		}
 		return
 	case err != nil:
 		log.Error("alert outbox: reading the alert", "err", err)
@@ -223,8 +225,12 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 }
 
 // badAlert is an alert that can never be sent: its integration's secrets
-// do not open or its configuration is invalid, or its event is gone.
-type badAlert struct{ error }
+// do not open or its configuration is invalid (integration is true), or
+// its event is gone (retention dropped it).
+type badAlert struct {
+	error
+	integration bool
+}
 
 func (b badAlert) Unwrap() error { return b.error }
 
@@ -234,11 +240,11 @@ func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integr
 	var a notify.Alert
 	cfg, err := integration.Open(w.cfg.Secrets, in)
 	if err != nil {
-		return nil, a, badAlert{err}
+		return nil, a, badAlert{err, true}
 	}
 	n, err := integration.New(cfg, w.cfg.Client)
 	if err != nil {
-		return nil, a, badAlert{err}
+		return nil, a, badAlert{err, true}
 	}
 	org, err := w.cfg.Store.Organization(ctx, c.OrgID)
 	if err != nil {
@@ -252,7 +258,7 @@ func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integr
 			return nil, a, err
 		}
 		if len(es) != 1 {
-			return nil, a, badAlert{fmt.Errorf("outbox: event %d of organization %d is gone", *c.EventSeq, c.OrgID)}
+			return nil, a, badAlert{fmt.Errorf("outbox: event %d of organization %d is gone", *c.EventSeq, c.OrgID), false}
 		}
 		e = es[0].Event
 	}
