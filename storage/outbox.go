@@ -338,3 +338,13 @@ func (q queries) IntegrationDeliveries(ctx context.Context, integrationID, befor
 	}
 	return rows, nil
 }
+
+// PruneOutbox deletes the alerts that are finished (delivered, failed or
+// dropped) and were created before before, and says how many.
+func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.exec(ctx, `DELETE FROM alert_outbox WHERE status <> 'pending' AND created_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("storage: prune alert outbox: %w", err)
+	}
+	return n, nil
+}

@@ -56,14 +56,17 @@ type Config struct {
 	Poll      time.Duration  // 2 seconds
 	Batch     int            // 20 alerts per claim
 	Client    *http.Client   // nil: each plugin's default client
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	// Keep is how long finished alerts stay as delivery history: 30 days.
+	Keep    time.Duration
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // Worker delivers alerts from the outbox.
 type Worker struct {
 	cfg         Config
 	lastCounted time.Time
+	lastPruned  time.Time
 }
 
 // New returns a Worker for cfg, with its defaults filled in.
@@ -82,6 +85,9 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 20
+	}
+	if cfg.Keep == 0 {
+		cfg.Keep = 30 * 24 * time.Hour
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -135,6 +141,7 @@ func (w *Worker) Run(ctx context.Context) {
 // many it claimed.
 func (w *Worker) RunOnce(ctx context.Context) int {
 	w.countPending(ctx)
+	w.prune(ctx)
 	claims, err := w.cfg.Store.ClaimAlerts(ctx, w.cfg.Lease, w.cfg.Batch)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -160,6 +167,19 @@ func (w *Worker) countPending(ctx context.Context) {
 	w.lastCounted = time.Now()
 	if n, err := w.cfg.Store.PendingAlerts(ctx); err == nil {
 		w.cfg.Metrics.OutboxPending(n)
+	}
+}
+
+// prune drops finished alerts older than Keep, once an hour at most.
+func (w *Worker) prune(ctx context.Context) {
+	if time.Since(w.lastPruned) < time.Hour {
+		return
+	}
+	w.lastPruned = time.Now()
+	if n, err := w.cfg.Store.PruneOutbox(ctx, time.Now().Add(-w.cfg.Keep)); err != nil {
+		w.cfg.Log.Error("alert outbox: prune", "err", err)
+	} else if n > 0 {
+		w.cfg.Log.Info("alert outbox: pruned finished alerts", "count", n, "older_than", w.cfg.Keep.String())
 	}
 }
 

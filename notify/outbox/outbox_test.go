@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
@@ -732,4 +734,35 @@ func (e *env) deliveriesIn(tx *storage.Tx, integrationID int64) []storage.Outbox
 		e.t.Fatal(err)
 	}
 	return rows
+}
+
+func TestPruneKeepsPendingAndRecent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := newReceiver(t)
+	hook := e.manyAlerts(r, 3)
+	stop := e.worker(outbox.Config{})
+	waitFor(t, 5*time.Second, "3 delivered", func() bool {
+		st, err := e.store.IntegrationDelivery(e.ctx, hook)
+		return err == nil && st.Delivered == 3
+	})
+	stop()
+	e.ingest(audit.Event{Action: audit.UserCreateAPIKey}) // stays pending: no worker runs
+	rows := e.deliveries(hook)
+	// Two delivered alerts and the pending one are old.
+	if _, err := e.store.DB().ExecContext(e.ctx, `UPDATE alert_outbox SET created_at = now() - interval '40 days' WHERE id = ANY($1)`,
+		pq.Array([]int64{rows[0].ID, rows[1].ID, rows[3].ID})); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.store.PruneOutbox(e.ctx, time.Now().Add(-30*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneOutbox = %d, %v; want 2", n, err)
+	}
+	var left []int64
+	for _, d := range e.deliveries(hook) {
+		left = append(left, d.ID)
+	}
+	if want := []int64{rows[2].ID, rows[3].ID}; fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Errorf("left %v, want the recent and the pending alert %v", left, want)
+	}
 }
