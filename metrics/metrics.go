@@ -35,6 +35,10 @@ type Metrics struct {
 	eventsDuplicates prometheus.Counter
 	eventsDropped    prometheus.Counter
 	batchesRejected  *prometheus.CounterVec
+
+	chainStatus       prometheus.Gauge
+	chainLastVerified prometheus.Gauge
+	chain             *chainState
 }
 
 // The database pool figures, read from sql.DBStats at each scrape.
@@ -92,6 +96,15 @@ func New(db *sql.DB) *Metrics {
 			Name: "auditgraph_audit_batches_rejected_total",
 			Help: "Audit event batches refused, by reason: body, org, forbidden, line, canceled, internal, or the documented key whose value was refused.",
 		}, []string{"reason"}),
+		chainStatus: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_chain_verification_status",
+			Help: "Outcome of the audit-log hash chain verifications: 1 every organization's chain intact, 0 something invalid or missing found in one, -1 none verified yet.",
+		}),
+		chainLastVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_chain_last_verified_timestamp_seconds",
+			Help: "When an organization's audit-log hash chain was last verified (Unix time); 0 for never.",
+		}),
+		chain: &chainState{intact: map[int64]bool{}},
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -100,7 +113,9 @@ func New(db *sql.DB) *Metrics {
 		m.httpRequests, m.httpDuration,
 		m.graphqlOperations, m.graphqlDuration,
 		m.eventsIngested, m.eventsDuplicates, m.eventsDropped, m.batchesRejected,
+		m.chainStatus, m.chainLastVerified,
 	)
+	m.chainStatus.Set(-1)
 	// Every action and reason starts at zero, so that the first event of a
 	// kind shows as an increase.
 	for _, a := range audit.Actions() {

@@ -183,6 +183,9 @@ func (q queries) CheckpointAfter(ctx context.Context, orgID, seq int64, t time.T
 
 // InsertCheckpoint records a signed checkpoint.
 func (tx *Tx) InsertCheckpoint(ctx context.Context, c Checkpoint) error {
+	if c.PreviousSignature == nil {
+		c.PreviousSignature = []byte{} // the first checkpoint's: empty, not NULL
+	}
 	_, err := tx.exec(ctx, `INSERT INTO chain_checkpoints (`+checkpointColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.OrgID, c.FirstSeq, c.LastSeq, c.LastHash, c.CreatedAt, c.PreviousSignature, c.Signature, c.KeyID)
 	if err != nil {
@@ -296,4 +299,27 @@ func (q queries) EventHash(ctx context.Context, orgID, seq int64) ([]byte, error
 		return nil, fmt.Errorf("storage: event %d of organization %d: %w", seq, orgID, ErrNoChain)
 	}
 	return h, nil
+}
+
+// Chain returns the checkpoint in the form package chain signs and checks;
+// org is the organization's name, which the database keeps elsewhere.
+func (c Checkpoint) Chain(org string) chain.Checkpoint {
+	cc := chain.Checkpoint{Org: org, OrgID: c.OrgID, FirstSeq: c.FirstSeq, LastSeq: c.LastSeq, Time: c.CreatedAt.UTC(),
+		PreviousSignature: c.PreviousSignature, KeyID: c.KeyID, Signature: c.Signature}
+	copy(cc.LastHash[:], c.LastHash)
+	return cc
+}
+
+// ChainStart returns the sequence number of the organization's first
+// chained event: 1, unless the database was upgraded from a version without
+// the chain.
+func (q queries) ChainStart(ctx context.Context, orgID int64) (int64, error) {
+	var seq sql.NullInt64
+	if err := q.get(ctx, &seq, `SELECT min(seq) FROM audit_events WHERE org_id = $1 AND hash IS NOT NULL`, orgID); err != nil {
+		return 0, fmt.Errorf("storage: chain start of organization %d: %w", orgID, err)
+	}
+	if !seq.Valid {
+		return 0, fmt.Errorf("storage: organization %d: %w", orgID, ErrNoChain)
+	}
+	return seq.Int64, nil
 }
