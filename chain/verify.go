@@ -64,7 +64,7 @@ type Report struct {
 	Checkpoints int
 	Unsigned    int64
 
-	Invalid, Missing, Gaps                 []Finding
+	Invalid, Missing, Gaps               []Finding
 	InvalidCount, MissingCount, GapCount int
 }
 
