@@ -40,7 +40,15 @@ func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 // TimeFormat. It is audit.Event.Fields written without allocating.
 func AppendCanon(b []byte, seq int64, e *audit.Event) []byte {
 	b = strconv.AppendInt(b, seq, 10)
-	b = append(b, '\n', '{')
+	b = append(b, '\n')
+	return AppendObject(b, e)
+}
+
+// AppendObject appends the JSON object part of canon(e) to b. It is also
+// the line a bucket's export holds for e, so that the chain can be
+// recomputed from the files alone.
+func AppendObject(b []byte, e *audit.Event) []byte {
+	b = append(b, '{')
 	start := len(b)
 	b = appendText(b, start, audit.KeyAction, string(e.Action))
 	b = appendText(b, start, audit.KeyActorEmail, e.ActorEmail)

@@ -262,7 +262,10 @@ func (v *Verifier) checkSignature(c *Checkpoint) bool {
 // LastHash. It reports whether c may anchor the chain.
 func (v *Verifier) checkpoint(c *Checkpoint, compare bool) bool {
 	v.r.Checkpoints++
-	valid := v.checkSignature(c)
+	if !v.checkSignature(c) {
+		return false // what an unsigned checkpoint says about its links means nothing
+	}
+	valid := true
 	if c.Org != v.cfg.Org || c.OrgID != v.cfg.OrgID {
 		v.r.Add(Finding{Kind: Invalid, Seq: c.FirstSeq, LastSeq: c.LastSeq,
 			What: fmt.Sprintf("checkpoint belongs to organization %q (id %d)", c.Org, c.OrgID)})

@@ -24,6 +24,8 @@ type fixture struct {
 	org   storage.Organization
 	n     *notary.Notary
 	clock time.Time
+	// cps holds the JSON of each checkpoint signed, in order.
+	cps [][]byte
 }
 
 // newFixture makes an organization with 60 events in three checkpoints
@@ -82,6 +84,7 @@ func (f *fixture) checkpoint(t *testing.T, lastSeq int64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.cps = append(f.cps, b)
 	return b
 }
 
