@@ -10,6 +10,7 @@ import (
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 //go:generate go tool gqlgen generate
@@ -24,4 +25,6 @@ type Resolver struct {
 	Now func() time.Time
 	// Live feeds the auditEvents subscription; nil turns subscriptions off.
 	Live *live.Hub
+	// Verify answers verifyAuditLog; nil turns it off.
+	Verify *verify.Service
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/auditgraph/auditgraph/playground"
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 // Config is what the HTTP server needs.
@@ -46,6 +47,8 @@ type Config struct {
 	// MetricsElsewhere says the caller serves Metrics on a listener of its
 	// own (--metrics-listen), so this handler has no /metrics route.
 	MetricsElsewhere bool
+	// Verify answers the verifyAuditLog query; nil turns it off.
+	Verify *verify.Service
 }
 
 // New returns the handler of every route.
@@ -76,7 +79,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

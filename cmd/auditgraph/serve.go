@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -33,8 +35,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		cutoff        = fs.String("activity-cutoff", "2025-05-08", "multi-tenant: the first UTC day whose audited actions count as activity")
 		drainTimeout  = fs.Duration("shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGTERM")
 		metricsListen = fs.String("metrics-listen", "", "address to serve /metrics on without credentials; empty: on --listen, for instance admins")
+		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew; 0: never (a bucket sync signs them)")
+		kf            keyFlags
 	)
 	f.register(fs)
+	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +59,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	external := f.databaseURL != ""
 	store, closeDB, err := openDatabase(ctx, &f, log)
 	if err != nil {
 		return err
@@ -117,9 +123,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
+	signingKey, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
-			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != ""}),
+			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
+			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
