@@ -191,6 +191,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if names, err = verify.BucketOrgs(ctx, b); err != nil {
 				return err
 			}
+			if len(names) == 0 {
+				return fmt.Errorf("--bucket: no organization folders under %s", verify.Prefix)
+			}
 		}
 		for _, name := range names {
 			var id int64
