@@ -234,7 +234,7 @@ func (tx *Tx) ChainEvents(ctx context.Context, orgID, from, to int64, fn func(*C
 		SELECT seq, ts, action, actor_email, actor_ip, actor_user_id, artifact_asset, artifact_digest,
 			artifact_qualified_name, artifact_sequence_asset, cli_version, entity_asset, entity_name,
 			project_asset, project_name, report_asset, report_name, COALESCE(response_code, 0), user_asset, user_email, hash
-		FROM audit_events WHERE org_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq, received_at`, orgID, from, to)
+		FROM audit_events WHERE org_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`, orgID, from, to)
 	if err != nil {
 		return fmt.Errorf("storage: read chain of organization %d: %w", orgID, err)
 	}
