@@ -107,7 +107,7 @@ const checkpointColumns = `org_id, first_seq, last_seq, last_hash, created_at, p
 // LockCheckpoints takes a transaction-scoped lock on the organization's
 // checkpoints, so that two processes never sign the same range.
 func (tx *Tx) LockCheckpoints(ctx context.Context, orgID int64) error {
-	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7270006, $1::int)`, orgID); err != nil {
+	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7270006, hashint8($1))`, orgID); err != nil {
 		return fmt.Errorf("storage: lock checkpoints of organization %d: %w", orgID, err)
 	}
 	return nil

@@ -104,6 +104,11 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 		t.Errorf("verify with another public key = %d\n%s\nwant 3 and checkpoints signed with an unknown key", code, out)
 	}
 
+	empty := t.TempDir()
+	if code, _, stderr := runCmd(t, "verify", "--bucket", "file://"+empty, "--data-dir", dir); code != 1 || !strings.Contains(stderr, "no organization folders") {
+		t.Errorf("verify of an empty bucket = %d, %q; want 1: an empty bucket proves nothing", code, stderr)
+	}
+
 	for _, q := range []string{
 		`ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only`,
 		`UPDATE audit_events SET actor_ip = '10.6.6.6' WHERE seq = 2`,
