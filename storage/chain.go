@@ -226,9 +226,10 @@ type ChainEvent struct {
 const chainBatch = 5000
 
 // ChainEvents calls fn with each event of the organization with sequence
-// number in [from, to], in sequence order (rows sharing a number in the
-// order they were received), through a server-side cursor, so memory stays
-// flat. It must run in a transaction (InSnapshot).
+// number in [from, to], in sequence order, through a server-side cursor, so
+// memory stays flat. Rows sharing a number (which only tampering makes) come
+// in no particular order: the sort then follows the index alone, which is
+// what makes reading fast. It must run in a transaction (InSnapshot).
 func (tx *Tx) ChainEvents(ctx context.Context, orgID, from, to int64, fn func(*ChainEvent) error) error {
 	_, err := tx.q.ExecContext(ctx, `DECLARE chain_events NO SCROLL CURSOR FOR
 		SELECT seq, ts, action, actor_email, actor_ip, actor_user_id, artifact_asset, artifact_digest,

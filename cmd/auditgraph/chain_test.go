@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
@@ -109,6 +113,20 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 		t.Errorf("verify of an empty bucket = %d, %q; want 1: an empty bucket proves nothing", code, stderr)
 	}
 
+	bucket := exportBucket(t, dbURL, "default")
+	code, out, stderr = runCmd(t, "verify", "--database-url", dbURL, "--data-dir", dir, "--bucket", "file://"+bucket, "--source", "both")
+	if code != 0 || !strings.Contains(out, "database default: intact") || !strings.Contains(out, "bucket default: intact") {
+		t.Fatalf("verify --source both = %d\n%s%s\nwant 0, the database and the bucket intact", code, out, stderr)
+	}
+	cps, _ := filepath.Glob(filepath.Join(bucket, "wandb-audit-logs", "default", "checkpoints", "*.json"))
+	if err := os.Rename(cps[0], filepath.Join(filepath.Dir(cps[0]), "999999999999.json")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCmd(t, "verify", "--bucket", "file://"+bucket, "--public-key", pub)
+	if code != 3 || !strings.Contains(out, "bucket default: NOT INTACT, first bad sequence number 1") || !strings.Contains(out, "moved") {
+		t.Errorf("verify --bucket after moving a checkpoint = %d\n%s\nwant 3 and the checkpoint reported moved", code, out)
+	}
+
 	for _, q := range []string{
 		`ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only`,
 		`UPDATE audit_events SET actor_ip = '10.6.6.6' WHERE seq = 2`,
@@ -121,6 +139,49 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "NOT INTACT, first bad sequence number 2") || !strings.Contains(out, "INVALID seq 2:") {
 		t.Errorf("verify after tampering = %d\n%s\nwant 3 naming sequence 2", code, out)
 	}
+}
+
+// exportBucket writes the organization's events and checkpoints into a new
+// folder in the bucket layout the sync contract fixes, one object per
+// checkpoint.
+func exportBucket(t *testing.T, dbURL, orgName string) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org, err := st.OrganizationByName(ctx, orgName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := st.Checkpoints(ctx, org.ID, 1, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "wandb-audit-logs", orgName)
+	for _, c := range cps {
+		events, err := st.OrgEvents(ctx, org.ID, c.FirstSeq-1, int(c.LastSeq-c.FirstSeq+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		for _, e := range events {
+			zw.Write(append(chain.AppendObject(nil, &e.Event), '\n'))
+		}
+		zw.Close()
+		day := filepath.Join(base, events[0].Timestamp.Format("2006/01/02"))
+		os.MkdirAll(day, 0o755)
+		os.WriteFile(filepath.Join(day, fmt.Sprintf("%012d-%012d.ndjson.gz", c.FirstSeq, c.LastSeq)), buf.Bytes(), 0o644)
+		cc := c.Chain(orgName)
+		raw, _ := cc.MarshalJSON()
+		os.MkdirAll(filepath.Join(base, "checkpoints"), 0o755)
+		os.WriteFile(filepath.Join(base, "checkpoints", fmt.Sprintf("%012d.json", c.LastSeq)), raw, 0o644)
+	}
+	return dir
 }
 
 func TestVerifyUsageErrors(t *testing.T) {
