@@ -163,7 +163,8 @@ func (n *Notary) CheckpointAll(ctx context.Context) (int, error) {
 	return signed, err
 }
 
-// Run calls CheckpointAll every interval until ctx ends.
+// Run calls CheckpointAll every interval until ctx ends; one interrupted by
+// the end is rolled back, not reported.
 func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -172,7 +173,7 @@ func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if k, err := n.CheckpointAll(ctx); err != nil {
+			if k, err := n.CheckpointAll(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("writing audit-log checkpoints", "err", err)
 			} else if k > 0 {
 				n.log.Debug("wrote audit-log checkpoints", "count", k)

@@ -41,11 +41,12 @@ func (f *keyFlags) config(dataDir string, generate bool) notary.KeyConfig {
 
 // startCheckpoints loads (or on first start generates) the signing key and
 // runs the periodic checkpoint job until ctx ends; interval 0 turns the job
-// off. It returns the key, whose public half verification checks against.
-func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, error) {
+// off. It returns the key, whose public half verification checks against,
+// and a func that stops the job and waits for it.
+func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, func(), error) {
 	key, err := notary.LoadKey(f.config(db.dataDir, true))
 	if err != nil {
-		return key, err
+		return key, nil, err
 	}
 	id := chain.KeyID(key.Public())
 	if key.Generated {
@@ -54,11 +55,15 @@ func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bo
 			log.Warn("the signing key is local to this process's --data-dir: give every replica the same key with --signing-key-file or "+signingKeyEnv, "key_id", id)
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	if interval > 0 {
 		n := notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg})
-		go n.Run(ctx, interval)
+		go func() { n.Run(ctx, interval); close(done) }()
+	} else {
+		close(done)
 	}
-	return key, nil
+	return key, func() { cancel(); <-done }, nil
 }
 
 func keys(args []string, stdout, stderr io.Writer) error {

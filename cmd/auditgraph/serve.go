@@ -123,11 +123,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
-	signingKey, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
+	signingKey, checkpointsDone, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer checkpointsDone()
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
