@@ -72,7 +72,7 @@ func AppendObject(b []byte, e *audit.Event) []byte {
 	if !e.Timestamp.IsZero() {
 		b = appendKey(b, start, audit.KeyTimestamp)
 		b = append(b, '"')
-		b = e.Timestamp.UTC().AppendFormat(b, TimeFormat)
+		b = appendTime(b, e.Timestamp)
 		b = append(b, '"')
 	}
 	b = appendText(b, start, audit.KeyUserAsset, e.UserAsset)
@@ -95,6 +95,36 @@ func appendKey(b []byte, start int, k audit.Key) []byte {
 	b = append(b, '"')
 	b = append(b, k...)
 	return append(b, '"', ':')
+}
+
+// appendTime writes t in TimeFormat several times faster than
+// time.AppendFormat, which matters at ingest.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, TimeFormat)
+	}
+	h, mi, s := t.Clock()
+	b = appendDigits(b, y, 4)
+	b = appendDigits(append(b, '-'), int(mo), 2)
+	b = appendDigits(append(b, '-'), d, 2)
+	b = appendDigits(append(b, 'T'), h, 2)
+	b = appendDigits(append(b, ':'), mi, 2)
+	b = appendDigits(append(b, ':'), s, 2)
+	b = appendDigits(append(b, '.'), t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits writes v, which is not negative, as exactly n (at most 6)
+// decimal digits.
+func appendDigits(b []byte, v, n int) []byte {
+	var d [6]byte
+	for i := n - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:n]...)
 }
 
 // Hasher computes chain hashes, reusing one buffer so that hashing an event
