@@ -63,6 +63,9 @@ type Report struct {
 	// the last of them, which no checkpoint vouches for yet.
 	Checkpoints int
 	Unsigned    int64
+	// LastCheckpoint is the last sequence number of the newest valid
+	// checkpoint, 0 when there is none.
+	LastCheckpoint int64
 
 	Invalid, Missing, Gaps               []Finding
 	InvalidCount, MissingCount, GapCount int
@@ -149,6 +152,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if a := cfg.Anchor; a != nil {
 		if v.checkSignature(a) {
 			v.next, v.chainStart, v.prev, v.last, v.chained = a.LastSeq+1, a.LastSeq+1, a.LastHash, a, true
+			v.r.LastCheckpoint = a.LastSeq
 		}
 		v.r.Checkpoints++
 	}
@@ -298,6 +302,7 @@ func (v *Verifier) checkpoint(c *Checkpoint, compare bool) bool {
 	}
 	if valid {
 		v.last = c
+		v.r.LastCheckpoint = c.LastSeq
 	}
 	return valid
 }

@@ -160,6 +160,17 @@ func Bucket(ctx context.Context, b *blob.Bucket, org string, orgID int64, opts O
 	return r, nil
 }
 
+// Compare adds to db, the database's report of an organization, what the
+// bucket's report of it shows the database lacks: valid checkpoints newer
+// than the database's newest, which the database alone cannot tell from
+// checkpoints not written yet.
+func Compare(db, bucket *chain.Report) {
+	if bucket.LastCheckpoint > db.LastCheckpoint {
+		db.Add(chain.Finding{Kind: chain.Missing, Seq: db.LastCheckpoint + 1, LastSeq: bucket.LastCheckpoint,
+			What: fmt.Sprintf("the bucket holds checkpoints up to %d that the database does not", bucket.LastCheckpoint)})
+	}
+}
+
 // before reports whether checkpoint c lies before bound.
 func before(c chain.Checkpoint, bound Bound) bool {
 	if bound.Seq > 0 {

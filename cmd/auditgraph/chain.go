@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,6 +167,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		printReport(stdout, where, r)
 		intact = intact && r.Intact()
 	}
+	// With both sources the database's reports wait for the bucket's, which
+	// can show checkpoints the database lost.
+	dbReports := map[string]*chain.Report{}
 	var store *storage.Store
 	if useDB {
 		s, closeDB, err := openDatabase(ctx, &f, log)
@@ -181,6 +186,10 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			r, err := verify.Database(ctx, store, o, opts)
 			if err != nil {
 				return err
+			}
+			if useBucket {
+				dbReports[o.Name] = r
+				continue
 			}
 			report("database", r)
 		}
@@ -211,7 +220,15 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return err
 			}
+			if d, ok := dbReports[name]; ok {
+				verify.Compare(d, r)
+				report("database", d)
+				delete(dbReports, name)
+			}
 			report("bucket", r)
+		}
+		for _, name := range slices.Sorted(maps.Keys(dbReports)) {
+			report("database", dbReports[name])
 		}
 	}
 	if !intact {

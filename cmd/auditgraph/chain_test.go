@@ -118,6 +118,19 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "database default: intact") || !strings.Contains(out, "bucket default: intact") {
 		t.Fatalf("verify --source both = %d\n%s%s\nwant 0, the database and the bucket intact", code, out, stderr)
 	}
+	// The database's newest checkpoint deleted: alone it looks not yet
+	// written, the bucket's copy shows it missing.
+	if _, err := db.Exec(`ALTER TABLE chain_checkpoints DISABLE TRIGGER chain_checkpoints_append_only`); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`CREATE TABLE kept AS SELECT * FROM chain_checkpoints WHERE last_seq = (SELECT max(last_seq) FROM chain_checkpoints)`)
+	db.MustExec(`DELETE FROM chain_checkpoints WHERE last_seq = (SELECT max(last_seq) FROM chain_checkpoints)`)
+	code, out, _ = runCmd(t, "verify", "--database-url", dbURL, "--data-dir", dir, "--bucket", "file://"+bucket, "--source", "both")
+	db.MustExec(`INSERT INTO chain_checkpoints SELECT * FROM kept`)
+	if code != 3 || !strings.Contains(out, "database default: NOT INTACT") || !strings.Contains(out, "bucket default: intact") {
+		t.Errorf("verify --source both without the database's newest checkpoint = %d\n%s\nwant 3, the database missing it", code, out)
+	}
+
 	cps, _ := filepath.Glob(filepath.Join(bucket, "wandb-audit-logs", "default", "checkpoints", "*.json"))
 	if err := os.Rename(cps[0], filepath.Join(filepath.Dir(cps[0]), "999999999999.json")); err != nil {
 		t.Fatal(err)
