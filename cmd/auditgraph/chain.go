@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		toFlag    = fs.String("to", "", "end: a sequence number, a date or a time; widened to the checkpoint at or after it")
 		bucketURL = fs.String("bucket", "", "verify the exported files in this bucket (file://, s3://, gs://, azblob://)")
 		source    = fs.String("source", "", "database, bucket or both; default: bucket with --bucket, else database")
-		pubKeys   = fs.String("public-key", "", "comma-separated public keys (base64, as `keys show` prints them) checkpoints may be signed with; default: the configured signing key's")
+		pubKeys   = fs.String("public-key", "", "comma-separated public keys (base64, as auditgraph keys show prints them) checkpoints may be signed with; default: the configured signing key's")
 		gapAfter  = fs.Duration("gap-after", verify.DefaultGapAfter, "time between checkpoints reported as a gap (0: none)")
 	)
 	f.register(fs)
@@ -172,6 +173,10 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dbReports := map[string]*chain.Report{}
 	var store *storage.Store
 	if useDB {
+		// Verifying must not start a fresh, empty cluster and call it intact.
+		if _, err := os.Stat(filepath.Join(f.dataDir, "pgdata")); f.databaseURL == "" && err != nil {
+			return usageError{fmt.Errorf("no database in --data-dir %s: pass --database-url, or --bucket to verify exported files", f.dataDir)}
+		}
 		s, closeDB, err := openDatabase(ctx, &f, log)
 		if err != nil {
 			return err
@@ -181,6 +186,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		orgs, err := orgsToVerify(ctx, store, *org)
 		if err != nil {
 			return err
+		}
+		if len(orgs) == 0 {
+			return errors.New("the database has no organizations to verify")
 		}
 		for _, o := range orgs {
 			r, err := verify.Database(ctx, store, o, opts)

@@ -208,6 +208,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{[]string{"--source", "bucket"}, "needs --bucket"},
 		{[]string{"--public-key", "abc"}, "--public-key"},
 		{[]string{"--bucket", "nosuch://x", "--public-key", "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="}, "--bucket"},
+		{[]string{"--database-url", "", "--data-dir", t.TempDir(), "--public-key", "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="}, "no database in --data-dir"},
 	} {
 		args := append([]string{"verify", "--database-url", unreachableDB}, tc.args...)
 		if code, _, stderr := runCmd(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
