@@ -44,12 +44,12 @@ func (f *keyFlags) config(dataDir string, generate bool) notary.KeyConfig {
 
 // startCheckpoints loads (or on first start generates) the signing key and
 // runs the periodic checkpoint job until ctx ends; interval 0 turns the job
-// off. It returns the key, whose public half verification checks against,
-// and a func that stops the job and waits for it.
-func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, func(), error) {
+// off, as when a bucket sync signs the checkpoints through the returned
+// notary. The returned func stops the job and waits for it.
+func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, *notary.Notary, func(), error) {
 	key, err := notary.LoadKey(f.config(db.dataDir, true))
 	if err != nil {
-		return key, nil, err
+		return key, nil, nil, err
 	}
 	id := chain.KeyID(key.Public())
 	if key.Generated {
@@ -58,15 +58,15 @@ func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bo
 			log.Warn("the signing key is local to this process's --data-dir: give every replica the same key with --signing-key-file or "+signingKeyEnv, "key_id", id)
 		}
 	}
+	n := notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg})
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	if interval > 0 {
-		n := notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg})
 		go func() { n.Run(ctx, interval); close(done) }()
 	} else {
 		close(done)
 	}
-	return key, func() { cancel(); <-done }, nil
+	return key, n, func() { cancel(); <-done }, nil
 }
 
 func keys(args []string, stdout, stderr io.Writer) error {
