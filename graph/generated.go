@@ -174,6 +174,34 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ChainFinding struct {
+		Description   func(childComplexity int) int
+		FirstSequence func(childComplexity int) int
+		From          func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		LastSequence  func(childComplexity int) int
+		To            func(childComplexity int) int
+	}
+
+	ChainVerification struct {
+		Checkpoints      func(childComplexity int) int
+		Events           func(childComplexity int) int
+		FirstBadSequence func(childComplexity int) int
+		FirstSequence    func(childComplexity int) int
+		GapCount         func(childComplexity int) int
+		Gaps             func(childComplexity int) int
+		Intact           func(childComplexity int) int
+		Invalid          func(childComplexity int) int
+		InvalidCount     func(childComplexity int) int
+		LastSequence     func(childComplexity int) int
+		Missing          func(childComplexity int) int
+		MissingCount     func(childComplexity int) int
+		Organization     func(childComplexity int) int
+		Unchained        func(childComplexity int) int
+		Unsigned         func(childComplexity int) int
+		VerifiedAt       func(childComplexity int) int
+	}
+
 	ConfigChange struct {
 		Action        func(childComplexity int) int
 		ActorUsername func(childComplexity int) int
@@ -348,6 +376,7 @@ type ComplexityRoot struct {
 		Organizations         func(childComplexity int, first *int, after *string) int
 		SlackApp              func(childComplexity int) int
 		User                  func(childComplexity int, username string) int
+		VerifyAuditLog        func(childComplexity int, organization string, from *int, to *int) int
 		Viewer                func(childComplexity int) int
 	}
 
@@ -563,6 +592,7 @@ type QueryResolver interface {
 	User(ctx context.Context, username string) (*storage.User, error)
 	SlackApp(ctx context.Context) (*model.SlackApp, error)
 	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
+	VerifyAuditLog(ctx context.Context, organization string, from *int, to *int) (*model.ChainVerification, error)
 }
 type RankedUserResolver interface {
 	User(ctx context.Context, obj *model.RankedUser) (*storage.User, error)
@@ -1127,6 +1157,140 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
+
+	case "ChainFinding.description":
+		if e.ComplexityRoot.ChainFinding.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.Description(childComplexity), true
+	case "ChainFinding.firstSequence":
+		if e.ComplexityRoot.ChainFinding.FirstSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.FirstSequence(childComplexity), true
+	case "ChainFinding.from":
+		if e.ComplexityRoot.ChainFinding.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.From(childComplexity), true
+	case "ChainFinding.kind":
+		if e.ComplexityRoot.ChainFinding.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.Kind(childComplexity), true
+	case "ChainFinding.lastSequence":
+		if e.ComplexityRoot.ChainFinding.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.LastSequence(childComplexity), true
+	case "ChainFinding.to":
+		if e.ComplexityRoot.ChainFinding.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainFinding.To(childComplexity), true
+
+	case "ChainVerification.checkpoints":
+		if e.ComplexityRoot.ChainVerification.Checkpoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Checkpoints(childComplexity), true
+	case "ChainVerification.events":
+		if e.ComplexityRoot.ChainVerification.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Events(childComplexity), true
+	case "ChainVerification.firstBadSequence":
+		if e.ComplexityRoot.ChainVerification.FirstBadSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.FirstBadSequence(childComplexity), true
+	case "ChainVerification.firstSequence":
+		if e.ComplexityRoot.ChainVerification.FirstSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.FirstSequence(childComplexity), true
+	case "ChainVerification.gapCount":
+		if e.ComplexityRoot.ChainVerification.GapCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.GapCount(childComplexity), true
+	case "ChainVerification.gaps":
+		if e.ComplexityRoot.ChainVerification.Gaps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Gaps(childComplexity), true
+	case "ChainVerification.intact":
+		if e.ComplexityRoot.ChainVerification.Intact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Intact(childComplexity), true
+	case "ChainVerification.invalid":
+		if e.ComplexityRoot.ChainVerification.Invalid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Invalid(childComplexity), true
+	case "ChainVerification.invalidCount":
+		if e.ComplexityRoot.ChainVerification.InvalidCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.InvalidCount(childComplexity), true
+	case "ChainVerification.lastSequence":
+		if e.ComplexityRoot.ChainVerification.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.LastSequence(childComplexity), true
+	case "ChainVerification.missing":
+		if e.ComplexityRoot.ChainVerification.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Missing(childComplexity), true
+	case "ChainVerification.missingCount":
+		if e.ComplexityRoot.ChainVerification.MissingCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.MissingCount(childComplexity), true
+	case "ChainVerification.organization":
+		if e.ComplexityRoot.ChainVerification.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Organization(childComplexity), true
+	case "ChainVerification.unchained":
+		if e.ComplexityRoot.ChainVerification.Unchained == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Unchained(childComplexity), true
+	case "ChainVerification.unsigned":
+		if e.ComplexityRoot.ChainVerification.Unsigned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.Unsigned(childComplexity), true
+	case "ChainVerification.verifiedAt":
+		if e.ComplexityRoot.ChainVerification.VerifiedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChainVerification.VerifiedAt(childComplexity), true
 
 	case "ConfigChange.action":
 		if e.ComplexityRoot.ConfigChange.Action == nil {
@@ -2051,6 +2215,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.User(childComplexity, args["username"].(string)), true
+	case "Query.verifyAuditLog":
+		if e.ComplexityRoot.Query.VerifyAuditLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_verifyAuditLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VerifyAuditLog(childComplexity, args["organization"].(string), args["from"].(*int), args["to"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -3429,6 +3604,74 @@ input UpdateUserInput {
   email: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/verify.graphqls", Input: `extend type Query {
+  """
+  Recomputes the organization's audit-log hash chain from the database and
+  checks every signed checkpoint, as ` + "`" + `auditgraph verify` + "`" + ` does. Instance admins
+  may verify any organization, organization admins their own. ` + "`" + `from` + "`" + ` and
+  ` + "`" + `to` + "`" + ` are sequence numbers; the range widens to the checkpoints around it.
+  Reads every event of the range: a long log takes a while.
+  """
+  verifyAuditLog(organization: String!, from: Int, to: Int): ChainVerification!
+}
+
+"The outcome of verifying one organization's audit log."
+type ChainVerification {
+  "The organization verified."
+  organization: String!
+  "True when nothing invalid or missing was found; gaps do not count against it."
+  intact: Boolean!
+  "The lowest sequence number an invalid or missing finding names; null when intact."
+  firstBadSequence: Int
+  "The first and last sequence numbers read (0 when none)."
+  firstSequence: Int!
+  lastSequence: Int!
+  "How many events were read."
+  events: Int!
+  "How many checkpoints were checked."
+  checkpoints: Int!
+  "Events after the last checkpoint, which no checkpoint vouches for yet."
+  unsigned: Int!
+  "Events stored before the chain existed (a database upgraded from a version without it)."
+  unchained: Int!
+  "Things present but wrong: events that do not match their hash, repeated sequence numbers, checkpoints that do not verify or link. At most 1,000."
+  invalid: [ChainFinding!]!
+  "Things that must exist but do not: events absent from the sequence, checkpoints absent from the chain. At most 1,000."
+  missing: [ChainFinding!]!
+  "Times without a checkpoint although the chain links across them, as when the server was down. Not a failure. At most 1,000."
+  gaps: [ChainFinding!]!
+  "How many invalid, missing and gap findings there are in all."
+  invalidCount: Int!
+  missingCount: Int!
+  gapCount: Int!
+  "When the verification ran."
+  verifiedAt: Time!
+}
+
+"One thing a verification found."
+type ChainFinding {
+  "Invalid, missing or gap."
+  kind: ChainFindingKind!
+  "The first and last sequence numbers concerned; null when none is."
+  firstSequence: Int
+  lastSequence: Int
+  "For a gap: the checkpoints' times on either side."
+  from: Time
+  to: Time
+  "What is wrong, in words."
+  description: String!
+}
+
+"The kinds of findings, as CloudTrail's log validation sorts them."
+enum ChainFindingKind {
+  "Present but wrong."
+  INVALID
+  "Absent but required."
+  MISSING
+  "A time without checkpoints over a chain that still links."
+  GAP
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3678,6 +3921,62 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 		return ec.fieldContext_AuditEventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChainFinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ChainFinding_kind(ctx, field)
+	case "firstSequence":
+		return ec.fieldContext_ChainFinding_firstSequence(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_ChainFinding_lastSequence(ctx, field)
+	case "from":
+		return ec.fieldContext_ChainFinding_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ChainFinding_to(ctx, field)
+	case "description":
+		return ec.fieldContext_ChainFinding_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChainFinding", field.Name)
+}
+
+func (ec *executionContext) childFields_ChainVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "organization":
+		return ec.fieldContext_ChainVerification_organization(ctx, field)
+	case "intact":
+		return ec.fieldContext_ChainVerification_intact(ctx, field)
+	case "firstBadSequence":
+		return ec.fieldContext_ChainVerification_firstBadSequence(ctx, field)
+	case "firstSequence":
+		return ec.fieldContext_ChainVerification_firstSequence(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_ChainVerification_lastSequence(ctx, field)
+	case "events":
+		return ec.fieldContext_ChainVerification_events(ctx, field)
+	case "checkpoints":
+		return ec.fieldContext_ChainVerification_checkpoints(ctx, field)
+	case "unsigned":
+		return ec.fieldContext_ChainVerification_unsigned(ctx, field)
+	case "unchained":
+		return ec.fieldContext_ChainVerification_unchained(ctx, field)
+	case "invalid":
+		return ec.fieldContext_ChainVerification_invalid(ctx, field)
+	case "missing":
+		return ec.fieldContext_ChainVerification_missing(ctx, field)
+	case "gaps":
+		return ec.fieldContext_ChainVerification_gaps(ctx, field)
+	case "invalidCount":
+		return ec.fieldContext_ChainVerification_invalidCount(ctx, field)
+	case "missingCount":
+		return ec.fieldContext_ChainVerification_missingCount(ctx, field)
+	case "gapCount":
+		return ec.fieldContext_ChainVerification_gapCount(ctx, field)
+	case "verifiedAt":
+		return ec.fieldContext_ChainVerification_verifiedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChainVerification", field.Name)
 }
 
 func (ec *executionContext) childFields_ConfigChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5059,6 +5358,36 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["username"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_verifyAuditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
 	return args, nil
 }
 
@@ -7225,6 +7554,539 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ChainFinding_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChainFindingKind) graphql.Marshaler {
+			return ec.marshalNChainFindingKind2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type ChainFindingKind does not have child fields"))
+}
+
+func (ec *executionContext) _ChainFinding_firstSequence(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_firstSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_firstSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainFinding_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainFinding_from(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainFinding_to(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ChainFinding_description(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainFinding_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainFinding_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainFinding", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_organization(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_organization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_organization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_intact(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_intact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Intact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_intact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_firstBadSequence(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_firstBadSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstBadSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_firstBadSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_firstSequence(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_firstSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_firstSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_events(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_checkpoints(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_checkpoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checkpoints, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_checkpoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_unsigned(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_unsigned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unsigned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_unsigned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_unchained(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_unchained(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unchained, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_unchained(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_invalid(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_invalid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invalid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChainFinding) graphql.Marshaler {
+			return ec.marshalNChainFinding2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_invalid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChainVerification",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainFinding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChainVerification_missing(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChainFinding) graphql.Marshaler {
+			return ec.marshalNChainFinding2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChainVerification",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainFinding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChainVerification_gaps(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_gaps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gaps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChainFinding) graphql.Marshaler {
+			return ec.marshalNChainFinding2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_gaps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChainVerification",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainFinding(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChainVerification_invalidCount(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_invalidCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvalidCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_invalidCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_missingCount(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_missingCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_missingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_gapCount(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_gapCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GapCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_gapCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChainVerification_verifiedAt(ctx context.Context, field graphql.CollectedField, obj *model.ChainVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChainVerification_verifiedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerifiedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChainVerification_verifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _ConfigChange_id(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
@@ -10995,6 +11857,50 @@ func (ec *executionContext) fieldContext_Query_instanceConfigChanges(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_instanceConfigChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_verifyAuditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_verifyAuditLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VerifyAuditLog(ctx, fc.Args["organization"].(string), fc.Args["from"].(*int), fc.Args["to"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChainVerification) graphql.Marshaler {
+			return ec.marshalNChainVerification2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_verifyAuditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChainVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_verifyAuditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16119,6 +17025,182 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var chainFindingImplementors = []string{"ChainFinding"}
+
+func (ec *executionContext) _ChainFinding(ctx context.Context, sel ast.SelectionSet, obj *model.ChainFinding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chainFindingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChainFinding")
+		case "kind":
+			out.Values[i] = ec._ChainFinding_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstSequence":
+			out.Values[i] = ec._ChainFinding_firstSequence(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._ChainFinding_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._ChainFinding_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ChainFinding_to(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._ChainFinding_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var chainVerificationImplementors = []string{"ChainVerification"}
+
+func (ec *executionContext) _ChainVerification(ctx context.Context, sel ast.SelectionSet, obj *model.ChainVerification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chainVerificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChainVerification")
+		case "organization":
+			out.Values[i] = ec._ChainVerification_organization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "intact":
+			out.Values[i] = ec._ChainVerification_intact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstBadSequence":
+			out.Values[i] = ec._ChainVerification_firstBadSequence(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "firstSequence":
+			out.Values[i] = ec._ChainVerification_firstSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._ChainVerification_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._ChainVerification_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkpoints":
+			out.Values[i] = ec._ChainVerification_checkpoints(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unsigned":
+			out.Values[i] = ec._ChainVerification_unsigned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unchained":
+			out.Values[i] = ec._ChainVerification_unchained(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalid":
+			out.Values[i] = ec._ChainVerification_invalid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._ChainVerification_missing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gaps":
+			out.Values[i] = ec._ChainVerification_gaps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidCount":
+			out.Values[i] = ec._ChainVerification_invalidCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingCount":
+			out.Values[i] = ec._ChainVerification_missingCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gapCount":
+			out.Values[i] = ec._ChainVerification_gapCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifiedAt":
+			out.Values[i] = ec._ChainVerification_verifiedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var configChangeImplementors = []string{"ConfigChange"}
 
 func (ec *executionContext) _ConfigChange(ctx context.Context, sel ast.SelectionSet, obj *storage.ConfigChange) graphql.Marshaler {
@@ -18654,6 +19736,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "verifyAuditLog":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_verifyAuditLog(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -20190,6 +21294,46 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNChainFinding2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFinding(ctx context.Context, sel ast.SelectionSet, v model.ChainFinding) graphql.Marshaler {
+	return ec._ChainFinding(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChainFinding2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChainFinding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChainFinding2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFinding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNChainFindingKind2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingKind(ctx context.Context, v any) (model.ChainFindingKind, error) {
+	var res model.ChainFindingKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChainFindingKind2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingKind(ctx context.Context, sel ast.SelectionSet, v model.ChainFindingKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNChainVerification2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainVerification(ctx context.Context, sel ast.SelectionSet, v *model.ChainVerification) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ChainVerification(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐConfigChange(ctx context.Context, sel ast.SelectionSet, v *storage.ConfigChange) graphql.Marshaler {

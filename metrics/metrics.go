@@ -38,6 +38,9 @@ type Metrics struct {
 
 	deliveries    *prometheus.CounterVec
 	outboxPending prometheus.Gauge
+	chainStatus       prometheus.Gauge
+	chainLastVerified prometheus.Gauge
+	chain             *chainState
 }
 
 // The database pool figures, read from sql.DBStats at each scrape.
@@ -103,6 +106,15 @@ func New(db *sql.DB) *Metrics {
 			Name: "auditgraph_alert_outbox_pending",
 			Help: "Alerts in the outbox waiting for delivery, across all servers, as this server's delivery worker last counted them.",
 		}),
+		chainStatus: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_chain_verification_status",
+			Help: "Outcome of the audit-log hash chain verifications: 1 every organization's chain intact, 0 something invalid or missing found in one, -1 none verified yet.",
+		}),
+		chainLastVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_chain_last_verified_timestamp_seconds",
+			Help: "When an organization's audit-log hash chain was last verified (Unix time); 0 for never.",
+		}),
+		chain: &chainState{intact: map[int64]bool{}},
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -112,7 +124,9 @@ func New(db *sql.DB) *Metrics {
 		m.graphqlOperations, m.graphqlDuration,
 		m.eventsIngested, m.eventsDuplicates, m.eventsDropped, m.batchesRejected,
 		m.deliveries, m.outboxPending,
+		m.chainStatus, m.chainLastVerified,
 	)
+	m.chainStatus.Set(-1)
 	// Every action and reason starts at zero, so that the first event of a
 	// kind shows as an increase.
 	for _, a := range audit.Actions() {

@@ -12,6 +12,7 @@ import (
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 //go:generate go tool gqlgen generate
@@ -31,4 +32,6 @@ type Resolver struct {
 	Secrets *secretbox.Box
 	// Connect registers the Slack app and connects integrations.
 	Connect *connect.Service
+	// Verify answers verifyAuditLog; nil turns it off.
+	Verify *verify.Service
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/resolvers"
 	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 // Config is what the HTTP server needs.
@@ -55,6 +56,8 @@ type Config struct {
 	// SlackAPIURL and SlackAuthorizeURL replace Slack's Web API base and
 	// OAuth authorize URL when set (tests, Slack-compatible gateways).
 	SlackAPIURL, SlackAuthorizeURL string
+	// Verify answers the verifyAuditLog query; nil turns it off.
+	Verify *verify.Service
 }
 
 // New returns the handler of every route.
@@ -86,7 +89,7 @@ func New(cfg Config) http.Handler {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
 	conn := newConnect(cfg)
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	if len(events) == 0 {
 		return nil
 	}
+	events = stamped(events)
 	if err := tx.ensureMonths(ctx, events); err != nil {
 		return err
 	}
@@ -42,6 +43,10 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 		return notFound(err, "storage: append audit events to organization %d", orgID)
 	}
 	first := last - int64(len(events)) + 1
+	hashes, err := tx.advanceChain(ctx, orgID, first, len(events), func(i int) *audit.Event { return &events[i] })
+	if err != nil {
+		return err
+	}
 
 	// One array per column; unnest turns them back into rows, and NULLIF turns
 	// the empty string and code 0 back into "no value".
@@ -56,9 +61,6 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 			return fmt.Errorf("storage: append audit event: unknown action %q", e.Action)
 		}
 		seq[i] = first + int64(i)
-		if e.Timestamp.IsZero() {
-			e.Timestamp = time.Now()
-		}
 		ts[i] = e.Timestamp.UTC().Format(time.RFC3339Nano)
 		code[i] = int64(e.ResponseCode)
 		for j, v := range [...]string{string(e.Action), e.ActorUserID, e.ActorEmail, e.ActorIP,
@@ -72,14 +74,15 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	for _, t := range text {
 		args = append(args, t)
 	}
-	_, err = tx.q.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`)
+	args = append(args, hashes.array())
+	_, err = tx.q.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`, hash)
 		SELECT $1, seq, ts, action, NULLIF(a1, ''), NULLIF(a2, ''), NULLIF(a3, ''), NULLIF(a4, ''), NULLIF(a5, ''),
 			NULLIF(a6, ''), NULLIF(a7, ''), NULLIF(a8, ''), NULLIF(a9, ''), NULLIF(a10, ''), NULLIF(a11, ''),
-			NULLIF(a12, ''), NULLIF(a13, ''), NULLIF(a14, ''), NULLIF(code, 0), NULLIF(a15, ''), NULLIF(a16, '')
+			NULLIF(a12, ''), NULLIF(a13, ''), NULLIF(a14, ''), NULLIF(code, 0), NULLIF(a15, ''), NULLIF(a16, ''), h
 		FROM unnest($2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
-			AS u(seq, ts, code, action, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16)`,
+			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bytea[])
+			AS u(seq, ts, code, action, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, h)`,
 		args...)
 	if err != nil {
 		return fmt.Errorf("storage: append %d audit events to organization %d: %w", len(events), orgID, err)

@@ -26,11 +26,12 @@ type IngestResult struct {
 	FirstSeq, LastSeq int64
 }
 
-// copyColumns are copied into audit_events, in the order copyRow fills them.
+// copyColumns are copied into audit_events, in the order copyRow fills them,
+// then the chain hash.
 var copyColumns = []string{"org_id", "seq", "ts", "action", "actor_user_id", "actor_email", "actor_ip",
 	"artifact_asset", "artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version",
 	"entity_asset", "entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
-	"user_asset", "user_email"}
+	"user_asset", "user_email", "hash"}
 
 // Ingest stores a batch of events in an organization's log in one
 // transaction. Holding the organization's row lock, it looks the batch's
@@ -138,6 +139,10 @@ func (tx *Tx) claimClientIDs(ctx context.Context, orgID int64, events []IngestEv
 
 // copyEvents COPYs events into the log, numbered from first.
 func (tx *Tx) copyEvents(ctx context.Context, orgID, first int64, events []IngestEvent) error {
+	hashes, err := tx.advanceChain(ctx, orgID, first, len(events), func(i int) *audit.Event { return &events[i].Event })
+	if err != nil {
+		return err
+	}
 	stmt, err := tx.tx.PrepareContext(ctx, pq.CopyIn("audit_events", copyColumns...))
 	if err != nil {
 		return fmt.Errorf("storage: ingest: copy: %w", err)
@@ -145,6 +150,7 @@ func (tx *Tx) copyEvents(ctx context.Context, orgID, first int64, events []Inges
 	row := make([]any, len(copyColumns))
 	for i, e := range events {
 		copyRow(row, orgID, first+int64(i), e)
+		row[len(row)-1] = hashes.at(i)
 		if _, err := stmt.ExecContext(ctx, row...); err != nil {
 			stmt.Close()
 			return fmt.Errorf("storage: ingest: copy: %w", err)

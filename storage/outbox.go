@@ -189,6 +189,27 @@ func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) 
 	return a, tx.notifyOutbox(ctx)
 }
 
+// EnqueueNotice puts an operational notice (no event, no rule: the server
+// itself reports a problem, such as a stalled bucket sync) in the outbox for
+// every integration of orgID still in use, and says how many it reached.
+func (tx *Tx) EnqueueNotice(ctx context.Context, orgID int64, title string) (int, error) {
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		return 0, fmt.Errorf("storage: notice key: %w", err)
+	}
+	// One key per notice and integration, so a receiver can drop repeats.
+	n, err := tx.exec(ctx, `INSERT INTO alert_outbox (org_id, integration_id, rule_name, idempotency_key)
+		SELECT org_id, id, $2, $3 || '-' || id FROM integrations WHERE org_id = $1 AND status IN ('ok', 'failing')`,
+		orgID, title, "auditgraph-notice-"+hex.EncodeToString(key))
+	if err != nil {
+		return 0, fmt.Errorf("storage: notice for organization %d: %w", orgID, err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return int(n), tx.notifyOutbox(ctx)
+}
+
 // OutboxAlert is one alert to one integration.
 type OutboxAlert struct {
 	ID             int64      `db:"id"`

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
+	"github.com/auditgraph/auditgraph/bucketsync"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/notify/outbox"
 	"github.com/auditgraph/auditgraph/secretbox"
@@ -27,4 +31,37 @@ func startDelivery(ctx context.Context, cfg outbox.Config, store *storage.Store,
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	return func() { cancel(); <-done }, nil
+}
+
+// stallAlerter tells the instance organization's integrations that the
+// bucket sync has stalled. Bucket sync runs only in self-managed and
+// dedicated mode, which always have an instance organization.
+type stallAlerter struct {
+	store *storage.Store
+	log   *slog.Logger
+}
+
+func (a stallAlerter) BucketSyncStalled(ctx context.Context, s bucketsync.Stall) {
+	title := fmt.Sprintf("Bucket sync stalled: %d audit events not exported since %s", s.Events, s.Since.UTC().Format(time.RFC3339))
+	if s.Err != nil {
+		title += " (last error: " + s.Err.Error() + ")"
+	}
+	var n int
+	err := a.store.InTx(ctx, func(tx *storage.Tx) error {
+		id, err := tx.Setting(ctx, storage.SettingInstanceOrg)
+		if err != nil {
+			return err
+		}
+		orgID, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return fmt.Errorf("instance organization id %q: %w", id, err)
+		}
+		n, err = tx.EnqueueNotice(ctx, orgID, title)
+		return err
+	})
+	if err != nil {
+		a.log.Error("bucket sync stalled: could not queue the alert", "err", err)
+		return
+	}
+	a.log.Info("bucket sync stalled: alert queued", "integrations", n)
 }

@@ -53,7 +53,7 @@ func (j *jobFlags) check(m deployment.Mode) error {
 
 // start runs the configured jobs until ctx ends or stop is called; stop
 // waits for them. A sync cut short leaves its plan, redone at the next start.
-func (j *jobFlags) start(ctx context.Context, store *storage.Store, reg *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+func (j *jobFlags) start(ctx context.Context, store *storage.Store, cp bucketsync.Checkpointer, reg *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	closers := []func(){cancel}
@@ -71,8 +71,8 @@ func (j *jobFlags) start(ctx context.Context, store *storage.Store, reg *metrics
 			return nil, fmt.Errorf("--bucket: %w", err)
 		}
 		closers = append(closers, func() { b.Close() })
-		s := bucketsync.New(bucketsync.Config{Store: store, Bucket: b, Interval: j.syncInterval,
-			Metrics: reg.NewBucketSync(), Log: log.With("job", "bucket-sync")})
+		s := bucketsync.New(bucketsync.Config{Store: store, Bucket: b, Interval: j.syncInterval, Checkpointer: cp,
+			Alerter: stallAlerter{store, log}, Metrics: reg.NewBucketSync(), Log: log.With("job", "bucket-sync")})
 		wg.Go(func() { s.Run(ctx) })
 		log.Info("bucket sync on", "interval", j.syncInterval)
 	}

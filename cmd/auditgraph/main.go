@@ -3,6 +3,8 @@
 //	auditgraph serve     run the server (with a private PostgreSQL unless --database-url is given)
 //	auditgraph migrate   apply database migrations and exit
 //	auditgraph logs pull fetch new audit logs into daily files, resumable
+//	auditgraph verify    check the audit logs' hash chains and signed checkpoints
+//	auditgraph keys      show the checkpoint signing key's public key, or generate a key
 //	auditgraph version   print the version
 //
 // Every flag can also be set from the environment as AUDITGRAPH_<FLAG>, with
@@ -39,6 +41,10 @@ commands:
   serve     run the server
   migrate   apply database migrations and exit
   logs pull fetch new audit logs from a server into daily files
+  verify    check the audit logs' hash chains and signed checkpoints
+            (exit 0 intact, 3 something invalid or missing)
+  keys      keys show: the checkpoint signing key's id and public key;
+            keys generate: print a new key for --signing-key-file
   version   print the version
 
 Run "auditgraph <command> -h" for a command's flags. Every flag can also be
@@ -58,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = migrate(ctx, args[1:], stderr)
 	case "logs":
 		err = logs(ctx, args[1:], stderr)
+	case "verify":
+		err = verifyCmd(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = keys(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "auditgraph", buildVersion())
 	case "-h", "-help", "--help", "help":
@@ -68,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
 	}
 	if err != nil {
 		var ue usageError

@@ -154,7 +154,10 @@ func startServe(t *testing.T, addr string, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{t: t, base: "http://" + addr, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	go func() { s.done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, s.stderr) }()
+	// A data folder of its own, for the generated signing key; a
+	// --data-dir in args comes later and wins.
+	args = append([]string{"serve", "--data-dir", t.TempDir()}, args...)
+	go func() { s.done <- run(ctx, args, &bytes.Buffer{}, s.stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

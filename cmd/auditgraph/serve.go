@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/notify/outbox"
 	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/verify"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -39,9 +41,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		secretKeyFile = fs.String("secret-key-file", "", "file holding the instance key that seals stored secrets (or env AUDITGRAPH_SECRET_KEY)")
 		slackAPIURL   = fs.String("slack-api-url", "", "base of Slack's Web API for the OAuth exchange; empty: https://slack.com/api/")
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
+		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
+		kf            keyFlags
 	)
 	f.register(fs)
 	jobs.register(fs)
+	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +69,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	external := f.databaseURL != ""
 	store, closeDB, err := openDatabase(ctx, &f, log)
 	if err != nil {
 		return err
@@ -132,7 +138,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
-	stopJobs, err := jobs.start(ctx, store, reg, log)
+	// With a bucket, every sync signs the checkpoint it uploads; the
+	// periodic job would sign ranges the sync then could not.
+	if jobs.bucket != "" {
+		*checkpoints = 0
+	}
+	signingKey, signer, checkpointsDone, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer checkpointsDone()
+	stopJobs, err := jobs.start(ctx, store, signer, reg, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -147,7 +164,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
-			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL}),
+			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL,
+			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

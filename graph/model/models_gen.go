@@ -127,6 +127,53 @@ type AuditEventFilter struct {
 	NumDays   *int    `json:"numDays,omitempty"`
 }
 
+// One thing a verification found.
+type ChainFinding struct {
+	// Invalid, missing or gap.
+	Kind ChainFindingKind `json:"kind"`
+	// The first and last sequence numbers concerned; null when none is.
+	FirstSequence *int `json:"firstSequence,omitempty"`
+	LastSequence  *int `json:"lastSequence,omitempty"`
+	// For a gap: the checkpoints' times on either side.
+	From *time.Time `json:"from,omitempty"`
+	To   *time.Time `json:"to,omitempty"`
+	// What is wrong, in words.
+	Description string `json:"description"`
+}
+
+// The outcome of verifying one organization's audit log.
+type ChainVerification struct {
+	// The organization verified.
+	Organization string `json:"organization"`
+	// True when nothing invalid or missing was found; gaps do not count against it.
+	Intact bool `json:"intact"`
+	// The lowest sequence number an invalid or missing finding names; null when intact.
+	FirstBadSequence *int `json:"firstBadSequence,omitempty"`
+	// The first and last sequence numbers read (0 when none).
+	FirstSequence int `json:"firstSequence"`
+	LastSequence  int `json:"lastSequence"`
+	// How many events were read.
+	Events int `json:"events"`
+	// How many checkpoints were checked.
+	Checkpoints int `json:"checkpoints"`
+	// Events after the last checkpoint, which no checkpoint vouches for yet.
+	Unsigned int `json:"unsigned"`
+	// Events stored before the chain existed (a database upgraded from a version without it).
+	Unchained int `json:"unchained"`
+	// Things present but wrong: events that do not match their hash, repeated sequence numbers, checkpoints that do not verify or link. At most 1,000.
+	Invalid []ChainFinding `json:"invalid"`
+	// Things that must exist but do not: events absent from the sequence, checkpoints absent from the chain. At most 1,000.
+	Missing []ChainFinding `json:"missing"`
+	// Times without a checkpoint although the chain links across them, as when the server was down. Not a failure. At most 1,000.
+	Gaps []ChainFinding `json:"gaps"`
+	// How many invalid, missing and gap findings there are in all.
+	InvalidCount int `json:"invalidCount"`
+	MissingCount int `json:"missingCount"`
+	GapCount     int `json:"gapCount"`
+	// When the verification ran.
+	VerifiedAt time.Time `json:"verifiedAt"`
+}
+
 // A page of configuration changes.
 type ConfigChangeConnection struct {
 	Edges      []ConfigChangeEdge `json:"edges"`
@@ -609,6 +656,67 @@ func (e *AuditEventOrder) UnmarshalJSON(b []byte) error {
 }
 
 func (e AuditEventOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The kinds of findings, as CloudTrail's log validation sorts them.
+type ChainFindingKind string
+
+const (
+	// Present but wrong.
+	ChainFindingKindInvalid ChainFindingKind = "INVALID"
+	// Absent but required.
+	ChainFindingKindMissing ChainFindingKind = "MISSING"
+	// A time without checkpoints over a chain that still links.
+	ChainFindingKindGap ChainFindingKind = "GAP"
+)
+
+var AllChainFindingKind = []ChainFindingKind{
+	ChainFindingKindInvalid,
+	ChainFindingKindMissing,
+	ChainFindingKindGap,
+}
+
+func (e ChainFindingKind) IsValid() bool {
+	switch e {
+	case ChainFindingKindInvalid, ChainFindingKindMissing, ChainFindingKindGap:
+		return true
+	}
+	return false
+}
+
+func (e ChainFindingKind) String() string {
+	return string(e)
+}
+
+func (e *ChainFindingKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChainFindingKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChainFindingKind", str)
+	}
+	return nil
+}
+
+func (e ChainFindingKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChainFindingKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChainFindingKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

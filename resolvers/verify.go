@@ -1,0 +1,80 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/verify"
+)
+
+// verifiableOrg returns the organization called name if u may verify it
+// (an instance admin, or an admin of it). To anyone who is not a member it
+// reads as not found, like an organization that does not exist.
+func verifiableOrg(ctx context.Context, s *storage.Store, u storage.User, name string) (storage.Organization, error) {
+	org, err := s.OrganizationByName(ctx, name)
+	if err != nil {
+		return org, err
+	}
+	if err := access.RequireMember(ctx, s, u, org); errors.Is(err, access.ErrForbidden) {
+		return org, fmt.Errorf("organization %q: %w", name, storage.ErrNotFound)
+	} else if err != nil {
+		return org, err
+	}
+	return org, access.RequireOrgAdmin(ctx, s, u, org)
+}
+
+func verifyRange(from, to *int) (verify.Bound, verify.Bound, error) {
+	var f, t verify.Bound
+	for _, b := range []struct {
+		name string
+		v    *int
+		dst  *verify.Bound
+	}{{"from", from, &f}, {"to", to, &t}} {
+		if b.v == nil {
+			continue
+		}
+		if *b.v < 1 {
+			return f, t, gqlerror.Errorf("%s must be a sequence number (1 or more), got %d", b.name, *b.v)
+		}
+		b.dst.Seq = int64(*b.v)
+	}
+	return f, t, nil
+}
+
+func chainVerification(r *chain.Report, at time.Time) *model.ChainVerification {
+	v := &model.ChainVerification{
+		Organization: r.Org, Intact: r.Intact(), FirstSequence: int(r.FirstSeq), LastSequence: int(r.LastSeq),
+		Events: int(r.Events), Checkpoints: r.Checkpoints, Unsigned: int(r.Unsigned), Unchained: int(r.Unchained),
+		Invalid: chainFindings(r.Invalid), Missing: chainFindings(r.Missing), Gaps: chainFindings(r.Gaps),
+		InvalidCount: r.InvalidCount, MissingCount: r.MissingCount, GapCount: r.GapCount, VerifiedAt: at,
+	}
+	if !v.Intact {
+		n := int(r.FirstBad())
+		v.FirstBadSequence = &n
+	}
+	return v
+}
+
+func chainFindings(fs []chain.Finding) []model.ChainFinding {
+	out := make([]model.ChainFinding, len(fs))
+	for i, f := range fs {
+		out[i] = model.ChainFinding{Kind: model.ChainFindingKind(f.Kind), Description: f.What}
+		if f.Seq > 0 {
+			first, last := int(f.Seq), int(f.LastSeq)
+			out[i].FirstSequence, out[i].LastSequence = &first, &last
+		}
+		if f.Kind == chain.Gap {
+			from, to := f.From, f.To
+			out[i].From, out[i].To = &from, &to
+		}
+	}
+	return out
+}

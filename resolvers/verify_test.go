@@ -1,0 +1,115 @@
+package resolvers_test
+
+import (
+	"crypto/ed25519"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/metrics/metricstest"
+	"github.com/auditgraph/auditgraph/notary"
+	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/verify"
+)
+
+const verifyQuery = `query($org: String!) { verifyAuditLog(organization: $org) {
+	organization intact firstBadSequence events checkpoints unsigned invalidCount missingCount
+	invalid { kind firstSequence lastSequence description } } }`
+
+type verification struct {
+	VerifyAuditLog struct {
+		Organization     string
+		Intact           bool
+		FirstBadSequence *int
+		Events           int
+		Checkpoints      int
+		Unsigned         int
+		InvalidCount     int
+		MissingCount     int
+		Invalid          []struct {
+			Kind          string
+			FirstSequence *int
+			Description   string
+		}
+	}
+}
+
+func TestVerifyAuditLog(t *testing.T) {
+	e := newEnv(t, deployment.SelfManaged)
+	e.add("acme", member{username: "boss", role: "admin"}, member{username: "bob"})
+	e.add("default", member{username: "carol"})
+	e.ingest("admin", "acme", `{"action":"run:update","actor_email":"bob@x.io"}
+{"action":"run:stop","actor_email":"bob@x.io"}
+`)
+	org, err := e.store.OrganizationByName(e.ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := ed25519.NewKeyFromSeed([]byte("auditgraph-resolver-test-seed-32"))
+	var last int64
+	if err := e.store.DB().Get(&last, `SELECT last_seq FROM organizations WHERE id = $1`, org.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notary.New(notary.Config{Store: e.store, Key: key}).Checkpoint(e.ctx, org.ID, org.Name, last); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same server as the env's, with verification configured.
+	reg := metrics.New(e.store.DB().DB)
+	log := slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
+		Now: func() time.Time { return now }, Metrics: reg,
+		Verify: &verify.Service{Store: e.store, Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Metrics: reg}}))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+
+	var v verification
+	e.mustQuery("admin", verifyQuery, map[string]any{"org": "acme"}, &v)
+	if got := v.VerifyAuditLog; !got.Intact || got.FirstBadSequence != nil || got.Events != int(last) || got.Checkpoints != 1 || got.Unsigned != 0 {
+		t.Fatalf("verifyAuditLog(acme) as instance admin = %+v, want intact, %d events, 1 checkpoint", got, last)
+	}
+	if s := scrape(t, reg); s.Get("auditgraph_chain_verification_status") != 1 || s.Get("auditgraph_chain_last_verified_timestamp_seconds") == 0 {
+		t.Errorf("after an intact verification: status %v, last verified %v; want 1 and a time", s.Get("auditgraph_chain_verification_status"), s.Get("auditgraph_chain_last_verified_timestamp_seconds"))
+	}
+
+	for _, q := range []string{
+		`ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only`,
+		`UPDATE audit_events SET actor_email = 'nobody@x.io' WHERE org_id = $1 AND seq = $2`,
+	} {
+		args := []any{}
+		if strings.Contains(q, "$1") {
+			args = append(args, org.ID, last)
+		}
+		if _, err := e.store.DB().Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v = verification{}
+	e.mustQuery("boss", verifyQuery, map[string]any{"org": "acme"}, &v)
+	got := v.VerifyAuditLog
+	if got.Intact || got.FirstBadSequence == nil || *got.FirstBadSequence != int(last) || got.InvalidCount == 0 || got.Invalid[0].Kind != "INVALID" {
+		t.Fatalf("verifyAuditLog(acme) as org admin after tampering = %+v, want not intact, first bad %d", got, last)
+	}
+	if s := scrape(t, reg); s.Get("auditgraph_chain_verification_status") != 0 {
+		t.Errorf("after a failed verification: status %v, want 0", s.Get("auditgraph_chain_verification_status"))
+	}
+
+	for _, tc := range []struct{ user, code string }{{"bob", "FORBIDDEN"}, {"carol", "NOT_FOUND"}} {
+		_, errs := e.query(tc.user, verifyQuery, map[string]any{"org": "acme"})
+		if len(errs) != 1 || errs[0].code() != tc.code {
+			t.Errorf("verifyAuditLog(acme) as %s: errors %+v, want one %s", tc.user, errs, tc.code)
+		}
+	}
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) metricstest.Samples {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return metricstest.Parse(t, rec.Body.Bytes())
+}

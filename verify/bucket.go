@@ -1,0 +1,274 @@
+package verify
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/chain"
+)
+
+// Prefix is the folder of a bucket that holds the exported audit logs.
+const Prefix = "wandb-audit-logs/"
+
+var (
+	objectName     = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/(\d{12})-(\d{12})\.ndjson\.gz$`)
+	checkpointName = regexp.MustCompile(`^checkpoints/(\d{12})\.json$`)
+)
+
+// BucketOrgs returns the names of the organizations with a folder in the
+// bucket, sorted.
+func BucketOrgs(ctx context.Context, b *blob.Bucket) ([]string, error) {
+	var orgs []string
+	it := b.List(&blob.ListOptions{Prefix: Prefix, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify: list %s: %w", Prefix, err)
+		}
+		if o.IsDir {
+			orgs = append(orgs, strings.TrimSuffix(strings.TrimPrefix(o.Key, Prefix), "/"))
+		}
+	}
+	slices.Sort(orgs)
+	return orgs, nil
+}
+
+type eventObject struct {
+	key         string
+	first, last int64
+}
+
+// Bucket verifies an organization's chain as a bucket's export holds it
+// (the layout package sync writes): every event object under
+// wandb-audit-logs/<org>/, ordered by first sequence number, recomputed
+// against the checkpoint files in wandb-audit-logs/<org>/checkpoints/. The
+// files carry no per-event hash, so a changed event is found at the
+// checkpoint after it, which names its range. orgID, when not 0, is
+// checked against the checkpoints too.
+func Bucket(ctx context.Context, b *blob.Bucket, org string, orgID int64, opts Options) (*chain.Report, error) {
+	dir := Prefix + org + "/"
+	var (
+		objects []eventObject
+		cps     []chain.Checkpoint
+		pre     []chain.Finding // found while listing, added to the report
+	)
+	it := b.List(&blob.ListOptions{Prefix: dir})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify: list %s: %w", dir, err)
+		}
+		rest := strings.TrimPrefix(o.Key, dir)
+		if m := objectName.FindStringSubmatch(rest); m != nil {
+			first, _ := strconv.ParseInt(m[1], 10, 64)
+			last, _ := strconv.ParseInt(m[2], 10, 64)
+			objects = append(objects, eventObject{o.Key, first, last})
+			continue
+		}
+		m := checkpointName.FindStringSubmatch(rest)
+		if m == nil {
+			continue // not part of the layout, such as a tool's own state
+		}
+		seq, _ := strconv.ParseInt(m[1], 10, 64)
+		data, err := b.ReadAll(ctx, o.Key)
+		if err != nil {
+			return nil, fmt.Errorf("verify: read %s: %w", o.Key, err)
+		}
+		c, err := chain.ParseCheckpoint(data)
+		switch {
+		case err != nil:
+			pre = append(pre, chain.Finding{Kind: chain.Invalid, Seq: seq, LastSeq: seq, What: fmt.Sprintf("%s: %v", o.Key, err)})
+		case c.Org != org || c.LastSeq != seq:
+			// A checkpoint moved from where it was written is not used: the
+			// one that belongs at its old place then shows as missing.
+			pre = append(pre, chain.Finding{Kind: chain.Invalid, Seq: min(seq, c.FirstSeq), LastSeq: max(seq, c.LastSeq),
+				What: fmt.Sprintf("%s holds the checkpoint of organization %q ending at %d: moved", o.Key, c.Org, c.LastSeq)})
+		default:
+			cps = append(cps, c)
+		}
+	}
+	slices.SortFunc(cps, func(a, b chain.Checkpoint) int { return int(a.LastSeq - b.LastSeq) })
+	slices.SortFunc(objects, func(a, b eventObject) int { return int(a.first - b.first) })
+	if orgID == 0 && len(cps) > 0 {
+		orgID = cps[0].OrgID
+	}
+
+	cfg := chain.VerifierConfig{Org: org, OrgID: orgID, Keys: opts.Keys, GapAfter: opts.GapAfter}
+	end := int64(-1)
+	if !opts.From.IsZero() {
+		for i, c := range cps {
+			if !before(c, opts.From) {
+				break
+			}
+			cfg.Anchor = &cps[i]
+		}
+	}
+	if !opts.To.IsZero() {
+		if i := slices.IndexFunc(cps, func(c chain.Checkpoint) bool { return !before(c, opts.To) }); i >= 0 {
+			end = cps[i].LastSeq
+		} else if opts.To.Seq > 0 {
+			end = opts.To.Seq
+		}
+	}
+	from := int64(1)
+	if cfg.Anchor != nil {
+		from = cfg.Anchor.LastSeq + 1
+	}
+	for _, c := range cps {
+		if c.LastSeq >= from && (end < 0 || c.LastSeq <= end) {
+			cfg.Checkpoints = append(cfg.Checkpoints, c)
+		}
+	}
+	v := chain.NewVerifier(cfg)
+	for _, o := range objects {
+		if o.last < from {
+			continue
+		}
+		if end >= 0 && o.first > end {
+			break
+		}
+		fs, err := readObject(ctx, b, o, from, end, v)
+		if err != nil {
+			return nil, err
+		}
+		pre = append(pre, fs...)
+	}
+	r := v.End(end)
+	for _, f := range pre {
+		r.Add(f)
+	}
+	return r, nil
+}
+
+// Compare adds to db, the database's report of an organization, what the
+// bucket's report of it shows the database lacks: valid checkpoints newer
+// than the database's newest, which the database alone cannot tell from
+// checkpoints not written yet.
+func Compare(db, bucket *chain.Report) {
+	if bucket.LastCheckpoint > db.LastCheckpoint {
+		db.Add(chain.Finding{Kind: chain.Missing, Seq: db.LastCheckpoint + 1, LastSeq: bucket.LastCheckpoint,
+			What: fmt.Sprintf("the bucket holds checkpoints up to %d that the database does not", bucket.LastCheckpoint)})
+	}
+}
+
+// before reports whether checkpoint c lies before bound.
+func before(c chain.Checkpoint, bound Bound) bool {
+	if bound.Seq > 0 {
+		return c.LastSeq < bound.Seq
+	}
+	return c.Time.Before(bound.Time)
+}
+
+// line is one exported event; a key outside the documented ones makes the
+// line invalid.
+type line struct {
+	Action                string `json:"action"`
+	ActorEmail            string `json:"actor_email"`
+	ActorIP               string `json:"actor_ip"`
+	ActorUserID           string `json:"actor_user_id"`
+	ArtifactAsset         string `json:"artifact_asset"`
+	ArtifactDigest        string `json:"artifact_digest"`
+	ArtifactQualifiedName string `json:"artifact_qualified_name"`
+	ArtifactSequenceAsset string `json:"artifact_sequence_asset"`
+	CLIVersion            string `json:"cli_version"`
+	EntityAsset           string `json:"entity_asset"`
+	EntityName            string `json:"entity_name"`
+	ProjectAsset          string `json:"project_asset"`
+	ProjectName           string `json:"project_name"`
+	ReportAsset           string `json:"report_asset"`
+	ReportName            string `json:"report_name"`
+	ResponseCode          int    `json:"response_code"`
+	Timestamp             string `json:"timestamp"`
+	UserAsset             string `json:"user_asset"`
+	UserEmail             string `json:"user_email"`
+}
+
+func (l *line) event() (audit.Event, error) {
+	e := audit.Event{Action: audit.Action(l.Action), ActorEmail: l.ActorEmail, ActorIP: l.ActorIP, ActorUserID: l.ActorUserID,
+		ArtifactAsset: l.ArtifactAsset, ArtifactDigest: l.ArtifactDigest, ArtifactQualifiedName: l.ArtifactQualifiedName,
+		ArtifactSequenceAsset: l.ArtifactSequenceAsset, CLIVersion: l.CLIVersion, EntityAsset: l.EntityAsset,
+		EntityName: l.EntityName, ProjectAsset: l.ProjectAsset, ProjectName: l.ProjectName, ReportAsset: l.ReportAsset,
+		ReportName: l.ReportName, ResponseCode: l.ResponseCode, UserAsset: l.UserAsset, UserEmail: l.UserEmail}
+	if l.Timestamp != "" {
+		t, err := time.Parse(time.RFC3339Nano, l.Timestamp)
+		if err != nil {
+			return e, fmt.Errorf("timestamp %q is not RFC 3339", l.Timestamp)
+		}
+		e.Timestamp = t
+	}
+	return e, nil
+}
+
+// maxLine bounds one exported line: ingest refuses lines over 64 KiB, and
+// an event of 19 keys of at most 4 KiB each, escaped, stays well under this.
+const maxLine = 1 << 20
+
+// readObject feeds the events of one object with sequence numbers in
+// [from, end] (end < 0: no end) to v, returning what is wrong with the
+// object itself.
+func readObject(ctx context.Context, b *blob.Bucket, o eventObject, from, end int64, v *chain.Verifier) ([]chain.Finding, error) {
+	r, err := b.NewReader(ctx, o.key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("verify: read %s: %w", o.key, err)
+	}
+	defer r.Close()
+	bad := func(seq int64, format string, args ...any) []chain.Finding {
+		return []chain.Finding{{Kind: chain.Invalid, Seq: seq, LastSeq: seq, What: o.key + ": " + fmt.Sprintf(format, args...)}}
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return bad(o.first, "not gzip: %v", err), nil
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	seq := o.first
+	for ; sc.Scan(); seq++ {
+		if seq < from {
+			continue
+		}
+		if end >= 0 && seq > end {
+			return nil, nil
+		}
+		var l line
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
+		}
+		e, err := l.event()
+		if err != nil {
+			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
+		}
+		v.Event(seq, &e, nil)
+	}
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return bad(seq, "after line %d: %v", seq-o.first, err), nil
+	}
+	if n := seq - o.first; n != o.last-o.first+1 {
+		return bad(o.first, "holds %d events, its name says %d", n, o.last-o.first+1), nil
+	}
+	return nil, nil
+}
