@@ -36,8 +36,8 @@ type Metrics struct {
 	eventsDropped    prometheus.Counter
 	batchesRejected  *prometheus.CounterVec
 
-	deliveries    *prometheus.CounterVec
-	outboxPending prometheus.Gauge
+	deliveries        *prometheus.CounterVec
+	outboxPending     prometheus.Gauge
 	chainStatus       prometheus.Gauge
 	chainLastVerified prometheus.Gauge
 	chain             *chainState
