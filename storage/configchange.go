@@ -51,7 +51,7 @@ func (tx *Tx) RecordConfigChange(ctx context.Context, c ConfigChange) error {
 func (q queries) ConfigChanges(ctx context.Context, orgID *int64, beforeID int64, limit int) ([]ConfigChange, error) {
 	var cs []ConfigChange
 	err := q.sel(ctx, &cs, `SELECT `+configChangeColumns+` FROM config_changes
-		WHERE org_id IS NOT DISTINCT FROM $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, orgID, beforeID, limit)
+		WHERE org_id IS NOT DISTINCT FROM $1 AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3`, orgID, beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: config changes: %w", err)
 	}

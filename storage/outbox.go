@@ -353,7 +353,7 @@ func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (
 func (q queries) IntegrationDeliveries(ctx context.Context, integrationID, beforeID int64, limit int) ([]OutboxAlert, error) {
 	var rows []OutboxAlert
 	err := q.sel(ctx, &rows, `SELECT `+outboxColumns+` FROM alert_outbox WHERE integration_id = $1
-		AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, integrationID, beforeID, limit)
+		AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3`, integrationID, beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: deliveries of integration %d: %w", integrationID, err)
 	}

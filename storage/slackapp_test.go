@@ -105,6 +105,10 @@ func TestConfigChangesAppendOnly(t *testing.T) {
 	if err != nil || len(older) != 1 || older[0].ID != cs[1].ID {
 		t.Errorf("ConfigChanges(org, before %d) = %+v, %v, want the connect only", cs[0].ID, older, err)
 	}
+	// Cursors are bigint ids: one past 2^31 must not be refused as an integer.
+	if all, err := s.ConfigChanges(ctx, &org, 1<<40, 10); err != nil || len(all) != 2 {
+		t.Errorf("ConfigChanges(org, before 2^40) = %+v, %v, want both", all, err)
+	}
 	inst, err := s.ConfigChanges(ctx, nil, 0, 10)
 	if n, _ := s.CountConfigChanges(ctx, nil); err != nil || len(inst) != 1 || n != 1 || inst[0].Action != storage.ChangeSlackAppUpdate {
 		t.Errorf("ConfigChanges(instance) = %+v (count %d), %v, want the slack_app:update", inst, n, err)

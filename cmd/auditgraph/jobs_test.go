@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,27 +41,66 @@ func TestServeJobFlagErrors(t *testing.T) {
 }
 
 // TestServeSyncsToBucket starts serve with a file:// bucket: the events of the
-// first start (the admin and the instance organization) reach the bucket, and
-// the retention job starts beside it.
+// first start (the admin and the instance organization) reach the bucket
+// with the checkpoint the sync signs, verify finds bucket and database intact
+// and both agreeing, and a changed line in the bucket is found; the retention
+// job starts beside it.
 func TestServeSyncsToBucket(t *testing.T) {
 	t.Setenv("AUDITGRAPH_ADMIN_API_KEY", "00112233445566778899aabbccddeeff00112233")
 	unsetEnv(t, "AUDITGRAPH_LISTEN")
-	dir := t.TempDir()
+	unsetEnv(t, signingKeyEnv)
+	dir, data, dbURL := t.TempDir(), t.TempDir(), storagetest.URL(t)
 	addr := freeAddr(t)
-	srv := startServe(t, addr, "--listen", addr, "--database-url", storagetest.URL(t), "--bucket", "file://"+dir, "--sync-interval", "1h", "--retention", "7y", "--hipaa")
+	srv := startServe(t, addr, "--listen", addr, "--database-url", dbURL, "--data-dir", data,
+		"--bucket", "file://"+dir, "--sync-interval", "1h", "--retention", "7y", "--hipaa")
 	deadline := time.Now().Add(10 * time.Second)
+	var objects, checkpoints []string
 	for {
-		got, _ := filepath.Glob(filepath.Join(dir, "wandb-audit-logs", "default", "*", "*", "*", "000000000001-*.ndjson.gz"))
-		if len(got) == 1 {
+		objects, _ = filepath.Glob(filepath.Join(dir, "wandb-audit-logs", "default", "*", "*", "*", "000000000001-*.ndjson.gz"))
+		checkpoints, _ = filepath.Glob(filepath.Join(dir, "wandb-audit-logs", "default", "checkpoints", "*.json"))
+		if len(objects) == 1 && len(checkpoints) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
 			entries, _ := os.ReadDir(dir)
-			t.Fatalf("no event object in the bucket after 10s (bucket holds %v); server log:\n%s", entries, srv.stderr)
+			t.Fatalf("no event object and checkpoint in the bucket after 10s (bucket holds %v); server log:\n%s", entries, srv.stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if code := srv.stop(); code != 0 {
 		t.Errorf("serve exited with %d", code)
+	}
+	if want := strings.TrimSuffix(filepath.Base(objects[0]), ".ndjson.gz")[13:] + ".json"; filepath.Base(checkpoints[0]) != want {
+		t.Errorf("checkpoint %s, want %s: the sync signs up to the object's last event", filepath.Base(checkpoints[0]), want)
+	}
+	code, out, stderr := runCmd(t, "verify", "--database-url", dbURL, "--data-dir", data, "--bucket", "file://"+dir, "--source", "both")
+	if code != 0 || !strings.Contains(out, "bucket default: intact") || !strings.Contains(out, "database default: intact") {
+		t.Fatalf("verify --source both after a sync = %d\n%s%s\nwant 0, bucket and database intact", code, out, stderr)
+	}
+
+	// One line changed in the exported object (as gzip rewritten by hand).
+	zr, err := os.Open(objects[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(gz)
+	zr.Close()
+	if err != nil || !bytes.Contains(raw, []byte(`"action":"user:create"`)) {
+		t.Fatalf("object holds %q, %v; want the admin's user:create", raw, err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Replace(raw, []byte(`"action":"user:create"`), []byte(`"action":"user:update"`), 1))
+	zw.Close()
+	if err := os.WriteFile(objects[0], buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCmd(t, "verify", "--data-dir", data, "--bucket", "file://"+dir)
+	if code != 3 || !strings.Contains(out, "bucket default: NOT INTACT") {
+		t.Errorf("verify --bucket after changing an exported line = %d\n%s\nwant 3", code, out)
 	}
 }
