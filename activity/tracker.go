@@ -23,8 +23,9 @@ type Tracker struct {
 	rec Recorder
 	log *slog.Logger
 
-	mu   sync.Mutex
-	seen map[int64]time.Time // user id → latest request time
+	mu     sync.Mutex
+	seen   map[int64]time.Time // user id → latest request time
+	oldest time.Time           // the earliest request time not yet written
 }
 
 // NewTracker returns a Tracker writing to rec.
@@ -38,7 +39,18 @@ func (t *Tracker) Seen(userID int64, at time.Time) {
 	if at.After(t.seen[userID]) {
 		t.seen[userID] = at
 	}
+	if t.oldest.IsZero() || at.Before(t.oldest) {
+		t.oldest = at
+	}
 	t.mu.Unlock()
+}
+
+// Pending says how many users' activity waits for the next flush, and the
+// earliest request time among it (zero when nothing waits).
+func (t *Tracker) Pending() (users int, oldest time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.seen), t.oldest
 }
 
 // Flush writes what was seen since the last flush. On failure the batch is
@@ -46,7 +58,7 @@ func (t *Tracker) Seen(userID int64, at time.Time) {
 func (t *Tracker) Flush(ctx context.Context) error {
 	t.mu.Lock()
 	batch := t.seen
-	t.seen = map[int64]time.Time{}
+	t.seen, t.oldest = map[int64]time.Time{}, time.Time{}
 	t.mu.Unlock()
 	if len(batch) == 0 {
 		return nil

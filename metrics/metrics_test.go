@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -257,6 +258,28 @@ func TestIngestCounts(t *testing.T) {
 	// Each action of the catalog has a series from the start; nothing else.
 	if got, want := len(s.Series("auditgraph_audit_events_ingested_total")), len(audit.Actions()); got != want {
 		t.Errorf("ingested series = %d, want one per catalog action (%d): %q", got, want, s.Series("auditgraph_audit_events_ingested_total"))
+	}
+}
+
+func TestActivityLag(t *testing.T) {
+	m, _ := newMetrics(t)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	users, oldest := 0, time.Time{}
+	m.WatchActivity(func() (int, time.Time) { return users, oldest }, func() time.Time { return now })
+	s := metricstest.Parse(t, scrape(t, m))
+	if got := s.Get("auditgraph_activity_pending_users"); got != 0 {
+		t.Errorf("pending users with nothing waiting = %v, want 0", got)
+	}
+	if got := s.Get("auditgraph_activity_rollup_lag_seconds"); got != 0 {
+		t.Errorf("lag with nothing waiting = %v, want 0", got)
+	}
+	users, oldest = 3, now.Add(-7*time.Second)
+	s = metricstest.Parse(t, scrape(t, m))
+	if got := s.Get("auditgraph_activity_pending_users"); got != 3 {
+		t.Errorf("pending users = %v, want 3", got)
+	}
+	if got := s.Get("auditgraph_activity_rollup_lag_seconds"); got != 7 {
+		t.Errorf("lag = %v, want 7", got)
 	}
 }
 

@@ -138,6 +138,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.New(store.DB().DB)
+	reg.WatchActivity(tracker.Pending, time.Now)
 	// With a bucket, every sync signs the checkpoint it uploads; the
 	// periodic job would sign ranges the sync then could not.
 	if jobs.bucket != "" {
