@@ -254,28 +254,19 @@ func (r *organizationResolver) AlertRules(ctx context.Context, obj *storage.Orga
 	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(first)
+	pg, err := forwardPage("alertrule", first, after,
+		func(afterID int64, limit int) ([]storage.AlertRule, error) {
+			return r.Store.OrgAlertRules(ctx, obj.ID, afterID, limit)
+		},
+		func() (int, error) { return r.Store.CountOrgAlertRules(ctx, obj.ID) })
 	if err != nil {
 		return nil, err
 	}
-	afterID, err := parseCursor("alertrule", after)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.Store.OrgAlertRules(ctx, obj.ID, afterID, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	total, err := r.Store.CountOrgAlertRules(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	rows, more := page(rows, limit)
-	conn := &model.AlertRuleConnection{Edges: []model.AlertRuleEdge{}, TotalCount: total}
-	for _, rule := range rows {
+	conn := &model.AlertRuleConnection{Edges: []model.AlertRuleEdge{}, TotalCount: pg.total}
+	for _, rule := range pg.rows {
 		conn.Edges = append(conn.Edges, model.AlertRuleEdge{Cursor: cursor("alertrule", rule.ID), Node: &rule})
 	}
-	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.AlertRuleEdge) string { return e.Cursor }, more, afterID != 0)
+	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.AlertRuleEdge) string { return e.Cursor }, pg.more, pg.prev)
 	return conn, nil
 }
 

@@ -119,3 +119,37 @@ func slackOnly(in *storage.Integration, v string) *string {
 	}
 	return &v
 }
+
+// idPage is one page of a list ordered by id.
+type idPage[T any] struct {
+	rows       []T
+	total      int
+	more, prev bool // whether rows follow and precede the page
+}
+
+// forwardPage reads one page of a list ordered by id: it checks first and
+// after (a cursor of kind), asks list for the rows after that id, one more
+// than the page holds to learn whether more follow, and count for the total.
+func forwardPage[T any](kind string, first *int, after *string,
+	list func(afterID int64, limit int) ([]T, error), count func() (int, error),
+) (idPage[T], error) {
+	var p idPage[T]
+	limit, err := pageSize(first)
+	if err != nil {
+		return p, err
+	}
+	afterID, err := parseCursor(kind, after)
+	if err != nil {
+		return p, err
+	}
+	rows, err := list(afterID, limit+1)
+	if err != nil {
+		return p, err
+	}
+	if p.total, err = count(); err != nil {
+		return p, err
+	}
+	p.rows, p.more = page(rows, limit)
+	p.prev = afterID != 0
+	return p, nil
+}

@@ -49,28 +49,19 @@ func (r *organizationResolver) Integrations(ctx context.Context, obj *storage.Or
 	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(first)
+	pg, err := forwardPage("integration", first, after,
+		func(afterID int64, limit int) ([]storage.Integration, error) {
+			return r.Store.OrgIntegrations(ctx, obj.ID, afterID, limit)
+		},
+		func() (int, error) { return r.Store.CountOrgIntegrations(ctx, obj.ID) })
 	if err != nil {
 		return nil, err
 	}
-	afterID, err := parseCursor("integration", after)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.Store.OrgIntegrations(ctx, obj.ID, afterID, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	total, err := r.Store.CountOrgIntegrations(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	rows, more := page(rows, limit)
-	conn := &model.IntegrationConnection{Edges: []model.IntegrationEdge{}, TotalCount: total}
-	for _, in := range rows {
+	conn := &model.IntegrationConnection{Edges: []model.IntegrationEdge{}, TotalCount: pg.total}
+	for _, in := range pg.rows {
 		conn.Edges = append(conn.Edges, model.IntegrationEdge{Cursor: cursor("integration", in.ID), Node: &in})
 	}
-	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.IntegrationEdge) string { return e.Cursor }, more, afterID != 0)
+	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.IntegrationEdge) string { return e.Cursor }, pg.more, pg.prev)
 	return conn, nil
 }
 

@@ -251,28 +251,19 @@ func (r *organizationResolver) Teams(ctx context.Context, obj *storage.Organizat
 	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(first)
+	pg, err := forwardPage("team", first, after,
+		func(afterID int64, limit int) ([]storage.Team, error) {
+			return r.Store.OrgTeams(ctx, obj.ID, afterID, limit)
+		},
+		func() (int, error) { return r.Store.CountOrgTeams(ctx, obj.ID) })
 	if err != nil {
 		return nil, err
 	}
-	afterID, err := parseCursor("team", after)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.Store.OrgTeams(ctx, obj.ID, afterID, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	total, err := r.Store.CountOrgTeams(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	rows, more := page(rows, limit)
-	conn := &model.TeamConnection{Edges: []model.TeamEdge{}, TotalCount: total}
-	for _, t := range rows {
+	conn := &model.TeamConnection{Edges: []model.TeamEdge{}, TotalCount: pg.total}
+	for _, t := range pg.rows {
 		conn.Edges = append(conn.Edges, model.TeamEdge{Cursor: cursor("team", t.ID), Node: &t})
 	}
-	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.TeamEdge) string { return e.Cursor }, more, afterID != 0)
+	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.TeamEdge) string { return e.Cursor }, pg.more, pg.prev)
 	return conn, nil
 }
 
