@@ -39,7 +39,9 @@ func TestStallAlerterQueuesNotices(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.InTx(ctx, func(tx *storage.Tx) error { return tx.SetIntegrationStatus(ctx, ids[2], storage.IntegrationRevoked, "410") }); err != nil {
+	if err := st.InTx(ctx, func(tx *storage.Tx) error {
+		return tx.SetIntegrationStatus(ctx, ids[2], storage.IntegrationRevoked, "410")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	since := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
