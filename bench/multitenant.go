@@ -203,7 +203,11 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 	for i := -b.cfg.dashWarmups; i < b.cfg.dashRuns; i++ {
 		var probe struct {
 			Viewer       struct{ Username string }
-			Organization *struct{ Activity struct{ Typename string `json:"__typename"` } }
+			Organization *struct {
+				Activity struct {
+					Typename string `json:"__typename"`
+				}
+			}
 		}
 		dv, err := graphqlAt(ctx, mt.client, mt.admin, `{ viewer { username } }`, &probe)
 		if err != nil {
