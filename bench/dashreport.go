@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +17,11 @@ func (b *bench) printDashboard(w io.Writer) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\npanel\tperiod\tdays\tanswer\tGraphQL ms\trollup SQL ms\traw SQL ms\traw/GraphQL\tGraphQL/rollup")
-	for _, r := range d.panels {
+	panels := d.panels
+	if d.mt != nil {
+		panels = append(slices.Clip(panels), d.mt.panels...)
+	}
+	for _, r := range panels {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f×\t%.2f\n", r.panel, r.period, r.days(), r.answer,
 			ms(r.gql), ms(r.rollup), ms(r.raw), r.raw.Seconds()/r.gql.Seconds(), r.gql.Seconds()/r.rollup.Seconds())
 	}
@@ -41,14 +46,25 @@ func (b *bench) dashboardResults() string {
 	p("Organization `%s`: %s events (COPYed, not ingested: see 5 below), %d members. Medians of %d runs (raw SQL: %d); min–max in brackets.",
 		dashOrg, thousands(d.events), b.cfg.users, b.cfg.dashRuns, b.cfg.dashRawRuns)
 	p("")
-	p("| panel | period (days) | answer, equal on all three | GraphQL ms | rollup SQL ms | raw SQL ms | raw / GraphQL | GraphQL / rollup |")
-	p("|---|---|---|---:|---:|---:|---:|---:|")
-	for _, r := range d.panels {
-		p("| %s | %s %s | %s | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) | %.0f× | %.2f |", r.panel, r.period, r.days(), r.answer,
-			ms(r.gql), ms(r.gqlMin), ms(r.gqlMax), ms(r.rollup), ms(r.rollMin), ms(r.rollMax), ms(r.raw), ms(r.rawMin), ms(r.rawMax),
-			r.raw.Seconds()/r.gql.Seconds(), r.gql.Seconds()/r.rollup.Seconds())
+	table := func(panels []panelResult) {
+		p("| panel | period (days) | answer, equal on all three | GraphQL ms | rollup SQL ms | raw SQL ms | raw / GraphQL | GraphQL / rollup |")
+		p("|---|---|---|---:|---:|---:|---:|---:|")
+		for _, r := range panels {
+			p("| %s | %s %s | %s | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) | %.0f× | %.2f |", r.panel, r.period, r.days(), r.answer,
+				ms(r.gql), ms(r.gqlMin), ms(r.gqlMax), ms(r.rollup), ms(r.rollMin), ms(r.rollMax), ms(r.raw), ms(r.rawMin), ms(r.rawMax),
+				r.raw.Seconds()/r.gql.Seconds(), r.gql.Seconds()/r.rollup.Seconds())
+		}
+		p("")
 	}
+	p("Self-managed server, organization `%s`:", dashOrg)
 	p("")
+	table(d.panels)
+	if mt := d.mt; mt != nil && len(mt.panels) > 0 {
+		p("Multi-tenant server (a second process, `--deployment multi-tenant --activity-cutoff %s`, same database), organization `%s`: %s events, as admin `%s`:",
+			mt.cutoff.Format(time.DateOnly), mtOrg, thousands(mt.events), mt.admin.user)
+		p("")
+		table(mt.panels)
+	}
 	p("- Dashboard data: %s events of organization `%s` over %d days ending %s, generator seed %d; %d members, %d of them deactivated, in %d teams (%d team memberships).",
 		thousands(d.events), dashOrg, b.cfg.days, b.now.Format(time.RFC3339), b.cfg.seed+1, b.cfg.users, d.deactivated, d.teams, d.teamMembers)
 	p("- Dashboard setup (not measured): %s.", strings.Join(d.setup, ", "))
@@ -64,7 +80,11 @@ func (b *bench) dashboardResults() string {
 		p("- Users connection: %d of %d members ACTIVE (totalCount, checked on every answer); %d clients for %s on each side: GraphQL %s requests in %s, the server's SQL %s in %s.",
 			u.active, u.members, u.clients, u.duration, thousands(u.ours.n), u.ours.elapsed.Round(time.Millisecond), thousands(u.base.n), u.base.elapsed.Round(time.Millisecond))
 	}
-	p("- Multi-tenant panels (`activeUserCount`, `weeklyActiveUsers`, `mostActiveUsers`): not measured; the harness runs a self-managed server only.")
+	if mt := d.mt; mt != nil && len(mt.panels) > 0 {
+		p("- Multi-tenant organization `%s`: the same %d members, the %s of dash's events multi-tenant collects (its %s `report:read` left out), %s; rollups from the events on or after the cut-off %s: %s member-days for %d members. Per-request floor on that server, as its admin, medians of %d: `{ viewer { username } }` %s ms; `{ organization(name:\"%s\") { activity { __typename } } }` (the organization's lookup and admin checks every panel pays) %s ms.",
+			mtOrg, b.cfg.users, thousands(mt.events), thousands(d.events-mt.events), mt.setup, mt.cutoff.Format(time.DateOnly),
+			thousands(mt.memberDays), mt.activeMembers, b.cfg.dashRuns, ms(mt.floor), mtOrg, ms(mt.fieldFloor))
+	}
 	p("")
 	return s.String()
 }
@@ -100,18 +120,44 @@ func (b *bench) dashboardExplained() string {
 	p("   `generate_series` over the period's days zero-fills (ALL_TIME from the first day a member was active). Of the")
 	p("   forms tried (at 1M events) this ran fastest: `count(DISTINCT user_id)` straight over the events joined to the")
 	p("   members was slower, `lower()` on every event's email before the DISTINCT slower or no faster.")
-	p("   Baseline **rollup SQL**: the server's own queries on `activity_days`, copied from `storage/rollup.go`, with the")
-	p("   period's days computed in the harness by the README's rule; for ALL_TIME also the server's `min(day)` query")
-	p("   that gives its first day. Beyond that, each GraphQL request costs the server the API key's lookup, the")
-	p("   organization's, the `min(day)` query (run for every `activity` field, whatever the period), GraphQL parsing")
-	p("   and validation, and JSON. The rollup SQL and the raw SQL each run on a connection of their own (a backend that")
-	p("   has run the raw SQL's parallel aggregates was seen to run later parallel queries about twice as slowly).")
+	p("   Baseline **rollup SQL**: the server's own code on `activity_days`, the `storage.Store` methods the resolvers")
+	p("   call (`ActiveUsers`, `DailyActiveUsers`: its per-day `GROUP BY` and the zero-filling of the days between), called")
+	p("   by the harness, so the baseline is what the server runs by construction; the period's days are computed in the")
+	p("   harness by the README's rule, and for ALL_TIME the server's `FirstActivityDay` (`min(day)`) query runs first, as")
+	p("   in the server. Beyond that, each GraphQL request costs the server the API key's lookup, the organization's,")
+	p("   the admin check, GraphQL parsing and validation, and JSON. The rollup SQL and the raw SQL each run on a")
+	p("   connection of their own (a backend that has run the raw SQL's parallel aggregates was seen to run later")
+	p("   parallel queries about twice as slowly).")
 	p("   Each combination runs %d untimed rounds, then %d rounds of GraphQL then rollup SQL; the raw SQL runs after them", b.cfg.dashWarmups, b.cfg.dashRuns)
 	p("   in the first %d rounds only (it takes seconds; the partitions it reads are cached by then); figures are medians.", b.cfg.dashRawRuns)
 	p("   The three must agree or the run fails: the count, and for the series every day of the period with the same")
 	p("   number; GraphQL's `period`, `from` and `to` must also equal the harness's own computation of the period.")
 	p("   Targets: GraphQL ≥ 10× faster than the raw SQL, and at most 1.5× the rollup SQL.")
-	p("6. **Users connection.** `{ organization(name:\"%s\") { users(first: 50, filter: {status: [ACTIVE]}, orderBy: {field:", dashOrg)
+	if mt := d.mt; mt != nil {
+		p("6. **Multi-tenant panels.** A second `auditgraph serve` process, started with `--deployment multi-tenant")
+		p("   --activity-cutoff %s` on the same database, serves organization `%s`, made for it as multi-tenant ingest would", mt.cutoff.Format(time.DateOnly), mtOrg)
+		p("   have stored it: the same members as `%s` (a user may belong to several organizations), and the events of", dashOrg)
+		p("   the same day files that multi-tenant collects, decided by the server's own `ingest.Collected` (it drops")
+		p("   `report:read`; the generator makes no events on public projects or outside the organization), COPYed the")
+		p("   same way, seq 1..N. Its rollups are built by the same `INSERT … SELECT … GROUP BY`, counting only events on or")
+		p("   after the cut-off, as multi-tenant ingest does (API requests never count as activity in multi-tenant mode).")
+		p("   The cut-off lies %d days into the history, so that the longest period shows the rule. Multi-tenant has no", mtCutoffDays)
+		p("   instance organization and its dashboard is the organization admin's, so the requests authenticate as `%s`,", mt.admin.user)
+		p("   an admin member of `%s` with an API key of their own (Basic), not as the instance admin; the harness also", mtOrg)
+		p("   checks that this server refuses the self-managed panels. `{ organization(name:\"%s\") { activity {", mtOrg)
+		p("   activeUserCount(period: P) { period from to count } } } }`, `weeklyActiveUsers(period: P) { period from to points")
+		p("   { date activeUsers } }` (one point per week that overlaps the period, weeks from Monday) and `mostActiveUsers(period:")
+		p("   P) { period from to users { rank user { username } activeDays lastActiveAt } }` (top 10 by active days, ties by")
+		p("   later last activity, then user id), for the 5 multi-tenant periods. Raw SQL: as in 5, from the later of the")
+		p("   period's first day and the cut-off: distinct actor emails (per UTC week for the series; per UTC day with the")
+		p("   day's latest event for the ranking) matched to members ignoring case, `count(DISTINCT user_id)` per week zero-filled")
+		p("   by `generate_series` over the weeks, or per member `count(DISTINCT day)` and `max` ordered the same way.")
+		p("   Rollup SQL: the server's `storage.Store` methods (`ActiveUsers`, `WeeklyActiveUsers`, `MostActiveUsers`) as in 5.")
+		p("   Runs, order, connections and checks as in 5:")
+		p("   the count, every week's number, and the ten users (username, rank, active days, last activity to the second)")
+		p("   must agree on all three.")
+	}
+	p("7. **Users connection.** `{ organization(name:\"%s\") { users(first: 50, filter: {status: [ACTIVE]}, orderBy: {field:", dashOrg)
 	p("   LAST_ACTIVE, direction: DESC}) { totalCount nodes { username name email role status lastActiveAt activeDays teams")
 	p("   { name } } } } }` from %d concurrent clients in this process, each looping on its own keep-alive loopback", b.cfg.usersClients)
 	p("   connection for %s; requests/s is completed requests over the elapsed time, p50 and p99 are of request wall", b.cfg.usersDuration)

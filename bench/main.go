@@ -6,10 +6,11 @@
 //
 // (that is `make bench`). It needs AUDITGRAPH_TEST_DATABASE_URL, which
 // withpg sets, psql on PATH, and must run from the module root. It creates a
-// database of its own, builds and starts `auditgraph serve` against it, loads
-// generated events through the API and through psql, prints a table and
-// writes it to bench/RESULTS.md. The server and the database are removed at
-// the end, also on failure. Speed goals live here, never in tests.
+// database of its own, builds and starts `auditgraph serve` against it (and
+// for the multi-tenant dashboard panels a second one in multi-tenant mode),
+// loads generated events through the API and through psql, prints a table
+// and writes it to bench/RESULTS.md. The servers and the database are
+// removed at the end, also on failure. Speed goals live here, never in tests.
 package main
 
 import (
@@ -126,6 +127,7 @@ type bench struct {
 	bin     string
 	key     string
 	srv     *server
+	mtSrv   *server // the multi-tenant server of the dashboard section, while it runs
 	client  *http.Client
 	// postmaster is the PostgreSQL server's pid, for CPU accounting.
 	postmaster int
@@ -237,6 +239,7 @@ func (b *bench) createDatabase(ctx context.Context) error {
 // files; it runs whatever happened before.
 func (b *bench) cleanup() {
 	b.srv.stop()
+	b.mtSrv.stop()
 	if b.db != nil {
 		b.db.Close()
 	}

@@ -37,20 +37,19 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 // startServer starts bin on a free local port against dbURL and waits until
 // /readyz answers 200. The server's environment holds no AUDITGRAPH_
 // variable but the admin key, so the caller's environment cannot change
-// what is measured; extraEnv is added last.
-func startServer(ctx context.Context, bin, dbURL, key string, extraEnv ...string) (*server, error) {
+// what is measured; flags are added to serve's own.
+func startServer(ctx context.Context, bin, dbURL, key string, flags ...string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--database-url", dbURL, "--listen", addr, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--database-url", dbURL, "--listen", addr, "--log-level", "warn"}, flags...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AUDITGRAPH_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, "AUDITGRAPH_ADMIN_API_KEY="+key)
-	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Should the harness die, the kernel stops the server too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

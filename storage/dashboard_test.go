@@ -193,6 +193,20 @@ func TestActivityRollups(t *testing.T) {
 	if got := fmt.Sprint(counts(daily)); got != "[0 1 2 0]" || !daily[0].Day.Equal(d(1)) {
 		t.Errorf("DailyActiveUsers(Mar 1..4) = %s from %v, want [0 1 2 0] from Mar 1", got, daily[0].Day)
 	}
+	// Days are filled in before, between and after the days with rows, and
+	// a range without any is all zeros.
+	for _, tc := range []struct {
+		from, to int
+		want     string
+	}{{9, 9, "[3]"}, {2, 10, "[1 2 0 0 0 0 0 3 0]"}, {20, 22, "[0 0 0]"}} {
+		ds, err := s.DailyActiveUsers(ctx, org, d(tc.from), d(tc.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(counts(ds)); got != tc.want || !ds[0].Day.Equal(d(tc.from)) || !ds[len(ds)-1].Day.Equal(d(tc.to)) {
+			t.Errorf("DailyActiveUsers(Mar %d..%d) = %s from %v to %v, want %s", tc.from, tc.to, got, ds[0].Day, ds[len(ds)-1].Day, tc.want)
+		}
+	}
 	// Mar 2 2026 is a Monday: weeks Feb 23, Mar 2, Mar 9.
 	weekly, err := s.WeeklyActiveUsers(ctx, org, d(1), d(10))
 	if err != nil {

@@ -28,18 +28,46 @@ func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Tim
 }
 
 // DailyActiveUsers returns one point per day from `from` to `to`, days
-// without activity included as zero.
+// without activity included as zero. The database counts the days that
+// have rows and the days between are filled in here. The count is
+// count(DISTINCT user_id), which the primary key makes equal to count(*),
+// because it cannot be split across parallel workers: the planner then reads
+// the organization's days from the primary key in one process. With
+// count(*) it chose, once activity_days held other organizations' rows too,
+// a parallel scan of the whole table, which on a busy 2-core machine ran
+// about 2.5 times as slowly (6 months at 10M events: 140-170 ms against
+// 58-67 ms) and varied from run to run.
 func (q queries) DailyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
 	var ds []DayCount
-	err := q.sel(ctx, &ds, `SELECT d::date AS day, COALESCE(a.users, 0) AS users
-		FROM generate_series($2::date, $3::date, interval '1 day') AS d
-		LEFT JOIN (SELECT day, count(*) AS users FROM activity_days
-			WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day) a ON a.day = d::date
-		ORDER BY d`, orgID, from, to)
+	err := q.sel(ctx, &ds, `SELECT day, count(DISTINCT user_id) AS users FROM activity_days
+		WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day ORDER BY day`, orgID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("storage: daily active users of organization %d: %w", orgID, err)
 	}
-	return ds, nil
+	return fillDays(ds, from, to), nil
+}
+
+// fillDays returns one point per UTC day from `from` to `to`: the count of
+// ds (sorted by day) on that day, or zero.
+func fillDays(ds []DayCount, from, to time.Time) []DayCount {
+	day := func(t time.Time) time.Time {
+		y, m, d := t.UTC().Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	first, last := day(from), day(to)
+	out := make([]DayCount, 0, max(0, int(last.Sub(first)/(24*time.Hour))+1))
+	i := 0
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		for i < len(ds) && day(ds[i].Day).Before(d) {
+			i++
+		}
+		p := DayCount{Day: d}
+		if i < len(ds) && day(ds[i].Day).Equal(d) {
+			p.Users = ds[i].Users
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // WeeklyActiveUsers returns one point per week (weeks start on Monday) that
