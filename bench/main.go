@@ -191,6 +191,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"fetch", b.measureFetch},
 		{"pagination", b.measurePagination},
 		{"memory", b.measureMemory},
+		{"verify", b.measureVerify},
 		{"dashboard", b.measureDashboard},
 	}
 	for _, s := range steps {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,10 @@ func startServer(ctx context.Context, bin, dbURL, key string, flags ...string) (
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--database-url", dbURL, "--listen", addr, "--log-level", "warn"}, flags...)...)
+	// The data folder holds the checkpoint signing key the server generates;
+	// every server of a run shares it, so verify can check their checkpoints.
+	cmd := exec.Command(bin, append([]string{"serve", "--database-url", dbURL, "--listen", addr, "--log-level", "warn",
+		"--data-dir", serverDataDir(bin)}, flags...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AUDITGRAPH_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -124,3 +128,6 @@ func freeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
+
+// serverDataDir is the --data-dir of the servers started from bin.
+func serverDataDir(bin string) string { return filepath.Join(filepath.Dir(bin), "data") }
