@@ -42,7 +42,7 @@ func Forbidden(format string, args ...any) error {
 
 // Role returns u's role in org, or "" when u is not an accepted member.
 func Role(ctx context.Context, r Reader, u storage.User, orgID int64) (string, error) {
-	m, err := r.Membership(ctx, orgID, u.ID)
+	m, err := membership(ctx, r, orgID, u.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return "", nil
 	}

@@ -57,7 +57,9 @@ func (r *activityStatsResolver) MostActiveUsers(ctx context.Context, obj *model.
 		return nil, err
 	}
 	out := &model.MostActiveUsers{Period: p, From: from, To: to, Users: []model.RankedUser{}}
+	users := loaders.For(ctx, r.Store).Users
 	for i, u := range top {
+		users.Prime(u.UserID, u.User)
 		out.Users = append(out.Users, model.RankedUser{Rank: i + 1, UserID: u.UserID, ActiveDays: u.ActiveDays, LastActiveAt: u.LastActive})
 	}
 	return out, nil

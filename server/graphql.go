@@ -68,6 +68,14 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 	srv.Use(depthLimit{max: depthLimitMax})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(subscriptionsOverWebsocket{})
+	// A query changes nothing, so its fields may share one reading of the
+	// caller's memberships.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Query {
+			ctx = access.WithMemo(ctx)
+		}
+		return next(ctx)
+	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in GraphQL resolver", "panic", p)
 		return errors.New("internal server error")

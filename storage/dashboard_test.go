@@ -222,6 +222,9 @@ func TestActivityRollups(t *testing.T) {
 	var order []int64
 	for _, u := range top {
 		order = append(order, u.UserID)
+		if u.User.ID != u.UserID || u.User.Username == "" {
+			t.Errorf("MostActiveUsers: user %d comes with user %+v, want that user", u.UserID, u.User)
+		}
 	}
 	// u1 has 3 active days, u2 2, u3 1.
 	if want := []int64{ids[0], ids[1], ids[2]}; !slices.Equal(order, want) {

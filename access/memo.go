@@ -1,0 +1,52 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+type memoKey struct{}
+
+// memo holds the memberships the rules read during one request.
+type memo struct {
+	mu   sync.Mutex
+	seen map[[2]int64]memoEntry
+}
+
+type memoEntry struct {
+	m   storage.Membership
+	err error
+}
+
+// WithMemo returns a context in which the rules read each membership once:
+// a GraphQL query checks the caller's role in several fields, and a
+// read-only request may answer them all from one reading. Not for requests
+// that change memberships, whose later checks must see the change.
+func WithMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &memo{seen: map[[2]int64]memoEntry{}})
+}
+
+// membership reads a membership through ctx's memo, if it has one.
+func membership(ctx context.Context, r Reader, orgID, userID int64) (storage.Membership, error) {
+	mm, _ := ctx.Value(memoKey{}).(*memo)
+	if mm == nil {
+		return r.Membership(ctx, orgID, userID)
+	}
+	key := [2]int64{orgID, userID}
+	mm.mu.Lock()
+	e, ok := mm.seen[key]
+	mm.mu.Unlock()
+	if ok {
+		return e.m, e.err
+	}
+	m, err := r.Membership(ctx, orgID, userID)
+	if err == nil || errors.Is(err, storage.ErrNotFound) {
+		mm.mu.Lock()
+		mm.seen[key] = memoEntry{m, err}
+		mm.mu.Unlock()
+	}
+	return m, err
+}
