@@ -3,6 +3,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -49,12 +50,26 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // OpenDriver is Open through another registered database/sql driver that
 // speaks to PostgreSQL, such as a test's query-counting wrapper of lib/pq.
 func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
-	if driver != "postgres" {
+	var db *sqlx.DB
+	if driver == "postgres" {
+		cfg, err := pq.NewConfig(url)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open: %w", err)
+		}
+		// Without it lib/pq sends a query with parameters in two round
+		// trips (prepare, then bind and execute); every query here has them.
+		cfg.BinaryParameters = true
+		conn, err := pq.NewConnectorConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open: %w", err)
+		}
+		db = sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	} else {
 		sqlx.BindDriver(driver, sqlx.DOLLAR)
-	}
-	db, err := sqlx.Open(driver, url)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open: %w", err)
+		var err error
+		if db, err = sqlx.Open(driver, url); err != nil {
+			return nil, fmt.Errorf("storage: open: %w", err)
+		}
 	}
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(10)
