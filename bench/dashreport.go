@@ -166,5 +166,10 @@ func (b *bench) dashboardExplained() string {
 	p("   own SQL for that page — the count, the page of 51 and the page's teams, copied from `storage/orgusers.go` and")
 	p("   `storage/batch.go` — from %d goroutines over database/sql for as long: the database's share of the work, without", b.cfg.usersClients)
 	p("   authentication, GraphQL, dataloaders or JSON. Both sides share the machine's %s cores with the load generator.", b.env.nproc)
+	p("8. **Verify.** `auditgraph verify --org default --source database` (the binary under test, run after the memory")
+	p("   step) recomputes the hash chain of every event ingested in 1 and checks it against the stored hashes and")
+	p("   checkpoints; it must find the log intact. Baseline (no target): psql `\\copy` of the columns the chain covers,")
+	p("   with `seq` and `hash`, of the same organization's rows ordered by `seq`, to stdout, discarded: reading the rows")
+	p("   in the order a verification must walk them, with no hashing.")
 	return s.String()
 }
