@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/auditgraph/auditgraph/storage"
@@ -49,4 +50,20 @@ func membership(ctx context.Context, r Reader, orgID, userID int64) (storage.Mem
 		mm.mu.Unlock()
 	}
 	return m, err
+}
+
+// Remember tells ctx's memo, if it has one, userID's membership in orgID
+// (nil: none), read by the caller along with something else.
+func Remember(ctx context.Context, orgID, userID int64, m *storage.Membership) {
+	mm, _ := ctx.Value(memoKey{}).(*memo)
+	if mm == nil {
+		return
+	}
+	e := memoEntry{err: fmt.Errorf("access: membership of user %d in organization %d: %w", userID, orgID, storage.ErrNotFound)}
+	if m != nil {
+		e = memoEntry{m: *m}
+	}
+	mm.mu.Lock()
+	mm.seen[[2]int64{orgID, userID}] = e
+	mm.mu.Unlock()
 }

@@ -65,3 +65,26 @@ func TestMemoReadsEachMembershipOnce(t *testing.T) {
 		}
 	}
 }
+
+// What the caller read along with something else answers the rules without
+// another read, inside a memo only.
+func TestRemember(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.New(t)
+	r := &counting{Store: st}
+	u := storage.User{ID: 7, Username: "mia"}
+	org := storage.Organization{ID: 3, Name: "acme"}
+	memo := access.WithMemo(ctx)
+	access.Remember(memo, org.ID, u.ID, &storage.Membership{OrgID: org.ID, UserID: u.ID, Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
+	if ok, err := access.IsOrgAdmin(memo, r, u, org.ID); !ok || err != nil || r.reads != 0 {
+		t.Errorf("IsOrgAdmin after Remember(admin) = %v, %v with %d reads, want true with none", ok, err, r.reads)
+	}
+	access.Remember(memo, org.ID, u.ID, nil)
+	if err := access.RequireMember(memo, r, u, org); err == nil || r.reads != 0 {
+		t.Errorf("RequireMember after Remember(none) = %v with %d reads, want forbidden with none", err, r.reads)
+	}
+	access.Remember(ctx, org.ID, u.ID, &storage.Membership{Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
+	if ok, _ := access.IsOrgAdmin(ctx, r, u, org.ID); ok || r.reads != 1 {
+		t.Errorf("IsOrgAdmin without a memo = %v with %d reads, want the database's answer (false) from 1 read", ok, r.reads)
+	}
+}

@@ -37,10 +37,11 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 
 // Organization returns the organization called name if actor may see it.
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (storage.Organization, error) {
-	org, err := s.store.OrganizationByName(ctx, name)
+	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
 	if err != nil {
 		return org, err
 	}
+	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)
 }
 

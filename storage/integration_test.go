@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/auditgraph/auditgraph/storage"
@@ -69,5 +70,29 @@ func TestIntegrations(t *testing.T) {
 	}
 	if _, err := s.Integration(ctx, 999999); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Integration(missing) err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOrganizationWithMembership(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t)
+	orgID, userID := newOrg(t, s, "acme", "a@x.io")
+	want, err := s.Membership(ctx, orgID, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, m, err := s.OrganizationWithMembership(ctx, "acme", want.UserID)
+	if err != nil || org.ID != orgID || m == nil {
+		t.Fatalf("OrganizationWithMembership(acme, member) = %+v, %+v, %v", org, m, err)
+	}
+	if !reflect.DeepEqual(*m, want) {
+		t.Errorf("membership = %+v, want %+v (as Membership reads it)", *m, want)
+	}
+	if org, m, err := s.OrganizationWithMembership(ctx, "acme", 999999); err != nil || org.ID != orgID || m != nil {
+		t.Errorf("OrganizationWithMembership(acme, stranger) = %+v, %+v, %v, want the organization and no membership", org, m, err)
+	}
+	if _, _, err := s.OrganizationWithMembership(ctx, "nope", want.UserID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("OrganizationWithMembership(missing) err = %v, want ErrNotFound", err)
 	}
 }

@@ -134,3 +134,41 @@ func (tx *Tx) RemoveMembership(ctx context.Context, orgID, userID int64) error {
 	}
 	return notFound(err, "storage: remove user %d from organization %d", userID, orgID)
 }
+
+// OrganizationWithMembership returns the organization called name and
+// userID's membership in it (nil when there is none), in one round trip:
+// every org-scoped GraphQL query by a member needs both.
+func (q queries) OrganizationWithMembership(ctx context.Context, name string, userID int64) (Organization, *Membership, error) {
+	var row struct {
+		Organization
+		MOrgID        *int64     `db:"m_org_id"`
+		MUserID       *int64     `db:"m_user_id"`
+		MRole         *string    `db:"m_role"`
+		MModelsSeat   *string    `db:"m_models_seat"`
+		MWeaveAccess  *string    `db:"m_weave_access"`
+		MAddedAt      *time.Time `db:"m_added_at"`
+		MAcceptedAt   *time.Time `db:"m_accepted_at"`
+		MInvitedBy    *int64     `db:"m_invited_by"`
+		MLastActiveAt *time.Time `db:"m_last_active_at"`
+		MActiveDays   *int       `db:"m_active_days"`
+		MRunEvents    *int       `db:"m_run_events"`
+		MReportEvents *int       `db:"m_report_events"`
+	}
+	err := q.get(ctx, &row, `SELECT o.id, o.name, o.plan, o.created_at,
+			m.org_id AS m_org_id, m.user_id AS m_user_id, m.role AS m_role, m.models_seat AS m_models_seat,
+			m.weave_access AS m_weave_access, m.added_at AS m_added_at, m.accepted_at AS m_accepted_at,
+			m.invited_by AS m_invited_by, m.last_active_at AS m_last_active_at, m.active_days AS m_active_days,
+			m.run_events AS m_run_events, m.report_events AS m_report_events
+		FROM organizations o LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = $2
+		WHERE o.name = $1`, name, userID)
+	if err != nil {
+		return row.Organization, nil, notFound(err, "storage: get organization %q", name)
+	}
+	if row.MOrgID == nil {
+		return row.Organization, nil, nil
+	}
+	return row.Organization, &Membership{OrgID: *row.MOrgID, UserID: *row.MUserID, Role: *row.MRole,
+		ModelsSeat: *row.MModelsSeat, WeaveAccess: *row.MWeaveAccess, AddedAt: *row.MAddedAt,
+		AcceptedAt: row.MAcceptedAt, InvitedBy: row.MInvitedBy, LastActiveAt: row.MLastActiveAt,
+		ActiveDays: *row.MActiveDays, RunEvents: *row.MRunEvents, ReportEvents: *row.MReportEvents}, nil
+}
