@@ -37,20 +37,6 @@ func openBucket(t *testing.T, dir string) *blob.Bucket {
 	return b
 }
 
-func newOrg(t *testing.T, st *storage.Store, name string) int64 {
-	t.Helper()
-	var id int64
-	err := st.InTx(context.Background(), func(tx *storage.Tx) error {
-		o, err := tx.CreateOrganization(context.Background(), name, "enterprise")
-		id = o.ID
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func appendEvents(t *testing.T, st *storage.Store, orgID int64, es ...audit.Event) {
 	t.Helper()
 	if err := st.InTx(context.Background(), func(tx *storage.Tx) error {
@@ -122,7 +108,7 @@ func syncedSeq(t *testing.T, st *storage.Store, orgID int64) (int64, *storage.Sy
 func TestLayoutAndLineFormat(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	appendEvents(t, st, acme,
 		audit.Event{Action: "user:login", ActorEmail: "a\"b@x.io", ActorIP: "10.0.0.1", ResponseCode: 401,
@@ -190,8 +176,8 @@ func TestLayoutAndLineFormat(t *testing.T) {
 func TestObjectsAreCapped(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
-	other := newOrg(t, st, "other")
+	acme := storagetest.NewOrg(t, st, "acme")
+	other := storagetest.NewOrg(t, st, "other")
 	at := time.Now().UTC().Add(-time.Hour)
 	appendEvents(t, st, acme, logins(5, at)...)
 	appendEvents(t, st, other, logins(1, at)...)
@@ -242,7 +228,7 @@ func seqCounts(t *testing.T, objs map[string][]string, org string) map[int64]int
 func TestCrashBetweenUploadAndCommit(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	at := time.Now().UTC().Add(-time.Hour)
 	appendEvents(t, st, acme, logins(3, at)...)
 	b := openBucket(t, t.TempDir())
@@ -291,7 +277,7 @@ func TestCrashBetweenUploadAndCommit(t *testing.T) {
 func TestRerunIsByteIdentical(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	at := time.Now().UTC().Add(-time.Hour)
 	appendEvents(t, st, acme, logins(1000, at)...)
 	first := openBucket(t, t.TempDir())
@@ -301,7 +287,7 @@ func TestRerunIsByteIdentical(t *testing.T) {
 	// A fresh database holding the same events, as if the commit had been
 	// lost, exports the same bytes.
 	st2 := storagetest.New(t)
-	acme2 := newOrg(t, st2, "acme")
+	acme2 := storagetest.NewOrg(t, st2, "acme")
 	appendEvents(t, st2, acme2, logins(1000, at)...)
 	second := openBucket(t, t.TempDir())
 	if _, err := New(Config{Store: st2, Bucket: second}).SyncOnce(ctx); err != nil {
@@ -321,7 +307,7 @@ func TestRerunIsByteIdentical(t *testing.T) {
 func TestFailingUploadLeavesHighWaterMark(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	at := time.Now().UTC().Add(-time.Hour)
 	appendEvents(t, st, acme, logins(3, at)...)
 	dir := t.TempDir()
@@ -379,7 +365,7 @@ func TestConcurrentSyncersWriteEachEventOnce(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		stores[i] = s
 	}
-	acme := newOrg(t, stores[0], "acme")
+	acme := storagetest.NewOrg(t, stores[0], "acme")
 	dir := t.TempDir()
 	at := time.Now().UTC().Add(-time.Hour)
 	var (
@@ -445,7 +431,7 @@ func (c *recordingCheckpointer) Checkpoint(_ context.Context, orgID int64, org s
 func TestCheckpointUploadedBeforeCommit(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	appendEvents(t, st, acme, logins(3, time.Now().Add(-time.Hour))...)
 	b := openBucket(t, t.TempDir())
 	cp := &recordingCheckpointer{}
@@ -482,7 +468,7 @@ func (a *recordingAlerter) BucketSyncStalled(_ context.Context, s Stall) {
 func TestTwoMissedIntervalsRaiseOneAlert(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	appendEvents(t, st, acme, logins(2, time.Now().Add(-time.Hour))...)
 	dir := t.TempDir()
 	broken, _ := Open(ctx, "file://"+dir)
@@ -522,7 +508,7 @@ func TestTwoMissedIntervalsRaiseOneAlert(t *testing.T) {
 func TestGapLeftByRetention(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	acme := newOrg(t, st, "acme")
+	acme := storagetest.NewOrg(t, st, "acme")
 	at := time.Now().UTC().Add(-time.Hour)
 	appendEvents(t, st, acme, logins(2, at)...)
 	appendEvents(t, st, acme, audit.Event{Action: "user:login", Timestamp: time.Date(2016, 3, 1, 0, 0, 0, 0, time.UTC)})

@@ -29,20 +29,6 @@ func open(t *testing.T, url string) *storage.Store {
 	return s
 }
 
-func newOrg(t *testing.T, s *storage.Store, name string) int64 {
-	t.Helper()
-	var id int64
-	err := s.InTx(context.Background(), func(tx *storage.Tx) error {
-		o, err := tx.CreateOrganization(context.Background(), name, "enterprise")
-		id = o.ID
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 // appendEvents commits one event per action in one transaction.
 func appendEvents(t *testing.T, s *storage.Store, org int64, actions ...audit.Action) {
 	t.Helper()
@@ -149,7 +135,7 @@ func TestHubFansOutCommittedAppendsAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	writer := open(t, url)
-	acme, other := newOrg(t, writer, "acme"), newOrg(t, writer, "other")
+	acme, other := storagetest.NewOrg(t, writer, "acme"), storagetest.NewOrg(t, writer, "other")
 	hubs := []*live.Hub{start(t, live.Config{URL: url, Store: open(t, url)}), start(t, live.Config{URL: url, Store: open(t, url)})}
 	subs := []*live.Subscription{subscribe(t, hubs[0], acme, nil), subscribe(t, hubs[1], acme, nil), subscribe(t, hubs[1], acme, nil)}
 
@@ -229,7 +215,7 @@ func TestHubDeliversLargeBatch(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	st := open(t, url)
-	org := newOrg(t, st, "acme")
+	org := storagetest.NewOrg(t, st, "acme")
 	h := start(t, live.Config{URL: url, Store: st, Buffer: 5000})
 	s := subscribe(t, h, org, nil)
 	batch := make([]storage.IngestEvent, 1234)
@@ -254,7 +240,7 @@ func TestHubAppliesSubscriberMatch(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	st := open(t, url)
-	org := newOrg(t, st, "acme")
+	org := storagetest.NewOrg(t, st, "acme")
 	h := start(t, live.Config{URL: url, Store: st})
 	logins := subscribe(t, h, org, func(e audit.Event) bool { return e.Action == audit.UserLogin })
 	all := subscribe(t, h, org, nil)
@@ -274,7 +260,7 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	st := open(t, url)
-	org := newOrg(t, st, "acme")
+	org := storagetest.NewOrg(t, st, "acme")
 	h := start(t, live.Config{URL: url, Store: st, Buffer: 3})
 	slow, fast := subscribe(t, h, org, nil), subscribe(t, h, org, nil)
 	for i := range 6 {
@@ -303,7 +289,7 @@ func TestHubStopEndsSubscriptions(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	st := open(t, url)
-	org := newOrg(t, st, "acme")
+	org := storagetest.NewOrg(t, st, "acme")
 	h := live.New(live.Config{URL: url, Store: st, Log: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -329,7 +315,7 @@ func TestHubCatchesUpAfterReconnect(t *testing.T) {
 	t.Parallel()
 	url := storagetest.URL(t)
 	st := open(t, url)
-	org := newOrg(t, st, "acme")
+	org := storagetest.NewOrg(t, st, "acme")
 	p := newCutter(t, url)
 	logs := &logRecorder{}
 	h := start(t, live.Config{URL: p.url, Store: st, Log: slog.New(logs)})

@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/logtest"
 	"github.com/auditgraph/auditgraph/notify/integration"
 	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/server"
@@ -80,24 +81,6 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	return f
 }
 
-// syncBuffer collects the server's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // slackEnv is a server on real HTTP talking to a fake Slack, with the
 // instance admin "admin", the organization acme (admin alice, member bob)
 // and the organization other (admin carol). Its clock can be moved.
@@ -110,7 +93,7 @@ type slackEnv struct {
 	box     *secretbox.Box
 	slack   *fakeSlack
 	keys    map[string]string
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	answers []string // every GraphQL answer and page the test received
 
 	mu  sync.Mutex
@@ -133,7 +116,7 @@ func newSlackEnv(t *testing.T, withKey bool) *slackEnv {
 	}
 	admin := &auth.Principal{User: adminUser}
 	e := &slackEnv{t: t, ctx: ctx, dbURL: dbURL, store: st, slack: newFakeSlack(t), keys: map[string]string{"admin": gqlAdminKey},
-		logs: &syncBuffer{}, now: time.Now().UTC()}
+		logs: &logtest.Buffer{}, now: time.Now().UTC()}
 	for _, o := range []struct{ org, admin, member string }{{"acme", "alice", "bob"}, {"other", "carol", ""}} {
 		if _, err := ids.CreateOrganization(ctx, admin, o.org, "enterprise"); err != nil {
 			t.Fatal(err)

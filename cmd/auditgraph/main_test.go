@@ -10,10 +10,10 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/logtest"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -108,25 +108,6 @@ func TestParseFlagsReadsEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the server's goroutines and the test can
-// use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // freeAddr returns a loopback address with a port nothing listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -143,7 +124,7 @@ func freeAddr(t *testing.T) string {
 type serving struct {
 	t      *testing.T
 	base   string
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -153,7 +134,7 @@ type serving struct {
 func startServe(t *testing.T, addr string, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &serving{t: t, base: "http://" + addr, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	s := &serving{t: t, base: "http://" + addr, stderr: &logtest.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	// A data folder of its own, for the generated signing key; a
 	// --data-dir in args comes later and wins.
 	args = append([]string{"serve", "--data-dir", t.TempDir()}, args...)

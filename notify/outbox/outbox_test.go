@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/logtest"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/notify"
@@ -41,24 +42,6 @@ const (
 	signingSecret = "whsec-SIGNING-5ecret-1a2b3c"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a fresh database with the organization "acme", its admin, a
 // secret box and a log that every test checks for secrets at the end.
 type env struct {
@@ -70,7 +53,7 @@ type env struct {
 	admin *auth.Principal
 	org   storage.Organization
 	box   *secretbox.Box
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	log   *slog.Logger
 }
 
@@ -83,7 +66,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ids := identity.New(st, deployment.SelfManaged, log)
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: strings.Repeat("ab", 20), OrgName: "acme"}); err != nil {

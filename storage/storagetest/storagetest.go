@@ -159,3 +159,19 @@ func randomName() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// NewOrg creates an organization on the Enterprise plan, with no members,
+// and returns its id.
+func NewOrg(t testing.TB, s *storage.Store, name string) int64 {
+	t.Helper()
+	var id int64
+	err := s.InTx(context.Background(), func(tx *storage.Tx) error {
+		o, err := tx.CreateOrganization(context.Background(), name, "enterprise")
+		id = o.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
