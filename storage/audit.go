@@ -37,14 +37,13 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	if err := tx.ensureMonths(ctx, events); err != nil {
 		return err
 	}
-	var last int64
-	err := tx.get(ctx, &last, `UPDATE organizations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq`, orgID, len(events))
+	head, err := tx.lockHead(ctx, orgID)
 	if err != nil {
-		return notFound(err, "storage: append audit events to organization %d", orgID)
+		return err
 	}
-	first := last - int64(len(events)) + 1
-	hashes, err := tx.advanceChain(ctx, orgID, first, len(events), func(i int) *audit.Event { return &events[i] })
-	if err != nil {
+	first := head.Seq + 1
+	hashes, newHead := hashOnto(head, len(events), func(i int) *audit.Event { return &events[i] })
+	if err := tx.advanceHead(ctx, orgID, newHead); err != nil {
 		return err
 	}
 
@@ -90,7 +89,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Even
 	if err := tx.alertAppended(ctx, orgID, first, events); err != nil {
 		return err
 	}
-	return tx.notifyAppended(ctx, orgID, first, last)
+	return tx.notifyAppended(ctx, orgID, first, newHead.Seq)
 }
 
 // eventRow scans one audit_events row.

@@ -27,29 +27,46 @@ func (h batchHashes) array() pq.ByteaArray {
 	return a
 }
 
-// advanceChain hashes n events numbered from first onto the organization's
-// chain and moves organizations.last_hash to the last of them. Callers hold
-// the organization's row lock (they advance last_seq). It sets each event's
-// timestamp to the stored precision (chain.Time), so the row matches its hash.
-func (tx *Tx) advanceChain(ctx context.Context, orgID, first int64, n int, event func(i int) *audit.Event) (batchHashes, error) {
-	var last []byte
-	if err := tx.get(ctx, &last, `SELECT last_hash FROM organizations WHERE id = $1`, orgID); err != nil {
-		return nil, notFound(err, "storage: chain of organization %d", orgID)
+// logHead is the end of an organization's log: its last sequence number and
+// the chain hash of that event (nil before the first hashed event).
+type logHead struct {
+	Seq  int64  `db:"last_seq"`
+	Hash []byte `db:"last_hash"`
+}
+
+// lockHead reads the end of an organization's log and locks the row until
+// the transaction ends, which serializes appends to one organization's log:
+// sequence numbers stay gap-free and the chain linear.
+func (tx *Tx) lockHead(ctx context.Context, orgID int64) (logHead, error) {
+	var h logHead
+	err := tx.get(ctx, &h, `SELECT last_seq, last_hash FROM organizations WHERE id = $1 FOR UPDATE`, orgID)
+	return h, notFound(err, "storage: lock the log of organization %d", orgID)
+}
+
+// advanceHead moves the end of an organization's log, locked by lockHead.
+func (tx *Tx) advanceHead(ctx context.Context, orgID int64, h logHead) error {
+	if _, err := tx.exec(ctx, `UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1`, orgID, h.Seq, h.Hash); err != nil {
+		return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
 	}
+	return nil
+}
+
+// hashOnto hashes n events onto the chain ending at head, numbering them
+// from head.Seq+1, and returns their hashes and the new head. It sets each
+// event's timestamp to the stored precision (chain.Time), so the row matches
+// its hash.
+func hashOnto(head logHead, n int, event func(i int) *audit.Event) (batchHashes, logHead) {
 	prev := chain.Genesis
-	copy(prev[:], last)
+	copy(prev[:], head.Hash)
 	var h chain.Hasher
 	out := make(batchHashes, 0, n*len(prev))
 	for i := range n {
 		e := event(i)
 		e.Timestamp = chain.Time(e.Timestamp)
-		prev = h.Next(prev, first+int64(i), e)
+		prev = h.Next(prev, head.Seq+1+int64(i), e)
 		out = append(out, prev[:]...)
 	}
-	if _, err := tx.exec(ctx, `UPDATE organizations SET last_hash = $2 WHERE id = $1`, orgID, prev[:]); err != nil {
-		return nil, fmt.Errorf("storage: advance chain of organization %d: %w", orgID, err)
-	}
-	return out, nil
+	return out, logHead{Seq: head.Seq + int64(n), Hash: prev[:]}
 }
 
 // stamped returns a copy of events with every timestamp set, now for those

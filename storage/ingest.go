@@ -63,11 +63,10 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if len(events) == 0 {
 		return res, nil
 	}
-	// The row lock serializes appends to the organization's log, which makes
-	// the id check below race-free and the sequence numbers gap-free.
-	var last int64
-	if err := tx.get(ctx, &last, `SELECT last_seq FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
-		return res, notFound(err, "storage: ingest into organization %d", orgID)
+	// The row lock also makes the id check below race-free.
+	head, err := tx.lockHead(ctx, orgID)
+	if err != nil {
+		return res, err
 	}
 	fresh, err := tx.claimClientIDs(ctx, orgID, events)
 	if err != nil {
@@ -93,13 +92,14 @@ func (tx *Tx) ingest(ctx context.Context, orgID int64, events []IngestEvent, act
 	if len(keep) == 0 {
 		return res, nil
 	}
-	if err := tx.copyEvents(ctx, orgID, last+1, keep); err != nil {
+	newHead, err := tx.copyEvents(ctx, orgID, head, keep)
+	if err != nil {
 		return res, err
 	}
-	res.FirstSeq, res.LastSeq = last+1, last+int64(len(keep))
-	if _, err := tx.exec(ctx, `UPDATE organizations SET last_seq = $2 WHERE id = $1`, orgID, res.LastSeq); err != nil {
-		return res, fmt.Errorf("storage: ingest: advance sequence: %w", err)
+	if err := tx.advanceHead(ctx, orgID, newHead); err != nil {
+		return res, err
 	}
+	res.FirstSeq, res.LastSeq = head.Seq+1, newHead.Seq
 	if err := tx.markEventActivity(ctx, orgID, keep, activeSince); err != nil {
 		return res, err
 	}
@@ -137,15 +137,14 @@ func (tx *Tx) claimClientIDs(ctx context.Context, orgID int64, events []IngestEv
 	return fresh, nil
 }
 
-// copyEvents COPYs events into the log, numbered from first.
-func (tx *Tx) copyEvents(ctx context.Context, orgID, first int64, events []IngestEvent) error {
-	hashes, err := tx.advanceChain(ctx, orgID, first, len(events), func(i int) *audit.Event { return &events[i].Event })
-	if err != nil {
-		return err
-	}
+// copyEvents COPYs events into the log after head, chained onto it, and
+// returns the log's new head.
+func (tx *Tx) copyEvents(ctx context.Context, orgID int64, head logHead, events []IngestEvent) (logHead, error) {
+	hashes, newHead := hashOnto(head, len(events), func(i int) *audit.Event { return &events[i].Event })
+	first := head.Seq + 1
 	stmt, err := tx.tx.PrepareContext(ctx, pq.CopyIn("audit_events", copyColumns...))
 	if err != nil {
-		return fmt.Errorf("storage: ingest: copy: %w", err)
+		return head, fmt.Errorf("storage: ingest: copy: %w", err)
 	}
 	row := make([]any, len(copyColumns))
 	for i, e := range events {
@@ -153,17 +152,17 @@ func (tx *Tx) copyEvents(ctx context.Context, orgID, first int64, events []Inges
 		row[len(row)-1] = hashes.at(i)
 		if _, err := stmt.ExecContext(ctx, row...); err != nil {
 			stmt.Close()
-			return fmt.Errorf("storage: ingest: copy: %w", err)
+			return head, fmt.Errorf("storage: ingest: copy: %w", err)
 		}
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
 		stmt.Close()
-		return fmt.Errorf("storage: ingest: copy: %w", err)
+		return head, fmt.Errorf("storage: ingest: copy: %w", err)
 	}
 	if err := stmt.Close(); err != nil {
-		return fmt.Errorf("storage: ingest: copy: %w", err)
+		return head, fmt.Errorf("storage: ingest: copy: %w", err)
 	}
-	return nil
+	return newHead, nil
 }
 
 // copyRow fills row with e's column values; empty strings become NULL.
