@@ -36,7 +36,6 @@ import (
 // exported as objects of a size every tool can handle.
 const DefaultMaxObjectEvents = 100_000
 
-
 // Checkpointer makes the signed digest published with each upload: it
 // returns the checkpoint JSON for an organization's log up to lastSeq and
 // records it in the database.
