@@ -2,7 +2,7 @@
 # AUDITGRAPH_TEST_DATABASE_URL names a server already.
 GO ?= go
 
-.PHONY: test generate check-generated vet fmt-check bench
+.PHONY: test race staticcheck generate check-generated vet fmt-check bench
 
 test:
 ifdef AUDITGRAPH_TEST_DATABASE_URL
@@ -10,6 +10,18 @@ ifdef AUDITGRAPH_TEST_DATABASE_URL
 else
 	$(GO) run ./tools/withpg $(GO) test -count=1 ./...
 endif
+
+# race runs the suite under the race detector (it needs cgo: gcc).
+race:
+ifdef AUDITGRAPH_TEST_DATABASE_URL
+	$(GO) test -race -count=1 ./...
+else
+	$(GO) run ./tools/withpg $(GO) test -race -count=1 ./...
+endif
+
+# staticcheck is pinned in go.mod as a tool, like gqlgen.
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 generate:
 	$(GO) tool gqlgen generate
