@@ -1,0 +1,253 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// countEvents returns how many events acme's log holds with action.
+func (e *restEnv) countEvents(action string) int {
+	e.t.Helper()
+	org, err := e.store.OrganizationByName(context.Background(), "acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var n int
+	if err := e.store.DB().Get(&n, `SELECT count(*) FROM audit_events WHERE org_id = $1 AND action = $2`, org.ID, action); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// A batch must say it is NDJSON (or JSON): a cross-site form can only send
+// text/plain, multipart/form-data or application/x-www-form-urlencoded.
+func TestIngestRequiresNDJSONContentType(t *testing.T) {
+	t.Parallel()
+	e := newRestEnv(t, deployment.SelfManaged)
+	const line = `{"action":"user:login","actor_email":"forged@x.io"}` + "\n"
+	for _, tc := range []struct {
+		name, contentType string
+		code              int
+		want              []string
+	}{
+		{"text/plain (a cross-site form)", "text/plain", http.StatusUnsupportedMediaType, []string{"text/plain", "application/x-ndjson or application/json"}},
+		{"form-urlencoded (curl -d)", "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, []string{"application/x-www-form-urlencoded", "application/x-ndjson"}},
+		{"multipart form", "multipart/form-data; boundary=x", http.StatusUnsupportedMediaType, []string{"multipart/form-data", "application/x-ndjson"}},
+		{"missing", "", http.StatusUnsupportedMediaType, []string{"Content-Type is missing", "application/x-ndjson"}},
+		{"unparseable", "application/x-ndjson; ;=", http.StatusUnsupportedMediaType, []string{"application/x-ndjson or application/json"}},
+		{"ndjson", "application/x-ndjson", http.StatusOK, nil},
+		{"ndjson with charset, upper case", "Application/X-NDJSON; charset=utf-8", http.StatusOK, nil},
+		{"json", "application/json", http.StatusOK, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := *e
+			e.t = t
+			before := e.countEvents("user:login")
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/api/v1/audit_events", strings.NewReader(line))
+			req.SetBasicAuth("alice", e.keys["alice"])
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, resp)
+			if resp.StatusCode != tc.code {
+				t.Fatalf("POST with Content-Type %q = %d %s, want %d", tc.contentType, resp.StatusCode, body, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("415 body %s does not name %q", body, w)
+				}
+			}
+			want := before
+			if tc.code == http.StatusOK {
+				want++
+			} else if got := resp.Header.Get("Accept-Post"); got != "application/x-ndjson, application/json" {
+				t.Errorf("Accept-Post = %q", got)
+			}
+			if got := e.countEvents("user:login"); got != want {
+				t.Errorf("user:login events = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// Browsers say where a request comes from (Sec-Fetch-Site, Origin): every
+// state-changing request from another site's page is refused, whatever its
+// credentials; same-origin pages and non-browser clients keep working.
+func TestCrossOriginWritesRefused(t *testing.T) {
+	t.Parallel()
+	e := newRestEnv(t, deployment.SelfManaged)
+	host := strings.TrimPrefix(e.url, "http://")
+	crossSite := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}
+	sameSite := []string{"Sec-Fetch-Site", "same-site", "Origin", "https://other.example.com"}
+	oldBrowser := []string{"Origin", "https://evil.example"} // no Sec-Fetch-Site
+	sameOrigin := []string{"Sec-Fetch-Site", "same-origin", "Origin", e.url}
+	sameOriginOld := []string{"Origin", "http://" + host}
+	typed := []string{"Sec-Fetch-Site", "none"} // typed into the address bar, a bookmark
+	none := []string(nil)
+
+	ingest := func(hdr []string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/api/v1/audit_events", strings.NewReader(`{"action":"user:login","actor_email":"forged@x.io"}`+"\n"))
+		req.SetBasicAuth("alice", e.keys["alice"]) // the browser's cached Basic credentials
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		return send(t, req, hdr)
+	}
+	team := 0
+	createTeam := func(hdr []string) (int, string) {
+		team++
+		body := `{"query":"mutation { createTeam(organization: \"acme\", name: \"t` + string(rune('a'+team)) + `\") { name } }"}`
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/graphql", strings.NewReader(body))
+		req.SetBasicAuth("admin", e.keys["admin"])
+		req.Header.Set("Content-Type", "application/json")
+		return send(t, req, hdr)
+	}
+	other := func(method string) func([]string) (int, string) {
+		return func(hdr []string) (int, string) {
+			req, _ := http.NewRequest(method, e.url+"/graphql", strings.NewReader(`{}`))
+			req.SetBasicAuth("admin", e.keys["admin"])
+			return send(t, req, hdr)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		do      func([]string) (int, string)
+		hdr     []string
+		refused bool
+	}{
+		{"ingest cross-site", ingest, crossSite, true},
+		{"ingest same-site subdomain", ingest, sameSite, true},
+		{"ingest from an old browser with Origin only", ingest, oldBrowser, true},
+		{"ingest same-origin", ingest, sameOrigin, false},
+		{"ingest same-origin, old browser", ingest, sameOriginOld, false},
+		{"ingest user-initiated", ingest, typed, false},
+		{"ingest from curl", ingest, none, false},
+		{"graphql mutation cross-site", createTeam, crossSite, true},
+		{"graphql mutation from an old browser", createTeam, oldBrowser, true},
+		{"graphql mutation same-origin (playground)", createTeam, sameOrigin, false},
+		{"graphql mutation from a script", createTeam, none, false},
+		{"PUT cross-site", other(http.MethodPut), crossSite, true},
+		{"DELETE cross-site", other(http.MethodDelete), crossSite, true},
+		{"PATCH from an old browser", other(http.MethodPatch), oldBrowser, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.countEvents("user:login")
+			code, body := tc.do(tc.hdr)
+			if tc.refused {
+				if code != http.StatusForbidden || !strings.Contains(body, "cross-origin request refused") {
+					t.Errorf("= %d %s, want 403 cross-origin request refused", code, body)
+				}
+				if got := e.countEvents("user:login"); got != before {
+					t.Errorf("a refused request stored %d events", got-before)
+				}
+				return
+			}
+			if code == http.StatusForbidden {
+				t.Errorf("= %d %s, want it served", code, body)
+			}
+		})
+	}
+	// Only the two allowed mutations created teams.
+	if teams := e.teams(); len(teams) != 2 {
+		t.Errorf("acme's teams after the cross-origin mutations = %v, want the 2 allowed ones", teams)
+	}
+
+	// GET never changes anything, so it is not checked, and gqlgen's GET
+	// transport runs queries only: a cross-site GET mutation does nothing.
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/graphql?query="+url.QueryEscape(`mutation { createTeam(organization: "acme", name: "viaget") { name } }`), nil)
+	req.SetBasicAuth("admin", e.keys["admin"])
+	if code, body := send(t, req, crossSite); code == http.StatusOK && !strings.Contains(body, "errors") {
+		t.Errorf("cross-site GET mutation = %d %s, want it refused", code, body)
+	}
+	acme, _ := e.store.OrganizationByName(context.Background(), "acme")
+	if _, err := e.store.TeamByName(context.Background(), acme.ID, "viaget"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a GET mutation created a team (%v)", err)
+	}
+}
+
+// gqlgen's WebSocket transport refuses upgrades whose Origin is another
+// site's, before any credentials are looked at.
+func TestWebsocketUpgradeChecksOrigin(t *testing.T) {
+	t.Parallel()
+	e := newRestEnv(t, deployment.SelfManaged)
+	host := strings.TrimPrefix(e.url, "http://")
+	for _, tc := range []struct {
+		name   string
+		origin string
+		ok     bool
+	}{
+		{"no Origin (not a browser)", "", true},
+		{"same origin", "http://" + host, true},
+		{"another site", "https://evil.example", false},
+		{"same host, another port", "http://127.0.0.1:1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			c, resp, err := dialWS(t, e.url, dialOptions{header: h})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("upgrade = %v (%v), want it accepted", err, resp)
+				}
+				if err := c.init(map[string]any{"Authorization": basicAuth("alice", e.keys["alice"])}); err != nil {
+					t.Errorf("connection_init: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				c.conn.Close(websocket.StatusNormalClosure, "")
+				t.Fatalf("upgrade with Origin %s accepted, want it refused", tc.origin)
+			}
+			if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+				t.Errorf("refused upgrade answered %v", resp)
+			}
+		})
+	}
+}
+
+// send sends req with the header pairs hdr and returns the status and body.
+func send(t *testing.T, req *http.Request, hdr []string) (int, string) {
+	t.Helper()
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, readAll(t, resp)
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// teams returns the names of acme's teams.
+func (e *restEnv) teams() []string {
+	e.t.Helper()
+	var names []string
+	if err := e.store.DB().Select(&names, `SELECT t.name FROM teams t JOIN organizations o ON o.id = t.org_id WHERE o.name = 'acme' ORDER BY t.name`); err != nil {
+		e.t.Fatal(err)
+	}
+	return names
+}
