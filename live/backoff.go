@@ -39,10 +39,10 @@ func reconnectDelay(failed int, r float64) time.Duration {
 // that follows failed attempts what reconnectDelay adds to pq's own wait.
 // The listener's event callback tells it of failures and connections.
 type backoffDialer struct {
-	d      net.Dialer
+	d        net.Dialer
 	failures atomic.Int64 // consecutive failed connection attempts
-	sleep  func(time.Duration)
-	rand   func() float64
+	sleep    func(time.Duration)
+	rand     func() float64
 }
 
 func newBackoffDialer() *backoffDialer {
