@@ -42,6 +42,7 @@ const (
 	websocketInitTimeout = 10 * time.Second
 	websocketKeepAlive   = 10 * time.Second
 	closeForbidden       = 4403
+	closeTooManyRequests = 4429
 	closeInternalError   = 4500
 )
 
@@ -124,6 +125,10 @@ func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID
 			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeInternalError), err.Error()), nil, err
 		}
 		if err != nil {
+			if wait := authn.Failed(ctx, up.ip, err); wait > 0 {
+				err = errors.New(auth.ThrottledMessage(wait))
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooManyRequests), err.Error()), nil, err
+			}
 			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), err.Error()), nil, err
 		}
 		if seen != nil {

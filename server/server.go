@@ -62,13 +62,14 @@ type Config struct {
 
 // New returns the handler of every route.
 func New(cfg Config) http.Handler {
-	authn := auth.New(cfg.Store, cfg.Log)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
 	}
+	authn := auth.New(cfg.Store, cfg.Log)
+	authn.OnFailure = cfg.Metrics.AuthFailure
 	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff

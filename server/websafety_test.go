@@ -11,7 +11,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -250,4 +252,59 @@ func (e *restEnv) teams() []string {
 		e.t.Fatal(err)
 	}
 	return names
+}
+
+// A source sending bad keys gets 429 with Retry-After once it has failed
+// FailureBurst times; a valid key from it still works. Failures are
+// counted by reason. WebSocket connection_init failures count too and are
+// closed with 4429 once throttled.
+func TestFailedAuthenticationThrottled(t *testing.T) {
+	t.Parallel()
+	e := newRestEnv(t, deployment.SelfManaged)
+	before := metricstest.Parse(t, e.scrapeMetrics())
+	bad := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/admin/audit_logs", nil)
+		req.SetBasicAuth("alice", "ffffffffffffffffffffffffffffffffffffffff")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		return resp
+	}
+	var codes []int
+	for range auth.FailureBurst + 5 {
+		codes = append(codes, bad().StatusCode)
+	}
+	for i, c := range codes {
+		want := http.StatusUnauthorized
+		if i >= auth.FailureBurst {
+			want = http.StatusTooManyRequests
+		}
+		if c != want {
+			t.Fatalf("answers to %d bad keys = %v, want %d × 401 then 429", len(codes), codes, auth.FailureBurst)
+		}
+	}
+	if resp := bad(); resp.Header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	// The valid key from the same address passes.
+	if resp, b := e.do("GET", "/admin/audit_logs", "alice", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("valid key from the throttled address = %d %s, want 200", resp.StatusCode, b)
+	}
+	c, resp, err := dialWS(t, e.url, dialOptions{})
+	if err != nil {
+		t.Fatalf("upgrade: %v %v", err, resp)
+	}
+	err = c.init(map[string]any{"Authorization": "Bearer ffffffffffffffffffffffffffffffffffffffff"})
+	if websocket.CloseStatus(err) != 4429 || !strings.Contains(err.Error(), "too many failed authentications") {
+		t.Errorf("throttled connection_init = %v, want close 4429", err)
+	}
+	after := metricstest.Parse(t, e.scrapeMetrics())
+	if got := after.Get("auditgraph_auth_failures_total", "reason", "unknown_key") - before.Get("auditgraph_auth_failures_total", "reason", "unknown_key"); got != auth.FailureBurst+7 {
+		t.Errorf("auditgraph_auth_failures_total{reason=unknown_key} moved by %v, want %d", got, auth.FailureBurst+7)
+	}
+	if got := after.Get("auditgraph_auth_throttled_total") - before.Get("auditgraph_auth_throttled_total"); got != 7 {
+		t.Errorf("auditgraph_auth_throttled_total moved by %v, want 7", got)
+	}
 }
