@@ -20,14 +20,14 @@ func newConnect(cfg Config) *connect.Service {
 // credentials; the callback is reached by the browser coming back from
 // Slack without them, so the signed state authenticates it.
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
-	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+connect.InstallPath, protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		org, err := api.org(r, p, param(r, "org"))
 		if err != nil {
 			api.respond(w, r, err)
 			return
 		}
-		u, err := conn.InstallURL(r.Context(), p.User, org)
+		u, nonce, err := conn.InstallURL(r.Context(), p.User, org)
 		switch {
 		case errors.Is(err, connect.ErrNoKey):
 			auth.WriteError(w, http.StatusServiceUnavailable, err.Error())
@@ -37,11 +37,15 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 			api.respond(w, r, err)
 		default:
 			w.Header().Set("Cache-Control", "no-store")
+			setSlackInstallCookie(w, conn.RedirectURL(), nonce)
 			http.Redirect(w, r, u, http.StatusFound)
 		}
 	})))
 	mux.HandleFunc("GET "+connect.CallbackPath, func(w http.ResponseWriter, r *http.Request) {
-		in, err := conn.Callback(r.Context(), r.URL.Query())
+		in, err := conn.Callback(r.Context(), r.URL.Query(), slackInstallNonce(r))
+		if installFinished(err) {
+			clearSlackInstallCookie(w, conn.RedirectURL())
+		}
 		page := callbackPage{Org: in.Org.Name, Channel: in.Integration.SlackChannel, Team: in.Integration.SlackTeam}
 		code := http.StatusOK
 		var se *connect.SlackError

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/metrics/metricstest"
+	"github.com/auditgraph/auditgraph/server"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -306,5 +310,93 @@ func TestFailedAuthenticationThrottled(t *testing.T) {
 	}
 	if got := after.Get("auditgraph_auth_throttled_total") - before.Get("auditgraph_auth_throttled_total"); got != 7 {
 		t.Errorf("auditgraph_auth_throttled_total moved by %v, want 7", got)
+	}
+}
+
+// A Slack install is finished only in the browser that started it: its
+// install cookie holds the nonce the state names. A leaked install link
+// cannot be finished elsewhere, a victim's browser cannot be made to finish
+// someone else's install, and neither costs a call to Slack nor uses the
+// state up.
+func TestSlackInstallBoundToBrowser(t *testing.T) {
+	t.Parallel()
+	e := newSlackEnv(t, true)
+	e.registerApp()
+	state := e.install("acme", "alice")
+	cookie := e.browser[state]
+	if cookie == nil {
+		t.Fatal("GET /slack/install set no install cookie")
+	}
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || !cookie.Secure || cookie.Path != "/slack/oauth/callback" ||
+		cookie.MaxAge != 600 || len(cookie.Value) < 32 {
+		t.Errorf("install cookie = %+v, want HttpOnly, SameSite=Lax, Secure, Path=/slack/oauth/callback, Max-Age=600, a long nonce", cookie)
+	}
+	if strings.Contains(state, cookie.Value) {
+		t.Error("the state carries the cookie's nonce in clear")
+	}
+	carolState := e.install("other", "carol") // another admin, another browser
+	carolCookie := e.browser[carolState]
+	q := func(st string) url.Values { return url.Values{"code": {codeOK}, "state": {st}} }
+	for _, tc := range []struct {
+		name   string
+		state  string
+		cookie *http.Cookie
+		want   string
+	}{
+		{"alice's link finished in a browser without her cookie (leaked link)", state, nil, "not from this browser"},
+		{"alice's link finished in carol's browser", state, carolCookie, "did not start"},
+		{"carol's link finished in alice's browser (the reverse)", carolState, cookie, "did not start"},
+		{"a forged cookie", state, &http.Cookie{Name: cookie.Name, Value: "forged"}, "did not start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, page, set := e.callbackWith(q(tc.state), tc.cookie)
+			if code != http.StatusBadRequest || !strings.Contains(page, tc.want) || !strings.Contains(page, "Slack was not connected") {
+				t.Errorf("callback = %d %s, want 400 page with %q", code, page, tc.want)
+			}
+			if len(set) != 0 {
+				t.Errorf("a refused callback changed cookies: %v", set)
+			}
+			if n := e.slack.calls.Load(); n != 0 {
+				t.Errorf("Slack was called %d times, want 0", n)
+			}
+		})
+	}
+	// The refusals did not use the states up: each browser finishes its own.
+	code, page, set := e.callbackWith(q(state), cookie)
+	if code != http.StatusOK {
+		t.Fatalf("callback in the browser that started it = %d %s, want 200", code, page)
+	}
+	if len(set) != 1 || set[0].Name != cookie.Name || set[0].MaxAge >= 0 {
+		t.Errorf("finished install's cookies = %v, want the install cookie removed", set)
+	}
+	if code, _, _ := e.callbackWith(q(carolState), carolCookie); code != http.StatusOK {
+		t.Errorf("carol's own callback = %d, want 200", code)
+	}
+	// Still single-use.
+	if code, page, _ := e.callbackWith(q(state), cookie); code != http.StatusBadRequest || !strings.Contains(page, "used already") {
+		t.Errorf("replayed callback = %d %s, want 400 used already", code, page)
+	}
+	if n := e.slack.calls.Load(); n != 2 {
+		t.Errorf("Slack was called %d times, want 2", n)
+	}
+	if a, o := e.integrations("acme"), e.integrations("other"); len(a) != 1 || len(o) != 1 {
+		t.Errorf("integrations: acme %d, other %d; want 1 each", len(a), len(o))
+	}
+}
+
+// Over plain HTTP the install cookie cannot be Secure, or the browser would
+// not send it back.
+func TestSlackInstallCookieOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newSlackEnv(t, true)
+	e.registerApp()
+	log := slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, deployment.SelfManaged, log),
+		Mode: deployment.SelfManaged, Log: log, Secrets: e.box, PublicURL: "http://auditgraph.internal:8080"}))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	state := e.install("acme", "alice")
+	if c := e.browser[state]; c == nil || c.Secure || !c.HttpOnly {
+		t.Errorf("install cookie over http = %+v, want HttpOnly and not Secure", c)
 	}
 }
