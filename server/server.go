@@ -90,7 +90,7 @@ func New(cfg Config) http.Handler {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
 	conn := newConnect(cfg)
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -2,14 +2,17 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -399,4 +402,114 @@ func TestSlackInstallCookieOverHTTP(t *testing.T) {
 	if c := e.browser[state]; c == nil || c.Secure || !c.HttpOnly {
 		t.Errorf("install cookie over http = %+v, want HttpOnly and not Secure", c)
 	}
+}
+
+// A subscription lives no longer than its credentials: when the user is
+// deactivated, or the key deleted, the connection is closed with 4403 and
+// the reason, and gets no event after; others go on. An event in the feed
+// that may revoke the subscriber's access is checked at once (the revoking
+// event itself is not delivered); a revocation the feed does not show is
+// found by the check every revalidateEvery (2 s).
+func TestSubscriptionEndsWhenCredentialsRevoked(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, 0)
+	admin := basicAuth("admin", liveAdminKey)
+	// alice gets two more keys, to be deleted; the first is hers until she
+	// is deactivated.
+	newKey := func() (key, id string) {
+		res := e.graphql(basicAuth("alice", e.keys["alice"]), `mutation { createAPIKey(name: "more") { key apiKey { id } } }`)
+		var created struct {
+			CreateAPIKey struct {
+				Key    string
+				APIKey struct{ ID string }
+			}
+		}
+		if len(res.Errors) > 0 || json.Unmarshal(res.Data, &created) != nil {
+			t.Fatalf("createAPIKey: %s %+v", res.Data, res.Errors)
+		}
+		return created.CreateAPIKey.Key, created.CreateAPIKey.APIKey.ID
+	}
+	second, secondID := newKey()
+	third, thirdID := newKey()
+
+	watcher := must(dialWS(t, e.a, dialOptions{})).mustInit(admin).listen()
+	watcher.subscribe("w", liveQuery, nil)
+	subscriber := func(key string) *wsClient {
+		c := must(dialWS(t, e.a, dialOptions{})).mustInit(basicAuth("alice", key)).listen()
+		c.subscribe("s", liveQuery, nil)
+		return c
+	}
+	keyed, silent, person := subscriber(second), subscriber(third), subscriber(e.keys["alice"])
+	e.waitSubscribed(4)
+
+	for _, tc := range []struct {
+		name   string
+		c      *wsClient
+		revoke func()
+		reason string
+		within time.Duration
+	}{
+		{"key deleted", keyed, func() {
+			if res := e.graphql(admin, `mutation { deleteAPIKey(id: "`+secondID+`") }`); len(res.Errors) > 0 {
+				t.Fatalf("deleteAPIKey: %+v", res.Errors)
+			}
+		}, "Forbidden: API key deleted", time.Second},
+		{"key deleted without an event in the feed", silent, func() {
+			if _, err := e.storeB.DB().Exec(`DELETE FROM api_keys WHERE id = $1`, thirdID); err != nil {
+				t.Fatal(err)
+			}
+		}, "Forbidden: API key deleted", 4 * time.Second},
+		{"user deactivated", person, func() {
+			if res := e.graphql(admin, `mutation { deactivateUser(username: "alice") { username } }`); len(res.Errors) > 0 {
+				t.Fatalf("deactivateUser: %+v", res.Errors)
+			}
+		}, "Forbidden: user deactivated", time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// What the subscriber received before is of no interest.
+			for len(tc.c.msgs) > 0 {
+				<-tc.c.msgs
+			}
+			tc.revoke()
+			start := time.Now()
+			var got []string
+			deadline := time.After(10 * time.Second)
+		read:
+			for {
+				select {
+				case m, ok := <-tc.c.msgs:
+					if !ok {
+						break read
+					}
+					if m.Type != "complete" { // the subscription's end may be announced before the close
+						got = append(got, m.Type+" "+string(m.Payload))
+					}
+				case <-deadline:
+					t.Fatalf("connection still open 10s after the revocation; received %q", got)
+				}
+			}
+			took := time.Since(start)
+			t.Logf("closed %v after the revocation", took.Round(10*time.Millisecond))
+			var ce websocket.CloseError
+			if !errors.As(tc.c.err, &ce) || ce.Code != 4403 || ce.Reason != tc.reason {
+				t.Errorf("connection ended with %v, want close 4403 %q", tc.c.err, tc.reason)
+			}
+			if took > tc.within {
+				t.Errorf("closed %v after the revocation, want within %v", took, tc.within)
+			}
+			if len(got) > 0 {
+				t.Errorf("received %q after the revocation, want nothing", got)
+			}
+		})
+	}
+	// The admin's feed goes on: it saw both changes and sees the next event.
+	e.ingest(`{"action":"run:stop","actor_email":"carol@x.io"}` + "\n")
+	var actions []string
+	for _, ev := range watcher.events("w", 3) {
+		actions = append(actions, ev.Action)
+	}
+	if want := []string{"user:delete_api_key", "user:deactivate", "run:stop"}; !slices.Equal(actions, want) {
+		t.Errorf("the admin's feed = %v, want %v", actions, want)
+	}
+	e.waitSubscribed(1)
 }
