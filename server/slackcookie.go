@@ -15,19 +15,22 @@ import (
 // only when the server is reached over HTTPS (Secure).
 const slackInstallCookie = "auditgraph_slack_install"
 
-func setSlackInstallCookie(w http.ResponseWriter, publicURL, nonce string) {
+// setSlackInstallCookie sets the install cookie holding nonce; serverURL is
+// a URL of this server as users reach it (the Slack redirect URL), whose
+// scheme says whether the cookie is Secure.
+func setSlackInstallCookie(w http.ResponseWriter, serverURL, nonce string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: slackInstallCookie, Value: nonce, Path: connect.CallbackPath,
 		MaxAge: int(connect.StateTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(strings.ToLower(publicURL), "https://"),
+		Secure: strings.HasPrefix(strings.ToLower(serverURL), "https://"),
 	})
 }
 
 // clearSlackInstallCookie ends the cookie of a finished install.
-func clearSlackInstallCookie(w http.ResponseWriter, publicURL string) {
+func clearSlackInstallCookie(w http.ResponseWriter, serverURL string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: slackInstallCookie, Value: "", Path: connect.CallbackPath, MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(strings.ToLower(publicURL), "https://"),
+		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(strings.ToLower(serverURL), "https://"),
 	})
 }
 
