@@ -139,7 +139,9 @@ func (s *connSlot) close(code int, reason string) {
 // closableWebsocket is gqlgen's default WebSocket implementation (which
 // refuses cross-origin upgrades), leaving each accepted connection in the
 // request's connSlot.
-type closableWebsocket struct{ transport.CoderWebsocketImplementation }
+type closableWebsocket struct {
+	transport.CoderWebsocketImplementation
+}
 
 func (c closableWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	conn, err := c.CoderWebsocketImplementation.Accept(w, r, o)
