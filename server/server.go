@@ -129,7 +129,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return logRequests(cfg.Log, refuseCrossOrigin(cfg.PublicURL, cfg.Metrics.Instrument(mux)))
+	return logRequests(cfg.Log, cfg.Metrics.InstrumentHandler(mux, refuseCrossOrigin(cfg.PublicURL, mux)))
 }
 
 // instanceAdminOnly refuses every authenticated caller but instance admins.

@@ -99,6 +99,7 @@ func TestIngestRequiresNDJSONContentType(t *testing.T) {
 func TestCrossOriginWritesRefused(t *testing.T) {
 	t.Parallel()
 	e := newRestEnv(t, deployment.SelfManaged)
+	before := metricstest.Parse(t, e.scrapeMetrics())
 	host := strings.TrimPrefix(e.url, "http://")
 	crossSite := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}
 	sameSite := []string{"Sec-Fetch-Site", "same-site", "Origin", "https://other.example.com"}
@@ -167,6 +168,17 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 				t.Errorf("= %d %s, want it served", code, body)
 			}
 		})
+	}
+	// Refusals are counted under their route, as any answer.
+	after := metricstest.Parse(t, e.scrapeMetrics())
+	for _, c := range []struct {
+		route string
+		want  float64
+	}{{"POST /api/v1/audit_events", 3}, {"/graphql", 2}} {
+		if got := after.Get("auditgraph_http_requests_total", "route", c.route, "method", "POST", "code", "403") -
+			before.Get("auditgraph_http_requests_total", "route", c.route, "method", "POST", "code", "403"); got != c.want {
+			t.Errorf("403s counted for %s = %v, want %v", c.route, got, c.want)
+		}
 	}
 	// A browser too old to send Sec-Fetch-Site or Origin can still post a
 	// form: as text/plain, which GraphQL does not take.
