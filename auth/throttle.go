@@ -94,8 +94,8 @@ func newLimiter(rate, burst float64, max int) *limiter {
 }
 
 // take spends one of key's tokens at now; see bucket.take. started says
-// that this failure is the first the source is slowed down for since it
-// last had tokens.
+// that this failure is the first the source is slowed down for since its
+// bucket was last full.
 func (l *limiter) take(key string, now time.Time) (wait time.Duration, started bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -113,8 +113,14 @@ func (l *limiter) take(key string, now time.Time) (wait time.Duration, started b
 	}
 	src := el.Value.(*source)
 	wait = src.b.take(now, l.rate, l.burst)
-	started = wait > 0 && !src.throttled
-	src.throttled = wait > 0
+	switch {
+	case wait > 0:
+		started = !src.throttled
+		src.throttled = true
+	case src.b.tokens >= l.burst-1:
+		// The bucket was full: the source stopped failing for long enough.
+		src.throttled = false
+	}
 	return wait, started
 }
 

@@ -233,3 +233,31 @@ func TestFailuresAreLoggedWithoutKeysAndRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// A source being slowed down is reported once, not again with each token
+// that trickles back; only after its bucket filled up again.
+func TestThrottleStartsOncePerEpisode(t *testing.T) {
+	l := newLimiter(1, 3, 10)
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var starts []int
+	fail := func(i int) {
+		if _, started := l.take("src", now); started {
+			starts = append(starts, i)
+		}
+	}
+	for i := range 5 {
+		fail(i) // 3 allowed, then throttled: starts at 3
+	}
+	for i := 5; i < 10; i++ {
+		now = now.Add(time.Second) // a token back each time: allowed, throttled, …
+		fail(i)
+		fail(i)
+	}
+	now = now.Add(10 * time.Second) // full again
+	for i := 10; i < 15; i++ {
+		fail(i)
+	}
+	if fmt.Sprint(starts) != "[3 13]" {
+		t.Errorf("throttling started at failures %v, want [3 13]", starts)
+	}
+}
