@@ -20,7 +20,7 @@ func newConnect(cfg Config) *connect.Service {
 // credentials; the callback is reached by the browser coming back from
 // Slack without them, so the signed state authenticates it.
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
-	mux.Handle("GET "+connect.InstallPath, protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		org, err := api.org(r, p, param(r, "org"))
 		if err != nil {
