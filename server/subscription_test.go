@@ -103,6 +103,7 @@ func (e *liveEnv) ingest(ndjson string) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", basicAuth("admin", liveAdminKey))
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
