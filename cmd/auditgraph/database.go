@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ type dbFlags struct {
 	postgresBin string
 	logLevel    string
 	logFormat   string
+	// useRunning lets a command that only needs a connection (verify, keys
+	// create-admin-key) use the embedded cluster a running server holds.
+	useRunning bool
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -37,7 +41,11 @@ func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.S
 	var cluster *pgembed.Cluster
 	if url == "" {
 		var err error
-		cluster, err = pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log})
+		cluster, err = pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log, UseRunning: f.useRunning})
+		var inUse *pgembed.InUseError
+		if errors.As(err, &inUse) {
+			return nil, nil, fmt.Errorf("%w; stop that process first, or choose another --data-dir", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
