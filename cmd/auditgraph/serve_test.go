@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -62,7 +63,7 @@ func TestServeListenAddressTaken(t *testing.T) {
 		}
 	})
 	t.Run("embedded", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := reachableDir(t)
 		code, _, stderr := runCmd(t, "serve", "--listen", addr, "--data-dir", dir)
 		if code != 1 || !strings.Contains(stderr, "address already in use") {
 			t.Errorf("serve on a taken port = %d, stderr %q; want 1 and the bind error", code, stderr)
@@ -184,7 +185,13 @@ func TestEmbeddedDataFolderInUse(t *testing.T) {
 		t.Fatalf("first start printed no key:\n%s", srv.stderr)
 	}
 
-	code, _, stderr := runCmd(t, "serve", "--listen", freeAddr(t), "--data-dir", dir)
+	// Before the fix the second serve ran on the first's cluster: the
+	// deadline ends it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var secondErr bytes.Buffer
+	code := run(ctx, []string{"serve", "--listen", freeAddr(t), "--data-dir", dir}, &bytes.Buffer{}, &secondErr)
+	stderr := secondErr.String()
 	want := fmt.Sprintf("data folder in use by PID %d (", os.Getpid())
 	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "stop that process first, or choose another --data-dir") {
 		t.Errorf("second serve on %s = %d, stderr:\n%s\nwant 1 and %q", dir, code, stderr, want)
