@@ -10,6 +10,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -23,18 +24,25 @@ type Bootstrap struct {
 	OrgName string
 }
 
+// Check validates the names b gives for a server in mode, so that a
+// command can refuse them before it starts anything.
+func (b Bootstrap) Check(mode deployment.Mode) error {
+	if err := checkName("admin username", b.AdminUsername); err != nil {
+		return err
+	}
+	if mode.HasInstanceOrg() {
+		return checkName("organization name", b.OrgName)
+	}
+	return nil
+}
+
 // Bootstrap creates the instance admin, with an API key, and in self-managed
 // and dedicated mode the instance's organization with that admin as its org
 // admin. It does nothing when the database already has users. It returns the
 // generated key, or "" when it generated none.
 func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (generatedKey string, created bool, err error) {
-	if err := checkName("admin username", b.AdminUsername); err != nil {
+	if err := b.Check(s.mode); err != nil {
 		return "", false, err
-	}
-	if s.mode.HasInstanceOrg() {
-		if err := checkName("organization name", b.OrgName); err != nil {
-			return "", false, err
-		}
 	}
 	err = s.change(ctx, nil, func(tx *storage.Tx, rec *recorder) error {
 		if err := tx.LockBootstrap(ctx); err != nil {

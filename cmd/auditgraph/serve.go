@@ -83,9 +83,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}
 	}
-	adminKey := os.Getenv("AUDITGRAPH_ADMIN_API_KEY")
-	if adminKey != "" {
-		if err := identity.CheckAPIKey(adminKey); err != nil {
+	first := identity.Bootstrap{AdminUsername: *adminUsername, AdminAPIKey: os.Getenv("AUDITGRAPH_ADMIN_API_KEY"), OrgName: *orgName}
+	if err := first.Check(m); err != nil {
+		return usageError{err}
+	}
+	if first.AdminAPIKey != "" {
+		if err := identity.CheckAPIKey(first.AdminAPIKey); err != nil {
 			return usageError{fmt.Errorf("AUDITGRAPH_ADMIN_API_KEY: %w", err)}
 		}
 	}
@@ -125,11 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	ids := identity.New(store, m, log)
-	key, created, err := ids.Bootstrap(ctx, identity.Bootstrap{
-		AdminUsername: *adminUsername,
-		AdminAPIKey:   adminKey,
-		OrgName:       *orgName,
-	})
+	key, created, err := ids.Bootstrap(ctx, first)
 	if err != nil {
 		return fmt.Errorf("first-start setup: %w", err)
 	}
