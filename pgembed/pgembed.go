@@ -174,6 +174,11 @@ func (c *Cluster) useRunning(ctx context.Context, database string, running *InUs
 	return nil
 }
 
+// Shared reports whether Start found the cluster running, with
+// Config.UseRunning, rather than starting it: the process that started it
+// owns it (and its schema).
+func (c *Cluster) Shared() bool { return c.proc == nil }
+
 // URL returns a lib/pq connection URL to db.
 func (c *Cluster) URL(db string) string {
 	return "postgres:///" + url.PathEscape(db) + "?host=" + url.QueryEscape(c.runDir) +

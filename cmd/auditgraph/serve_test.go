@@ -242,5 +242,25 @@ func TestEmbeddedDataFolderInUse(t *testing.T) {
 		AND cli_version = 'auditgraph ' || $1 || ' keys create-admin-key' AND actor_user_id = user_asset`, buildVersion()).Scan(&n); err != nil || n != 2 {
 		t.Errorf("user:create_api_key events from keys create-admin-key = %d, %v; want 2", n, err)
 	}
+
+	// verify and keys create-admin-key never migrate a running server's
+	// database; one with a migration missing is refused.
+	var version int
+	var name string
+	if err := db.QueryRow(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING version, name`).Scan(&version, &name); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"verify", "--data-dir", dir}, {"keys", "create-admin-key", "--data-dir", dir}} {
+		code, out, stderr := runCmd(t, args...)
+		if want := "uses an older database schema (1 migrations behind this auditgraph"; code != 1 || out != "" || !strings.Contains(stderr, want) {
+			t.Errorf("%s on a running server one migration behind = %d, %q, stderr:\n%s\nwant 1 and %q", args[0], code, out, stderr, want)
+		}
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n != 0 {
+		t.Errorf("migration %d after verify on a running server: %d rows, %v; want it not applied", version, n, err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, name); err != nil {
+		t.Fatal(err)
+	}
 	srv.stop()
 }
