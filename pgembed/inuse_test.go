@@ -110,6 +110,9 @@ func TestUseRunning(t *testing.T) {
 
 	cfg.UseRunning = true
 	second := start(t, cfg)
+	if !second.Shared() {
+		t.Error("Shared() of a Cluster Start found running = false, want true")
+	}
 	var v string
 	if err := open(t, second, "auditgraph").QueryRow("SELECT v FROM shared").Scan(&v); err != nil || v != "first" {
 		t.Errorf("query through the second Cluster = %q, %v; want the first cluster's row", v, err)
@@ -122,7 +125,7 @@ func TestUseRunning(t *testing.T) {
 
 	// With nothing running, UseRunning starts the cluster as usual.
 	third := start(t, cfg)
-	if third.proc == nil {
+	if third.Shared() {
 		t.Error("UseRunning on a stopped cluster did not start postgres")
 	}
 	stop(t, third)
