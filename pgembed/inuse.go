@@ -25,20 +25,29 @@ type InUseError struct {
 }
 
 func (e *InUseError) Error() string {
-	who := "PostgreSQL"
 	if e.PID != e.Postmaster {
-		who = cmp.Or(e.Name, "its parent") + ", running PostgreSQL as PID " + strconv.Itoa(e.Postmaster)
+		return fmt.Sprintf("data folder in use by PID %d (%s, running PostgreSQL as PID %d): %s",
+			e.PID, cmp.Or(e.Name, "the process that started PostgreSQL"), e.Postmaster, e.DataDir)
 	}
-	return fmt.Sprintf("data folder in use by PID %d (%s): %s", e.PID, who, e.DataDir)
+	msg := fmt.Sprintf("data folder in use by PID %d (%s): %s", e.PID, cmp.Or(e.Name, "PostgreSQL"), e.DataDir)
+	if e.Name != "" && e.Name != "postgres" {
+		// PIDs are reused: after a crash the lock file can name a new,
+		// unrelated process, and postgres then refuses to start too.
+		msg += fmt.Sprintf(" (if no PostgreSQL uses the folder, %s is stale: remove it)", filepath.Join(e.DataDir, "pgdata", "postmaster.pid"))
+	}
+	return msg
 }
 
 // inUse returns an *InUseError if pgdata's postmaster.pid names a live
-// process other than self (0: none), and nil when there is no lock file, it
-// is unreadable or names a process that is gone (postgres itself replaces a
-// stale one).
+// process other than self (the postmaster this Cluster started; 0: none),
+// and nil when there is no lock file, it is unreadable or names a process
+// that is gone (postgres itself replaces a stale one). This process and its
+// parent are not in the way: a stale file can name them when PIDs are
+// reused (a container's restart), and postgres ignores its parent and
+// grandparent's PIDs there too.
 func (c *Cluster) inUse(self int) error {
 	pid, ok := postmasterPID(c.pgData)
-	if !ok || pid == self || !alive(pid) {
+	if !ok || pid == self || pid == os.Getpid() || pid == os.Getppid() || !alive(pid) {
 		return nil
 	}
 	e := &InUseError{DataDir: c.dataDir, PID: pid, Postmaster: pid}

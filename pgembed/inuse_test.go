@@ -131,7 +131,8 @@ func TestUseRunning(t *testing.T) {
 	stop(t, third)
 }
 
-// A postmaster.pid left by a postgres that is gone does not stop a start.
+// A postmaster.pid left by a postgres that is gone does not stop a start,
+// nor one whose PID is now this process's (PIDs are reused after a crash).
 func TestStaleLockFile(t *testing.T) {
 	needBinaries(t)
 	t.Parallel()
@@ -143,22 +144,55 @@ func TestStaleLockFile(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(dir, "pgdata", "postmaster.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(gone.Process.Pid)+"\n"+filepath.Join(dir, "pgdata")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		pid  int
+	}{
+		{"process gone", gone.Process.Pid},
+		{"this process", os.Getpid()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(dir, "pgdata", "postmaster.pid")
+			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(tc.pid)+"\n"+filepath.Join(dir, "pgdata")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if owner, err := runAs(); err != nil {
+				t.Fatal(err)
+			} else if owner != nil {
+				if err := os.Chown(pidFile, int(owner.cred.Uid), int(owner.cred.Gid)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			c, err := Start(ctx, cfg)
+			if err != nil {
+				t.Fatalf("Start with a stale postmaster.pid naming %s: %v", tc.name, err)
+			}
+			stop(t, c)
+		})
 	}
-	if owner, err := runAs(); err != nil {
-		t.Fatal(err)
-	} else if owner != nil {
-		if err := os.Chown(pidFile, int(owner.cred.Uid), int(owner.cred.Gid)); err != nil {
-			t.Fatal(err)
-		}
+}
+
+func TestInUseErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  InUseError
+		want string
+	}{
+		{"auditgraph", InUseError{DataDir: "/srv/data", PID: 10, Name: "auditgraph", Postmaster: 20},
+			"data folder in use by PID 10 (auditgraph, running PostgreSQL as PID 20): /srv/data"},
+		{"postgres", InUseError{DataDir: "/srv/data", PID: 20, Name: "postgres", Postmaster: 20},
+			"data folder in use by PID 20 (postgres): /srv/data"},
+		{"unknown name", InUseError{DataDir: "/srv/data", PID: 20, Postmaster: 20},
+			"data folder in use by PID 20 (PostgreSQL): /srv/data"},
+		{"another program", InUseError{DataDir: "/srv/data", PID: 20, Name: "sh", Postmaster: 20},
+			"data folder in use by PID 20 (sh): /srv/data (if no PostgreSQL uses the folder, /srv/data/pgdata/postmaster.pid is stale: remove it)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("Error() = %q, want %q", got, tc.want)
+			}
+		})
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	c, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("Start with a stale postmaster.pid: %v", err)
-	}
-	stop(t, c)
 }
