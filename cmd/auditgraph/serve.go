@@ -26,7 +26,7 @@ import (
 	"github.com/auditgraph/auditgraph/verify"
 )
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -95,6 +95,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		return err
+	}
+	if f.logFormat == "json" {
+		// The stream stays JSON to its end: the error that stops the
+		// server is its last record rather than a plain line.
+		defer func() {
+			if err != nil {
+				log.Error("auditgraph serve stopped", "err", err)
+				err = exitCode(1)
+			}
+		}()
 	}
 
 	// Bound before anything else, so that a taken or bad address fails

@@ -124,6 +124,21 @@ func TestServeJSONLogs(t *testing.T) {
 	}
 }
 
+// An error that stops serve after the logger exists is a JSON record too.
+func TestServeJSONLogsError(t *testing.T) {
+	unsetEnv(t, "AUDITGRAPH_LISTEN")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	code, _, stderr := runCmd(t, "serve", "--listen", taken.Addr().String(), "--log-format", "json", "--database-url", unreachableDB)
+	recs := jsonRecords(t, stderr)
+	if code != 1 || len(recs) != 1 || recs[0]["level"] != "ERROR" || !strings.Contains(fmt.Sprint(recs[0]["err"]), "address already in use") {
+		t.Errorf("serve --log-format json on a taken port = %d, stderr %q; want 1 and one ERROR record with the bind error", code, stderr)
+	}
+}
+
 func TestJSONLogDurations(t *testing.T) {
 	var buf strings.Builder
 	log, err := newLogger(&buf, "info", "json")
