@@ -111,16 +111,20 @@ func TestVersionOf(t *testing.T) {
 
 func TestDefaultPublicURL(t *testing.T) {
 	for _, tc := range []struct {
-		addr net.Addr
-		want string
+		listen string
+		bound  net.Addr
+		want   string
 	}{
-		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
-		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://localhost:8080"},
-		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "http://localhost:9000"},
-		{&net.TCPAddr{IP: net.IPv6loopback, Port: 9000}, "http://[::1]:9000"},
+		{"127.0.0.1:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
+		{"localhost:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://localhost:8080"},
+		{"127.0.0.1:0", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234}, "http://127.0.0.1:41234"},
+		{":8080", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://localhost:8080"},
+		{"0.0.0.0:8080", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://localhost:8080"},
+		{"[::]:9000", &net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "http://localhost:9000"},
+		{"[::1]:9000", &net.TCPAddr{IP: net.IPv6loopback, Port: 9000}, "http://[::1]:9000"},
 	} {
-		if got := defaultPublicURL(tc.addr); got != tc.want {
-			t.Errorf("defaultPublicURL(%v) = %q, want %q", tc.addr, got, tc.want)
+		if got := defaultPublicURL(tc.listen, tc.bound); got != tc.want {
+			t.Errorf("defaultPublicURL(%q, %v) = %q, want %q", tc.listen, tc.bound, got, tc.want)
 		}
 	}
 }

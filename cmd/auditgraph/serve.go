@@ -122,7 +122,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		defer mln.Close()
 	}
 	if *publicURL == "" {
-		*publicURL = defaultPublicURL(ln.Addr())
+		*publicURL = defaultPublicURL(*listen, ln.Addr())
 	}
 
 	external := f.databaseURL != ""
@@ -287,15 +287,16 @@ func checkBaseURL(name, s string) error {
 	return nil
 }
 
-// defaultPublicURL is http:// and the address the server listens on, with
-// localhost for a wildcard address (such as :8080 or 0.0.0.0:8080), so that
-// links and the first start's curl command reach it.
-func defaultPublicURL(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
+// defaultPublicURL is http:// and the --listen address, with the port the
+// listener got (for :0) and localhost for a wildcard host (such as :8080 or
+// 0.0.0.0:8080), so that links and the first start's curl command reach it.
+func defaultPublicURL(listen string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(listen)
+	_, port, err := net.SplitHostPort(bound.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return "http://" + listen
 	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
