@@ -2,7 +2,15 @@
 # AUDITGRAPH_TEST_DATABASE_URL names a server already.
 GO ?= go
 
-.PHONY: test race staticcheck generate check-generated vet fmt-check bench
+.PHONY: build test race staticcheck generate check-generated vet fmt-check bench
+
+# build writes ./auditgraph with its version (auditgraph version) set to
+# `git describe`: the tag of a tagged commit (v1.2.3), else the tag and
+# commits since, or the commit; "-dirty" with uncommitted changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o auditgraph ./cmd/auditgraph
 
 test:
 ifdef AUDITGRAPH_TEST_DATABASE_URL
