@@ -45,6 +45,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		kf            keyFlags
 	)
 	f.register(fs)
+	f.registerServe(fs)
 	jobs.register(fs)
 	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -70,7 +71,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	external := f.databaseURL != ""
-	store, closeDB, err := openDatabase(ctx, &f, log)
+	store, closeDB, err := openServeDatabase(ctx, &f, log)
 	if err != nil {
 		return err
 	}
