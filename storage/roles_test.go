@@ -169,8 +169,8 @@ func TestAppRoleRunsTheServerFlow(t *testing.T) {
 		t.Errorf("retention as the app role dropped %v, %v; want audit_events_2015_03 among them", dropped, err)
 	}
 	recs, err := app.RetentionLog(ctx)
-	if err != nil || len(recs) == 0 {
-		t.Errorf("retention log as the app role = %v, %v", recs, err)
+	if err != nil || len(recs) == 0 || recs[0].DroppedBy != storagetest.AppLogin {
+		t.Errorf("retention log as the app role = %+v, %v; want a record dropped by %s", recs, err, storagetest.AppLogin)
 	}
 }
 

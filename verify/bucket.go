@@ -161,13 +161,20 @@ func Bucket(ctx context.Context, b *blob.Bucket, org string, orgID int64, opts O
 	if len(cps) > 0 {
 		newest = cps[len(cps)-1].LastSeq
 	}
-	expect(r, "the bucket", org, orgID, newest, opts.Expect, func(seq int64) (chain.Checkpoint, bool) {
+	at := func(seq int64) (chain.Checkpoint, bool) {
 		i := slices.IndexFunc(cps, func(c chain.Checkpoint) bool { return c.LastSeq == seq })
 		if i < 0 {
 			return chain.Checkpoint{}, false
 		}
 		return cps[i], true
-	})
+	}
+	expect(r, "the bucket", org, orgID, newest, opts.Expect, at)
+	for _, m := range opts.Match {
+		if c, ok := at(m.LastSeq); ok && !bytes.Equal(c.Signature, m.Signature) {
+			r.Add(chain.Finding{Kind: chain.Invalid, Seq: c.FirstSeq, LastSeq: c.LastSeq, What: fmt.Sprintf(
+				"the bucket's checkpoint ending at %d differs from the database's: one of them was signed again (the signing key was used outside the server)", c.LastSeq)})
+		}
+	}
 	return r, nil
 }
 

@@ -72,6 +72,12 @@ type Options struct {
 	// source verified must hold each of its organization's, or it has lost
 	// (or rolled back) checkpoints, which the source alone cannot show.
 	Expect []chain.Checkpoint
+	// Match are another source's checkpoints (the database's, when the
+	// bucket is verified with it): where both hold a checkpoint ending at
+	// the same sequence number, the two must be the same; one signed again
+	// means the signing key was used outside the server. One source lacking
+	// the other's is not reported here (a sync lags the database).
+	Match []chain.Checkpoint
 	// Now defaults to time.Now.
 	Now func() time.Time
 }

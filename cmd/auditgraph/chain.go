@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,11 +253,28 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, name := range names {
 			var id int64
 			if store != nil {
-				if o, err := store.OrganizationByName(ctx, name); err == nil {
+				switch o, err := store.OrganizationByName(ctx, name); {
+				case err == nil:
 					id = o.ID
+				case !errors.Is(err, storage.ErrNotFound):
+					return err
+				case dbReports[name] == nil:
+					// Deleted from the database, events, checkpoints and all.
+					dbReports[name] = &chain.Report{Org: name}
 				}
 			}
-			r, err := verify.Bucket(ctx, b, name, id, opts)
+			bopts := opts
+			if id != 0 {
+				// The two sources' checkpoints at the same place must agree.
+				cps, err := store.Checkpoints(ctx, id, 1, math.MaxInt64)
+				if err != nil {
+					return err
+				}
+				for _, c := range cps {
+					bopts.Match = append(bopts.Match, c.Chain(name))
+				}
+			}
+			r, err := verify.Bucket(ctx, b, name, id, bopts)
 			if err != nil {
 				return err
 			}
@@ -268,6 +286,10 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				newest = append(newest, c)
 			}
 			if d, ok := dbReports[name]; ok {
+				if d.Events == 0 && d.Checkpoints == 0 && r.LastSeq > 0 && d.MissingCount == 0 {
+					d.Add(chain.Finding{Kind: chain.Missing, Seq: 1, LastSeq: r.LastSeq, What: fmt.Sprintf(
+						"the database has none of the %d events the bucket holds", r.LastSeq)})
+				}
 				verify.Compare(d, r)
 				report("database", d)
 				delete(dbReports, name)

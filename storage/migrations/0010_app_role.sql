@@ -16,3 +16,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION audit_events_ensure_partition(timestamptz) FROM PUBLIC;
+
+-- Inside audit_events_expire current_user is the owner; the role whose
+-- session called it is the one worth recording.
+ALTER TABLE retention_log ALTER COLUMN dropped_by SET DEFAULT session_user;
