@@ -98,12 +98,13 @@ func setup() error {
 	if err := s.SetUpAppRole(ctx); err != nil {
 		return err
 	}
-	// Roles belong to the cluster: test binaries running at once share it.
-	if err := s.EnsureLoginRole(ctx, AppLogin); err != nil {
-		return err
-	}
-	if _, err := s.DB().ExecContext(ctx, `ALTER ROLE `+AppLogin+` PASSWORD '`+AppLogin+`'`); err != nil {
-		return err
+	// Roles belong to the cluster: test binaries starting at once share it,
+	// and the one that creates it first wins.
+	if _, err := s.DB().ExecContext(ctx, `DO $$ BEGIN
+		CREATE ROLE `+AppLogin+` LOGIN PASSWORD '`+AppLogin+`' IN ROLE `+storage.AppRole+`;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`); err != nil {
+		return fmt.Errorf("create role %s: %w", AppLogin, err)
 	}
 	now := time.Now()
 	return s.EnsurePartitions(ctx, now.AddDate(0, -13, 0), now.AddDate(0, 3, 0))
