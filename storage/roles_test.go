@@ -201,3 +201,47 @@ func TestAppPrivilegesCoverEveryTable(t *testing.T) {
 		t.Errorf("%s may update, delete or truncate %v", storage.AppRole, appendOnly)
 	}
 }
+
+// An owner that is not a superuser is told apart from the app role: serve
+// warns about both owners and superusers.
+func TestRoleTellsOwnersApart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := storagetest.URL(t)
+	owner, err := storage.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	const name = "auditgraph_test_owner"
+	if _, err := owner.DB().Exec(`DO $$ BEGIN
+		CREATE ROLE ` + name + ` LOGIN PASSWORD '` + name + `';
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.DB().Exec(`ALTER TABLE audit_events OWNER TO ` + name); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(ctx, storagetest.URLAs(u, name, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		name string
+		s    *storage.Store
+		want storage.RoleInfo
+		why  string
+	}{
+		{"superuser", owner, storage.RoleInfo{Superuser: true, Owner: true, App: true}, "is a superuser and owns the audit tables"},
+		{"owner", s, storage.RoleInfo{Owner: true}, "owns the audit tables"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := tc.s.Role(ctx)
+			if err != nil || r.Superuser != tc.want.Superuser || r.Owner != tc.want.Owner || r.App != tc.want.App || !r.Privileged() || r.Why() != tc.why {
+				t.Errorf("Role() = %+v, %v (%q); want %+v, %q", r, err, r.Why(), tc.want, tc.why)
+			}
+		})
+	}
+}

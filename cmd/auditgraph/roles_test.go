@@ -99,6 +99,12 @@ func TestServeAsAppRole(t *testing.T) {
 		t.Errorf("serve as a superuser that owns the tables did not warn; server log:\n%s", srv.stderr)
 	}
 
+	// The owner's URL is for an external database; the private cluster has
+	// both roles already.
+	if code, _, stderr := runCmd(t, "serve", "--listen", freeAddr(t), "--migrate-database-url", ownerURL, "--database-url", ""); code != 2 || !strings.Contains(stderr, "--migrate-database-url needs --database-url") {
+		t.Errorf("serve --migrate-database-url without --database-url = %d, %q; want 2", code, stderr)
+	}
+
 	// A role that cannot migrate is told how, when migrations are pending.
 	owner.MustExec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`)
 	code, _, stderr = runCmd(t, "serve", "--listen", freeAddr(t), "--database-url", appURL, "--data-dir", data)

@@ -177,6 +177,9 @@ func NewApp(t testing.TB) (app, owner *storage.Store) {
 	return app, owner
 }
 
+// URLAs returns u connecting as user with password.
+func URLAs(u, user, password string) string { return withUser(u, user, password) }
+
 // withUser returns u connecting as user with password.
 func withUser(u, user, password string) string {
 	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
