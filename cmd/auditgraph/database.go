@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/auditgraph/auditgraph/pgembed"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -92,6 +94,10 @@ func migrateStore(ctx context.Context, store *storage.Store, log *slog.Logger) e
 		return ensurePartitions(ctx, store)
 	}
 	n, err := store.Migrate(ctx)
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "42501" {
+		return fmt.Errorf("%w (role %s may not create the tables: apply migrations as their owner, with auditgraph migrate --database-url OWNER-URL or serve --migrate-database-url OWNER-URL)", err, role.Name)
+	}
 	if err != nil {
 		return err
 	}

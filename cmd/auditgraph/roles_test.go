@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,20 @@ func TestServeAsAppRole(t *testing.T) {
 	// both roles already.
 	if code, _, stderr := runCmd(t, "serve", "--listen", freeAddr(t), "--migrate-database-url", ownerURL, "--database-url", ""); code != 2 || !strings.Contains(stderr, "--migrate-database-url needs --database-url") {
 		t.Errorf("serve --migrate-database-url without --database-url = %d, %q; want 2", code, stderr)
+	}
+
+	// An empty database, which the app role may not create tables in.
+	freshDB := fmt.Sprintf("ag_fresh_%d", time.Now().UnixNano())
+	owner.MustExec(`CREATE DATABASE ` + freshDB)
+	t.Cleanup(func() { owner.Exec(`DROP DATABASE IF EXISTS ` + freshDB + ` WITH (FORCE)`) })
+	fresh, err := url.Parse(appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.Path = "/" + freshDB
+	code, _, stderr = runCmd(t, "serve", "--listen", freeAddr(t), "--database-url", fresh.String(), "--data-dir", data)
+	if code != 1 || !strings.Contains(stderr, "apply migrations as their owner") {
+		t.Errorf("serve as the app role on an empty database = %d, %q; want 1 and how to migrate", code, stderr)
 	}
 
 	// A role that cannot migrate is told how, when migrations are pending.
