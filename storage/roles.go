@@ -222,3 +222,44 @@ func appTables() []string {
 	slices.Sort(ts)
 	return ts
 }
+
+// SetRetentionFloor sets the retention audit_events_expire enforces
+// whoever calls it: it refuses a cutoff within years and days of now (both 0:
+// it refuses every cutoff, events are kept forever). The floor is a setting
+// of the function, so only the owner of the tables can change it, and the
+// role serve runs as cannot expire more than the owner allows.
+func (s *Store) SetRetentionFloor(ctx context.Context, years, days int) error {
+	v := "forever"
+	if years != 0 || days != 0 {
+		v = fmt.Sprintf("%d years %d days", years, days)
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: set the retention floor: %w", err)
+	}
+	defer tx.Rollback()
+	// Two servers starting at once would update the same function.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
+		return fmt.Errorf("storage: set the retention floor: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER FUNCTION audit_events_expire(timestamptz, boolean) SET auditgraph.retention_floor = `+pq.QuoteLiteral(v)); err != nil {
+		return fmt.Errorf("storage: set the retention floor to %s: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storage: set the retention floor: %w", err)
+	}
+	return nil
+}
+
+// RetentionFloor returns the retention floor the owner set: "forever", an
+// interval such as "6 years 0 days", or "" when none is set.
+func (q queries) RetentionFloor(ctx context.Context) (string, error) {
+	var v string
+	err := q.get(ctx, &v, `SELECT coalesce((SELECT substr(c, length('auditgraph.retention_floor=') + 1)
+		FROM pg_proc p, unnest(p.proconfig) c
+		WHERE p.oid = 'audit_events_expire(timestamptz, boolean)'::regprocedure AND c LIKE 'auditgraph.retention_floor=%'), '')`)
+	if err != nil {
+		return "", fmt.Errorf("storage: the retention floor: %w", err)
+	}
+	return v, nil
+}

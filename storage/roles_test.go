@@ -78,6 +78,8 @@ func TestAppRoleCannotTamper(t *testing.T) {
 		{"take ownership", `ALTER TABLE audit_events OWNER TO CURRENT_USER`},
 		{"redefine partition creation", `ALTER FUNCTION audit_events_ensure_partition(timestamptz) SECURITY INVOKER`},
 		{"join the owner", `GRANT auditgraph TO CURRENT_USER`},
+		{"lower the retention floor", `ALTER FUNCTION audit_events_expire(timestamptz, boolean) SET auditgraph.retention_floor = '1 day'`},
+		{"clear the retention floor", `ALTER FUNCTION audit_events_expire(timestamptz, boolean) RESET ALL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, err := app.DB().BeginTxx(ctx, nil)
@@ -243,5 +245,59 @@ func TestRoleTellsOwnersApart(t *testing.T) {
 				t.Errorf("Role() = %+v, %v (%q); want %+v, %q", r, err, r.Why(), tc.want, tc.why)
 			}
 		})
+	}
+}
+
+// The owner sets how long events are kept at least; the app role can
+// expire nothing within it, whatever cutoff it passes or session setting it
+// makes.
+func TestRetentionFloor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app, owner := storagetest.NewApp(t)
+	org := createOrg(t, app, "acme")
+	appendEvents(t, app, org.ID, audit.Event{Action: audit.UserLogin, Timestamp: time.Date(2015, 3, 10, 0, 0, 0, 0, time.UTC)},
+		audit.Event{Action: audit.UserLogin, Timestamp: time.Now()})
+	if v, err := owner.RetentionFloor(ctx); err != nil || v != "" {
+		t.Fatalf("RetentionFloor before any is set = %q, %v; want none", v, err)
+	}
+	var pe *pq.Error
+	if err := app.SetRetentionFloor(ctx, 0, 1); !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("SetRetentionFloor as the app role: %v; want refused, only the owner may", err)
+	}
+	if err := owner.SetRetentionFloor(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := owner.RetentionFloor(ctx); v != "forever" {
+		t.Errorf("RetentionFloor = %q, want forever", v)
+	}
+	if _, err := app.ExpirePartitions(ctx, time.Now().AddDate(-10, 0, 0), false); err == nil || !strings.Contains(err.Error(), "forever") {
+		t.Errorf("ExpirePartitions ten years back with the events kept forever: %v; want refused", err)
+	}
+	if err := owner.SetRetentionFloor(ctx, 6, 0); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := owner.RetentionFloor(ctx); v != "6 years 0 days" {
+		t.Errorf("RetentionFloor = %q, want 6 years 0 days", v)
+	}
+	for _, tc := range []struct{ name, stmt string }{
+		{"a cutoff within it", `SELECT audit_events_expire(now() - interval '2 years', false)`},
+		{"a session setting", `SET LOCAL auditgraph.retention_floor = '1 day'; SELECT audit_events_expire(now() - interval '2 years', false)`},
+		{"the setting cleared", `SET LOCAL auditgraph.retention_floor = ''; SELECT audit_events_expire(now() - interval '2 years', false)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := app.DB().BeginTxx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, tc.stmt); err == nil || !strings.Contains(err.Error(), "within the retention of 6 years") {
+				t.Errorf("%s as the app role: %v; want refused within the owner's retention", tc.stmt, err)
+			}
+		})
+	}
+	dropped, err := app.ExpirePartitions(ctx, time.Now().UTC().AddDate(-6, 0, 0), false)
+	if err != nil || !slices.Contains(dropped, "audit_events_2015_03") {
+		t.Errorf("ExpirePartitions at exactly 6 years = %v, %v; want 2015-03 dropped", dropped, err)
 	}
 }

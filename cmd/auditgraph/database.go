@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/auditgraph/auditgraph/pgembed"
+	"github.com/auditgraph/auditgraph/retention"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -19,6 +20,9 @@ import (
 type dbFlags struct {
 	databaseURL string
 	migrateURL  string // serve only: the owner's URL for migrations
+	// retention, when set, becomes the retention floor the owner sets for
+	// audit_events_expire (serve: its --retention; migrate: --retention).
+	retention   *retention.Period
 	dataDir     string
 	postgresBin string
 	logLevel    string
@@ -150,6 +154,9 @@ func openServeDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*stor
 			return nil, nil, fmt.Errorf("--migrate-database-url: %w", err)
 		}
 		err = migrateStore(ctx, owner, log)
+		if err == nil {
+			err = setRetentionFloor(ctx, owner, f, log)
+		}
 		owner.Close()
 		if err != nil {
 			return nil, nil, err
@@ -163,12 +170,28 @@ func openServeDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*stor
 	if err == nil {
 		err = migrateStore(ctx, store, log)
 	}
+	if err == nil && role.Owner && f.migrateURL == "" {
+		err = setRetentionFloor(ctx, store, f, log)
+	}
 	if err != nil {
 		store.Close()
 		return nil, nil, err
 	}
 	warnPrivilegedRole(log, role)
 	return store, func() { store.Close() }, nil
+}
+
+// setRetentionFloor has the owner's store set the retention floor of
+// audit_events_expire to f.retention, when set.
+func setRetentionFloor(ctx context.Context, owner *storage.Store, f *dbFlags, log *slog.Logger) error {
+	if f.retention == nil {
+		return nil
+	}
+	if err := owner.SetRetentionFloor(ctx, f.retention.Years, f.retention.Days); err != nil {
+		return err
+	}
+	log.Debug("set the retention the database enforces on expiry", "retention", f.retention.String())
+	return nil
 }
 
 // checkMigrated refuses to serve a database with migrations pending that
@@ -207,6 +230,9 @@ func openEmbeddedAsApp(ctx context.Context, f *dbFlags, log *slog.Logger) (*stor
 		if err == nil {
 			err = owner.EnsureLoginRole(ctx, embeddedServeRole)
 		}
+		if err == nil {
+			err = setRetentionFloor(ctx, owner, f, log)
+		}
 		owner.Close()
 	}
 	if err != nil {
@@ -227,18 +253,33 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var f dbFlags
 	f.register(fs)
+	keep := fs.String("retention", "", "set the retention the database enforces on expiry, whatever the role serve runs as asks for (days or years: 2192d, 6y; or forever); empty: leave it as it is")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *keep != "" {
+		p, err := retention.Parse(*keep)
+		if err != nil {
+			return usageError{fmt.Errorf("--retention: %w", err)}
+		}
+		f.retention = &p
 	}
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		return err
 	}
-	_, closeDB, err := openDatabase(ctx, &f, log)
+	store, closeDB, err := openDatabase(ctx, &f, log)
 	if err != nil {
 		return err
 	}
+	err = setRetentionFloor(ctx, store, &f, log)
 	closeDB()
+	if err != nil {
+		return err
+	}
+	if f.retention != nil {
+		log.Info("the database keeps audit events at least", "retention", f.retention.String())
+	}
 	log.Info("database is up to date")
 	return nil
 }

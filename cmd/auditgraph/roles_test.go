@@ -84,6 +84,28 @@ func TestServeAsAppRole(t *testing.T) {
 		t.Errorf("serve as the app role logged a warning about its role or a refused statement:\n%s", srv.stderr)
 	}
 
+	// serve set the retention it runs with as the floor the database
+	// enforces on its role; migrate sets it, as the owner only.
+	floor := func() string {
+		var v string
+		if err := owner.Get(&v, `SELECT array_to_string(proconfig, ' ') FROM pg_proc WHERE oid = 'audit_events_expire(timestamptz, boolean)'::regprocedure`); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := floor(); !strings.Contains(v, "auditgraph.retention_floor=7 years 0 days") {
+		t.Errorf("audit_events_expire settings after serve --retention 7y = %q, want the floor at 7 years", v)
+	}
+	if code, _, stderr := runCmd(t, "migrate", "--database-url", appURL, "--retention", "1d"); code != 1 || !strings.Contains(stderr, "must be owner") {
+		t.Errorf("migrate --retention 1d as the app role = %d, %q; want 1, refused", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "migrate", "--database-url", ownerURL, "--retention", "forever"); code != 0 || !strings.Contains(floor(), "retention_floor=forever") {
+		t.Errorf("migrate --retention forever as the owner = %d, %q, floor %q; want 0 and forever", code, stderr, floor())
+	}
+	if code, _, stderr := runCmd(t, "migrate", "--database-url", ownerURL, "--retention", "soon"); code != 2 || !strings.Contains(stderr, "--retention") {
+		t.Errorf("migrate --retention soon = %d, %q; want 2", code, stderr)
+	}
+
 	saved := filepath.Join(t.TempDir(), "checkpoints.ndjson")
 	code, out, stderr := runCmd(t, "verify", "--database-url", appURL, "--data-dir", data, "--bucket", "file://"+bucket, "--source", "both", "--save-checkpoint", saved)
 	if code != 0 || !strings.Contains(out, "database default: intact") || !strings.Contains(out, "bucket default: intact") {
@@ -159,6 +181,10 @@ func TestServeEmbeddedConnectsAsAppRole(t *testing.T) {
 	}
 	if len(roles) != 1 || roles[0] != embeddedServeRole {
 		t.Errorf("serve's sessions run as %v, want only %s", roles, embeddedServeRole)
+	}
+	var floor string
+	if err := super.Get(&floor, `SELECT array_to_string(proconfig, ' ') FROM pg_proc WHERE oid = 'audit_events_expire(timestamptz, boolean)'::regprocedure`); err != nil || !strings.Contains(floor, "retention_floor=forever") {
+		t.Errorf("audit_events_expire settings = %q, %v; want the events kept forever, serve's default --retention", floor, err)
 	}
 	app, err := sqlx.Open("postgres", "postgres:///auditgraph?host="+run+"&user="+embeddedServeRole+"&sslmode=disable")
 	if err != nil {

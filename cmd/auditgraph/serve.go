@@ -47,6 +47,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	f.register(fs)
 	f.registerServe(fs)
 	jobs.register(fs)
+	f.retention = &jobs.keep // the retention floor, when serve can set it
 	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
