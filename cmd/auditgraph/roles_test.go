@@ -124,7 +124,7 @@ func TestServeAsAppRole(t *testing.T) {
 
 	// The owner's URL is for an external database; the private cluster has
 	// both roles already.
-	if code, _, stderr := runCmd(t, "serve", "--listen", freeAddr(t), "--migrate-database-url", ownerURL, "--database-url", ""); code != 2 || !strings.Contains(stderr, "--migrate-database-url needs --database-url") {
+	if code, _, stderr := runCmd(t, "serve", "--listen", freeAddr(t), "--migrate-database-url", ownerURL, "--database-url", "", "--data-dir", t.TempDir()); code != 2 || !strings.Contains(stderr, "--migrate-database-url needs --database-url") {
 		t.Errorf("serve --migrate-database-url without --database-url = %d, %q; want 2", code, stderr)
 	}
 
