@@ -164,13 +164,16 @@ func (n *Notary) CheckpointAll(ctx context.Context) (int, error) {
 }
 
 // Run calls CheckpointAll every interval until ctx ends; one interrupted by
-// the end is rolled back, not reported.
+// the end is rolled back, not reported. At the end it signs once more
+// (within finalTimeout), so that a server stopped cleanly leaves no event
+// without a checkpoint, which verify would report once it is old.
 func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			n.final(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
 			if k, err := n.CheckpointAll(ctx); err != nil && ctx.Err() == nil {
@@ -179,5 +182,18 @@ func (n *Notary) Run(ctx context.Context, interval time.Duration) {
 				n.log.Debug("wrote audit-log checkpoints", "count", k)
 			}
 		}
+	}
+}
+
+// finalTimeout bounds the checkpoint Run signs as it ends.
+const finalTimeout = 5 * time.Second
+
+func (n *Notary) final(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, finalTimeout)
+	defer cancel()
+	if k, err := n.CheckpointAll(ctx); err != nil {
+		n.log.Warn("writing audit-log checkpoints at shutdown", "err", err)
+	} else if k > 0 {
+		n.log.Debug("wrote audit-log checkpoints at shutdown", "count", k)
 	}
 }

@@ -194,3 +194,24 @@ func TestLoadKey(t *testing.T) {
 		t.Errorf("KeyID = %q, want 16 hex digits", id)
 	}
 }
+
+// A server stopped cleanly leaves every event covered: Run signs once more
+// as it ends, whatever its interval.
+func TestRunSignsAtTheEnd(t *testing.T) {
+	s, _ := storagetest.NewApp(t)
+	o := newOrg(t, s, "a", 3)
+	n := notary.New(notary.Config{Store: s, Key: key, Log: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx, time.Hour); close(done) }()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of its context ending")
+	}
+	c, err := s.LastCheckpoint(context.Background(), o.ID)
+	if err != nil || c.LastSeq != 3 {
+		t.Errorf("last checkpoint after Run ended = %+v, %v; want one ending at 3", c, err)
+	}
+}

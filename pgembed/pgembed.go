@@ -185,6 +185,14 @@ func (c *Cluster) URL(db string) string {
 		"&user=" + superuser + "&sslmode=disable"
 }
 
+// URLAs returns a lib/pq connection URL to db as role user, which
+// connects without a password like the superuser: the socket's folder is
+// what keeps others out.
+func (c *Cluster) URLAs(user, db string) string {
+	return "postgres:///" + url.PathEscape(db) + "?host=" + url.QueryEscape(c.runDir) +
+		"&user=" + url.QueryEscape(user) + "&sslmode=disable"
+}
+
 // Stop shuts postgres down with a fast shutdown (SIGINT), which rolls back
 // open transactions and checkpoints; if that takes longer than 30s or ctx
 // ends first, it falls back to an immediate shutdown (SIGQUIT), which leaves

@@ -157,6 +157,24 @@ func Bucket(ctx context.Context, b *blob.Bucket, org string, orgID int64, opts O
 	for _, f := range pre {
 		r.Add(f)
 	}
+	var newest int64
+	if len(cps) > 0 {
+		newest = cps[len(cps)-1].LastSeq
+	}
+	at := func(seq int64) (chain.Checkpoint, bool) {
+		i := slices.IndexFunc(cps, func(c chain.Checkpoint) bool { return c.LastSeq == seq })
+		if i < 0 {
+			return chain.Checkpoint{}, false
+		}
+		return cps[i], true
+	}
+	expect(r, "the bucket", org, orgID, newest, opts.Expect, at)
+	for _, m := range opts.Match {
+		if c, ok := at(m.LastSeq); ok && !bytes.Equal(c.Signature, m.Signature) {
+			r.Add(chain.Finding{Kind: chain.Invalid, Seq: c.FirstSeq, LastSeq: c.LastSeq, What: fmt.Sprintf(
+				"the bucket's checkpoint ending at %d differs from the database's: one of them was signed again (the signing key was used outside the server)", c.LastSeq)})
+		}
+	}
 	return r, nil
 }
 
@@ -169,6 +187,20 @@ func Compare(db, bucket *chain.Report) {
 		db.Add(chain.Finding{Kind: chain.Missing, Seq: db.LastCheckpoint + 1, LastSeq: bucket.LastCheckpoint,
 			What: fmt.Sprintf("the bucket holds checkpoints up to %d that the database does not", bucket.LastCheckpoint)})
 	}
+}
+
+// BucketCheckpoint reads org's checkpoint ending at lastSeq from the bucket.
+func BucketCheckpoint(ctx context.Context, b *blob.Bucket, org string, lastSeq int64) (chain.Checkpoint, error) {
+	key := fmt.Sprintf("%s%s/checkpoints/%012d.json", Prefix, org, lastSeq)
+	data, err := b.ReadAll(ctx, key)
+	if err != nil {
+		return chain.Checkpoint{}, fmt.Errorf("verify: read %s: %w", key, err)
+	}
+	c, err := chain.ParseCheckpoint(data)
+	if err != nil {
+		return chain.Checkpoint{}, fmt.Errorf("verify: %s: %w", key, err)
+	}
+	return c, nil
 }
 
 // before reports whether checkpoint c lies before bound.

@@ -20,7 +20,8 @@ import (
 var testKey = ed25519.NewKeyFromSeed([]byte("auditgraph-verify-test-key-seed!"))
 
 type fixture struct {
-	s     *storage.Store
+	s     *storage.Store // as the role serve runs as, which writes and verifies
+	owner *storage.Store // as the tables' owner (a superuser), which tampers
 	org   storage.Organization
 	n     *notary.Notary
 	clock time.Time
@@ -34,7 +35,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{s: storagetest.New(t), clock: time.Now().Add(-2 * time.Hour)}
+	f := &fixture{clock: time.Now().Add(-2 * time.Hour)}
+	f.s, f.owner = storagetest.NewApp(t)
 	err := f.s.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		f.org, err = tx.CreateOrganization(ctx, "acme", "enterprise")
@@ -113,7 +115,7 @@ func (f *fixture) tamper(t *testing.T, stmts ...string) {
 		if strings.Contains(q, "$1") {
 			args = append(args, f.org.ID)
 		}
-		if _, err := f.s.DB().Exec(q, args...); err != nil {
+		if _, err := f.owner.DB().Exec(q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}

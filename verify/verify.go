@@ -61,7 +61,31 @@ type Options struct {
 	// GapAfter is the time between two checkpoints reported as a gap; 0
 	// reports none.
 	GapAfter time.Duration
+	// Overdue, when not 0, reports as missing (checkpoints missing) the
+	// events no checkpoint covers that were stored longer ago than this:
+	// the server signs every checkpoint interval, so such events should
+	// have been covered long ago. Database only: exported files carry no
+	// time of storage.
+	Overdue time.Duration
+	// Expect are checkpoints known from elsewhere (a bucket's copy, an
+	// auditor's file), whose signatures the caller has checked: the
+	// source verified must hold each of its organization's, or it has lost
+	// (or rolled back) checkpoints, which the source alone cannot show.
+	Expect []chain.Checkpoint
+	// Match are another source's checkpoints (the database's, when the
+	// bucket is verified with it): where both hold a checkpoint ending at
+	// the same sequence number, the two must be the same; one signed again
+	// means the signing key was used outside the server. One source lacking
+	// the other's is not reported here (a sync lags the database).
+	Match []chain.Checkpoint
+	// Now defaults to time.Now.
+	Now func() time.Time
 }
+
+// DefaultOverdue is how long after it was stored an event may go without a
+// checkpoint before `auditgraph verify` reports it: the default checkpoint
+// (and bucket sync) interval of 10 minutes plus 50 minutes' grace.
+const DefaultOverdue = time.Hour
 
 // DefaultGapAfter is three times the default checkpoint interval.
 const DefaultGapAfter = 30 * time.Minute
@@ -120,7 +144,10 @@ func Database(ctx context.Context, store *storage.Store, org storage.Organizatio
 			return err
 		}
 		r = v.End(end)
-		return nil
+		if err := overdue(ctx, tx, org, r, opts); err != nil {
+			return err
+		}
+		return expectDatabase(ctx, tx, org, r, opts.Expect)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", org.Name, err)

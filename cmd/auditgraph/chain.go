@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,7 +60,10 @@ func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bo
 		}
 	}
 	n := notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg})
-	ctx, cancel := context.WithCancel(ctx)
+	// Not ended by serve's context but by the returned func, after the
+	// requests in flight have drained: the job's last checkpoint then
+	// covers their events too.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	if interval > 0 {
 		go func() { n.Run(ctx, interval); close(done) }()
@@ -118,16 +122,20 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		f         dbFlags
-		kf        keyFlags
-		org       = fs.String("org", "", "organization to verify; every one when empty")
-		fromFlag  = fs.String("from", "", "start: a sequence number, a date (2026-01-02) or an RFC 3339 time; widened to the checkpoint before it")
-		toFlag    = fs.String("to", "", "end: a sequence number, a date or a time; widened to the checkpoint at or after it")
-		bucketURL = fs.String("bucket", "", "verify the exported files in this bucket (file://, s3://, gs://, azblob://)")
-		source    = fs.String("source", "", "database, bucket or both; default: bucket with --bucket, else database")
-		pubKeys   = fs.String("public-key", "", "comma-separated public keys (base64, as auditgraph keys show prints them) checkpoints may be signed with; default: the configured signing key's")
-		gapAfter  = fs.Duration("gap-after", verify.DefaultGapAfter, "time between checkpoints reported as a gap (0: none)")
+		f           dbFlags
+		kf          keyFlags
+		org         = fs.String("org", "", "organization to verify; every one when empty")
+		fromFlag    = fs.String("from", "", "start: a sequence number, a date (2026-01-02) or an RFC 3339 time; widened to the checkpoint before it")
+		toFlag      = fs.String("to", "", "end: a sequence number, a date or a time; widened to the checkpoint at or after it")
+		bucketURL   = fs.String("bucket", "", "verify the exported files in this bucket (file://, s3://, gs://, azblob://)")
+		source      = fs.String("source", "", "database, bucket or both; default: bucket with --bucket, else database")
+		pubKeys     = fs.String("public-key", "", "comma-separated public keys (base64, as auditgraph keys show prints them) checkpoints may be signed with; default: the configured signing key's")
+		gapAfter    = fs.Duration("gap-after", verify.DefaultGapAfter, "time between checkpoints reported as a gap (0: none)")
+		overdue     = fs.Duration("checkpoint-overdue", verify.DefaultOverdue, "database: report events no checkpoint covers that were stored longer ago than this as missing checkpoints (0: never)")
+		saveTo      = fs.String("save-checkpoint", "", "when every organization is intact, write each one's newest checkpoint to this file, to keep elsewhere and pass to a later run's --expect-checkpoint")
+		expectFiles stringList
 	)
+	fs.Var(&expectFiles, "expect-checkpoint", "file of checkpoints kept elsewhere (a bucket's checkpoints/<seq>.json, a --save-checkpoint file); the source must still hold each one; repeatable or comma-separated")
 	f.register(fs)
 	f.useRunning = true // reading a running server's cluster is safe
 	kf.register(fs)
@@ -155,10 +163,19 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case useBucket && *bucketURL == "":
 		return usageError{fmt.Errorf("--source %s needs --bucket", *source)}
 	}
+	if *overdue < 0 {
+		return usageError{fmt.Errorf("--checkpoint-overdue %s: must not be negative", *overdue)}
+	}
 	opts := verify.Options{From: from, To: to, GapAfter: *gapAfter}
 	if opts.Keys, err = publicKeys(*pubKeys, &kf, f.dataDir); err != nil {
 		return err
 	}
+	if opts.Expect, err = readExpected(expectFiles, opts.Keys); err != nil {
+		return err
+	}
+	dbOpts := opts
+	dbOpts.Overdue = *overdue
+	var newest []chain.Checkpoint // for --save-checkpoint
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		return err
@@ -192,15 +209,31 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return errors.New("the database has no organizations to verify")
 		}
 		for _, o := range orgs {
-			r, err := verify.Database(ctx, store, o, opts)
+			r, err := verify.Database(ctx, store, o, dbOpts)
 			if err != nil {
 				return err
+			}
+			if r.LastCheckpoint > 0 {
+				c, err := store.CheckpointAt(ctx, o.ID, r.LastCheckpoint)
+				if err != nil {
+					return err
+				}
+				newest = append(newest, c.Chain(o.Name))
 			}
 			if useBucket {
 				dbReports[o.Name] = r
 				continue
 			}
 			report("database", r)
+		}
+		if *org == "" {
+			for _, r := range absentOrgs(orgs, opts.Expect) {
+				if useBucket {
+					dbReports[r.Org] = r
+				} else {
+					report("database", r)
+				}
+			}
 		}
 	}
 	if useBucket {
@@ -221,15 +254,43 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, name := range names {
 			var id int64
 			if store != nil {
-				if o, err := store.OrganizationByName(ctx, name); err == nil {
+				switch o, err := store.OrganizationByName(ctx, name); {
+				case err == nil:
 					id = o.ID
+				case !errors.Is(err, storage.ErrNotFound):
+					return err
+				case dbReports[name] == nil:
+					// Deleted from the database, events, checkpoints and all.
+					dbReports[name] = &chain.Report{Org: name}
 				}
 			}
-			r, err := verify.Bucket(ctx, b, name, id, opts)
+			bopts := opts
+			if id != 0 {
+				// The two sources' checkpoints at the same place must agree.
+				cps, err := store.Checkpoints(ctx, id, 1, math.MaxInt64)
+				if err != nil {
+					return err
+				}
+				for _, c := range cps {
+					bopts.Match = append(bopts.Match, c.Chain(name))
+				}
+			}
+			r, err := verify.Bucket(ctx, b, name, id, bopts)
 			if err != nil {
 				return err
 			}
+			if !useDB && r.LastCheckpoint > 0 {
+				c, err := verify.BucketCheckpoint(ctx, b, name, r.LastCheckpoint)
+				if err != nil {
+					return err
+				}
+				newest = append(newest, c)
+			}
 			if d, ok := dbReports[name]; ok {
+				if d.Events == 0 && d.Checkpoints == 0 && r.LastSeq > 0 && d.MissingCount == 0 {
+					d.Add(chain.Finding{Kind: chain.Missing, Seq: 1, LastSeq: r.LastSeq, What: fmt.Sprintf(
+						"the database has none of the %d events the bucket holds", r.LastSeq)})
+				}
 				verify.Compare(d, r)
 				report("database", d)
 				delete(dbReports, name)
@@ -241,9 +302,89 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if !intact {
+		if *saveTo != "" {
+			fmt.Fprintf(stderr, "auditgraph verify: not intact: no checkpoint saved to %s\n", *saveTo)
+		}
 		return errNotIntact
 	}
+	if *saveTo != "" {
+		if err := saveCheckpoints(*saveTo, newest); err != nil {
+			return fmt.Errorf("--save-checkpoint: %w", err)
+		}
+		fmt.Fprintf(stderr, "saved the newest checkpoint of %d organizations to %s: keep a copy where the database's administrators cannot change it\n", len(newest), *saveTo)
+	}
 	return nil
+}
+
+// stringList is a flag that may be repeated, each value comma-separated.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// readExpected reads the --expect-checkpoint files; each checkpoint must
+// be signed by one of keys.
+func readExpected(files []string, keys []ed25519.PublicKey) ([]chain.Checkpoint, error) {
+	var all []chain.Checkpoint
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--expect-checkpoint: %w", err)}
+		}
+		cps, err := verify.ReadCheckpoints(f, keys)
+		f.Close()
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--expect-checkpoint %s: %w", name, err)}
+		}
+		all = append(all, cps...)
+	}
+	return all, nil
+}
+
+// absentOrgs returns a report for each organization an expected checkpoint
+// names that the database does not have.
+func absentOrgs(orgs []storage.Organization, exp []chain.Checkpoint) []*chain.Report {
+	var rs []*chain.Report
+	seen := map[string]bool{}
+	for _, o := range orgs {
+		seen[o.Name] = true
+	}
+	for _, c := range exp {
+		if seen[c.Org] {
+			continue
+		}
+		seen[c.Org] = true
+		r := &chain.Report{Org: c.Org}
+		r.Add(chain.Finding{Kind: chain.Missing, Seq: 1, LastSeq: c.LastSeq, What: fmt.Sprintf(
+			"the database has no organization %q, which the expected checkpoint (signed %s) vouches for up to %d", c.Org, c.Time.UTC().Format(time.RFC3339), c.LastSeq)})
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// saveCheckpoints writes cps to path, one per line, replacing it whole.
+func saveCheckpoints(path string, cps []chain.Checkpoint) error {
+	var buf []byte
+	for i := range cps {
+		b, err := cps[i].MarshalJSON()
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, b...), '\n')
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // publicKeys returns the keys given on the command line, or the configured

@@ -9,13 +9,20 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/auditgraph/auditgraph/pgembed"
+	"github.com/auditgraph/auditgraph/retention"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
 // dbFlags are the flags of every command that opens the database.
 type dbFlags struct {
 	databaseURL string
+	migrateURL  string // serve only: the owner's URL for migrations
+	// retention, when set, becomes the retention floor the owner sets for
+	// audit_events_expire (serve: its --retention; migrate: --retention).
+	retention   *retention.Period
 	dataDir     string
 	postgresBin string
 	logLevel    string
@@ -37,32 +44,20 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 // cluster first when no URL is given, and applies pending migrations. A
 // cluster a running server holds (f.useRunning) is used as it is, and refused
 // if this binary would migrate it. The returned func closes the store and
-// stops the cluster it started.
+// stops the cluster it started. The store connects as the URL's role, or the
+// private cluster's superuser: migrate and verify use it; serve uses
+// openServeDatabase.
 func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.Store, func(), error) {
 	url := f.databaseURL
 	var cluster *pgembed.Cluster
+	stopCluster := func() {}
 	if url == "" {
 		var err error
-		cluster, err = pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log, UseRunning: f.useRunning})
-		var inUse *pgembed.InUseError
-		if errors.As(err, &inUse) {
-			return nil, nil, fmt.Errorf("%w; stop that process first, or choose another --data-dir", err)
-		}
-		if err != nil {
+		if cluster, stopCluster, err = startEmbedded(ctx, f, log); err != nil {
 			return nil, nil, err
 		}
 		url = cluster.URL("auditgraph")
 		f.databaseURL = url // the live hub's LISTEN connection needs it too
-	}
-	stopCluster := func() {
-		if cluster == nil {
-			return
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-		defer cancel()
-		if err := cluster.Stop(sctx); err != nil {
-			log.Error("stopping PostgreSQL", "err", err)
-		}
 	}
 	store, err := storage.Open(ctx, url)
 	if err != nil {
@@ -76,20 +71,195 @@ func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.S
 		}
 		return store, func() { store.Close() }, nil
 	}
-	n, err := store.Migrate(ctx)
-	if err != nil {
+	if err := migrateStore(ctx, store, log); err != nil {
 		store.Close()
 		stopCluster()
 		return nil, nil, err
 	}
+	return store, func() { store.Close(); stopCluster() }, nil
+}
+
+// startEmbedded starts the private cluster under --data-dir; the returned
+// func stops it.
+func startEmbedded(ctx context.Context, f *dbFlags, log *slog.Logger) (*pgembed.Cluster, func(), error) {
+	cluster, err := pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log, UseRunning: f.useRunning})
+	var inUse *pgembed.InUseError
+	if errors.As(err, &inUse) {
+		return nil, nil, fmt.Errorf("%w; stop that process first, or choose another --data-dir", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return cluster, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		if err := cluster.Stop(sctx); err != nil {
+			log.Error("stopping PostgreSQL", "err", err)
+		}
+	}, nil
+}
+
+// migrateStore applies pending migrations and, when the store's role owns
+// the tables, grants storage.AppRole what serve needs; then it makes sure
+// the audit partitions of the coming months exist.
+func migrateStore(ctx context.Context, store *storage.Store, log *slog.Logger) error {
+	role, err := store.Role(ctx)
+	if err != nil {
+		return err
+	}
+	if !role.Owner {
+		if err := checkMigrated(ctx, store, role); err != nil {
+			return err
+		}
+		return ensurePartitions(ctx, store)
+	}
+	n, err := store.Migrate(ctx)
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "42501" {
+		return fmt.Errorf("%w (role %s may not create the tables: apply migrations as their owner, with auditgraph migrate --database-url OWNER-URL or serve --migrate-database-url OWNER-URL)", err, role.Name)
+	}
+	if err != nil {
+		return err
+	}
 	if n > 0 {
 		log.Info("applied database migrations", "count", n)
 	}
+	switch err := store.SetUpAppRole(ctx); {
+	case errors.Is(err, storage.ErrNoCreateRole):
+		log.Warn("cannot set up the role serve should run as", "role", storage.AppRole, "err", err)
+	case err != nil:
+		return err
+	}
+	return ensurePartitions(ctx, store)
+}
+
+func ensurePartitions(ctx context.Context, store *storage.Store) error {
 	now := time.Now()
 	if err := store.EnsurePartitions(ctx, now.AddDate(0, -1, 0), now.AddDate(0, 3, 0)); err != nil {
+		return fmt.Errorf("creating audit partitions: %w", err)
+	}
+	return nil
+}
+
+// embeddedServeRole is the login role serve connects to the private cluster
+// as: a member of storage.AppRole, owning nothing.
+const embeddedServeRole = "auditgraph_server"
+
+// registerServe adds the flags only serve has.
+func (f *dbFlags) registerServe(fs *flag.FlagSet) {
+	fs.StringVar(&f.migrateURL, "migrate-database-url", "", "PostgreSQL URL of the role that owns the tables, used to apply migrations; --database-url then names a role without ownership (see README: Database roles)")
+}
+
+// openServeDatabase opens the store serve runs on, connected as a role that
+// does not own the tables wherever it can. The private cluster is migrated
+// as its superuser, which owns the tables, and serve then connects as
+// embeddedServeRole. With --database-url, migrations run as the role of
+// --migrate-database-url when given, else as --database-url's when that
+// role owns the tables; a role that owns them, or is a superuser, can get
+// past the append-only rules, and serve says so at start.
+func openServeDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.Store, func(), error) {
+	if f.databaseURL == "" {
+		if f.migrateURL != "" {
+			return nil, nil, usageError{errors.New("--migrate-database-url needs --database-url (the private cluster sets up both roles itself)")}
+		}
+		return openEmbeddedAsApp(ctx, f, log)
+	}
+	if f.migrateURL != "" {
+		owner, err := storage.Open(ctx, f.migrateURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--migrate-database-url: %w", err)
+		}
+		err = migrateStore(ctx, owner, log)
+		if err == nil {
+			err = setRetentionFloor(ctx, owner, f, log)
+		}
+		owner.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	store, err := storage.Open(ctx, f.databaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	role, err := store.Role(ctx)
+	if err == nil {
+		err = migrateStore(ctx, store, log)
+	}
+	if err == nil && role.Owner && f.migrateURL == "" {
+		err = setRetentionFloor(ctx, store, f, log)
+	}
+	if err != nil {
 		store.Close()
+		return nil, nil, err
+	}
+	warnPrivilegedRole(log, role)
+	return store, func() { store.Close() }, nil
+}
+
+// setRetentionFloor has the owner's store set the retention floor of
+// audit_events_expire to f.retention, when set.
+func setRetentionFloor(ctx context.Context, owner *storage.Store, f *dbFlags, log *slog.Logger) error {
+	if f.retention == nil {
+		return nil
+	}
+	if err := owner.SetRetentionFloor(ctx, f.retention.Years, f.retention.Days); err != nil {
+		return err
+	}
+	log.Debug("set the retention the database enforces on expiry", "retention", f.retention.String())
+	return nil
+}
+
+// checkMigrated refuses to serve a database with migrations pending that
+// the role cannot apply.
+func checkMigrated(ctx context.Context, store *storage.Store, role storage.RoleInfo) error {
+	n, err := store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d database migrations are pending and role %s does not own the tables to apply them: run auditgraph migrate --database-url OWNER-URL, or pass serve --migrate-database-url OWNER-URL", n, role.Name)
+	}
+	return nil
+}
+
+// warnPrivilegedRole logs, once at start, that serve's role can disable
+// the audit log's append-only triggers.
+func warnPrivilegedRole(log *slog.Logger, role storage.RoleInfo) {
+	if role.Privileged() {
+		log.Warn("the database role serve connects as "+role.Why()+": it could disable the audit log's append-only triggers, "+
+			"so only the hash chain and checkpoints would show tampering; connect as a member of "+storage.AppRole+
+			" and migrate as the owner with --migrate-database-url (README: Database roles)", "role", role.Name)
+	}
+}
+
+// openEmbeddedAsApp starts the private cluster, migrates it as the
+// superuser and opens the store as embeddedServeRole.
+func openEmbeddedAsApp(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.Store, func(), error) {
+	cluster, stopCluster, err := startEmbedded(ctx, f, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner, err := storage.Open(ctx, cluster.URL("auditgraph"))
+	if err == nil {
+		err = migrateStore(ctx, owner, log)
+		if err == nil {
+			err = owner.EnsureLoginRole(ctx, embeddedServeRole)
+		}
+		if err == nil {
+			err = setRetentionFloor(ctx, owner, f, log)
+		}
+		owner.Close()
+	}
+	if err != nil {
 		stopCluster()
-		return nil, nil, fmt.Errorf("creating audit partitions: %w", err)
+		return nil, nil, err
+	}
+	f.databaseURL = cluster.URLAs(embeddedServeRole, "auditgraph") // for the live hub and the outbox too
+	store, err := storage.Open(ctx, f.databaseURL)
+	if err != nil {
+		stopCluster()
+		return nil, nil, err
 	}
 	return store, func() { store.Close(); stopCluster() }, nil
 }
@@ -113,18 +283,33 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var f dbFlags
 	f.register(fs)
+	keep := fs.String("retention", "", "set the retention the database enforces on expiry, whatever the role serve runs as asks for (days or years: 2192d, 6y; or forever); empty: leave it as it is")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *keep != "" {
+		p, err := retention.Parse(*keep)
+		if err != nil {
+			return usageError{fmt.Errorf("--retention: %w", err)}
+		}
+		f.retention = &p
 	}
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		return err
 	}
-	_, closeDB, err := openDatabase(ctx, &f, log)
+	store, closeDB, err := openDatabase(ctx, &f, log)
 	if err != nil {
 		return err
 	}
+	err = setRetentionFloor(ctx, store, &f, log)
 	closeDB()
+	if err != nil {
+		return err
+	}
+	if f.retention != nil {
+		log.Info("the database keeps audit events at least", "retention", f.retention.String())
+	}
 	log.Info("database is up to date")
 	return nil
 }

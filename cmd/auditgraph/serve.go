@@ -47,7 +47,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		kf            keyFlags
 	)
 	f.register(fs)
+	f.registerServe(fs)
 	jobs.register(fs)
+	f.retention = &jobs.keep // the retention floor, when serve can set it
 	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -126,7 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 
 	external := f.databaseURL != ""
-	store, closeDB, err := openDatabase(ctx, &f, log)
+	store, closeDB, err := openServeDatabase(ctx, &f, log)
 	if err != nil {
 		return err
 	}

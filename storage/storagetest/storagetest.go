@@ -95,6 +95,17 @@ func setup() error {
 	if _, err := s.Migrate(ctx); err != nil {
 		return err
 	}
+	if err := s.SetUpAppRole(ctx); err != nil {
+		return err
+	}
+	// Roles belong to the cluster: test binaries starting at once share it,
+	// and the one that creates it first wins.
+	if _, err := s.DB().ExecContext(ctx, `DO $$ BEGIN
+		CREATE ROLE `+AppLogin+` LOGIN PASSWORD '`+AppLogin+`' IN ROLE `+storage.AppRole+`;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`); err != nil {
+		return fmt.Errorf("create role %s: %w", AppLogin, err)
+	}
 	now := time.Now()
 	return s.EnsurePartitions(ctx, now.AddDate(0, -13, 0), now.AddDate(0, 3, 0))
 }
@@ -136,6 +147,56 @@ func New(t testing.TB) *storage.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// AppLogin is the login role, a member of storage.AppRole (the role serve
+// runs as), that AppURL connects as; its password is its name.
+const AppLogin = "auditgraph_test_app"
+
+// AppURL returns u, a URL from URL, connecting as AppLogin instead: what
+// `auditgraph serve` is given as --database-url when the tables belong to
+// another role.
+func AppURL(u string) string { return withUser(u, AppLogin, AppLogin) }
+
+// NewApp returns two Stores on one fresh migrated database, closed when t
+// ends: app connects as AppLogin, which may do what serve does and no more;
+// owner connects as the role that owns the tables (a superuser here), as
+// migrations and tampering tests do.
+func NewApp(t testing.TB) (app, owner *storage.Store) {
+	t.Helper()
+	u := URL(t)
+	var err error
+	if owner, err = storage.Open(context.Background(), u); err != nil {
+		t.Fatalf("storagetest: %v", err)
+	}
+	t.Cleanup(func() { owner.Close() })
+	if app, err = storage.Open(context.Background(), AppURL(u)); err != nil {
+		t.Fatalf("storagetest: as %s: %v", AppLogin, err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app, owner
+}
+
+// URLAs returns u connecting as user with password.
+func URLAs(u, user, password string) string { return withUser(u, user, password) }
+
+// withUser returns u connecting as user with password.
+func withUser(u, user, password string) string {
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		p, err := url.Parse(u)
+		if err == nil {
+			q := p.Query()
+			if q.Has("user") {
+				q.Set("user", user)
+				q.Set("password", password)
+				p.RawQuery = q.Encode()
+			} else {
+				p.User = url.UserPassword(user, password)
+			}
+			return p.String()
+		}
+	}
+	return u + " user=" + user + " password=" + password
 }
 
 // withDatabase returns u with its database name replaced by db. It accepts
