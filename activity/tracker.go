@@ -76,9 +76,13 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes every interval until ctx ends, then flushes once more.
-func (t *Tracker) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
+// FlushInterval is how often Run writes what was seen.
+const FlushInterval = 10 * time.Second
+
+// Run flushes every FlushInterval until ctx ends, then flushes once more,
+// and returns nil: a failed flush is logged and its batch kept for the next.
+func (t *Tracker) Run(ctx context.Context) error {
+	tick := time.NewTicker(FlushInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -88,7 +92,7 @@ func (t *Tracker) Run(ctx context.Context, interval time.Duration) {
 				t.log.Error("recording request activity", "err", err)
 			}
 			cancel()
-			return
+			return nil
 		case <-tick.C:
 			if err := t.Flush(ctx); err != nil {
 				t.log.Warn("recording request activity", "err", err)

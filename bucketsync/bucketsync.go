@@ -110,15 +110,17 @@ func Open(ctx context.Context, url string) (*blob.Bucket, error) {
 	return b, nil
 }
 
-// Run syncs at once and then every interval until ctx ends.
-func (s *Syncer) Run(ctx context.Context) {
+// Run syncs at once and then every interval until ctx ends, and returns
+// nil: a failed sync is logged, counted and retried at the next tick (a
+// sync cut short leaves its plan, redone at the next start).
+func (s *Syncer) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
 		s.tick(ctx)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

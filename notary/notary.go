@@ -16,20 +16,25 @@ import (
 
 // Notary signs checkpoints with one key.
 type Notary struct {
-	store   *storage.Store
-	key     ed25519.PrivateKey
-	log     *slog.Logger
-	metrics *metrics.Metrics
-	now     func() time.Time
+	store    *storage.Store
+	key      ed25519.PrivateKey
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	now      func() time.Time
+	interval time.Duration
 }
 
-// Config is what a Notary needs; Metrics and Now may be nil.
+// Config is what a Notary needs; Metrics and Now may be nil, and Interval
+// is needed only by Run.
 type Config struct {
 	Store   *storage.Store
 	Key     ed25519.PrivateKey
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 	Now     func() time.Time
+	// Interval is how often Run signs the checkpoints of the logs that
+	// grew; 0: never.
+	Interval time.Duration
 }
 
 // New returns a Notary.
@@ -37,7 +42,7 @@ func New(cfg Config) *Notary {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Notary{store: cfg.Store, key: cfg.Key, log: cfg.Log, metrics: cfg.Metrics, now: cfg.Now}
+	return &Notary{store: cfg.Store, key: cfg.Key, log: cfg.Log, metrics: cfg.Metrics, now: cfg.Now, interval: cfg.Interval}
 }
 
 // BrokenError says the chain does not recompute, so no checkpoint was signed.
@@ -163,18 +168,23 @@ func (n *Notary) CheckpointAll(ctx context.Context) (int, error) {
 	return signed, err
 }
 
-// Run calls CheckpointAll every interval until ctx ends; one interrupted by
-// the end is rolled back, not reported. At the end it signs once more
-// (within finalTimeout), so that a server stopped cleanly leaves no event
-// without a checkpoint, which verify would report once it is old.
-func (n *Notary) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
+// Run calls CheckpointAll every Config.Interval until ctx ends; one
+// interrupted by the end is rolled back, not reported. At the end it signs
+// once more (within finalTimeout), so that a server stopped cleanly leaves
+// no event without a checkpoint, which verify would report once it is old.
+// It returns nil then (failures are logged and retried at the next tick).
+// With no Interval there is no periodic job: it returns nil at once.
+func (n *Notary) Run(ctx context.Context) error {
+	if n.interval <= 0 {
+		return nil
+	}
+	tick := time.NewTicker(n.interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			n.final(context.WithoutCancel(ctx))
-			return
+			return nil
 		case <-tick.C:
 			if k, err := n.CheckpointAll(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("writing audit-log checkpoints", "err", err)

@@ -200,10 +200,10 @@ func TestLoadKey(t *testing.T) {
 func TestRunSignsAtTheEnd(t *testing.T) {
 	s, _ := storagetest.NewApp(t)
 	o := newOrg(t, s, "a", 3)
-	n := notary.New(notary.Config{Store: s, Key: key, Log: slog.New(slog.DiscardHandler)})
+	n := notary.New(notary.Config{Store: s, Key: key, Log: slog.New(slog.DiscardHandler), Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { n.Run(ctx, time.Hour); close(done) }()
+	go func() { n.Run(ctx); close(done) }()
 	cancel()
 	select {
 	case <-done:

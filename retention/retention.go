@@ -118,8 +118,9 @@ func (j *Job) RunOnce(ctx context.Context) ([]string, error) {
 	return dropped, nil
 }
 
-// Run expires at once and then daily until ctx ends.
-func (j *Job) Run(ctx context.Context) {
+// Run expires at once and then daily until ctx ends, and returns nil: a
+// failed run is logged and retried the next day.
+func (j *Job) Run(ctx context.Context) error {
 	t := time.NewTicker(24 * time.Hour)
 	defer t.Stop()
 	for {
@@ -128,7 +129,7 @@ func (j *Job) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

@@ -14,23 +14,20 @@ import (
 	"github.com/auditgraph/auditgraph/storage"
 )
 
-// startDelivery runs the alert outbox's delivery worker until the returned
-// stop is called, which waits for the attempt in progress to finish. With
-// no secret box it runs nothing and says why.
-func startDelivery(ctx context.Context, cfg outbox.Config, store *storage.Store, secrets *secretbox.Box, reg *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+// deliveryJob is the alert outbox's delivery worker, which finishes the
+// attempt in progress as it stops. With no secret box it is off (a job
+// with no run), and says why.
+func deliveryJob(cfg outbox.Config, store *storage.Store, secrets *secretbox.Box, reg *metrics.Metrics, log *slog.Logger) (job, error) {
 	if secrets == nil {
 		log.Warn("alert delivery is off: no secret key to open the integrations with", "err", secretbox.ErrNoKey)
-		return func() {}, nil
+		return job{}, nil
 	}
 	cfg.Store, cfg.Secrets, cfg.Metrics, cfg.Log = store, secrets, reg, log
 	w, err := outbox.New(cfg)
 	if err != nil {
-		return nil, err
+		return job{}, err
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }, nil
+	return job{"alert delivery", w.Run}, nil
 }
 
 // stallAlerter tells the instance organization's integrations that the

@@ -43,14 +43,14 @@ func (f *keyFlags) config(dataDir string, generate bool) notary.KeyConfig {
 	return notary.KeyConfig{File: f.file, Env: os.Getenv(signingKeyEnv), DataDir: dataDir, Generate: generate}
 }
 
-// startCheckpoints loads (or on first start generates) the signing key and
-// runs the periodic checkpoint job until ctx ends; interval 0 turns the job
-// off, as when a bucket sync signs the checkpoints through the returned
-// notary. The returned func stops the job and waits for it.
-func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, *notary.Notary, func(), error) {
+// newNotary loads (or on first start generates) the signing key and
+// returns the notary that signs checkpoints with it; its Run, the periodic
+// checkpoint job, signs every interval, or never with 0, as when a bucket
+// sync signs the checkpoints through the notary.
+func newNotary(f *keyFlags, db *dbFlags, external bool, store *storage.Store, reg *metrics.Metrics, interval time.Duration, log *slog.Logger) (notary.Key, *notary.Notary, error) {
 	key, err := notary.LoadKey(f.config(db.dataDir, true))
 	if err != nil {
-		return key, nil, nil, err
+		return key, nil, err
 	}
 	id := chain.KeyID(key.Public())
 	if key.Generated {
@@ -59,18 +59,7 @@ func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bo
 			log.Warn("the signing key is local to this process's --data-dir: give every replica the same key with --signing-key-file or "+signingKeyEnv, "key_id", id)
 		}
 	}
-	n := notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg})
-	// Not ended by serve's context but by the returned func, after the
-	// requests in flight have drained: the job's last checkpoint then
-	// covers their events too.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	if interval > 0 {
-		go func() { n.Run(ctx, interval); close(done) }()
-	} else {
-		close(done)
-	}
-	return key, n, func() { cancel(); <-done }, nil
+	return key, notary.New(notary.Config{Store: store, Key: key.Private, Log: log, Metrics: reg, Interval: interval}), nil
 }
 
 func keys(args []string, stdout, stderr io.Writer) error {

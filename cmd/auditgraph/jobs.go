@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/auditgraph/auditgraph/bucketsync"
@@ -51,35 +50,45 @@ func (j *jobFlags) check(m deployment.Mode) error {
 	return nil
 }
 
-// start runs the configured jobs until ctx ends or stop is called; stop
-// waits for them. A sync cut short leaves its plan, redone at the next start.
-func (j *jobFlags) start(ctx context.Context, store *storage.Store, cp bucketsync.Checkpointer, reg *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	closers := []func(){cancel}
-	stop = func() {
-		cancel()
-		wg.Wait()
-		for _, c := range closers {
-			c()
-		}
-	}
+// jobs returns the bucket sync and the retention job the flags turn on
+// (a job with no run when off). The bucket is closed when the sync stops.
+func (j *jobFlags) jobs(ctx context.Context, store *storage.Store, cp bucketsync.Checkpointer, reg *metrics.Metrics, log *slog.Logger) (sync, expiry job, err error) {
 	if j.bucket != "" {
 		b, err := bucketsync.Open(ctx, j.bucket)
 		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("--bucket: %w", err)
+			return job{}, job{}, fmt.Errorf("--bucket: %w", err)
 		}
-		closers = append(closers, func() { b.Close() })
 		s := bucketsync.New(bucketsync.Config{Store: store, Bucket: b, Interval: j.syncInterval, Checkpointer: cp,
 			Alerter: stallAlerter{store, log}, Metrics: reg.NewBucketSync(), Log: log.With("job", "bucket-sync")})
-		wg.Go(func() { s.Run(ctx) })
+		sync = job{"bucket sync", func(ctx context.Context) error {
+			defer b.Close()
+			return s.Run(ctx)
+		}}
 		log.Info("bucket sync on", "interval", j.syncInterval)
 	}
 	if !j.keep.Forever() {
 		r := &retention.Job{Store: store, Keep: j.keep, RequireSynced: j.bucket != "", Log: log.With("job", "retention")}
-		wg.Go(func() { r.Run(ctx) })
+		expiry = job{"retention", r.Run}
 		log.Info("retention on", "retention", j.keep, "hipaa", j.hipaa)
 	}
-	return stop, nil
+	return sync, expiry, nil
+}
+
+// partitionsAhead refreshes, daily, the audit partitions created months
+// ahead, so that the server's own events never wait for one.
+func partitionsAhead(store *storage.Store, log *slog.Logger) job {
+	return job{"audit partitions", func(ctx context.Context) error {
+		tick := time.NewTicker(24 * time.Hour)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-tick.C:
+				if err := store.EnsurePartitions(ctx, now, now.AddDate(0, 3, 0)); err != nil {
+					log.Error("creating audit partitions ahead", "err", err)
+				}
+			}
+		}
+	}}
 }

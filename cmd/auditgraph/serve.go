@@ -26,12 +26,141 @@ import (
 	"github.com/auditgraph/auditgraph/verify"
 )
 
+// serve runs the server until ctx ends (SIGINT, SIGTERM) or one of its
+// jobs fails. It reads in four steps: flags; the listeners, bound first;
+// the database and the first start's setup; then the jobs, run by a
+// lifecycle that stops them in the order written below.
 func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
+	var sf serveFlags
+	if err := sf.parse(args, stderr); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, sf.db.logLevel, sf.db.logFormat)
+	if err != nil {
+		return err
+	}
+	if sf.db.logFormat == "json" {
+		// The stream stays JSON to its end: the error that stops the
+		// server is its last record rather than a plain line.
+		defer func() {
+			if err != nil {
+				log.Error("auditgraph serve stopped", "err", err)
+				err = exitCode(1)
+			}
+		}()
+	}
+
+	// Bound before anything else, so that a taken or bad address fails
+	// before the first start creates an admin and prints its key.
+	ln, mln, err := sf.bind()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if mln != nil {
+		defer mln.Close()
+	}
+	if sf.publicURL == "" {
+		sf.publicURL = defaultPublicURL(sf.listen, ln.Addr())
+	}
+
+	external := sf.db.databaseURL != "" // else openServeDatabase sets it to the private cluster's
+	store, closeDB, err := openServeDatabase(ctx, &sf.db, log)
+	if err != nil {
+		return err
+	}
+	// Deferred, so it runs once every job has stopped: the database
+	// closes last, and a private PostgreSQL stops after it.
+	defer closeDB()
+	secrets, err := loadSecrets(ctx, store, log, os.Getenv("AUDITGRAPH_SECRET_KEY"), sf.secretKeyFile)
+	if err != nil {
+		return err
+	}
+	ids := identity.New(store, sf.mode, log)
+	if err := firstStart(ctx, ids, sf, log, stderr); err != nil {
+		return err
+	}
+
+	tracker := activity.NewTracker(store, log)
+	hub := live.New(live.Config{URL: sf.db.databaseURL, Store: store, Log: log})
+	reg := metrics.New(store.DB().DB)
+	reg.WatchActivity(tracker.Pending, time.Now)
+	signingKey, signer, err := newNotary(&sf.keys, &sf.db, external, store, reg, sf.checkpointInterval(), log)
+	if err != nil {
+		return err
+	}
+	bucketSync, expiry, err := sf.jobs.jobs(ctx, store, signer, reg, log)
+	if err != nil {
+		return err
+	}
+	delivery, err := deliveryJob(outbox.Config{DatabaseURL: sf.db.databaseURL, PublicURL: sf.publicURL}, store, secrets, reg, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
+			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
+			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL,
+			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	// Every job starts now. On SIGINT, SIGTERM or a job's failure they
+	// stop in this order, each stage waited for before the next; the
+	// deferred closeDB above comes last.
+	var lc lifecycle
+	// 1. At once: the HTTP server drains the requests in flight (within
+	// --shutdown-timeout); the hub tells open subscriptions to resubscribe,
+	// since http.Server.Shutdown leaves WebSockets open; a bucket sync or
+	// an expiry cut short is redone at the next start.
+	lc.stage(
+		httpJob(srv, ln, sf.drainTimeout, log),
+		job{"live audit events", hub.Run},
+		partitionsAhead(store, log),
+		bucketSync, expiry,
+		testServeJob,
+	)
+	// 2. Once the requests are done: the checkpoint job signs once more,
+	// covering their events; the tracker writes their activity; the alert
+	// outbox finishes its attempt; the metrics listener, which answered
+	// scrapes during the drain, closes.
+	lc.stage(
+		job{"checkpoint job", signer.Run},
+		job{"request activity", tracker.Run},
+		delivery,
+		metricsJob(reg, mln, log),
+	)
+	log.Info("auditgraph listening", "addr", ln.Addr().String(), "deployment", sf.mode, "version", buildVersion())
+	return lc.run(ctx)
+}
+
+// testServeJob, when a test sets its run, is one more of serve's jobs.
+var testServeJob job
+
+// serveFlags are serve's flags, checked.
+type serveFlags struct {
+	db            dbFlags
+	jobs          jobFlags
+	keys          keyFlags
+	listen        string
+	mode          deployment.Mode
+	publicURL     string
+	first         identity.Bootstrap
+	cutoff        time.Time
+	drainTimeout  time.Duration
+	metricsListen string
+	secretKeyFile string
+	slackAPIURL   string
+	slackAuthURL  string
+	checkpoints   time.Duration
+}
+
+// parse registers serve's flags, parses args and checks the values.
+func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		f             dbFlags
-		jobs          jobFlags
 		listen        = fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 		mode          = fs.String("deployment", string(deployment.SelfManaged), "self-managed, dedicated or multi-tenant")
 		publicURL     = fs.String("public-url", "", "URL users reach the server at (links, Slack redirect); http://<listen> when empty")
@@ -44,13 +173,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		slackAPIURL   = fs.String("slack-api-url", "", "base of Slack's Web API for the OAuth exchange; empty: https://slack.com/api/")
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
-		kf            keyFlags
 	)
-	f.register(fs)
-	f.registerServe(fs)
-	jobs.register(fs)
-	f.retention = &jobs.keep // the retention floor, when serve can set it
-	kf.register(fs)
+	sf.db.register(fs)
+	sf.db.registerServe(fs)
+	sf.jobs.register(fs)
+	sf.db.retention = &sf.jobs.keep // the retention floor, when serve can set it
+	sf.keys.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return usageError{fmt.Errorf("--deployment: %w", err)}
 	}
-	if err := jobs.check(m); err != nil {
+	if err := sf.jobs.check(m); err != nil {
 		return err
 	}
 	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
@@ -94,155 +222,83 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 			return usageError{fmt.Errorf("AUDITGRAPH_ADMIN_API_KEY: %w", err)}
 		}
 	}
-	log, err := newLogger(stderr, f.logLevel, f.logFormat)
-	if err != nil {
-		return err
-	}
-	if f.logFormat == "json" {
-		// The stream stays JSON to its end: the error that stops the
-		// server is its last record rather than a plain line.
-		defer func() {
-			if err != nil {
-				log.Error("auditgraph serve stopped", "err", err)
-				err = exitCode(1)
-			}
-		}()
-	}
+	sf.listen, sf.mode, sf.publicURL, sf.first, sf.cutoff, sf.drainTimeout = *listen, m, *publicURL, first, cutoffDay, *drainTimeout
+	sf.metricsListen, sf.secretKeyFile, sf.slackAPIURL, sf.slackAuthURL, sf.checkpoints = *metricsListen, *secretKeyFile, *slackAPIURL, *slackAuthURL, *checkpoints
+	return nil
+}
 
-	// Bound before anything else, so that a taken or bad address fails
-	// before the first start creates an admin and prints its key.
-	ln, err := net.Listen("tcp", *listen)
+// bind opens the --listen listener, and the --metrics-listen one when set
+// (else nil).
+func (sf *serveFlags) bind() (ln, mln net.Listener, err error) {
+	ln, err = net.Listen("tcp", sf.listen)
 	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
+		return nil, nil, fmt.Errorf("--listen: %w", err)
 	}
-	defer ln.Close()
-	var mln net.Listener
-	if *metricsListen != "" {
-		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
-			return fmt.Errorf("--metrics-listen: %w", err)
+	if sf.metricsListen != "" {
+		if mln, err = net.Listen("tcp", sf.metricsListen); err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("--metrics-listen: %w", err)
 		}
-		defer mln.Close()
 	}
-	if *publicURL == "" {
-		*publicURL = defaultPublicURL(*listen, ln.Addr())
-	}
+	return ln, mln, nil
+}
 
-	external := f.databaseURL != ""
-	store, closeDB, err := openServeDatabase(ctx, &f, log)
-	if err != nil {
-		return err
+// checkpointInterval is --checkpoint-interval, or 0 (no periodic job)
+// with a bucket: every sync signs the checkpoint it uploads, and the
+// periodic job would sign ranges the sync then could not.
+func (sf *serveFlags) checkpointInterval() time.Duration {
+	if sf.jobs.bucket != "" {
+		return 0
 	}
-	defer closeDB()
+	return sf.checkpoints
+}
 
-	secrets, err := loadSecrets(ctx, store, log, os.Getenv("AUDITGRAPH_SECRET_KEY"), *secretKeyFile)
-	if err != nil {
-		return err
-	}
-
-	ids := identity.New(store, m, log)
-	key, created, err := ids.Bootstrap(ctx, first)
+// firstStart creates the instance admin and organization on the first
+// start, and prints a generated admin key once.
+func firstStart(ctx context.Context, ids *identity.Service, sf serveFlags, log *slog.Logger, stderr io.Writer) error {
+	key, created, err := ids.Bootstrap(ctx, sf.first)
 	if err != nil {
 		return fmt.Errorf("first-start setup: %w", err)
 	}
 	if created {
-		log.Info("created instance admin", "username", *adminUsername)
+		log.Info("created instance admin", "username", sf.first.AdminUsername)
 	}
 	if key != "" {
-		printAdminKey(stderr, f.logFormat, *adminUsername, key, *publicURL)
-	}
-
-	// Partitions are created months ahead; refreshing that daily keeps the
-	// server's own events from ever waiting for one.
-	go func() {
-		tick := time.NewTicker(24 * time.Hour)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				if err := store.EnsurePartitions(ctx, now, now.AddDate(0, 3, 0)); err != nil {
-					log.Error("creating audit partitions ahead", "err", err)
-				}
-			}
-		}
-	}()
-
-	tracker := activity.NewTracker(store, log)
-	trackerDone := make(chan struct{})
-	trackCtx, stopTracking := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { tracker.Run(trackCtx, 10*time.Second); close(trackerDone) }()
-	defer func() { stopTracking(); <-trackerDone }()
-
-	// The hub ends with the serve context: on SIGTERM open subscriptions are
-	// told to resubscribe, since http.Server.Shutdown leaves WebSockets open.
-	hub := live.New(live.Config{URL: f.databaseURL, Store: store, Log: log})
-	hubCtx, stopHub := context.WithCancel(ctx)
-	hubDone := make(chan struct{})
-	go func() {
-		if err := hub.Run(hubCtx); err != nil {
-			log.Error("live audit events stopped", "err", err)
-		}
-		close(hubDone)
-	}()
-	defer func() { stopHub(); <-hubDone }()
-
-	reg := metrics.New(store.DB().DB)
-	reg.WatchActivity(tracker.Pending, time.Now)
-	// With a bucket, every sync signs the checkpoint it uploads; the
-	// periodic job would sign ranges the sync then could not.
-	if jobs.bucket != "" {
-		*checkpoints = 0
-	}
-	signingKey, signer, checkpointsDone, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
-	if err != nil {
-		return err
-	}
-	defer checkpointsDone()
-	stopJobs, err := jobs.start(ctx, store, signer, reg, log)
-	if err != nil {
-		return err
-	}
-	defer stopJobs()
-	stopDelivery, err := startDelivery(ctx, outbox.Config{DatabaseURL: f.databaseURL, PublicURL: *publicURL}, store, secrets, reg, log)
-	if err != nil {
-		return err
-	}
-	defer stopDelivery()
-	srv := &http.Server{
-		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
-			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
-			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL,
-			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 2)
-	if mln != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", reg.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		// Closed after the main listener has drained, so that a scrape
-		// during the drain still answers.
-		defer msrv.Close()
-		log.Info("serving metrics", "addr", mln.Addr().String())
-		go func() { errc <- msrv.Serve(mln) }()
-	}
-	log.Info("auditgraph listening", "addr", ln.Addr().String(), "deployment", m, "version", buildVersion())
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests", "timeout", *drainTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("shutdown did not finish cleanly", "err", err)
+		printAdminKey(stderr, sf.db.logFormat, sf.first.AdminUsername, key, sf.publicURL)
 	}
 	return nil
+}
+
+// httpJob serves the API on ln until its context ends, then lets the
+// requests in flight finish within drain.
+func httpJob(srv *http.Server, ln net.Listener, drain time.Duration, log *slog.Logger) job {
+	return job{"http server", func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return err
+		case <-ctx.Done():
+		}
+		log.Info("shutting down: draining in-flight requests", "timeout", drain)
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("shutdown did not finish cleanly", "err", err)
+		}
+		<-served // http.ErrServerClosed, once Shutdown began
+		return nil
+	}}
+}
+
+// metricsJob serves /metrics on mln, without credentials; with no mln it
+// is off.
+func metricsJob(reg *metrics.Metrics, mln net.Listener, log *slog.Logger) job {
+	if mln == nil {
+		return job{}
+	}
+	log.Info("serving metrics", "addr", mln.Addr().String())
+	return job{"metrics listener", func(ctx context.Context) error { return reg.Serve(ctx, mln) }}
 }
 
 // printAdminKey shows a generated admin key once, with a command to try it.

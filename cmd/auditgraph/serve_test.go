@@ -279,3 +279,51 @@ func TestEmbeddedDataFolderInUse(t *testing.T) {
 	}
 	srv.stop()
 }
+
+// A job that fails stops serve with its error: the HTTP server drains and
+// closes its listener, the error is logged (a JSON record with
+// --log-format json) and serve exits 1.
+func TestServeJobFailureStopsServe(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Setenv("AUDITGRAPH_ADMIN_API_KEY", "00112233445566778899aabbccddeeff00112233")
+			unsetEnv(t, "AUDITGRAPH_LISTEN")
+			fail := make(chan struct{})
+			testServeJob = job{"test job", func(ctx context.Context) error {
+				select {
+				case <-fail:
+					return errors.New("disk on fire")
+				case <-ctx.Done():
+					return nil
+				}
+			}}
+			t.Cleanup(func() { testServeJob = job{} })
+			addr := freeAddr(t)
+			srv := startServe(t, addr, "--listen", addr, "--database-url", storagetest.URL(t), "--log-format", format)
+
+			close(fail)
+			var code int
+			select {
+			case code = <-srv.done:
+				srv.done <- code // for the cleanup
+			case <-time.After(15 * time.Second):
+				t.Fatalf("serve did not return within 15s of a job failing; stderr:\n%s", srv.stderr)
+			}
+			out := srv.stderr.String()
+			if code != 1 {
+				t.Errorf("serve after a job failed = %d, want 1; stderr:\n%s", code, out)
+			}
+			want := "auditgraph serve: test job: disk on fire"
+			if format == "json" {
+				want = `"err":"test job: disk on fire"`
+			}
+			if !strings.Contains(out, want) || !strings.Contains(out, "shutting down: draining in-flight requests") {
+				t.Errorf("stderr = %q, want the drain and %q", out, want)
+			}
+			if resp, err := http.Get(srv.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				t.Errorf("GET /healthz after serve returned = %d, want the listener closed", resp.StatusCode)
+			}
+		})
+	}
+}

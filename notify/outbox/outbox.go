@@ -100,8 +100,8 @@ func New(cfg Config) (*Worker, error) {
 
 // Run delivers alerts until ctx is done, then finishes the attempt in
 // progress (the claimed rest return to the outbox when their lease ends)
-// and returns.
-func (w *Worker) Run(ctx context.Context) {
+// and returns nil: failed deliveries are logged and retried, never returned.
+func (w *Worker) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	if w.cfg.DatabaseURL != "" {
 		l := pq.NewListener(w.cfg.DatabaseURL, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
@@ -130,7 +130,7 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-tick.C:
 		case <-wake:
 		}
