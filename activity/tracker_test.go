@@ -59,3 +59,27 @@ func TestTrackerPending(t *testing.T) {
 		t.Errorf("recorded %v, want %v", rec.got, want)
 	}
 }
+
+// Run writes what was seen once more as it ends, so that a server stopped
+// cleanly loses no request's activity, and returns nil.
+func TestTrackerRunFlushesAtTheEnd(t *testing.T) {
+	rec := &recorder{}
+	tr := activity.NewTracker(rec, slog.New(slog.DiscardHandler))
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	tr.Seen(7, at)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after its context ended = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of its context ending")
+	}
+	if want := []storage.Activity{{UserID: 7, At: at}}; !slices.Equal(rec.got, want) {
+		t.Errorf("written = %v, want %v", rec.got, want)
+	}
+}
