@@ -50,9 +50,9 @@ func (j *jobFlags) check(m deployment.Mode) error {
 	return nil
 }
 
-// jobs returns the bucket sync and the retention job the flags turn on
+// build returns the bucket sync and the retention job the flags turn on
 // (a job with no run when off). The bucket is closed when the sync stops.
-func (j *jobFlags) jobs(ctx context.Context, store *storage.Store, cp bucketsync.Checkpointer, reg *metrics.Metrics, log *slog.Logger) (sync, expiry job, err error) {
+func (j *jobFlags) build(ctx context.Context, store *storage.Store, cp bucketsync.Checkpointer, reg *metrics.Metrics, log *slog.Logger) (sync, expiry job, err error) {
 	if j.bucket != "" {
 		b, err := bucketsync.Open(ctx, j.bucket)
 		if err != nil {

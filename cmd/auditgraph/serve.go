@@ -89,7 +89,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	bucketSync, expiry, err := sf.jobs.jobs(ctx, store, signer, reg, log)
+	bucketSync, expiry, err := sf.jobs.build(ctx, store, signer, reg, log)
 	if err != nil {
 		return err
 	}
@@ -107,8 +107,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 
 	// Every job starts now. On SIGINT, SIGTERM or a job's failure they
-	// stop in this order, each stage waited for before the next; the
-	// deferred closeDB above comes last.
+	// stop in this order, each stage waited for before the next.
 	var lc lifecycle
 	// 1. At once: the HTTP server drains the requests in flight (within
 	// --shutdown-timeout); the hub tells open subscriptions to resubscribe,
@@ -131,6 +130,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		delivery,
 		metricsJob(reg, mln, log),
 	)
+	// 3. Then, deferred above: the database closes, and a private
+	// PostgreSQL stops after it.
 	log.Info("auditgraph listening", "addr", ln.Addr().String(), "deployment", sf.mode, "version", buildVersion())
 	return lc.run(ctx)
 }
