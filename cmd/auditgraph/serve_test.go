@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -325,5 +328,72 @@ func TestServeJobFailureStopsServe(t *testing.T) {
 				t.Errorf("GET /healthz after serve returned = %d, want the listener closed", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// On SIGTERM serve stops in order: a request still in flight finishes
+// (the HTTP server drains first), and the checkpoint job, stopped after
+// the drain, signs once more, covering that request's event too.
+func TestServeStopOrderCheckpointsAfterDrain(t *testing.T) {
+	const key = "00112233445566778899aabbccddeeff00112233"
+	t.Setenv("AUDITGRAPH_ADMIN_API_KEY", key)
+	unsetEnv(t, "AUDITGRAPH_LISTEN")
+	unsetEnv(t, signingKeyEnv)
+	dbURL := storagetest.URL(t)
+	addr := freeAddr(t)
+	srv := startServe(t, addr, "--listen", addr, "--database-url", dbURL, "--checkpoint-interval", "1h")
+
+	// A report that is in its handler at SIGTERM: the handler asked for the
+	// body (the server answered "100 Continue"), which is sent only once
+	// serve is draining.
+	line := `{"action":"user:login","actor_email":"late@x.io"}` + "\n"
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/audit_events HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n"+
+		"Content-Type: application/x-ndjson\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		addr, base64.StdEncoding.EncodeToString([]byte("admin:"+key)), len(line))
+	r := bufio.NewReader(conn)
+	if status, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(status, "HTTP/1.1 100 ") {
+		t.Fatalf("answer to the report's headers = %q, %v; want 100 Continue", status, err)
+	}
+	if _, err := r.ReadString('\n'); err != nil { // the blank line that ends the interim response
+		t.Fatal(err)
+	}
+
+	srv.cancel() // SIGTERM
+	for !strings.Contains(srv.stderr.String(), "shutting down: draining in-flight requests") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	io.WriteString(conn, line)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("reading the answer to the report in flight: %v; stderr:\n%s", err, srv.stderr)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST finished during the drain = %d, want 200; stderr:\n%s", resp.StatusCode, srv.stderr)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve after SIGTERM = %d, want 0; stderr:\n%s", code, srv.stderr)
+	}
+
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var late, uncovered int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events WHERE actor_email = 'late@x.io'`).Scan(&late); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM audit_events e WHERE e.seq >
+		COALESCE((SELECT max(last_seq) FROM chain_checkpoints c WHERE c.org_id = e.org_id), 0)`).Scan(&uncovered); err != nil {
+		t.Fatal(err)
+	}
+	if late != 1 || uncovered != 0 {
+		t.Errorf("after serve stopped: %d events from the drained request (want 1), %d events no checkpoint covers (want 0)", late, uncovered)
 	}
 }
