@@ -45,7 +45,7 @@ const (
 	closeInternalError   = 4500
 )
 
-func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics) *handler.Server {
+func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics, maxBody int64) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
@@ -58,8 +58,7 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 		PingPongInterval:      websocketKeepAlive,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{maxBody: maxBody})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.Use(m.GraphQL())
