@@ -24,11 +24,11 @@ type Bootstrap struct {
 // admin. It does nothing when the database already has users. It returns the
 // generated key, or "" when it generated none.
 func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (generatedKey string, created bool, err error) {
-	if err := checkName("admin username", b.AdminUsername); err != nil {
+	if err := CheckName("admin username", b.AdminUsername); err != nil {
 		return "", false, err
 	}
 	if s.mode.HasInstanceOrg() {
-		if err := checkName("organization name", b.OrgName); err != nil {
+		if err := CheckName("organization name", b.OrgName); err != nil {
 			return "", false, err
 		}
 	}

@@ -46,7 +46,7 @@ const (
 )
 
 func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics, maxBody int64) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity(), Directives: graph.DirectiveRoot{Name: checkName}}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
 	// initWebsocket. The default implementation refuses cross-origin
