@@ -3620,7 +3620,11 @@ input UpdateUserInput {
   checks every signed checkpoint, as ` + "`" + `auditgraph verify` + "`" + ` does. Instance admins
   may verify any organization, organization admins their own. ` + "`" + `from` + "`" + ` and
   ` + "`" + `to` + "`" + ` are sequence numbers; the range widens to the checkpoints around it.
-  Reads every event of the range: a long log takes a while.
+  Reads every event of the range: a long log takes a while. So it costs
+  2,500 of a query's complexity budget of 10,000 (at most three in one
+  request), and one verification of an organization runs at a time on the
+  server: another one while it runs, from the same request or any other, is
+  refused with ` + "`" + `TOO_MANY_REQUESTS` + "`" + `.
   """
   verifyAuditLog(organization: String! @name(of: "organization"), from: Int, to: Int): ChainVerification!
 }
