@@ -2939,9 +2939,14 @@ input AuditEventFilter {
   responseCodeMin: Int
   "Highest response code, included."
   responseCodeMax: Int
-  "Events at or after this instant. Cannot be combined with startDate/numDays."
+  """
+  Events at or after this instant. Cannot be combined with startDate/numDays.
+  Multi-tenant reaches back at most 8 days (the 7-day cap plus the start day)
+  before ` + "`" + `to` + "`" + `, as the REST API's startDate/endDate do: an earlier ` + "`" + `from` + "`" + ` acts
+  as ` + "`" + `to` + "`" + ` minus 8 days.
+  """
   from: Time
-  "Events before this instant."
+  "Events before this instant; without it, up to a day after now."
   to: Time
   """
   The REST API's window: whole UTC days, ` + "`" + `startDate` + "`" + ` (YYYY-MM-DD) the newest,
