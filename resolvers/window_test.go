@@ -67,7 +67,9 @@ func graphQLWindow(e *env, from, to string) []string {
 	}
 	var d struct {
 		Organization struct {
-			AuditEvents struct{ Nodes []struct{ CliVersion *string } }
+			AuditEvents struct {
+				Nodes []struct{ CliVersion *string }
+			}
 		}
 	}
 	e.mustQuery("alice", `{ organization(name: "acme") { auditEvents(first: 100, order: OLDEST_FIRST, filter: {`+filter+`}) { nodes { cliVersion } } } }`, nil, &d)
