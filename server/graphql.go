@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -163,6 +164,10 @@ func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, oc
 // of the database.
 func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	// Parse and validation errors quote names from the query, which a client
+	// can make as long as its body: an error says what is wrong, it need not
+	// repeat the request.
+	gerr.Message = shorten(gerr.Message, maxErrorMessage)
 	// gqlgen wraps what a resolver returned in a *gqlerror.Error carrying the
 	// path; look at what is inside.
 	inner := err
@@ -201,6 +206,21 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	}
 	gerr.Extensions["code"] = code
 	return gerr
+}
+
+// maxErrorMessage bounds the text of an error, in bytes.
+const maxErrorMessage = 512
+
+// shorten cuts s to at most n bytes, on a rune boundary, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // complexity makes a connection cost its page size times what each item

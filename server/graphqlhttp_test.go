@@ -237,3 +237,33 @@ func TestGraphQLOverHTTPStatusCodes(t *testing.T) {
 		})
 	}
 }
+
+// Parse and validation errors quote names from the query: a long one is cut,
+// so that no error repeats much of the request.
+func TestGraphQLErrorMessagesAreShort(t *testing.T) {
+	t.Parallel()
+	base := httpServer(t, 0)
+	long := strings.Repeat("D", 100_000)
+	for _, tc := range []struct{ name, query string }{
+		{"parse error", `{ viewer { username } } ` + long},
+		{"validation error", `{ ` + long + ` }`},
+		{"unknown argument", `{ viewer { username(` + long + `: 1) } }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"query": tc.query})
+			resp, b := rawGraphQL(t, base, http.MethodPost, "", "application/json", "application/json", string(body))
+			var r struct{ Errors []struct{ Message string } }
+			if err := json.Unmarshal(b, &r); err != nil || len(r.Errors) == 0 {
+				t.Fatalf("POST %s = %d %.300s, want GraphQL errors", tc.name, resp.StatusCode, b)
+			}
+			for _, e := range r.Errors {
+				if len(e.Message) > 512 || !strings.HasSuffix(e.Message, "…") {
+					t.Errorf("POST %s: error of %d bytes %.100q…, want it cut to at most 512 bytes", tc.name, len(e.Message), e.Message)
+				}
+			}
+			if len(b) > 4096 {
+				t.Errorf("POST %s: answer of %d bytes, want a short one", tc.name, len(b))
+			}
+		})
+	}
+}
