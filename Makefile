@@ -2,7 +2,15 @@
 # AUDITGRAPH_TEST_DATABASE_URL names a server already.
 GO ?= go
 
-.PHONY: test generate check-generated vet fmt-check bench
+.PHONY: build test race staticcheck generate check-generated vet fmt-check bench
+
+# build writes ./auditgraph with its version (auditgraph version) set to
+# `git describe`: the tag of a tagged commit (v1.2.3), else the tag and
+# commits since, or the commit; "-dirty" with uncommitted changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o auditgraph ./cmd/auditgraph
 
 test:
 ifdef AUDITGRAPH_TEST_DATABASE_URL
@@ -10,6 +18,18 @@ ifdef AUDITGRAPH_TEST_DATABASE_URL
 else
 	$(GO) run ./tools/withpg $(GO) test -count=1 ./...
 endif
+
+# race runs the suite under the race detector (it needs cgo: gcc).
+race:
+ifdef AUDITGRAPH_TEST_DATABASE_URL
+	$(GO) test -race -count=1 ./...
+else
+	$(GO) run ./tools/withpg $(GO) test -race -count=1 ./...
+endif
+
+# staticcheck is pinned in go.mod as a tool, like gqlgen.
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 generate:
 	$(GO) tool gqlgen generate

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -54,11 +56,20 @@ type Keys interface {
 type Authenticator struct {
 	keys Keys
 	log  *slog.Logger
+	// OnFailure, when set, is told of each refusal of credentials: its
+	// reason (one of metrics' Auth reasons) and whether it was answered 429.
+	OnFailure func(reason string, throttled bool)
+
+	now      func() time.Time
+	failures *limiter
+	// logs and throttleLogs hold back failure lines and throttling lines
+	// beyond a few a minute.
+	logs, throttleLogs logGate
 }
 
 // New returns an Authenticator over keys.
 func New(keys Keys, log *slog.Logger) *Authenticator {
-	return &Authenticator{keys: keys, log: log}
+	return &Authenticator{keys: keys, log: log, now: time.Now, failures: newLimiter(FailureRate, FailureBurst, maxSources)}
 }
 
 // Authenticate returns the principal named by r's Authorization header:
@@ -76,7 +87,7 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 	}
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok {
-		return nil, ErrMalformed
+		return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
 	}
 	cred = strings.TrimSpace(cred)
 	var username, key string
@@ -84,23 +95,23 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(cred)
 		if err != nil {
-			return nil, ErrMalformed
+			return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
 		}
 		username, key, ok = strings.Cut(string(raw), ":")
 		if !ok {
-			return nil, ErrMalformed
+			return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
 		}
 	case "bearer":
 		key = cred
 	default:
-		return nil, ErrMalformed
+		return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
 	}
 	if key == "" {
-		return nil, ErrBadCredentials
+		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrBadCredentials
+		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	if err != nil {
 		return nil, err
@@ -108,16 +119,17 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 	// Basic auth names the user; a key presented under another name is refused
 	// rather than silently accepted for its owner.
 	if username != "" && username != u.Username {
-		return nil, ErrBadCredentials
+		return nil, refuse(ErrBadCredentials, metrics.AuthWrongUser, username)
 	}
 	if u.Deactivated() {
-		return nil, ErrDeactivated
+		return nil, refuse(ErrDeactivated, metrics.AuthDeactivated, u.Username)
 	}
 	return &Principal{User: u, KeyID: keyID, IP: ip}, nil
 }
 
 // Require wraps next so that it only runs for authenticated requests, with
-// the principal in the request context. Others get 401 with a challenge.
+// the principal in the request context. Others get 401 with a challenge, or
+// 429 when their address failed too often (see Failed).
 func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
@@ -125,6 +137,10 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 			if !IsAuthError(err) {
 				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
 				WriteError(w, http.StatusServiceUnavailable, "authentication is unavailable, try again")
+				return
+			}
+			if wait := a.Failed(r.Context(), ClientIP(r), err); wait > 0 {
+				WriteThrottled(w, wait)
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)

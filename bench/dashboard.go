@@ -77,7 +77,6 @@ type panelResult struct {
 type usersResult struct {
 	clients                    int
 	duration                   time.Duration
-	total                      int
 	ours, base                 loadStats
 	active, members, pageNodes int
 }

@@ -295,15 +295,6 @@ func opaque(kind string, n int) string {
 	return base64.StdEncoding.EncodeToString([]byte(kind + ":" + strconv.Itoa(n)))
 }
 
-func (g *generator) hex(n int) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = digits[g.r.IntN(16)]
-	}
-	return string(b)
-}
-
 func (g *generator) uuid() string {
 	a, b := g.r.Uint64(), g.r.Uint64()
 	a = a&^0xf000 | 0x4000     // version 4

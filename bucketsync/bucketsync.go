@@ -36,9 +36,6 @@ import (
 // exported as objects of a size every tool can handle.
 const DefaultMaxObjectEvents = 100_000
 
-// lockKey is the advisory lock held by the server that syncs.
-const lockKey = 7_270_007
-
 // Checkpointer makes the signed digest published with each upload: it
 // returns the checkpoint JSON for an organization's log up to lastSeq and
 // records it in the database.
@@ -146,7 +143,7 @@ func (s *Syncer) tick(ctx context.Context) {
 // SyncOnce exports every organization's events stored so far, unless another
 // server is syncing (then it returns false and does nothing).
 func (s *Syncer) SyncOnce(ctx context.Context) (bool, error) {
-	unlock, ok, err := s.cfg.Store.TryLock(ctx, lockKey)
+	unlock, ok, err := s.cfg.Store.TryLock(ctx, storage.LockBucketSync)
 	if err != nil || !ok {
 		return false, err
 	}

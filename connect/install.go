@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -13,6 +14,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
+	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -20,32 +22,58 @@ import (
 // webhook into the channel the installing user picks.
 const slackScope = "incoming-webhook"
 
+// InstallPath is where a browser starts an install: GET InstallPath?org=NAME
+// with credentials sets the install cookie and redirects to Slack.
+const InstallPath = "/slack/install"
+
 // InstallURL returns the Slack authorize URL that installs the Slack app
 // into a channel for org, with a signed, single-use state valid for
-// StateTTL. The org's admins and instance admins only.
-func (s *Service) InstallURL(ctx context.Context, actor storage.User, org storage.Organization) (string, error) {
-	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
-		return "", err
-	}
-	box, err := s.box()
+// StateTTL, and the nonce that binds the state to the browser: the caller
+// sets it as the install cookie of the browser it redirects. The org's
+// admins and instance admins only.
+func (s *Service) InstallURL(ctx context.Context, actor storage.User, org storage.Organization) (authorizeURL, nonce string, err error) {
+	box, app, err := s.mayInstall(ctx, actor, org)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	app, err := s.cfg.Store.SlackApp(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", ErrNotConfigured
-	}
-	if err != nil {
-		return "", err
-	}
-	st := state{ID: newStateID(), OrgID: org.ID, UserID: actor.ID, Expires: s.cfg.Now().Add(StateTTL).Unix()}
+	nonce = newBrowserNonce()
+	st := state{ID: newStateID(), OrgID: org.ID, UserID: actor.ID, Expires: s.cfg.Now().Add(StateTTL).Unix(), Browser: browserHash(nonce)}
 	q := url.Values{
 		"client_id":    {app.ClientID},
 		"scope":        {slackScope},
 		"redirect_uri": {s.RedirectURL()},
 		"state":        {sign(box.Derive(stateKeyPurpose), st)},
 	}
-	return s.cfg.SlackAuthorizeURL + "?" + q.Encode(), nil
+	return s.cfg.SlackAuthorizeURL + "?" + q.Encode(), nonce, nil
+}
+
+// InstallLink returns the URL on this server that starts an install of org
+// in the browser sent there (InstallPath?org=NAME), after the checks
+// InstallURL makes. It is what an API can hand a frontend: an API answer
+// cannot set the browser's install cookie, and the link carries no
+// authority of its own (it asks the browser for credentials).
+func (s *Service) InstallLink(ctx context.Context, actor storage.User, org storage.Organization) (string, error) {
+	if _, _, err := s.mayInstall(ctx, actor, org); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(s.cfg.PublicURL, "/") + InstallPath + "?" + url.Values{"org": {org.Name}}.Encode(), nil
+}
+
+// mayInstall checks that actor may install Slack for org and that the
+// server can: the instance key and a registered Slack app.
+func (s *Service) mayInstall(ctx context.Context, actor storage.User, org storage.Organization) (*secretbox.Box, storage.SlackApp, error) {
+	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
+		return nil, storage.SlackApp{}, err
+	}
+	box, err := s.box()
+	if err != nil {
+		return nil, storage.SlackApp{}, err
+	}
+	app, err := s.cfg.Store.SlackApp(ctx)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, app, ErrNotConfigured
+	}
+	return box, app, err
 }
 
 // SlackError is Slack's refusal of an install, or a failure to reach Slack.
@@ -96,11 +124,13 @@ type Installed struct {
 	Integration storage.Integration
 }
 
-// Callback finishes an install from the query of Slack's redirect: it
-// checks the state (signature, expiry, single use) and the installing
+// Callback finishes an install from the query of Slack's redirect and the
+// nonce of the browser's install cookie ("" when it has none): it checks
+// the state (signature, expiry, the browser, single use) and the installing
 // user's rights before anything is sent to Slack, exchanges the code for
 // the incoming webhook, and stores it sealed with a config change record.
-func (s *Service) Callback(ctx context.Context, q url.Values) (Installed, error) {
+// A state refused for its browser is not used up.
+func (s *Service) Callback(ctx context.Context, q url.Values, browserNonce string) (Installed, error) {
 	var out Installed
 	box, err := s.box()
 	if err != nil {
@@ -109,6 +139,9 @@ func (s *Service) Callback(ctx context.Context, q url.Values) (Installed, error)
 	now := s.cfg.Now()
 	st, err := verify(box.Derive(stateKeyPurpose), q.Get("state"), now)
 	if err != nil {
+		return out, err
+	}
+	if err := fromBrowser(st, browserNonce); err != nil {
 		return out, err
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx *storage.Tx) error {

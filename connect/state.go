@@ -18,13 +18,16 @@ const StateTTL = 10 * time.Minute
 const stateKeyPurpose = "slack-oauth-state"
 
 // state is what an install's OAuth state says: which organization the
-// install is for, who started it, until when it is valid, and an id that
-// makes it single-use.
+// install is for, who started it, until when it is valid, an id that makes
+// it single-use, and the browser that started it: the hash of the nonce
+// that browser holds in its install cookie (the state travels in URLs, so
+// it names the nonce without revealing it).
 type state struct {
 	ID      string `json:"id"`
 	OrgID   int64  `json:"org"`
 	UserID  int64  `json:"user"`
 	Expires int64  `json:"exp"` // Unix seconds
+	Browser string `json:"browser"`
 }
 
 // StateError is a refused state; the callback answers it with 400 before
@@ -37,6 +40,35 @@ func newStateID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// newBrowserNonce returns the secret an install's cookie holds.
+func newBrowserNonce() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// browserHash is how a state names a browser nonce.
+func browserHash(nonce string) string {
+	h := sha256.Sum256([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// fromBrowser checks that nonce, the callback's install cookie, is the one
+// st was issued with: the install is finished in the browser that started
+// it, so that a leaked install link cannot be finished elsewhere (with
+// another Slack workspace), nor a victim's browser be made to finish an
+// install someone else started.
+func fromBrowser(st state, nonce string) error {
+	if nonce == "" {
+		return &StateError{"is not from this browser: the install must be finished in the browser that started it, " +
+			"and this one holds no install cookie (cookies blocked, or the link came from elsewhere); start the install again from auditgraph"}
+	}
+	if !hmac.Equal([]byte(browserHash(nonce)), []byte(st.Browser)) {
+		return &StateError{"belongs to an install this browser did not start (or it started another one since): start the install again from auditgraph"}
+	}
+	return nil
 }
 
 // sign returns st as base64url(JSON) "." base64url(HMAC-SHA256(key, first part)).
@@ -68,7 +100,7 @@ func verify(key []byte, raw string, now time.Time) (state, error) {
 		return st, &StateError{"has a bad signature: it was not issued by this server"}
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil || json.Unmarshal(payload, &st) != nil || st.ID == "" || st.OrgID == 0 || st.UserID == 0 {
+	if err != nil || json.Unmarshal(payload, &st) != nil || st.ID == "" || st.OrgID == 0 || st.UserID == 0 || st.Browser == "" {
 		return st, &StateError{"is malformed"}
 	}
 	if !now.Before(time.Unix(st.Expires, 0)) {

@@ -13,7 +13,7 @@ import (
 func TestStateVerify(t *testing.T) {
 	key := bytes.Repeat([]byte{1}, 32)
 	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	good := state{ID: "abc", OrgID: 2, UserID: 3, Expires: now.Add(StateTTL).Unix()}
+	good := state{ID: "abc", OrgID: 2, UserID: 3, Expires: now.Add(StateTTL).Unix(), Browser: browserHash("nonce")}
 	signed := sign(key, good)
 	payload, sig, _ := strings.Cut(signed, ".")
 	// otherOrg keeps good's signature over a payload naming another organization.
@@ -21,6 +21,8 @@ func TestStateVerify(t *testing.T) {
 	other.OrgID = 9
 	otherJSON, _ := json.Marshal(other)
 	otherOrg := base64.RawURLEncoding.EncodeToString(otherJSON) + "." + sig
+	unbound := good
+	unbound.Browser = ""
 
 	got, err := verify(key, signed, now.Add(StateTTL-time.Second))
 	if err != nil || got != good {
@@ -39,6 +41,7 @@ func TestStateVerify(t *testing.T) {
 		{"signature changed", payload + "." + flip(sig), now, "bad signature"},
 		{"another organization", otherOrg, now, "bad signature"},
 		{"signed garbage", "e30." + base64.RawURLEncoding.EncodeToString(mac(key, "e30")), now, "is malformed"},
+		{"not bound to a browser", sign(key, unbound), now, "is malformed"},
 		{"expired", signed, now.Add(StateTTL), "has expired"},
 		{"long", strings.Repeat("a", 2000) + "." + sig, now, "is malformed"},
 	} {
@@ -56,4 +59,21 @@ func flip(s string) string {
 		return "B" + s[1:]
 	}
 	return "A" + s[1:]
+}
+
+func TestStateFromBrowser(t *testing.T) {
+	st := state{ID: "abc", OrgID: 2, UserID: 3, Browser: browserHash("n0nce")}
+	if err := fromBrowser(st, "n0nce"); err != nil {
+		t.Errorf("fromBrowser(its own nonce) = %v", err)
+	}
+	for _, tc := range []struct{ name, nonce, want string }{
+		{"no cookie", "", "not from this browser"},
+		{"another install's cookie", "other", "did not start"},
+		{"the hash itself", browserHash("n0nce"), "did not start"},
+	} {
+		var se *StateError
+		if err := fromBrowser(st, tc.nonce); !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("fromBrowser(%s) = %v, want a StateError with %q", tc.name, err, tc.want)
+		}
+	}
 }

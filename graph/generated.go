@@ -3434,10 +3434,14 @@ extend type Mutation {
   "Remove the Slack app registration; installed channels keep working. Records slack_app:clear. Instance admins only."
   clearSlackApp: SlackApp!
   """
-  A Slack URL that installs the Slack app into a channel for the
-  organization (the caller's API organization when not named). Valid once,
-  for 10 minutes; a frontend sends the browser there. GET /slack/install does
-  the same as a redirect. The organization's admins and instance admins.
+  The URL on this server that installs the Slack app into a channel for the
+  organization (the caller's API organization when not named):
+  PUBLIC_URL/slack/install?org=NAME. A frontend sends the browser there; it
+  asks the browser for credentials, binds the install to that browser with
+  a cookie and redirects to Slack, so that only the browser that started an
+  install can finish it. The link carries no authority of its own. Checks
+  the caller's rights, the instance key and the Slack app registration
+  first. The organization's admins and instance admins.
   """
   slackInstallURL(organization: String @name(of: "organization")): String!
   """

@@ -41,10 +41,7 @@ const (
 	// readChunk bounds the events one read returns, so a large batch is
 	// handed out in steps with bounded memory.
 	readChunk = 500
-	// The listener's reconnect backoff, and how often it checks that an
-	// idle connection is still alive.
-	minReconnect = time.Second
-	maxReconnect = 30 * time.Second
+	// How often the listener checks that an idle connection is still alive.
 	pingInterval = 30 * time.Second
 )
 
@@ -117,15 +114,19 @@ func (h *Hub) Subscribers() int {
 func (h *Hub) Run(ctx context.Context) error {
 	connected := make(chan struct{})
 	var once sync.Once
-	l := pq.NewListener(h.url, minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
+	d := newBackoffDialer()
+	l := pq.NewDialListener(d, h.url, pqReconnect, pqReconnect, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventConnected:
+			d.connected()
 			once.Do(func() { close(connected) })
 		case pq.ListenerEventReconnected:
+			d.connected()
 			h.log.Info("live: audit event listener reconnected")
 		case pq.ListenerEventDisconnected:
 			h.log.Warn("live: audit event listener lost its connection, reconnecting", "err", err)
 		case pq.ListenerEventConnectionAttemptFailed:
+			d.failed()
 			h.log.Warn("live: audit event listener cannot connect, retrying", "err", err)
 		}
 	})

@@ -372,3 +372,31 @@ func (r *logRecorder) wait(t *testing.T, s string) {
 	defer r.mu.Unlock()
 	t.Fatalf("no log message containing %q in 10s; logged %q", s, r.msgs)
 }
+
+// After a long outage the listener is back within a few seconds of the
+// database (it was 20.8 s after a 40 s outage with a 30 s backoff cap).
+func TestHubResumesSoonAfterLongOutage(t *testing.T) {
+	t.Parallel()
+	url := storagetest.URL(t)
+	st := open(t, url)
+	org := storagetest.NewOrg(t, st, "acme")
+	p := newCutter(t, url)
+	logs := &logRecorder{}
+	h := start(t, live.Config{URL: p.url, Store: st, Log: slog.New(logs)})
+	s := subscribe(t, h, org, nil)
+	p.cut()
+	logs.wait(t, "lost its connection")
+	time.Sleep(8 * time.Second) // old schedule: attempts at 0, 1, 3, 7, 15 s
+	appendEvents(t, st, org, audit.RunStop)
+	p.restore()
+	back := time.Now()
+	logs.wait(t, "reconnected")
+	took := time.Since(back)
+	t.Logf("reconnected %v after the database was back", took.Round(10*time.Millisecond))
+	if took > 4*time.Second {
+		t.Errorf("reconnected %v after the database was back, want within 4s", took.Round(10*time.Millisecond))
+	}
+	if got := seqs(receive(t, s, 1)); !slices.Equal(got, []int64{1}) {
+		t.Errorf("after reconnecting got sequences %v, want [1]", got)
+	}
+}

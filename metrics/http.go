@@ -13,6 +13,13 @@ const unmatched = "unmatched"
 // that routes it. Requests for unknown paths, which find no pattern or only
 // the catch-all "/", count as route "unmatched".
 func (m *Metrics) Instrument(mux *http.ServeMux) http.Handler {
+	return m.InstrumentHandler(mux, mux)
+}
+
+// InstrumentHandler is Instrument for a handler that serves mux's routes
+// behind a check of its own (one that may answer instead of mux): requests
+// are labelled by mux's patterns and served by next.
+func (m *Metrics) InstrumentHandler(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		route, method := route(mux, r), methodLabel(r.Method)
@@ -26,7 +33,7 @@ func (m *Metrics) Instrument(mux *http.ServeMux) http.Handler {
 				m.httpDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 			}
 		}()
-		mux.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r)
 	})
 }
 

@@ -41,6 +41,7 @@ type Metrics struct {
 	chainStatus       prometheus.Gauge
 	chainLastVerified prometheus.Gauge
 	chain             *chainState
+	auth              *authMetrics
 }
 
 // The database pool figures, read from sql.DBStats at each scrape.
@@ -126,6 +127,7 @@ func New(db *sql.DB) *Metrics {
 		m.deliveries, m.outboxPending,
 		m.chainStatus, m.chainLastVerified,
 	)
+	m.auth = newAuthMetrics(m.reg)
 	m.chainStatus.Set(-1)
 	// Every action and reason starts at zero, so that the first event of a
 	// kind shows as an increase.

@@ -44,6 +44,10 @@ type Config struct {
 	Database string            // database created on first start if missing; default "auditgraph"
 	Settings map[string]string // extra postgres -c settings, e.g. {"fsync":"off"} for tests
 	Logger   *slog.Logger      // optional; nil = discard
+	// UseRunning makes Start connect to the cluster when a postgres already
+	// runs it (another auditgraph's), instead of failing with *InUseError;
+	// Stop then leaves it running.
+	UseRunning bool
 }
 
 // Cluster is a postgres server started by Start.
@@ -56,7 +60,7 @@ type Cluster struct {
 	cred    *syscall.Credential // nil: run as the current user
 	log     *slog.Logger
 
-	proc    *os.Process
+	proc    *os.Process   // nil when UseRunning found the cluster running
 	exited  chan struct{} // closed once postgres has exited and waitErr is set
 	waitErr error
 
@@ -66,7 +70,9 @@ type Cluster struct {
 
 // Start initialises the cluster on first use (initdb), starts postgres
 // listening only on a Unix socket in DataDir/run, waits until it accepts
-// connections and creates cfg.Database if missing.
+// connections and creates cfg.Database if missing. When a postgres already
+// runs the cluster it returns an *InUseError, or with cfg.UseRunning
+// connects to that one.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("pgembed: no data dir given")
@@ -88,6 +94,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if sock := filepath.Join(c.runDir, ".s.PGSQL."+port); len(sock) > maxSocketPath {
 		return nil, fmt.Errorf("pgembed: the PostgreSQL socket path %s is %d bytes, longer than the %d a Unix socket allows; choose a --data-dir with a shorter path", sock, len(sock), maxSocketPath)
+	}
+	// Without this check a second postgres would fail on its lock file while
+	// ready() connected to the first one's socket and reported success.
+	if err := c.inUse(0); err != nil {
+		if !cfg.UseRunning {
+			return nil, err
+		}
+		return c, c.useRunning(ctx, cmp.Or(cfg.Database, "auditgraph"), err.(*InUseError))
 	}
 	if c.binDir, err = FindBinaries(cfg.BinDir); err != nil {
 		return nil, err
@@ -140,12 +154,30 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.start(logFile, cfg.Settings); err != nil {
 		return nil, err
 	}
-	if err := c.ready(ctx, cmp.Or(cfg.Database, "auditgraph")); err != nil {
+	version, err := c.ready(ctx, cmp.Or(cfg.Database, "auditgraph"))
+	if err != nil {
 		c.Stop(context.Background()) // the startup error is the one worth reporting
 		return nil, err
 	}
+	c.log.Info("PostgreSQL started", "dir", c.dataDir, "version", version, "bin", c.binDir)
 	return c, nil
 }
+
+// useRunning connects to the postgres that runs the cluster already.
+func (c *Cluster) useRunning(ctx context.Context, database string, running *InUseError) error {
+	version, err := c.ready(ctx, database)
+	if err != nil {
+		return err
+	}
+	c.log.Info("using the PostgreSQL already running in the data folder", "dir", c.dataDir, "version", version,
+		"pid", running.Postmaster, "holder_pid", running.PID)
+	return nil
+}
+
+// Shared reports whether Start found the cluster running, with
+// Config.UseRunning, rather than starting it: the process that started it
+// owns it (and its schema).
+func (c *Cluster) Shared() bool { return c.proc == nil }
 
 // URL returns a lib/pq connection URL to db.
 func (c *Cluster) URL(db string) string {
@@ -163,6 +195,9 @@ func (c *Cluster) Stop(ctx context.Context) error {
 }
 
 func (c *Cluster) stop(ctx context.Context) error {
+	if c.proc == nil {
+		return nil // UseRunning: the cluster is another process's to stop
+	}
 	defer c.log.Info("PostgreSQL stopped", "dir", c.dataDir)
 	if err := c.proc.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("pgembed: stopping postgres: %w", err)
@@ -248,11 +283,11 @@ func (c *Cluster) command(cmd *exec.Cmd, logFile *os.File) *exec.Cmd {
 }
 
 // ready waits until postgres accepts connections, then creates database if
-// it does not exist yet.
-func (c *Cluster) ready(ctx context.Context, database string) error {
+// it does not exist yet. It returns the server's version.
+func (c *Cluster) ready(ctx context.Context, database string) (string, error) {
 	db, err := sql.Open("postgres", c.URL("postgres"))
 	if err != nil {
-		return fmt.Errorf("pgembed: %w", err)
+		return "", fmt.Errorf("pgembed: %w", err)
 	}
 	defer db.Close()
 
@@ -268,10 +303,20 @@ func (c *Cluster) ready(ctx context.Context, database string) error {
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("pgembed: postgres exited during startup (%v); last lines of %s:\n%s", c.waitErr, c.logPath, logTail(c.logPath))
+			if err := c.inUse(c.proc.Pid); err != nil {
+				return "", err // lost a race to start the cluster
+			}
+			return "", fmt.Errorf("pgembed: postgres exited during startup (%v); last lines of %s:\n%s", c.waitErr, c.logPath, logTail(c.logPath))
 		case <-waitCtx.Done():
-			return fmt.Errorf("pgembed: postgres not accepting connections: %w (last error: %v); last lines of %s:\n%s", waitCtx.Err(), err, c.logPath, logTail(c.logPath))
+			return "", fmt.Errorf("pgembed: postgres not accepting connections: %w (last error: %v); last lines of %s:\n%s", waitCtx.Err(), err, c.logPath, logTail(c.logPath))
 		case <-tick.C:
+		}
+	}
+	// Two starts at once both pass Start's check; the one whose postgres
+	// lost the lock file has just reached the other's socket.
+	if c.proc != nil {
+		if err := c.inUse(c.proc.Pid); err != nil {
+			return "", err
 		}
 	}
 
@@ -281,14 +326,13 @@ func (c *Cluster) ready(ctx context.Context, database string) error {
 		_, err = db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(database))
 	}
 	if err != nil {
-		return fmt.Errorf("pgembed: creating database %s: %w", database, err)
+		return "", fmt.Errorf("pgembed: creating database %s: %w", database, err)
 	}
 	var version string
 	if err := db.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
-		return fmt.Errorf("pgembed: %w", err)
+		return "", fmt.Errorf("pgembed: %w", err)
 	}
-	c.log.Info("PostgreSQL started", "dir", c.dataDir, "version", version, "bin", c.binDir)
-	return nil
+	return version, nil
 }
 
 // logTail returns the last lines of the log at path, where postgres and

@@ -113,8 +113,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 `))
 
 // Handler serves GET /graphiql (the page) and GET /graphiql/assets/NAME (its
-// embedded JavaScript, CSS and third-party licenses); any other path under
-// /graphiql/ is 404. The page sends its queries to graphqlPath on the same
+// embedded JavaScript, CSS and third-party licenses), and redirects
+// /graphiql/ to /graphiql; any other path under /graphiql/ is 404. The page sends its queries to graphqlPath on the same
 // origin, and subscriptions to ws(s)://HOST + graphqlPath. graphqlPath must be
 // an absolute path such as "/graphql".
 //
@@ -143,8 +143,12 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var a *asset
+	redirect := false
 	switch {
 	case r.URL.Path == Path:
+	case r.URL.Path == Path+"/":
+		// The address people type or paste with a slash, as for a folder.
+		redirect = true
 	case strings.HasPrefix(r.URL.Path, Path+"/assets/"):
 		a = assets[strings.TrimPrefix(r.URL.Path, Path+"/assets/")]
 		if a == nil {
@@ -160,11 +164,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 		return
 	}
-	if a == nil {
+	switch {
+	case redirect:
+		target := Path
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusMovedPermanently)
+	case a == nil:
 		h.servePage(w, r)
-		return
+	default:
+		serveAsset(w, r, a)
 	}
-	serveAsset(w, r, a)
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {

@@ -181,7 +181,7 @@ func TestAssetWithoutCurrentVersionIsNotCachedForLong(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	h := Handler("/graphql")
 	for _, target := range []string{
-		"/graphiql/", "/graphiql/x", "/graphiql/assets/", "/graphiql/assets/nope.js",
+		"/graphiql/x", "/graphiql/assets/", "/graphiql/assets/nope.js",
 		"/graphiql/assets/../playground.go", "/graphiql/index.html", "/graphiqlx", "/graphql",
 	} {
 		resp := get(t, h, "GET", target)
@@ -191,6 +191,22 @@ func TestNotFound(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s: Content-Type %q", target, ct)
 		}
+	}
+}
+
+// /graphiql/ is where a user who types the address as a folder lands.
+func TestTrailingSlashRedirectsToPage(t *testing.T) {
+	h := Handler("/graphql")
+	for target, want := range map[string]string{"/graphiql/": "/graphiql", "/graphiql/?query=%7B%7D": "/graphiql?query=%7B%7D"} {
+		for _, method := range []string{"GET", "HEAD"} {
+			resp := get(t, h, method, target)
+			if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+				t.Errorf("%s %s: status %d, Location %q; want 301 to %s", method, target, resp.StatusCode, resp.Header.Get("Location"), want)
+			}
+		}
+	}
+	if resp := get(t, h, "POST", "/graphiql/"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /graphiql/: status %d, want 405", resp.StatusCode)
 	}
 }
 

@@ -199,6 +199,9 @@ func (e *env) do(method, path, username string, body []byte) (int, []byte) {
 	if method == http.MethodPost && strings.HasPrefix(path, "/graphql") {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if method == http.MethodPost && strings.HasPrefix(path, "/api/v1/audit_events") {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)

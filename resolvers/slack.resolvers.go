@@ -55,7 +55,7 @@ func (r *mutationResolver) SlackInstallURL(ctx context.Context, organization *st
 	if err != nil {
 		return "", err
 	}
-	u, err := r.Connect.InstallURL(ctx, p.User, org)
+	u, err := r.Connect.InstallLink(ctx, p.User, org)
 	return u, connectErr(err)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/live"
@@ -77,6 +78,9 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 			if !ok {
 				transport.AddSubscriptionError(ctx, ended(sub.Err()))
 				return
+			}
+			if revokesAccess(e.Action) && !auth.StillValid(ctx) {
+				return // the caller's credentials are gone: its connection is being closed
 			}
 			if anon {
 				c := *e // shared with other subscribers

@@ -48,6 +48,7 @@ const (
 	websocketInitTimeout = 10 * time.Second
 	websocketKeepAlive   = 10 * time.Second
 	closeForbidden       = 4403
+	closeTooManyRequests = 4429
 	closeInternalError   = 4500
 )
 
@@ -58,6 +59,7 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 	// initWebsocket. The default implementation refuses cross-origin
 	// upgrades, so another site cannot ride on a browser's credentials.
 	srv.AddTransport(transport.Websocket{
+		Implementation:        closableWebsocket{},
 		InitFunc:              initWebsocket,
 		InitTimeout:           websocketInitTimeout,
 		KeepAlivePingInterval: websocketKeepAlive,
@@ -106,7 +108,8 @@ func websocketOr(gql, next http.Handler) http.Handler {
 			return
 		}
 		up := upgrade{authorization: r.Header.Get("Authorization"), ip: auth.ClientIP(r)}
-		gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upgradeKey{}, up)))
+		ctx := context.WithValue(r.Context(), upgradeKey{}, up)
+		gql.ServeHTTP(w, r.WithContext(context.WithValue(ctx, connSlotKey{}, &connSlot{})))
 	})
 }
 
@@ -114,8 +117,10 @@ func websocketOr(gql, next http.Handler) http.Handler {
 // of its connection_init payload (`Authorization` or `authorization`: Basic
 // or Bearer, as in the HTTP header), or else the upgrade request's
 // Authorization header. Without valid credentials the connection is closed
-// with code 4403. seen, when not nil, counts the user as active.
-func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID int64)) transport.WebsocketInitFunc {
+// with code 4403. seen, when not nil, counts the user as active. A
+// connection whose user is deactivated or whose key is deleted later is
+// closed with 4403 within seconds (ss).
+func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID int64), ss *sessions) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		up, _ := ctx.Value(upgradeKey{}).(upgrade)
 		h := payload.Authorization()
@@ -129,12 +134,16 @@ func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID
 			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeInternalError), err.Error()), nil, err
 		}
 		if err != nil {
+			if wait := authn.Failed(ctx, up.ip, err); wait > 0 {
+				err = errors.New(auth.ThrottledMessage(wait))
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTooManyRequests), err.Error()), nil, err
+			}
 			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), err.Error()), nil, err
 		}
 		if seen != nil {
 			seen(p.User.ID)
 		}
-		return auth.WithPrincipal(ctx, p), nil, nil
+		return auth.WithPrincipal(endWhenRevoked(ctx, ss, p.KeyID), p), nil, nil
 	}
 }
 

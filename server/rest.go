@@ -110,6 +110,12 @@ func (h *rest) orgParam(r *http.Request, p *auth.Principal) (storage.Organizatio
 
 // ingest serves POST /api/v1/audit_events.
 func (h *rest) ingest(w http.ResponseWriter, r *http.Request) {
+	if err := ingestContentType(r); err != nil {
+		w.Header().Set("Accept-Post", strings.Join(ingestMediaTypes, ", "))
+		h.metrics.BatchRejected(rejectReason(err))
+		h.respond(w, r, err)
+		return
+	}
 	if err := h.serveIngest(w, r); err != nil {
 		h.metrics.BatchRejected(rejectReason(err))
 		h.respond(w, r, err)

@@ -84,6 +84,9 @@ func (e *restEnv) do(method, path, user string, body io.Reader, hdr ...string) (
 	if user != "" {
 		req.SetBasicAuth(user, e.keys[user])
 	}
+	if method == http.MethodPost && strings.HasPrefix(path, "/api/v1/audit_events") {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -65,7 +65,6 @@ type Config struct {
 
 // New returns the handler of every route.
 func New(cfg Config) http.Handler {
-	authn := auth.New(cfg.Store, cfg.Log)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -75,6 +74,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
 	}
+	authn := auth.New(cfg.Store, cfg.Log)
+	authn.OnFailure = cfg.Metrics.AuthFailure
 	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
@@ -95,7 +96,7 @@ func New(cfg Config) http.Handler {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
 	conn := newConnect(cfg)
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen), cfg.Metrics, cfg.GraphQLMaxBody))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +135,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return logRequests(cfg.Log, cfg.Metrics.Instrument(mux))
+	return logRequests(cfg.Log, cfg.Metrics.InstrumentHandler(mux, refuseCrossOrigin(cfg.PublicURL, mux)))
 }
 
 // instanceAdminOnly refuses every authenticated caller but instance admins.

@@ -27,7 +27,7 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 			api.respond(w, r, err)
 			return
 		}
-		u, err := conn.InstallURL(r.Context(), p.User, org)
+		u, nonce, err := conn.InstallURL(r.Context(), p.User, org)
 		switch {
 		case errors.Is(err, connect.ErrNoKey):
 			auth.WriteError(w, http.StatusServiceUnavailable, err.Error())
@@ -37,11 +37,15 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 			api.respond(w, r, err)
 		default:
 			w.Header().Set("Cache-Control", "no-store")
+			setSlackInstallCookie(w, conn.RedirectURL(), nonce)
 			http.Redirect(w, r, u, http.StatusFound)
 		}
 	})))
 	mux.HandleFunc("GET "+connect.CallbackPath, func(w http.ResponseWriter, r *http.Request) {
-		in, err := conn.Callback(r.Context(), r.URL.Query())
+		in, err := conn.Callback(r.Context(), r.URL.Query(), slackInstallNonce(r))
+		if installFinished(err) {
+			clearSlackInstallCookie(w, conn.RedirectURL())
+		}
 		page := callbackPage{Org: in.Org.Name, Channel: in.Integration.SlackChannel, Team: in.Integration.SlackTeam}
 		code := http.StatusOK
 		var se *connect.SlackError

@@ -95,6 +95,9 @@ type slackEnv struct {
 	keys    map[string]string
 	logs    *logtest.Buffer
 	answers []string // every GraphQL answer and page the test received
+	// browser holds the install cookie /slack/install set with each state,
+	// as the browser that started the install would.
+	browser map[string]*http.Cookie
 
 	mu  sync.Mutex
 	now time.Time
@@ -116,7 +119,7 @@ func newSlackEnv(t *testing.T, withKey bool) *slackEnv {
 	}
 	admin := &auth.Principal{User: adminUser}
 	e := &slackEnv{t: t, ctx: ctx, dbURL: dbURL, store: st, slack: newFakeSlack(t), keys: map[string]string{"admin": gqlAdminKey},
-		logs: &logtest.Buffer{}, now: time.Now().UTC()}
+		logs: &logtest.Buffer{}, now: time.Now().UTC(), browser: map[string]*http.Cookie{}}
 	for _, o := range []struct{ org, admin, member string }{{"acme", "alice", "bob"}, {"other", "carol", ""}} {
 		if _, err := ids.CreateOrganization(ctx, admin, o.org, "enterprise"); err != nil {
 			t.Fatal(err)
@@ -192,6 +195,13 @@ func (e *slackEnv) get(path, username string) (*http.Response, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	e.answers = append(e.answers, string(b))
+	if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && loc.Query().Get("state") != "" {
+		for _, c := range resp.Cookies() {
+			if c.Name == "auditgraph_slack_install" {
+				e.browser[loc.Query().Get("state")] = c
+			}
+		}
+	}
 	return resp, string(b)
 }
 
@@ -257,13 +267,37 @@ func (e *slackEnv) install(org, username string) string {
 	return u.Query().Get("state")
 }
 
+// callback comes back from Slack to the callback in the browser that
+// started the install of q's state, with its install cookie.
 func (e *slackEnv) callback(q url.Values) (int, string) {
 	e.t.Helper()
-	resp, body := e.get("/slack/oauth/callback?"+q.Encode(), "")
+	code, body, _ := e.callbackWith(q, e.browser[q.Get("state")])
+	return code, body
+}
+
+// callbackWith comes back from Slack with the install cookie c (none when
+// nil), and returns the cookies the answer set too.
+func (e *slackEnv) callbackWith(q url.Values, c *http.Cookie) (int, string, []*http.Cookie) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.url+"/slack/oauth/callback?"+q.Encode(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c != nil {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	e.answers = append(e.answers, body)
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		e.t.Errorf("callback Content-Type = %q, want text/html", ct)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, body, resp.Cookies()
 }
 
 func (e *slackEnv) integrations(org string) []storage.Integration {
@@ -480,14 +514,19 @@ func TestSlackInstallURLMutation(t *testing.T) {
 		t.Errorf("slackInstallURL before the app is registered: %s %q, want FAILED_PRECONDITION", code, msg)
 	}
 	e.registerApp()
-	// alice has one organization, so it need not be named.
+	// alice has one organization, so it need not be named. An API answer
+	// cannot set the browser's install cookie: the URL is this server's
+	// install link, which does, and which asks the browser for credentials.
 	e.mustGQL("alice", `mutation { slackInstallURL }`, nil, &out)
-	u, err := url.Parse(out.SlackInstallURL)
-	if err != nil || u.Query().Get("scope") != "incoming-webhook" {
-		t.Fatalf("slackInstallURL = %q, %v", out.SlackInstallURL, err)
+	if want := slackPublicURL + "/slack/install?org=acme"; out.SlackInstallURL != want {
+		t.Fatalf("slackInstallURL = %q, want %q", out.SlackInstallURL, want)
 	}
-	if code, page := e.callback(url.Values{"code": {codeOK}, "state": {u.Query().Get("state")}}); code != http.StatusOK {
-		t.Errorf("callback with the mutation's state = %d %s", code, page)
+	if resp, _ := e.get(strings.TrimPrefix(out.SlackInstallURL, slackPublicURL), ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the install link without credentials = %d, want 401", resp.StatusCode)
+	}
+	state := e.install("acme", "alice")
+	if code, page := e.callback(url.Values{"code": {codeOK}, "state": {state}}); code != http.StatusOK {
+		t.Errorf("callback after following the link = %d %s", code, page)
 	}
 	if _, code, _ := e.gql("bob", `mutation { slackInstallURL(organization: "acme") }`, nil); code != "FORBIDDEN" {
 		t.Errorf("slackInstallURL as member bob: code %q, want FORBIDDEN", code)
@@ -757,11 +796,15 @@ func TestSlackStateIsSingleUseAcrossServers(t *testing.T) {
 	e.registerApp()
 	second := e.newServer(openStore(t, e.dbURL))
 	for round := 0; round < 5; round++ {
-		q := url.Values{"code": {codeOK}, "state": {e.install("acme", "alice")}}.Encode()
+		state := e.install("acme", "alice")
+		q := url.Values{"code": {codeOK}, "state": {state}}.Encode()
+		cookie := e.browser[state]
 		codes := make(chan int, 2)
 		for _, base := range []string{e.url, second} {
 			go func() {
-				resp, err := http.Get(base + "/slack/oauth/callback?" + q)
+				req, _ := http.NewRequest(http.MethodGet, base+"/slack/oauth/callback?"+q, nil)
+				req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					codes <- 0
 					return

@@ -34,13 +34,12 @@ const liveAdminKey = "abcdefabcdefabcdefabcdefabcdefabcdefabcd"
 // instance admin "admin" and the organization "acme" with its admin alice
 // and its member bob.
 type liveEnv struct {
-	t          *testing.T
-	a, b       string // base URLs
-	hubA       *live.Hub
-	storeB     *storage.Store
-	acme       int64
-	keys       map[string]string
-	subscribed int // subscriptions opened on A so far
+	t      *testing.T
+	a, b   string // base URLs
+	hubA   *live.Hub
+	storeB *storage.Store
+	acme   int64
+	keys   map[string]string
 }
 
 func newLiveEnv(t *testing.T, buffer int) *liveEnv {
@@ -104,6 +103,7 @@ func (e *liveEnv) ingest(ndjson string) {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", basicAuth("admin", liveAdminKey))
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)

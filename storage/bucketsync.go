@@ -213,7 +213,7 @@ func (s *Store) ClaimSyncStallAlert(ctx context.Context) (bool, error) {
 // TryLock takes the session-level advisory lock key on a connection of its
 // own, if no other session holds it. It returns ok false when one does; when
 // ok, unlock releases it and returns the connection.
-func (s *Store) TryLock(ctx context.Context, key int64) (unlock func(), ok bool, err error) {
+func (s *Store) TryLock(ctx context.Context, key Lock) (unlock func(), ok bool, err error) {
 	conn, err := s.db.Connx(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("storage: lock %d: %w", key, err)

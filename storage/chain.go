@@ -124,7 +124,7 @@ const checkpointColumns = `org_id, first_seq, last_seq, last_hash, created_at, p
 // LockCheckpoints takes a transaction-scoped lock on the organization's
 // checkpoints, so that two processes never sign the same range.
 func (tx *Tx) LockCheckpoints(ctx context.Context, orgID int64) error {
-	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7270006, hashint8($1))`, orgID); err != nil {
+	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1, hashint8($2))`, lockCheckpointsClass, orgID); err != nil {
 		return fmt.Errorf("storage: lock checkpoints of organization %d: %w", orgID, err)
 	}
 	return nil
@@ -134,7 +134,7 @@ func (tx *Tx) LockCheckpoints(ctx context.Context, orgID int64) error {
 // checkpoint job if no other process holds it, and reports whether it did.
 func (tx *Tx) TryLockCheckpointJob(ctx context.Context) (bool, error) {
 	var ok bool
-	if err := tx.get(ctx, &ok, `SELECT pg_try_advisory_xact_lock(7270007)`); err != nil {
+	if err := tx.get(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, LockCheckpointJob); err != nil {
 		return false, fmt.Errorf("storage: checkpoint job lock: %w", err)
 	}
 	return ok, nil

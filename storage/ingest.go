@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -32,6 +33,9 @@ var copyColumns = []string{"org_id", "seq", "ts", "action", "actor_user_id", "ac
 	"artifact_asset", "artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version",
 	"entity_asset", "entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
 	"user_asset", "user_email", "hash"}
+
+// copyStatement is the COPY that lib/pq turns into a copy-in stream.
+var copyStatement = "COPY audit_events (" + strings.Join(copyColumns, ", ") + ") FROM STDIN"
 
 // Ingest stores a batch of events in an organization's log in one
 // transaction. Holding the organization's row lock, it looks the batch's
@@ -142,7 +146,7 @@ func (tx *Tx) claimClientIDs(ctx context.Context, orgID int64, events []IngestEv
 func (tx *Tx) copyEvents(ctx context.Context, orgID int64, head logHead, events []IngestEvent) (logHead, error) {
 	hashes, newHead := hashOnto(head, len(events), func(i int) *audit.Event { return &events[i].Event })
 	first := head.Seq + 1
-	stmt, err := tx.tx.PrepareContext(ctx, pq.CopyIn("audit_events", copyColumns...))
+	stmt, err := tx.tx.PrepareContext(ctx, copyStatement)
 	if err != nil {
 		return head, fmt.Errorf("storage: ingest: copy: %w", err)
 	}

@@ -42,9 +42,6 @@ func migrations() ([]migration, error) {
 	return ms, nil
 }
 
-// migrateLock serializes migrations between server processes sharing a database.
-const migrateLock = 7_270_001
-
 // Migrate applies the migrations the database has not seen yet, each in its
 // own transaction, and returns how many it applied.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
@@ -57,10 +54,10 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("storage: migrate: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, LockMigrate); err != nil {
 		return 0, fmt.Errorf("storage: migrate: lock: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLock)
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, LockMigrate)
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return 0, fmt.Errorf("storage: migrate: %w", err)

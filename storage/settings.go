@@ -32,7 +32,7 @@ func (tx *Tx) SetSetting(ctx context.Context, key, value string) error {
 // LockBootstrap takes a transaction-scoped lock that serializes first-start
 // initialisation between server processes.
 func (tx *Tx) LockBootstrap(ctx context.Context) error {
-	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7270002)`); err != nil {
+	if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, LockBootstrap); err != nil {
 		return fmt.Errorf("storage: bootstrap lock: %w", err)
 	}
 	return nil

@@ -71,7 +71,7 @@ func startCheckpoints(ctx context.Context, f *keyFlags, db *dbFlags, external bo
 
 func keys(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "generate") {
-		return usageError{errors.New(`want "keys show" or "keys generate"`)}
+		return usageError{errors.New(`want "keys show", "keys generate" or "keys create-admin-key"`)}
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -129,6 +129,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		gapAfter  = fs.Duration("gap-after", verify.DefaultGapAfter, "time between checkpoints reported as a gap (0: none)")
 	)
 	f.register(fs)
+	f.useRunning = true // reading a running server's cluster is safe
 	kf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err

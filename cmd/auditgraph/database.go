@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ type dbFlags struct {
 	postgresBin string
 	logLevel    string
 	logFormat   string
+	// useRunning lets a command that only needs a connection (verify, keys
+	// create-admin-key) use the embedded cluster a running server holds.
+	useRunning bool
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -30,14 +34,20 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 }
 
 // openDatabase opens the store named by the flags, starting the private
-// cluster first when no URL is given, and applies pending migrations. The
-// returned func closes the store and stops the cluster.
+// cluster first when no URL is given, and applies pending migrations. A
+// cluster a running server holds (f.useRunning) is used as it is, and refused
+// if this binary would migrate it. The returned func closes the store and
+// stops the cluster it started.
 func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.Store, func(), error) {
 	url := f.databaseURL
 	var cluster *pgembed.Cluster
 	if url == "" {
 		var err error
-		cluster, err = pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log})
+		cluster, err = pgembed.Start(ctx, pgembed.Config{DataDir: f.dataDir, BinDir: f.postgresBin, Logger: log, UseRunning: f.useRunning})
+		var inUse *pgembed.InUseError
+		if errors.As(err, &inUse) {
+			return nil, nil, fmt.Errorf("%w; stop that process first, or choose another --data-dir", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -59,6 +69,13 @@ func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.S
 		stopCluster()
 		return nil, nil, err
 	}
+	if cluster != nil && cluster.Shared() {
+		if err := checkShared(ctx, store); err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		return store, func() { store.Close() }, nil
+	}
 	n, err := store.Migrate(ctx)
 	if err != nil {
 		store.Close()
@@ -75,6 +92,20 @@ func openDatabase(ctx context.Context, f *dbFlags, log *slog.Logger) (*storage.S
 		return nil, nil, fmt.Errorf("creating audit partitions: %w", err)
 	}
 	return store, func() { store.Close(); stopCluster() }, nil
+}
+
+// checkShared refuses a running server's database whose schema this binary
+// would migrate: migrating under a running server of another version could
+// break it, and the server has done its own migrations and partitions.
+func checkShared(ctx context.Context, store *storage.Store) error {
+	n, err := store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("the server running in the data folder uses an older database schema (%d migrations behind this auditgraph %s): stop it first, or use the auditgraph version it runs", n, buildVersion())
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {

@@ -27,7 +27,8 @@ not show in ps.`
 // logs runs `auditgraph logs pull`.
 func logs(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "pull" {
-		return usageError{errors.New(logsUsage)}
+		fmt.Fprintln(stderr, logsUsage)
+		return usageError{errors.New(`want "logs pull"`)}
 	}
 	fs := flag.NewFlagSet("logs pull", flag.ContinueOnError)
 	fs.SetOutput(stderr)

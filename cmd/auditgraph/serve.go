@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -24,7 +26,7 @@ import (
 	"github.com/auditgraph/auditgraph/verify"
 )
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -65,12 +67,66 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--activity-cutoff %q: want a date such as 2025-05-08", *cutoff)}
 	}
-	if *publicURL == "" {
-		*publicURL = "http://" + *listen
+	if *drainTimeout == 0 {
+		return usageError{errors.New("--shutdown-timeout 0s: want a positive duration such as 30s")}
+	}
+	if err := checkListenAddr("--listen", *listen); err != nil {
+		return err
+	}
+	if *metricsListen != "" {
+		if err := checkListenAddr("--metrics-listen", *metricsListen); err != nil {
+			return err
+		}
+	}
+	for _, u := range []struct{ name, value string }{
+		{"--public-url", *publicURL}, {"--slack-api-url", *slackAPIURL}, {"--slack-authorize-url", *slackAuthURL},
+	} {
+		if u.value != "" {
+			if err := checkBaseURL(u.name, u.value); err != nil {
+				return err
+			}
+		}
+	}
+	first := identity.Bootstrap{AdminUsername: *adminUsername, AdminAPIKey: os.Getenv("AUDITGRAPH_ADMIN_API_KEY"), OrgName: *orgName}
+	if err := first.Check(m); err != nil {
+		return usageError{err}
+	}
+	if first.AdminAPIKey != "" {
+		if err := identity.CheckAPIKey(first.AdminAPIKey); err != nil {
+			return usageError{fmt.Errorf("AUDITGRAPH_ADMIN_API_KEY: %w", err)}
+		}
 	}
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		return err
+	}
+	if f.logFormat == "json" {
+		// The stream stays JSON to its end: the error that stops the
+		// server is its last record rather than a plain line.
+		defer func() {
+			if err != nil {
+				log.Error("auditgraph serve stopped", "err", err)
+				err = exitCode(1)
+			}
+		}()
+	}
+
+	// Bound before anything else, so that a taken or bad address fails
+	// before the first start creates an admin and prints its key.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if *metricsListen != "" {
+		if mln, err = net.Listen("tcp", *metricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		defer mln.Close()
+	}
+	if *publicURL == "" {
+		*publicURL = defaultPublicURL(*listen, ln.Addr())
 	}
 
 	external := f.databaseURL != ""
@@ -86,11 +142,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	ids := identity.New(store, m, log)
-	key, created, err := ids.Bootstrap(ctx, identity.Bootstrap{
-		AdminUsername: *adminUsername,
-		AdminAPIKey:   os.Getenv("AUDITGRAPH_ADMIN_API_KEY"),
-		OrgName:       *orgName,
-	})
+	key, created, err := ids.Bootstrap(ctx, first)
 	if err != nil {
 		return fmt.Errorf("first-start setup: %w", err)
 	}
@@ -98,7 +150,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("created instance admin", "username", *adminUsername)
 	}
 	if key != "" {
-		printAdminKey(stderr, *adminUsername, key, *publicURL)
+		printAdminKey(stderr, f.logFormat, *adminUsername, key, *publicURL)
 	}
 
 	// Partitions are created months ahead; refreshing that daily keeps the
@@ -137,10 +189,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	defer func() { stopHub(); <-hubDone }()
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
 	reg := metrics.New(store.DB().DB)
 	reg.WatchActivity(tracker.Pending, time.Now)
 	// With a bucket, every sync signs the checkpoint it uploads; the
@@ -150,19 +198,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	signingKey, signer, checkpointsDone, err := startCheckpoints(ctx, &kf, &f, external, store, reg, *checkpoints, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer checkpointsDone()
 	stopJobs, err := jobs.start(ctx, store, signer, reg, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer stopJobs()
 	stopDelivery, err := startDelivery(ctx, outbox.Config{DatabaseURL: f.databaseURL, PublicURL: *publicURL}, store, secrets, reg, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer stopDelivery()
@@ -175,12 +220,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 2)
-	if *metricsListen != "" {
-		mln, err := net.Listen("tcp", *metricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--metrics-listen: %w", err)
-		}
+	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", reg.Handler())
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -208,8 +248,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // printAdminKey shows a generated admin key once, with a command to try it.
-// It is written straight to stderr, never through the logger.
-func printAdminKey(w io.Writer, username, key, publicURL string) {
+// It is written straight to stderr, never through the logger, so that no
+// --log-level hides it; with --log-format json it is one JSON record, which
+// keeps the stream parseable.
+func printAdminKey(w io.Writer, logFormat, username, key, publicURL string) {
+	graphqlURL := strings.TrimSuffix(publicURL, "/") + "/graphql"
+	if logFormat == "json" {
+		try := fmt.Sprintf(`curl -u %s:%s -H 'Content-Type: application/json' -d '{"query":"{ viewer { username } }"}' %s`, username, key, graphqlURL)
+		slog.New(jsonHandler(w, slog.LevelInfo)).Info(adminKeyMessage, "username", username, "api_key", key, "try", try)
+		return
+	}
 	fmt.Fprintf(w, `
   Created instance admin %q. Its API key, shown only this once:
 
@@ -217,7 +265,43 @@ func printAdminKey(w io.Writer, username, key, publicURL string) {
 
   Try it:
       curl -u %s:%s -H 'Content-Type: application/json' \
-        -d '{"query":"{ viewer { username } }"}' %s/graphql
+        -d '{"query":"{ viewer { username } }"}' %s
 
-`, username, key, username, key, strings.TrimSuffix(publicURL, "/"))
+`, username, key, username, key, graphqlURL)
+}
+
+// adminKeyMessage is the msg of the JSON record that carries the key.
+const adminKeyMessage = "created instance admin; its API key (api_key) is shown only this once"
+
+// checkListenAddr refuses an address net.Listen could never bind.
+func checkListenAddr(name, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageError{fmt.Errorf("%s %q: want host:port, such as 127.0.0.1:8080 or :8080", name, addr)}
+	}
+	return nil
+}
+
+// checkBaseURL refuses anything but an absolute http or https URL with a
+// host and no credentials, query or fragment.
+func checkBaseURL(name, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return usageError{fmt.Errorf("%s %q: want an absolute http:// or https:// URL with no credentials, query or fragment, such as https://audit.example.com", name, s)}
+	}
+	return nil
+}
+
+// defaultPublicURL is http:// and the --listen address, with the port the
+// listener got (for :0) and localhost for a wildcard host (such as :8080 or
+// 0.0.0.0:8080), so that links and the first start's curl command reach it.
+func defaultPublicURL(listen string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(listen)
+	_, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
