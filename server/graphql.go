@@ -64,6 +64,8 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 		InitTimeout:           websocketInitTimeout,
 		KeepAlivePingInterval: websocketKeepAlive,
 		PingPongInterval:      websocketKeepAlive,
+		// A WebSocket message is bounded as a POST body is.
+		PayloadReadLimit: &maxBody,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpTransport{maxBody: maxBody})

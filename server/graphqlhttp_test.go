@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/server"
@@ -263,6 +265,35 @@ func TestGraphQLErrorMessagesAreShort(t *testing.T) {
 			}
 			if len(b) > 4096 {
 				t.Errorf("POST %s: answer of %d bytes, want a short one", tc.name, len(b))
+			}
+		})
+	}
+}
+
+// A WebSocket message is bounded by the same limit as a POST body, even
+// before the connection is authenticated.
+func TestGraphQLWebSocketMessageLimit(t *testing.T) {
+	t.Parallel()
+	base := httpServer(t, 4096)
+	for _, tc := range []struct {
+		name string
+		pad  int
+		ok   bool
+	}{
+		{"under the limit", 3000, true},
+		{"over the limit", 5000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := dialWS(t, base, dialOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.init(map[string]any{"Authorization": "Bearer " + limitsAdminKey, "padding": strings.Repeat("x", tc.pad)})
+			if tc.ok && err != nil {
+				t.Errorf("connection_init of %d bytes: %v, want connection_ack", tc.pad, err)
+			}
+			if !tc.ok && websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+				t.Errorf("connection_init of %d bytes: %v, want the connection closed with %v", tc.pad, err, websocket.StatusMessageTooBig)
 			}
 		})
 	}
