@@ -45,6 +45,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
 		kf            keyFlags
+		gqlMaxBody    = fs.Int64("graphql-max-body", server.DefaultGraphQLMaxBody, "largest POST /graphql body in bytes; a larger one gets 413")
 	)
 	f.register(fs)
 	f.registerServe(fs)
@@ -60,6 +61,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	}
 	if err := jobs.check(m); err != nil {
 		return err
+	}
+	if *gqlMaxBody < 1 {
+		return usageError{fmt.Errorf("--graphql-max-body %d: want a number of bytes, 1 or more", *gqlMaxBody)}
 	}
 	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
 	if err != nil {
@@ -212,7 +216,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
-			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL,
+			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL, GraphQLMaxBody: *gqlMaxBody,
 			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
