@@ -49,8 +49,8 @@ func FuzzParse(f *testing.F) {
 			if q.Limit < 0 || q.Limit > MaxLimit || q.Paginated != (q.Limit > 0) {
 				t.Fatalf("Parse(%q) in %s = limit %d, paginated %v, want 0 unpaginated or 1..%d", raw, mode, q.Limit, q.Paginated, MaxLimit)
 			}
-			if mode.MultiTenant() && (q.Anonymize || q.End.Sub(q.Start) > maxSpan) {
-				t.Fatalf("Parse(%q) in %s = %+v, want no anonymizing and at most %v", raw, mode, q, maxSpan)
+			if mode.MultiTenant() && (q.Anonymize || q.End.Sub(q.Start) > MaxSpan) {
+				t.Fatalf("Parse(%q) in %s = %+v, want no anonymizing and at most %v", raw, mode, q, MaxSpan)
 			}
 		}
 	})

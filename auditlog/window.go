@@ -51,9 +51,9 @@ const (
 	// maxDays bounds numDays where nothing caps it: a hundred years reaches
 	// back before any stored event, and more only hints at a mistake.
 	maxDays = 36500
-	// maxSpan is the longest multi-tenant endDate range: the 7 capped days
+	// MaxSpan is the longest multi-tenant explicit range: the 7 capped days
 	// plus the start day, as long as the longest classic window.
-	maxSpan = (MaxNumDays + 1) * 24 * time.Hour
+	MaxSpan = (MaxNumDays + 1) * 24 * time.Hour
 )
 
 // The parameters, spelled as documented; requests may use any case.
@@ -81,6 +81,18 @@ func Window(startDay time.Time, numDays int, mode deployment.Mode) (start, end t
 		numDays, capped = MaxNumDays, true
 	}
 	return day.AddDate(0, 0, -numDays), day.AddDate(0, 0, 1), capped
+}
+
+// Span applies the multi-tenant cap to an explicit range [start, end), as
+// REST's startDate/endDate and GraphQL's from/to give it: a range longer
+// than MaxSpan starts MaxSpan before end, and capped is true. Other modes
+// take the range as it is.
+func Span(start, end time.Time, mode deployment.Mode) (newStart time.Time, capped bool) {
+	// Sub saturates, so even a range of millennia is seen as too long.
+	if mode.MultiTenant() && end.Sub(start) > MaxSpan {
+		return end.Add(-MaxSpan), true
+	}
+	return start, false
 }
 
 // Parse reads the query string of an audit-log fetch. now is the current
@@ -148,10 +160,7 @@ func Parse(values url.Values, mode deployment.Mode, now time.Time) (Query, error
 				return Query{}, &ParamError{paramStartDate, startValue, "must be before endDate"}
 			}
 		}
-		// Sub saturates, so even a range of millennia is seen as too long.
-		if mode.MultiTenant() && end.Sub(start) > maxSpan {
-			start, q.Capped = end.Add(-maxSpan), true
-		}
+		start, q.Capped = Span(start, end, mode)
 		q.Start, q.End = start, end
 		return q, nil
 	}

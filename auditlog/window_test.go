@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -290,5 +291,28 @@ func TestWindow(t *testing.T) {
 		if !start.Equal(at(t, tt.start)) || !end.Equal(at(t, tt.end)) || capped != tt.capped || start.Location() != time.UTC || end.Location() != time.UTC {
 			t.Errorf("Window(%v, %d, %s) = %v, %v, %v, want %s, %s, %v", tt.startDay, tt.numDays, tt.mode, start, end, capped, tt.start, tt.end, tt.capped)
 		}
+	}
+}
+
+func TestSpan(t *testing.T) {
+	end := time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		mode       deployment.Mode
+		start      time.Time
+		want       time.Time
+		wantCapped bool
+	}{
+		{deployment.MultiTenant, end.AddDate(0, 0, -8), end.AddDate(0, 0, -8), false},
+		{deployment.MultiTenant, end.AddDate(0, 0, -8).Add(-time.Second), end.AddDate(0, 0, -8), true},
+		{deployment.MultiTenant, end.AddDate(-1000, 0, 0), end.AddDate(0, 0, -8), true},
+		{deployment.SelfManaged, end.AddDate(-1000, 0, 0), end.AddDate(-1000, 0, 0), false},
+		{deployment.Dedicated, end.AddDate(0, 0, -12), end.AddDate(0, 0, -12), false},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.mode, end.Sub(tc.start)), func(t *testing.T) {
+			got, capped := Span(tc.start, end, tc.mode)
+			if !got.Equal(tc.want) || capped != tc.wantCapped {
+				t.Errorf("Span(%v, %v, %s) = %v, %v; want %v, %v", tc.start, end, tc.mode, got, capped, tc.want, tc.wantCapped)
+			}
+		})
 	}
 }

@@ -49,6 +49,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Name func(ctx context.Context, obj any, next graphql.Resolver, of string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -2846,7 +2847,7 @@ extend type Organization {
 
 extend type Mutation {
   "Create an alert rule. Organization admins. Recorded in the configuration change log."
-  createAlertRule(organization: String!, input: AlertRuleInput!): AlertRule!
+  createAlertRule(organization: String! @name(of: "organization"), input: AlertRuleInput!): AlertRule!
   "Replace an alert rule's conditions, integrations and enabled flag; a threshold's counts start again. Organization admins."
   updateAlertRule(id: ID!, input: AlertRuleInput!): AlertRule!
   "Delete an alert rule; its alerts not yet delivered still are. Organization admins."
@@ -2856,7 +2857,7 @@ extend type Mutation {
   enables the organization's existing one and points it at them.
   Organization admins.
   """
-  enableSuggestedAlertRule(organization: String!, suggestion: AlertSuggestion!, integrations: [ID!]!): AlertRule!
+  enableSuggestedAlertRule(organization: String! @name(of: "organization"), suggestion: AlertSuggestion!, integrations: [ID!]!): AlertRule!
   """
   Send a test alert to an integration through the outbox, like any alert:
   follow it in Integration.delivery. Organization admins.
@@ -2886,7 +2887,7 @@ extend type Mutation {
   Create an API key for the caller, or (instance admins, and organization
   admins for their service accounts) for ` + "`" + `username` + "`" + `. Records user:create_api_key.
   """
-  createAPIKey(username: String, name: String = ""): CreatedAPIKey!
+  createAPIKey(username: String @name(of: "user"), name: String = ""): CreatedAPIKey!
   "Delete an API key; it stops working at once. Records user:delete_api_key."
   deleteAPIKey(id: ID!): Boolean!
 }
@@ -2938,9 +2939,14 @@ input AuditEventFilter {
   responseCodeMin: Int
   "Highest response code, included."
   responseCodeMax: Int
-  "Events at or after this instant. Cannot be combined with startDate/numDays."
+  """
+  Events at or after this instant. Cannot be combined with startDate/numDays.
+  Multi-tenant reaches back at most 8 days (the 7-day cap plus the start day)
+  before ` + "`" + `to` + "`" + `, as the REST API's startDate/endDate do: an earlier ` + "`" + `from` + "`" + ` acts
+  as ` + "`" + `to` + "`" + ` minus 8 days.
+  """
   from: Time
-  "Events before this instant."
+  "Events before this instant; without it, up to a day after now."
   to: Time
   """
   The REST API's window: whole UTC days, ` + "`" + `startDate` + "`" + ` (YYYY-MM-DD) the newest,
@@ -3179,7 +3185,7 @@ input UserFilter {
   "Any of these roles."
   role: [OrgRole!]
   "Members of the team with this name."
-  team: String
+  team: String @name(of: "team")
   "Text found in the name, username or email, ignoring case."
   search: String
 }
@@ -3245,17 +3251,17 @@ extend type Mutation {
   """
   inviteUser(input: InviteUserInput!): Member!
   "Accept the caller's pending invitation to an organization. Records user:update."
-  acceptInvitation(organization: String!): Member!
+  acceptInvitation(organization: String! @name(of: "organization")): Member!
   "Change a member's role, Models seat or Weave access. Records user:update."
   updateMember(input: UpdateMemberInput!): Member!
   "Remove a member, or withdraw a pending invitation. Records team:uninvite."
-  removeMember(organization: String!, username: String!): Boolean!
+  removeMember(organization: String! @name(of: "organization"), username: String! @name(of: "user")): Boolean!
 }
 
 "A new organization."
 input CreateOrganizationInput {
   "Unique name: 1 to 64 letters, digits, '_', '.' or '-'."
-  name: String!
+  name: String! @name(of: "organization")
   "Plan; FREE when omitted."
   plan: Plan = FREE
 }
@@ -3263,11 +3269,11 @@ input CreateOrganizationInput {
 "Whom to invite, and with what access."
 input InviteUserInput {
   "Organization name; the instance's organization when omitted (self-managed, dedicated)."
-  organization: String
+  organization: String @name(of: "organization")
   "Email address of the person to invite."
   email: String!
   "Username for a new user; derived from the email when omitted."
-  username: String
+  username: String @name(of: "user")
   role: OrgRole = MEMBER
   modelsSeat: SeatLevel = FULL
   weaveAccess: SeatLevel = FULL
@@ -3275,8 +3281,8 @@ input InviteUserInput {
 
 "Changes to a member's access; omitted fields stay as they are."
 input UpdateMemberInput {
-  organization: String!
-  username: String!
+  organization: String! @name(of: "organization")
+  username: String! @name(of: "user")
   role: OrgRole
   modelsSeat: SeatLevel
   weaveAccess: SeatLevel
@@ -3288,6 +3294,15 @@ An instant, written as an RFC 3339 timestamp in UTC, such as 2026-01-23T12:34:56
 scalar Time
 
 """
+The argument or input field names an organization, a team or a user (` + "`" + `of` + "`" + `:
+` + "`" + `organization` + "`" + `, ` + "`" + `team` + "`" + ` or ` + "`" + `user` + "`" + `). A value that cannot be such a name (1 to
+64 letters, digits, ` + "`" + `_` + "`" + `, ` + "`" + `.` + "`" + ` or ` + "`" + `-` + "`" + `, starting with a letter or digit) is
+refused with ` + "`" + `BAD_USER_INPUT` + "`" + ` before anything is read. Where the value may be
+null, null and the empty string keep the meaning the field gives them.
+"""
+directive @name(of: String!) on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+
+"""
 The root of every read. Each field answers only what the caller may see:
 instance admins see every organization, organization admins their
 organizations, and other users themselves.
@@ -3296,7 +3311,7 @@ type Query {
   "The user the request is authenticated as."
   viewer: User!
   "The organization called ` + "`" + `name` + "`" + `, if the caller is a member of it or an instance admin."
-  organization(name: String!): Organization
+  organization(name: String! @name(of: "organization")): Organization
   "The organizations the caller can see, oldest first."
   organizations(
     "How many to return, at most 100."
@@ -3305,7 +3320,7 @@ type Query {
     after: String
   ): OrganizationConnection!
   "The user called ` + "`" + `username` + "`" + `: the caller, or a user the caller administers."
-  user(username: String!): User
+  user(username: String! @name(of: "user")): User
 }
 
 """
@@ -3428,14 +3443,14 @@ extend type Mutation {
   the caller's rights, the instance key and the Slack app registration
   first. The organization's admins and instance admins.
   """
-  slackInstallURL(organization: String): String!
+  slackInstallURL(organization: String @name(of: "organization")): String!
   """
   Connect a generic webhook: alerts are POSTed as JSON to url, signed with
   HMAC-SHA256 under the signing secret (generated when not given, at least
   16 characters when given). Records integration:connect. The
   organization's admins and instance admins; needs the instance key.
   """
-  createWebhookIntegration(organization: String!, name: String!, url: String!, signingSecret: String): CreateWebhookIntegrationPayload!
+  createWebhookIntegration(organization: String! @name(of: "organization"), name: String!, url: String!, signingSecret: String): CreateWebhookIntegrationPayload!
   "Disconnect an integration for good (status DISCONNECTED; it stays listed). Records integration:disconnect. The organization's admins and instance admins."
   disconnectIntegration(id: ID!): Integration!
 }
@@ -3462,7 +3477,7 @@ type Subscription {
   """
   auditEvents(
     "The organization's name."
-    organization: String!
+    organization: String! @name(of: "organization")
     """
     Deliver only the events that match. The time-window fields (` + "`" + `from` + "`" + `, ` + "`" + `to` + "`" + `,
     ` + "`" + `startDate` + "`" + `, ` + "`" + `numDays` + "`" + `) select past events and are refused here.
@@ -3516,13 +3531,13 @@ type UserEdge {
 
 extend type Mutation {
   "Create a team. Organization admins. Records team:create."
-  createTeam(organization: String!, name: String!): Team!
+  createTeam(organization: String! @name(of: "organization"), name: String! @name(of: "team")): Team!
   "Delete a team and its service accounts. Records team:delete."
-  deleteTeam(organization: String!, name: String!): Boolean!
+  deleteTeam(organization: String! @name(of: "organization"), name: String! @name(of: "team")): Boolean!
   "Add a member of the organization to a team. Records team:invite_user."
-  addTeamMember(organization: String!, team: String!, username: String!): Team!
+  addTeamMember(organization: String! @name(of: "organization"), team: String! @name(of: "team"), username: String! @name(of: "user")): Team!
   "Take a user out of a team. Records team:uninvite."
-  removeTeamMember(organization: String!, team: String!, username: String!): Team!
+  removeTeamMember(organization: String! @name(of: "organization"), team: String! @name(of: "team"), username: String! @name(of: "user")): Team!
   """
   Create a service account: a non-human user of one team, hence of one
   organization, that never needs a default organization. Give it a key with
@@ -3533,9 +3548,9 @@ extend type Mutation {
 
 "A new service account."
 input CreateServiceAccountInput {
-  organization: String!
-  team: String!
-  username: String!
+  organization: String! @name(of: "organization")
+  team: String! @name(of: "team")
+  username: String! @name(of: "user")
   name: String = ""
 }
 `, BuiltIn: false},
@@ -3573,26 +3588,26 @@ extend type Mutation {
   "Change a user's name or email. Records user:update."
   updateUser(input: UpdateUserInput!): User!
   "Revoke a user's access; their API keys stop working at once. Records user:deactivate."
-  deactivateUser(username: String!): User!
+  deactivateUser(username: String! @name(of: "user")): User!
   "Restore a deactivated user's access. Records user:reactivate."
-  reactivateUser(username: String!): User!
+  reactivateUser(username: String! @name(of: "user")): User!
   "Delete a user, their memberships and keys, for good. Their audit events stay. Records user:permanently_delete."
-  deleteUser(username: String!): Boolean!
+  deleteUser(username: String! @name(of: "user")): Boolean!
   """
   Set the organization that org-scoped APIs (such as /admin/audit_logs) act on
   for the caller when they belong to several; null clears it. Records user:update.
   """
-  setDefaultOrganization(organization: String): User!
+  setDefaultOrganization(organization: String @name(of: "organization")): User!
 }
 
 "A new user."
 input CreateUserInput {
   "1 to 64 letters, digits, '_', '.' or '-'."
-  username: String!
+  username: String! @name(of: "user")
   name: String = ""
   email: String
   "Organization to add the user to; the instance's organization when omitted (self-managed, dedicated)."
-  organization: String
+  organization: String @name(of: "organization")
   role: OrgRole = MEMBER
   modelsSeat: SeatLevel = FULL
   weaveAccess: SeatLevel = FULL
@@ -3602,7 +3617,7 @@ input CreateUserInput {
 
 "Profile changes; omitted fields stay as they are."
 input UpdateUserInput {
-  username: String!
+  username: String! @name(of: "user")
   name: String
   "New email; an empty string clears it."
   email: String
@@ -3614,9 +3629,13 @@ input UpdateUserInput {
   checks every signed checkpoint, as ` + "`" + `auditgraph verify` + "`" + ` does. Instance admins
   may verify any organization, organization admins their own. ` + "`" + `from` + "`" + ` and
   ` + "`" + `to` + "`" + ` are sequence numbers; the range widens to the checkpoints around it.
-  Reads every event of the range: a long log takes a while.
+  Reads every event of the range: a long log takes a while. So it costs
+  2,500 of a query's complexity budget of 10,000 (at most three in one
+  request), and one verification of an organization runs at a time on the
+  server: another one while it runs, from the same request or any other, is
+  refused with ` + "`" + `TOO_MANY_REQUESTS` + "`" + `.
   """
-  verifyAuditLog(organization: String!, from: Int, to: Int): ChainVerification!
+  verifyAuditLog(organization: String! @name(of: "organization"), from: Int, to: Int): ChainVerification!
 }
 
 "The outcome of verifying one organization's audit log."
@@ -4493,6 +4512,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_name_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "of",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["of"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_ActivityStats_activeUserCount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4588,10 +4621,8 @@ func (ec *executionContext) field_IntegrationDelivery_recent_args(ctx context.Co
 func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_acceptInvitation_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4599,29 +4630,68 @@ func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptInvitation_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_addTeamMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_addTeamMember_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "team",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg1, err := ec.field_Mutation_addTeamMember_argsTeam(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["team"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg2, err := ec.field_Mutation_addTeamMember_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4629,13 +4699,146 @@ func (ec *executionContext) field_Mutation_addTeamMember_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addTeamMember_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_addTeamMember_argsTeam(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["team"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("team"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["team"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "team")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_addTeamMember_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_createAPIKey_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4651,13 +4854,59 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createAPIKey_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal *string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_createAlertRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_createAlertRule_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4671,6 +4920,51 @@ func (ec *executionContext) field_Mutation_createAlertRule_args(ctx context.Cont
 	}
 	args["input"] = arg1
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createAlertRule_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_createOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -4704,23 +4998,109 @@ func (ec *executionContext) field_Mutation_createServiceAccount_args(ctx context
 func (ec *executionContext) field_Mutation_createTeam_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_createTeam_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg1, err := ec.field_Mutation_createTeam_argsName(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["name"] = arg1
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createTeam_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_createTeam_argsName(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["name"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["name"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "team")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -4740,10 +5120,8 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 func (ec *executionContext) field_Mutation_createWebhookIntegration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_createWebhookIntegration_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4775,18 +5153,106 @@ func (ec *executionContext) field_Mutation_createWebhookIntegration_args(ctx con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createWebhookIntegration_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_deactivateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_deactivateUser_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["username"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deactivateUser_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_deleteAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -4820,18 +5286,14 @@ func (ec *executionContext) field_Mutation_deleteAlertRule_args(ctx context.Cont
 func (ec *executionContext) field_Mutation_deleteTeam_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_deleteTeam_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg1, err := ec.field_Mutation_deleteTeam_argsName(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4839,18 +5301,151 @@ func (ec *executionContext) field_Mutation_deleteTeam_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteTeam_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_deleteTeam_argsName(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["name"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["name"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "team")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_deleteUser_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["username"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteUser_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_disconnectIntegration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -4870,10 +5465,8 @@ func (ec *executionContext) field_Mutation_disconnectIntegration_args(ctx contex
 func (ec *executionContext) field_Mutation_enableSuggestedAlertRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_enableSuggestedAlertRule_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4897,6 +5490,51 @@ func (ec *executionContext) field_Mutation_enableSuggestedAlertRule_args(ctx con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_enableSuggestedAlertRule_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_inviteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4914,10 +5552,8 @@ func (ec *executionContext) field_Mutation_inviteUser_args(ctx context.Context, 
 func (ec *executionContext) field_Mutation_reactivateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_reactivateUser_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4925,21 +5561,62 @@ func (ec *executionContext) field_Mutation_reactivateUser_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reactivateUser_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_removeMember_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg1, err := ec.field_Mutation_removeMember_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -4947,34 +5624,253 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeMember_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_removeMember_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_removeTeamMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_removeTeamMember_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "team",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg1, err := ec.field_Mutation_removeTeamMember_argsTeam(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["team"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg2, err := ec.field_Mutation_removeTeamMember_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["username"] = arg2
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeTeamMember_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_removeTeamMember_argsTeam(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["team"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("team"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["team"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "team")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Mutation_removeTeamMember_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_sendTestAlert_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -4994,15 +5890,61 @@ func (ec *executionContext) field_Mutation_sendTestAlert_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_setDefaultOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_setDefaultOrganization_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setDefaultOrganization_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal *string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_setSlackApp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -5030,15 +5972,61 @@ func (ec *executionContext) field_Mutation_setSlackApp_args(ctx context.Context,
 func (ec *executionContext) field_Mutation_slackInstallURL_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg0, err := ec.field_Mutation_slackInstallURL_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["organization"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_slackInstallURL_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal *string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Mutation_updateAlertRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -5318,15 +6306,58 @@ func (ec *executionContext) field_Query_instanceConfigChanges_args(ctx context.C
 func (ec *executionContext) field_Query_organization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_organization_argsName(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["name"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_organization_argsName(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["name"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["name"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_organizations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -5354,10 +6385,8 @@ func (ec *executionContext) field_Query_organizations_args(ctx context.Context, 
 func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "username",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_user_argsUsername(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -5365,13 +6394,56 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_user_argsUsername(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["username"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["username"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "user")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_verifyAuditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Query_verifyAuditLog_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -5395,13 +6467,56 @@ func (ec *executionContext) field_Query_verifyAuditLog_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_verifyAuditLog_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Subscription_auditEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "organization",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
+
+	arg0, err := ec.field_Subscription_auditEvents_argsOrganization(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -5423,6 +6538,51 @@ func (ec *executionContext) field_Subscription_auditEvents_args(ctx context.Cont
 	}
 	args["anonymize"] = arg2
 	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_auditEvents_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Team_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -14275,11 +15435,31 @@ func (ec *executionContext) unmarshalInputCreateOrganizationInput(ctx context.Co
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "organization")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "plan":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plan"))
 			data, err := ec.unmarshalOPlan2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐPlan(ctx, v)
@@ -14316,25 +15496,85 @@ func (ec *executionContext) unmarshalInputCreateServiceAccountInput(ctx context.
 		switch k {
 		case "organization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "organization")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Organization = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Organization = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "team":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("team"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "team")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Team = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Team = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "username":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "user")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Username = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Username = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14383,11 +15623,31 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 		switch k {
 		case "username":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "user")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Username = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Username = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14404,11 +15664,33 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 			it.Email = data
 		case "organization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "organization")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Organization = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Organization = data
+			} else if tmp == nil {
+				it.Organization = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			data, err := ec.unmarshalOOrgRole2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐOrgRole(ctx, v)
@@ -14472,11 +15754,33 @@ func (ec *executionContext) unmarshalInputInviteUserInput(ctx context.Context, o
 		switch k {
 		case "organization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "organization")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Organization = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Organization = data
+			} else if tmp == nil {
+				it.Organization = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "email":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -14486,11 +15790,33 @@ func (ec *executionContext) unmarshalInputInviteUserInput(ctx context.Context, o
 			it.Email = data
 		case "username":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "user")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Username = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Username = data
+			} else if tmp == nil {
+				it.Username = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			data, err := ec.unmarshalOOrgRole2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐOrgRole(ctx, v)
@@ -14537,18 +15863,58 @@ func (ec *executionContext) unmarshalInputUpdateMemberInput(ctx context.Context,
 		switch k {
 		case "organization":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "organization")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Organization = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Organization = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "username":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "user")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Username = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Username = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			data, err := ec.unmarshalOOrgRole2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐOrgRole(ctx, v)
@@ -14595,11 +15961,31 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 		switch k {
 		case "username":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("username"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "user")
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Username = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Username = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14653,11 +16039,33 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 			it.Role = data
 		case "team":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("team"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				of, err := ec.unmarshalNString2string(ctx, "team")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Name == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive name is not implemented")
+				}
+				return ec.Directives.Name(ctx, obj, directive0, of)
 			}
-			it.Team = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Team = data
+			} else if tmp == nil {
+				it.Team = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

@@ -27,11 +27,11 @@ type Bootstrap struct {
 // Check validates the names b gives for a server in mode, so that a
 // command can refuse them before it starts anything.
 func (b Bootstrap) Check(mode deployment.Mode) error {
-	if err := checkName("admin username", b.AdminUsername); err != nil {
+	if err := CheckName("admin username", b.AdminUsername); err != nil {
 		return err
 	}
 	if mode.HasInstanceOrg() {
-		return checkName("organization name", b.OrgName)
+		return CheckName("organization name", b.OrgName)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 		return u, m, err
 	}
 	if inv.Username != "" {
-		if err := checkName("username", inv.Username); err != nil {
+		if err := CheckName("username", inv.Username); err != nil {
 			return u, m, err
 		}
 	}

@@ -18,7 +18,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 		return org, err
 	}
 	plan = orDefault(plan, "free")
-	if err := checkName("organization name", name); err != nil {
+	if err := CheckName("organization name", name); err != nil {
 		return org, err
 	}
 	if err := checkOneOf("plan", plan, Plans); err != nil {

@@ -14,7 +14,7 @@ import (
 // CreateTeam creates a team in an organization (org admins).
 func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName, name string) (storage.Team, error) {
 	var t storage.Team
-	if err := checkName("team name", name); err != nil {
+	if err := CheckName("team name", name); err != nil {
 		return t, err
 	}
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
@@ -121,7 +121,7 @@ func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, o
 // that belongs to that team, and so to exactly one organization.
 func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principal, orgName, team, username, name string) (storage.User, error) {
 	var u storage.User
-	if err := checkName("username", username); err != nil {
+	if err := CheckName("username", username); err != nil {
 		return u, err
 	}
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {

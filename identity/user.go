@@ -30,7 +30,7 @@ type NewUser struct {
 // admins may create any user; an org admin may create users in their org.
 func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewUser) (storage.User, error) {
 	var u storage.User
-	if err := checkName("username", nu.Username); err != nil {
+	if err := CheckName("username", nu.Username); err != nil {
 		return u, err
 	}
 	if nu.Email != "" {

@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 )
 
 // The allowed values of the enumerated fields.
@@ -14,12 +16,25 @@ var (
 	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
-// checkName validates a username, organization or team name.
-func checkName(field, v string) error {
+// CheckName validates a username, organization or team name, as given to
+// create one or to name one that exists: the database holds no other, so a
+// lookup of anything else can be refused before it is made. field names the
+// value in the error, which wraps ErrInvalid.
+func CheckName(field, v string) error {
 	if !namePattern.MatchString(v) {
-		return invalid("%s %q: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", field, v)
+		return invalid("%s %s: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", field, quoteShort(v))
 	}
 	return nil
+}
+
+// quoteShort quotes v for an error message, cut to its first 64 bytes: a
+// name longer than that is wrong whatever it holds.
+func quoteShort(v string) string {
+	const keep = 64
+	if len(v) <= keep {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", v[:keep], len(v))
 }
 
 func checkEmail(v string) error {

@@ -176,6 +176,9 @@ func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (storage.
 		if !ef.Start.Before(ef.End) {
 			return ef, gqlerror.Errorf("filter: from must be before to")
 		}
+		// The REST API's rule for startDate/endDate: multi-tenant reaches
+		// back at most auditlog.MaxSpan from the end.
+		ef.Start, _ = auditlog.Span(ef.Start, ef.End, r.Mode)
 		return ef, nil
 	}
 	values := map[string][]string{}

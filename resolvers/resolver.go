@@ -4,6 +4,7 @@ package resolvers
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/auditgraph/auditgraph/connect"
@@ -34,4 +35,8 @@ type Resolver struct {
 	Connect *connect.Service
 	// Verify answers verifyAuditLog; nil turns it off.
 	Verify *verify.Service
+
+	// verifying holds the IDs of the organizations whose audit log is being
+	// verified: one verification per organization at a time.
+	verifying sync.Map
 }

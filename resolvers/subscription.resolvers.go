@@ -76,7 +76,11 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 				return
 			}
 			if !ok {
-				transport.AddSubscriptionError(ctx, ended(sub.Err()))
+				// gqlgen reads the errors without a lock once the context
+				// ends: add one only to a subscription still running.
+				if ctx.Err() == nil {
+					transport.AddSubscriptionError(ctx, ended(sub.Err()))
+				}
 				return
 			}
 			if revokesAccess(e.Action) && !auth.StillValid(ctx) {

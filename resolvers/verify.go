@@ -31,6 +31,19 @@ func verifiableOrg(ctx context.Context, s *storage.Store, u storage.User, name s
 	return org, access.RequireOrgAdmin(ctx, s, u, org)
 }
 
+// oneVerification claims org's verification slot, or refuses with
+// TOO_MANY_REQUESTS while another verification of it runs: each one reads
+// the whole log, and a second at the same time, from this request (an
+// alias) or another, would only repeat the work. release frees the slot.
+func (r *Resolver) oneVerification(org storage.Organization) (release func(), err error) {
+	if _, running := r.verifying.LoadOrStore(org.ID, struct{}{}); running {
+		err := gqlerror.Errorf("the audit log of organization %q is being verified already: try again when that verification has finished", org.Name)
+		err.Extensions = map[string]any{"code": "TOO_MANY_REQUESTS"}
+		return nil, err
+	}
+	return func() { r.verifying.Delete(org.ID) }, nil
+}
+
 func verifyRange(from, to *int) (verify.Bound, verify.Bound, error) {
 	var f, t verify.Bound
 	for _, b := range []struct {

@@ -29,6 +29,11 @@ func (r *queryResolver) VerifyAuditLog(ctx context.Context, organization string,
 	if err != nil {
 		return nil, err
 	}
+	release, err := r.oneVerification(org)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	rep, err := r.Verify.Organization(ctx, org, fromB, toB)
 	if err != nil {
 		return nil, err

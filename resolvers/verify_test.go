@@ -2,8 +2,11 @@ package resolvers_test
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +115,137 @@ func scrape(t *testing.T, m *metrics.Metrics) metricstest.Samples {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return metricstest.Parse(t, rec.Body.Bytes())
+}
+
+// serveVerify points e at a server like newEnv's with verification
+// configured.
+func (e *env) serveVerify() {
+	key := ed25519.NewKeyFromSeed([]byte("auditgraph-resolver-test-seed-32"))
+	log := slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
+		Now:    func() time.Time { return now },
+		Verify: &verify.Service{Store: e.store, Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}}))
+	e.t.Cleanup(srv.Close)
+	e.url = srv.URL
+}
+
+// verifyAliases is a query verifying each organization under an alias.
+func verifyAliases(orgs ...string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i, org := range orgs {
+		fmt.Fprintf(&b, ` v%d: verifyAuditLog(organization: %q) { intact events }`, i, org)
+	}
+	return b.String() + " }"
+}
+
+// verifyAuditLog reads every event of an organization, so aliases cannot
+// multiply it past the complexity limit: three fit, four do not.
+func TestVerifyAuditLogCost(t *testing.T) {
+	e := newEnv(t, deployment.SelfManaged)
+	e.org("beta", "enterprise")
+	e.serveVerify()
+	var three map[string]struct{ Intact bool }
+	e.mustQuery("admin", verifyAliases("acme", "default", "beta"), nil, &three)
+	if len(three) != 3 {
+		t.Errorf("three verifications answered %v, want three", three)
+	}
+	for _, orgs := range [][]string{
+		{"acme", "default", "beta", "acme"},
+		slices.Repeat([]string{"acme"}, 1000),
+	} {
+		err := e.queryError("admin", verifyAliases(orgs...), nil)
+		if err.code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("%d aliased verifyAuditLog: error %+v, want COMPLEXITY_LIMIT_EXCEEDED", len(orgs), err)
+		}
+	}
+}
+
+// One verification of an organization runs at a time: another, from a
+// second request or an alias of the same one, is refused with
+// TOO_MANY_REQUESTS until the first ends; other organizations are not held
+// up by it.
+func TestVerifyAuditLogOneAtATimePerOrganization(t *testing.T) {
+	e := newEnv(t, deployment.SelfManaged)
+	e.ingest("admin", "acme", `{"action":"run:update","actor_email":"bob@x.io"}`+"\n")
+	e.serveVerify()
+
+	// Verification reads audit_events: an exclusive lock on it holds every
+	// verification at its first read, after it claimed its slot.
+	hold := func() (release func()) {
+		tx, err := e.store.DB().BeginTx(e.ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+		return func() { tx.Rollback() }
+	}
+	waiting := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var got int
+			if err := e.store.DB().Get(&got, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+				t.Fatal(err)
+			}
+			if got >= n {
+				return
+			}
+		}
+		t.Fatalf("no verification waited on the lock within 10s")
+	}
+	type answer struct {
+		body []byte
+		code int
+	}
+	post := func(query string) <-chan answer {
+		c := make(chan answer, 1)
+		body, _ := json.Marshal(map[string]any{"query": query})
+		go func() {
+			code, b := e.do("POST", "/graphql", "admin", body)
+			c <- answer{b, code}
+		}()
+		return c
+	}
+	codes := func(b []byte) (ok int, refused []string) {
+		var res struct {
+			Data   map[string]json.RawMessage
+			Errors []gqlError
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatalf("response %s: %v", b, err)
+		}
+		for _, v := range res.Data {
+			if string(v) != "null" {
+				ok++
+			}
+		}
+		for _, err := range res.Errors {
+			refused = append(refused, err.code())
+		}
+		return ok, refused
+	}
+
+	release := hold()
+	first := post(verifyAliases("acme"))
+	waiting(1)
+	err := e.queryError("admin", verifyQuery, map[string]any{"org": "acme"})
+	if err.code() != "TOO_MANY_REQUESTS" || !strings.Contains(err.Message, "acme") {
+		t.Errorf("verifyAuditLog(acme) while another runs: %+v, want TOO_MANY_REQUESTS naming acme", err)
+	}
+	if _, refused := codes((<-post(verifyAliases("acme", "acme", "acme"))).body); !slices.Equal(refused, []string{"TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"}) {
+		t.Errorf("three aliased verifications of acme while another runs: errors %v, want TOO_MANY_REQUESTS for each", refused)
+	}
+	release()
+	if ok, refused := codes((<-first).body); ok != 1 || len(refused) != 0 {
+		t.Errorf("the first verification: %d answered, errors %v; want it answered", ok, refused)
+	}
+
+	// The slot is free again.
+	var v verification
+	e.mustQuery("admin", verifyQuery, map[string]any{"org": "acme"}, &v)
+	if !v.VerifyAuditLog.Intact {
+		t.Errorf("verifyAuditLog(acme) afterwards = %+v, want intact", v.VerifyAuditLog)
+	}
 }

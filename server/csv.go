@@ -19,7 +19,7 @@ func (h *rest) usersCSV(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.org(r, p, param(r, "org"))
+	org, err := h.orgParam(r, p)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -33,6 +34,11 @@ const (
 	parserTokenLimit = 15_000
 	complexityLimit  = 10_000
 	depthLimitMax    = 12
+	// verifyCost is what one verifyAuditLog costs: it reads every event of
+	// an organization's log (seconds for a few hundred thousand), which no
+	// argument bounds, so it is priced at a quarter of the limit and at
+	// most three fit in one request.
+	verifyCost = complexityLimit / 4
 )
 
 // WebSocket settings: how long a client has to send connection_init, how
@@ -46,8 +52,8 @@ const (
 	closeInternalError   = 4500
 )
 
-func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics) *handler.Server {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity()}))
+func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics, maxBody int64) *handler.Server {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity(), Directives: graph.DirectiveRoot{Name: checkName}}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
 	// initWebsocket. The default implementation refuses cross-origin
@@ -58,10 +64,11 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 		InitTimeout:           websocketInitTimeout,
 		KeepAlivePingInterval: websocketKeepAlive,
 		PingPongInterval:      websocketKeepAlive,
+		// A WebSocket message is bounded as a POST body is.
+		PayloadReadLimit: &maxBody,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{maxBody: maxBody})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.Use(m.GraphQL())
@@ -168,6 +175,10 @@ func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, oc
 // of the database.
 func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	// Parse and validation errors quote names from the query, which a client
+	// can make as long as its body: an error says what is wrong, it need not
+	// repeat the request.
+	gerr.Message = shorten(gerr.Message, maxErrorMessage)
 	// gqlgen wraps what a resolver returned in a *gqlerror.Error carrying the
 	// path; look at what is inside.
 	inner := err
@@ -208,6 +219,21 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	return gerr
 }
 
+// maxErrorMessage bounds the text of an error, in bytes.
+const maxErrorMessage = 512
+
+// shorten cuts s to at most n bytes, on a rune boundary, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // complexity makes a connection cost its page size times what each item
 // asks for, so that nested pages multiply: users(first: 100) inside
 // users(first: 100) costs ten thousand items, not two.
@@ -236,5 +262,6 @@ func complexity() graph.ComplexityRoot {
 	c.Query.InstanceConfigChanges = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.Organization.AlertRules = func(child int, first *int, _ *string) int { return page(child, first, nil) }
 	c.IntegrationDelivery.Recent = func(child int, first *int, _ *string) int { return page(child, first, nil) }
+	c.Query.VerifyAuditLog = func(child int, _ string, _, _ *int) int { return verifyCost + child }
 	return c
 }

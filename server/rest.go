@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/ingest"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/storage"
@@ -70,6 +73,8 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, storage.ErrBadCursor):
 		auth.WriteError(w, http.StatusBadRequest, "cursor: "+err.Error())
+	case errors.Is(err, identity.ErrInvalid):
+		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), identity.ErrInvalid.Error()+": "))
 	case errors.Is(err, context.Canceled):
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
@@ -83,11 +88,24 @@ func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Org
 	if name == "" {
 		return access.APIOrg(r.Context(), h.store, p.User)
 	}
+	if err := identity.CheckName("org: organization name", name); err != nil {
+		return storage.Organization{}, err
+	}
 	org, err := h.store.OrganizationByName(r.Context(), name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
 	return org, err
+}
+
+// orgParam returns the organization named by the request's org parameter,
+// or the caller's API organization when there is none.
+func (h *rest) orgParam(r *http.Request, p *auth.Principal) (storage.Organization, error) {
+	name, err := param(r, "org")
+	if err != nil {
+		return storage.Organization{}, err
+	}
+	return h.org(r, p, name)
 }
 
 // ingest serves POST /api/v1/audit_events.
@@ -117,7 +135,7 @@ func rejectReason(err error) string {
 		return metrics.RejectOrg
 	case errors.As(err, &ae):
 		return metrics.RejectBody
-	case errors.Is(err, access.ErrMultipleOrgs), errors.Is(err, access.ErrNoOrg):
+	case errors.Is(err, access.ErrMultipleOrgs), errors.Is(err, access.ErrNoOrg), errors.Is(err, identity.ErrInvalid):
 		return metrics.RejectOrg
 	case errors.Is(err, access.ErrForbidden):
 		return metrics.RejectForbidden
@@ -130,7 +148,7 @@ func rejectReason(err error) string {
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.org(r, p, param(r, "org"))
+	org, err := h.orgParam(r, p)
 	if err != nil {
 		return err
 	}
@@ -207,7 +225,11 @@ func (h *rest) auditLogs(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	q, err := auditlog.Parse(r.URL.Query(), h.mode, h.now())
+	values, err := query(r)
+	if err != nil {
+		return err
+	}
+	q, err := auditlog.Parse(values, h.mode, h.now())
 	if err != nil {
 		return err
 	}
@@ -287,12 +309,39 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// param returns a query parameter matched case-insensitively.
-func param(r *http.Request, name string) string {
-	for k, v := range r.URL.Query() {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
+// query returns the request's query parameters. A query string that does
+// not parse is refused: r.URL.Query would drop the pairs it cannot read
+// (`org=a;b`, a bad %-escape) and the request would act on the caller's own
+// organization instead of the one named.
+func query(r *http.Request) (url.Values, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		if strings.Contains(err.Error(), "semicolon") {
+			return nil, fail(http.StatusBadRequest, "query string: ';' does not separate parameters: join them with '&', and write a ';' in a value as %%3B")
+		}
+		return nil, fail(http.StatusBadRequest, "query string: %v: write '%%' in a value as %%25", err)
+	}
+	return values, nil
+}
+
+// param returns a query parameter matched case-insensitively; given more
+// than once, its values must agree.
+func param(r *http.Request, name string) (string, error) {
+	values, err := query(r)
+	if err != nil {
+		return "", err
+	}
+	v := ""
+	for k, vs := range values {
+		if !strings.EqualFold(k, name) {
+			continue
+		}
+		for _, x := range vs {
+			if v != "" && x != "" && x != v {
+				return "", fail(http.StatusBadRequest, "%s: given more than once with different values", name)
+			}
+			v = cmp.Or(v, x)
 		}
 	}
-	return ""
+	return v, nil
 }

@@ -58,12 +58,18 @@ type Config struct {
 	SlackAPIURL, SlackAuthorizeURL string
 	// Verify answers the verifyAuditLog query; nil turns it off.
 	Verify *verify.Service
+	// GraphQLMaxBody is the largest POST /graphql body read, in bytes;
+	// larger ones get 413. 0 means DefaultGraphQLMaxBody.
+	GraphQLMaxBody int64
 }
 
 // New returns the handler of every route.
 func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.GraphQLMaxBody <= 0 {
+		cfg.GraphQLMaxBody = DefaultGraphQLMaxBody
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
@@ -90,7 +96,7 @@ func New(cfg Config) http.Handler {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
 	conn := newConnect(cfg)
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,7 @@ func newConnect(cfg Config) *connect.Service {
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
 	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
-		org, err := api.org(r, p, param(r, "org"))
+		org, err := api.orgParam(r, p)
 		if err != nil {
 			api.respond(w, r, err)
 			return

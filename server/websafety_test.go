@@ -488,9 +488,11 @@ func TestSubscriptionEndsWhenCredentialsRevoked(t *testing.T) {
 		}, "Forbidden: user deactivated", time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// What the subscriber received before is of no interest.
-			for len(tc.c.msgs) > 0 {
-				<-tc.c.msgs
+			// Events stored before the revocation may still be on their
+			// way (the previous case's among them): only later ones count.
+			var before int64
+			if err := e.storeB.DB().Get(&before, `SELECT last_seq FROM organizations WHERE id = $1`, e.acme); err != nil {
+				t.Fatal(err)
 			}
 			tc.revoke()
 			start := time.Now()
@@ -503,9 +505,16 @@ func TestSubscriptionEndsWhenCredentialsRevoked(t *testing.T) {
 					if !ok {
 						break read
 					}
-					if m.Type != "complete" { // the subscription's end may be announced before the close
-						got = append(got, m.Type+" "+string(m.Payload))
+					if m.Type == "complete" { // the subscription's end may be announced before the close
+						continue
 					}
+					var p struct {
+						Data struct{ AuditEvents struct{ Sequence int64 } }
+					}
+					if m.Type == "next" && json.Unmarshal(m.Payload, &p) == nil && p.Data.AuditEvents.Sequence <= before {
+						continue
+					}
+					got = append(got, m.Type+" "+string(m.Payload))
 				case <-deadline:
 					t.Fatalf("connection still open 10s after the revocation; received %q", got)
 				}

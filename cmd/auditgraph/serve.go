@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
-			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL,
+			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody,
 			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -155,6 +155,7 @@ type serveFlags struct {
 	slackAPIURL   string
 	slackAuthURL  string
 	checkpoints   time.Duration
+	gqlMaxBody    int64
 }
 
 // parse registers serve's flags, parses args and checks the values.
@@ -174,6 +175,7 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		slackAPIURL   = fs.String("slack-api-url", "", "base of Slack's Web API for the OAuth exchange; empty: https://slack.com/api/")
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
+		gqlMaxBody    = fs.Int64("graphql-max-body", server.DefaultGraphQLMaxBody, "largest POST /graphql body in bytes; a larger one gets 413")
 	)
 	sf.db.register(fs)
 	sf.db.registerServe(fs)
@@ -189,6 +191,9 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 	}
 	if err := sf.jobs.check(m); err != nil {
 		return err
+	}
+	if *gqlMaxBody < 1 {
+		return usageError{fmt.Errorf("--graphql-max-body %d: want a number of bytes, 1 or more", *gqlMaxBody)}
 	}
 	cutoffDay, err := time.Parse(time.DateOnly, *cutoff)
 	if err != nil {
@@ -224,7 +229,7 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		}
 	}
 	sf.listen, sf.mode, sf.publicURL, sf.first, sf.cutoff, sf.drainTimeout = *listen, m, *publicURL, first, cutoffDay, *drainTimeout
-	sf.metricsListen, sf.secretKeyFile, sf.slackAPIURL, sf.slackAuthURL, sf.checkpoints = *metricsListen, *secretKeyFile, *slackAPIURL, *slackAuthURL, *checkpoints
+	sf.metricsListen, sf.secretKeyFile, sf.slackAPIURL, sf.slackAuthURL, sf.checkpoints, sf.gqlMaxBody = *metricsListen, *secretKeyFile, *slackAPIURL, *slackAuthURL, *checkpoints, *gqlMaxBody
 	return nil
 }
 

@@ -117,8 +117,11 @@ type AuditEventFilter struct {
 	// Highest response code, included.
 	ResponseCodeMax *int `json:"responseCodeMax,omitempty"`
 	// Events at or after this instant. Cannot be combined with startDate/numDays.
+	// Multi-tenant reaches back at most 8 days (the 7-day cap plus the start day)
+	// before `to`, as the REST API's startDate/endDate do: an earlier `from` acts
+	// as `to` minus 8 days.
 	From *time.Time `json:"from,omitempty"`
-	// Events before this instant.
+	// Events before this instant; without it, up to a day after now.
 	To *time.Time `json:"to,omitempty"`
 	// The REST API's window: whole UTC days, `startDate` (YYYY-MM-DD) the newest,
 	// `numDays` days before it (multi-tenant caps it at 7). Used when neither
