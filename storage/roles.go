@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/lib/pq"
@@ -211,16 +210,6 @@ func (s *Store) Role(ctx context.Context) (RoleInfo, error) {
 		return r, fmt.Errorf("storage: the database role: %w", err)
 	}
 	return r, nil
-}
-
-// appTables lists the tables appPrivileges names, for tests.
-func appTables() []string {
-	var ts []string
-	for t := range appPrivileges {
-		ts = append(ts, t)
-	}
-	slices.Sort(ts)
-	return ts
 }
 
 // SetRetentionFloor sets the retention audit_events_expire enforces
