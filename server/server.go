@@ -58,6 +58,11 @@ type Config struct {
 	SlackAPIURL, SlackAuthorizeURL string
 	// Verify answers the verifyAuditLog query; nil turns it off.
 	Verify *verify.Service
+	// IngestMemory bounds the decompressed bytes of the audit event batches
+	// being read or stored at once; a batch that finds no room within
+	// IngestWait is refused with 503. Zero means DefaultIngestMemory and 5s.
+	IngestMemory int64
+	IngestWait   time.Duration
 }
 
 // New returns the handler of every route.
@@ -69,7 +74,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
 	}
-	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics}
+	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
+		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
 	}

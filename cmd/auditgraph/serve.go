@@ -43,7 +43,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
 		kf            keyFlags
+		ingestMemory  = byteSize(server.DefaultIngestMemory)
 	)
+	fs.Var(&ingestMemory, "ingest-memory", "decompressed size of the audit event batches read or stored at once; one batch may be up to 256MiB or this, whichever is less, and a batch that finds no room within 5s gets 503 with Retry-After")
 	f.register(fs)
 	jobs.register(fs)
 	kf.register(fs)
@@ -166,7 +168,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
 			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL,
-			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
+			Verify:       &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg},
+			IngestMemory: int64(ingestMemory)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
