@@ -243,9 +243,9 @@ func TestIngestMemoryBound(t *testing.T) {
 				t.Errorf("%q batch of %d bytes = %d %v, want 413 naming %d", enc, len(body), resp.StatusCode, m, memory)
 			}
 		}
-		z := bytes.Repeat([]byte{0}, memory/4+1)
-		if resp, m := e.post("alice", bytes.NewReader(z), int64(len(z)), "gzip"); resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(fmt.Sprint(m["error"]), fmt.Sprint(memory/4)) {
-			t.Errorf("gzip body of %d bytes = %d %v, want 413 naming %d", len(z), resp.StatusCode, m, memory/4)
+		z := bytes.Repeat([]byte{0}, memory/2+1)
+		if resp, m := e.post("alice", bytes.NewReader(z), int64(len(z)), "gzip"); resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(fmt.Sprint(m["error"]), fmt.Sprint(memory/2)) {
+			t.Errorf("gzip body of %d bytes = %d %v, want 413 naming %d", len(z), resp.StatusCode, m, memory/2)
 		}
 		if n := e.stored("over"); n != 0 {
 			t.Errorf("%d events of refused batches stored, want 0", n)

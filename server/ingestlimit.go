@@ -37,9 +37,9 @@ var errCapacity = errors.New("ingest is at capacity")
 // batchLimiter bounds the memory ingest holds across requests. A batch
 // reserves its decompressed size before any of it is read: a plain body's
 // Content-Length, or a gzip body's size as its trailer states it (the gzip
-// body is read whole first, within a second budget a quarter the size, so
-// that the small compressed bodies of large batches cannot crowd out the
-// batches themselves). No batch waits for room while it holds decompressed
+// body is read whole first, within a second budget half the size, so that
+// the compressed bodies of batches waiting for room cannot crowd out the
+// batches themselves; a gzip body may be half the decompressed limit). No batch waits for room while it holds decompressed
 // bytes, so batches cannot wait on each other; a batch that finds no room
 // within wait is refused with 503 and Retry-After.
 type batchLimiter struct {
@@ -63,9 +63,9 @@ func newBatchLimiter(memory int64, wait time.Duration, m *metrics.Metrics) *batc
 	limit := min(memory, maxIngestBody)
 	return &batchLimiter{
 		decoded:    semaphore.NewWeighted(memory),
-		compressed: semaphore.NewWeighted(max(memory/4, 1)),
+		compressed: semaphore.NewWeighted(max(memory/2, 1)),
 		limit:      limit,
-		zlimit:     max(limit/4, 1),
+		zlimit:     max(limit/2, 1),
 		memory:     memory,
 		wait:       wait,
 		metrics:    m,
