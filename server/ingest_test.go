@@ -18,6 +18,7 @@ import (
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
 // The decompressed size over which every batch is refused.
@@ -394,5 +395,19 @@ func TestIngestDatabaseGoesAway(t *testing.T) {
 				t.Errorf("%d events stored, want 500", n)
 			}
 		})
+	}
+}
+
+// TestIngestDatabaseUnreachable sends a batch to a server whose database
+// cannot be reached at all: as for one whose connection dies mid-batch, the
+// answer is 503 with Retry-After.
+func TestIngestDatabaseUnreachable(t *testing.T) {
+	e := newRestEnv(t, deployment.SelfManaged)
+	gone := storagetest.New(t)
+	gone.Close()
+	e.serveWith(func(c *server.Config) { c.Store = gone })
+	resp, m := e.small("unreachable")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("batch with the database unreachable = %d %v (Retry-After %q), want 503 with Retry-After", resp.StatusCode, m, resp.Header.Get("Retry-After"))
 	}
 }

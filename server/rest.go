@@ -36,10 +36,6 @@ type rest struct {
 	batches     *batchLimiter
 }
 
-// retryUnavailable is the Retry-After of a request that failed because
-// PostgreSQL went away, in seconds: a restart takes about that long.
-const retryUnavailable = "2"
-
 // AnonymizeHeader tells a multi-tenant client that anonymize=true was ignored.
 const AnonymizeHeader = "X-Auditgraph-Anonymize"
 
@@ -78,8 +74,7 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled):
 	case storage.Unavailable(err):
 		h.log.WarnContext(r.Context(), "database unavailable", "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", retryUnavailable)
-		auth.WriteError(w, http.StatusServiceUnavailable, "the database is unavailable, try again")
+		auth.WriteUnavailable(w, "the database is unavailable, try again")
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 		auth.WriteError(w, http.StatusInternalServerError, "internal server error")
