@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -409,5 +411,50 @@ func TestIngestDatabaseUnreachable(t *testing.T) {
 	resp, m := e.small("unreachable")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("batch with the database unreachable = %d %v (Retry-After %q), want 503 with Retry-After", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestIngestBodyCutShort sends bodies that end before their Content-Length:
+// the client's failure, answered 400, never taken for the database's.
+func TestIngestBodyCutShort(t *testing.T) {
+	e := newRestEnv(t, deployment.SelfManaged)
+	line := []byte(`{"action":"run:update","cli_version":"cut"}` + "\n")
+	for _, tc := range []struct {
+		name, encoding string
+		body           []byte
+	}{
+		{"plain", "", bytes.Repeat(line, 100)},
+		{"gzip", "gzip", gzipped(bytes.Repeat(line, 100))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			req, _ := http.NewRequest("POST", e.url+"/api/v1/audit_events", nil)
+			req.SetBasicAuth("alice", e.keys["alice"])
+			var head strings.Builder
+			fmt.Fprintf(&head, "POST /api/v1/audit_events HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n",
+				req.Header.Get("Authorization"), len(tc.body)+1000)
+			if tc.encoding != "" {
+				fmt.Fprintf(&head, "Content-Encoding: %s\r\n", tc.encoding)
+			}
+			head.WriteString("\r\n")
+			conn.Write([]byte(head.String()))
+			conn.Write(tc.body)
+			conn.(*net.TCPConn).CloseWrite()
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "body") {
+				t.Errorf("body cut short = %d %s, want 400 about the body", resp.StatusCode, b)
+			}
+		})
+	}
+	if n := e.stored("cut"); n != 0 {
+		t.Errorf("%d events of bodies cut short stored, want 0", n)
 	}
 }

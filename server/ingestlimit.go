@@ -34,6 +34,10 @@ const defaultIngestWait = 5 * time.Second
 // errCapacity refuses a batch for which there was no room in time.
 var errCapacity = errors.New("ingest is at capacity")
 
+// errBodyRead refuses a batch whose body ended early or whose connection
+// failed: the client's doing, whatever the error said.
+var errBodyRead = fail(http.StatusBadRequest, "body: could not be read whole")
+
 // batchLimiter bounds the memory ingest holds across requests. A batch
 // reserves its decompressed size before any of it is read: a plain body's
 // Content-Length, or a gzip body's size as its trailer states it (the gzip
@@ -136,20 +140,28 @@ func (b *batch) readGzip(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return nil, err
 	}
 	b.compressed = size
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)))
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, l.zlimit)); err != nil {
+	var data []byte
+	if r.ContentLength >= 0 {
+		data = make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			return nil, errBodyRead
+		}
+	} else {
+		var err error
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, l.zlimit))
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, fail(http.StatusRequestEntityTooLarge, "body: gzip data larger than %d bytes", l.zlimit)
 		}
-		return nil, err
+		if err != nil {
+			return nil, errBodyRead
+		}
+		// A body sent without a Content-Length gives back what it did not use.
+		if n := int64(cap(data)); n < b.compressed {
+			l.compressed.Release(b.compressed - n)
+			b.compressed = n
+		}
 	}
-	// A body sent without a Content-Length gives back what it did not use.
-	if n := int64(buf.Len()); n < b.compressed {
-		l.compressed.Release(b.compressed - n)
-		b.compressed = n
-	}
-	data := buf.Bytes()
 	if len(data) < 18 { // a 10-byte header and an 8-byte trailer at least
 		return nil, fail(http.StatusBadRequest, "body: Content-Encoding is gzip but the body is not gzip data")
 	}

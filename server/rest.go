@@ -161,9 +161,7 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 		case b.gzip && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF)):
 			return fail(http.StatusBadRequest, "body: corrupt gzip data")
 		}
-		// The client's connection failed or the body ended early: not a
-		// database failure, whatever the error says.
-		return fail(http.StatusBadRequest, "body: could not be read whole")
+		return errBodyRead
 	}
 	events := make([]storage.IngestEvent, 0, len(lines))
 	for _, l := range lines {
