@@ -168,8 +168,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: m, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: cutoffDay, Live: hub, Metrics: reg, MetricsElsewhere: *metricsListen != "",
 			Secrets: secrets, PublicURL: *publicURL, SlackAPIURL: *slackAPIURL, SlackAuthorizeURL: *slackAuthURL,
-			Verify:       &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg},
-			IngestMemory: int64(ingestMemory)}),
+			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}, IngestMemory: int64(ingestMemory)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
