@@ -40,12 +40,14 @@ var errBodyRead = fail(http.StatusBadRequest, "body: could not be read whole")
 
 // batchLimiter bounds the memory ingest holds across requests. A batch
 // reserves its decompressed size before any of it is read: a plain body's
-// Content-Length, or a gzip body's size as its trailer states it (the gzip
-// body is read whole first, within a second budget half the size, so that
+// Content-Length, or a gzip body's size as its trailer states it. A gzip
+// body is read whole first, within a second budget half the size (so that
 // the compressed bodies of batches waiting for room cannot crowd out the
-// batches themselves; a gzip body may be half the decompressed limit). No batch waits for room while it holds decompressed
-// bytes, so batches cannot wait on each other; a batch that finds no room
-// within wait is refused with 503 and Retry-After.
+// batches themselves), and may be half the decompressed limit. A batch never
+// waits for decompressed room while it holds some, and one that holds
+// decompressed room never waits for compressed room, so batches cannot wait
+// on each other; a batch that finds no room within wait is refused with 503
+// and Retry-After.
 type batchLimiter struct {
 	decoded, compressed *semaphore.Weighted
 	// limit is the most one batch may decompress to, zlimit the most its
