@@ -136,7 +136,7 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		if err != nil {
 			if !IsAuthError(err) {
 				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
-				WriteError(w, http.StatusServiceUnavailable, "authentication is unavailable, try again")
+				WriteUnavailable(w, "authentication is unavailable, try again")
 				return
 			}
 			if wait := a.Failed(r.Context(), ClientIP(r), err); wait > 0 {
@@ -166,6 +166,18 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 	json.NewEncoder(w).Encode(struct {
 		Error string `json:"error"`
 	}{msg})
+}
+
+// unavailableRetry is the Retry-After of a 503 for a database that went
+// away, in seconds: about what a PostgreSQL restart takes.
+const unavailableRetry = "2"
+
+// WriteUnavailable answers 503 with Retry-After for a request that failed
+// because the database could not be reached or went away: trying again
+// shortly can succeed.
+func WriteUnavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", unavailableRetry)
+	WriteError(w, http.StatusServiceUnavailable, msg)
 }
 
 // ClientIP returns the address r came from.

@@ -478,6 +478,12 @@ func (b *bench) copyDays(ctx context.Context, dir string, orgID int64, keep func
 // it to the id of the member whose email the event carries, so matching by
 // email alone finds the same members.
 func (b *bench) buildRollups(ctx context.Context, orgID int64, since *time.Time) error {
+	// The members were just inserted: without fresh statistics the planner
+	// may take the organization for memberless and match every event's actor
+	// against every user in a nested loop, which took over ten minutes once.
+	if _, err := b.db.ExecContext(ctx, `ANALYZE users, memberships`); err != nil {
+		return err
+	}
 	_, err := b.db.ExecContext(ctx, `WITH x AS (
 			SELECT m.user_id, (e.ts AT TIME ZONE 'UTC')::date AS day, max(e.ts) AS last_at,
 				count(*) FILTER (WHERE e.action LIKE 'run:%') AS runs,

@@ -97,7 +97,7 @@ func (b *bench) dashboardExplained() string {
 	}
 	var s strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
-	p("5. **Dashboard panels.** The data is loaded, not ingested (%s events cannot go through HTTP ingest in the", thousands(d.events))
+	p("6. **Dashboard panels.** The data is loaded, not ingested (%s events cannot go through HTTP ingest in the", thousands(d.events))
 	p("   harness's time), into an organization of its own, `%s`: %d members who are other users than `default`'s", dashOrg, b.cfg.users)
 	p("   (`dash-<name>`, `<name>@dash.example.com`, accepted long ago, one in a hundred deactivated, in %d teams), and", d.teams)
 	p("   events from the same generator and action mix (seed %d, in %d independent streams) over the same %d days.", b.cfg.seed+1, dashStreams, b.cfg.days)
@@ -134,7 +134,7 @@ func (b *bench) dashboardExplained() string {
 	p("   number; GraphQL's `period`, `from` and `to` must also equal the harness's own computation of the period.")
 	p("   Targets: GraphQL ≥ 10× faster than the raw SQL, and at most 1.5× the rollup SQL.")
 	if mt := d.mt; mt != nil {
-		p("6. **Multi-tenant panels.** A second `auditgraph serve` process, started with `--deployment multi-tenant")
+		p("7. **Multi-tenant panels.** A second `auditgraph serve` process, started with `--deployment multi-tenant")
 		p("   --activity-cutoff %s` on the same database, serves organization `%s`, made for it as multi-tenant ingest would", mt.cutoff.Format(time.DateOnly), mtOrg)
 		p("   have stored it: the same members as `%s` (a user may belong to several organizations), and the events of", dashOrg)
 		p("   the same day files that multi-tenant collects, decided by the server's own `ingest.Collected` (it drops")
@@ -148,16 +148,16 @@ func (b *bench) dashboardExplained() string {
 		p("   activeUserCount(period: P) { period from to count } } } }`, `weeklyActiveUsers(period: P) { period from to points")
 		p("   { date activeUsers } }` (one point per week that overlaps the period, weeks from Monday) and `mostActiveUsers(period:")
 		p("   P) { period from to users { rank user { username } activeDays lastActiveAt } }` (top 10 by active days, ties by")
-		p("   later last activity, then user id), for the 5 multi-tenant periods. Raw SQL: as in 5, from the later of the")
+		p("   later last activity, then user id), for the 5 multi-tenant periods. Raw SQL: as in 6, from the later of the")
 		p("   period's first day and the cut-off: distinct actor emails (per UTC week for the series; per UTC day with the")
 		p("   day's latest event for the ranking) matched to members ignoring case, `count(DISTINCT user_id)` per week zero-filled")
 		p("   by `generate_series` over the weeks, or per member `count(DISTINCT day)` and `max` ordered the same way.")
-		p("   Rollup SQL: the server's `storage.Store` methods (`ActiveUsers`, `WeeklyActiveUsers`, `MostActiveUsers`) as in 5.")
-		p("   Runs, order, connections and checks as in 5:")
+		p("   Rollup SQL: the server's `storage.Store` methods (`ActiveUsers`, `WeeklyActiveUsers`, `MostActiveUsers`) as in 6.")
+		p("   Runs, order, connections and checks as in 6:")
 		p("   the count, every week's number, and the ten users (username, rank, active days, last activity to the second)")
 		p("   must agree on all three.")
 	}
-	p("7. **Users connection.** `{ organization(name:\"%s\") { users(first: 50, filter: {status: [ACTIVE]}, orderBy: {field:", dashOrg)
+	p("8. **Users connection.** `{ organization(name:\"%s\") { users(first: 50, filter: {status: [ACTIVE]}, orderBy: {field:", dashOrg)
 	p("   LAST_ACTIVE, direction: DESC}) { totalCount nodes { username name email role status lastActiveAt activeDays teams")
 	p("   { name } } } } }` from %d concurrent clients in this process, each looping on its own keep-alive loopback", b.cfg.usersClients)
 	p("   connection for %s; requests/s is completed requests over the elapsed time, p50 and p99 are of request wall", b.cfg.usersDuration)
@@ -166,7 +166,7 @@ func (b *bench) dashboardExplained() string {
 	p("   own SQL for that page — the count, the page of 51 and the page's teams, copied from `storage/orgusers.go` and")
 	p("   `storage/batch.go` — from %d goroutines over database/sql for as long: the database's share of the work, without", b.cfg.usersClients)
 	p("   authentication, GraphQL, dataloaders or JSON. Both sides share the machine's %s cores with the load generator.", b.env.nproc)
-	p("8. **Verify.** `auditgraph verify --org default --source database` (the binary under test, run after the memory")
+	p("9. **Verify.** `auditgraph verify --org default --source database` (the binary under test, run after the memory")
 	p("   step) recomputes the hash chain of every event ingested in 1 and checks it against the stored hashes and")
 	p("   checkpoints; it must find the log intact. Baseline (no target): psql `\\copy` of the columns the chain covers,")
 	p("   with `seq` and `hash`, of the same organization's rows ordered by `seq`, to stdout, discarded: reading the rows")

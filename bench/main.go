@@ -191,6 +191,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"fetch", b.measureFetch},
 		{"pagination", b.measurePagination},
 		{"memory", b.measureMemory},
+		{"ingest memory", b.measureIngestMemory},
 		{"verify", b.measureVerify},
 		{"dashboard", b.measureDashboard},
 	}

@@ -155,6 +155,12 @@ func (b *bench) markdown(wall time.Duration) string {
 	p("   `next_cursor` to page 10,000 (the last full page when there are fewer), then page 1 (the baseline column) and")
 	p("   that page (the auditgraph column) requested alternately %d times each; the figures are medians of whole-request", b.cfg.pageRuns)
 	p("   wall times. Keyset pagination should make a deep page cost what the first one does.")
+	p("5. **Ingest memory.** The server's peak RSS (VmHWM) after a fresh server process stored one maximum-size batch")
+	p("   (the baseline column: %s lines of %d bytes, 256 MiB of NDJSON, the most both limits allow, sent gzipped with", thousands(burstLines), burstLineLen)
+	p("   its Content-Length to an organization of its own, `%s`), and after another fresh process was sent %d such", burstOrg, burstClients)
+	p("   batches at once by %d clients (the auditgraph column). The server bounds the decompressed bytes of the batches", burstClients)
+	p("   in flight (`--ingest-memory`, default 256 MiB, one such batch); a batch that finds no room within 5 s gets 503")
+	p("   with Retry-After and stores nothing. The target: %d at once cost less than twice what one does.", burstClients)
 	s.WriteString(b.dashboardExplained())
 	return s.String()
 }

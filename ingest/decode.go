@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"unicode/utf16"
@@ -26,18 +27,28 @@ func decodeWire(b []byte, w *wire) (field, reason string, ok bool) {
 	if d.eat('}') {
 		return d.end()
 	}
+	// seen holds a bit per key of wireKeys already on the line: a repeated
+	// key is refused, since a reported event must mean one thing (encoding/json
+	// would keep the last value).
+	var seen uint32
 	for {
 		d.ws()
-		key, ok := d.str()
+		key, k, ok := d.key()
 		if !ok {
 			return "", "not valid JSON: " + d.err, false
+		}
+		if k >= 0 {
+			if seen&(1<<k) != 0 {
+				return wireKeys[k], "repeated key: a line holds each key at most once", false
+			}
+			seen |= 1 << k
 		}
 		d.ws()
 		if !d.eat(':') {
 			return "", "not valid JSON: expected ':' after a key", false
 		}
 		d.ws()
-		if f, r, ok := d.value(key, w); !ok {
+		if f, r, ok := d.value(k, key, w); !ok {
 			return f, r, false
 		}
 		d.ws()
@@ -84,8 +95,34 @@ func (d *decoder) end() (string, string, bool) {
 	return "", "", true
 }
 
-// value reads the value of key into w.
-func (d *decoder) value(key string, w *wire) (field, reason string, ok bool) {
+// key scans a key and returns its index in wireKeys, or -1 and the key
+// itself when it is not one of them. A known key without escapes, the usual
+// case, is matched without allocating.
+func (d *decoder) key() (unknown string, k int, ok bool) {
+	if d.i < len(d.b) && d.b[d.i] == '"' {
+		if end := bytes.IndexByte(d.b[d.i+1:], '"'); end >= 0 {
+			raw := d.b[d.i+1 : d.i+1+end]
+			if bytes.IndexByte(raw, '\\') < 0 {
+				if k := keyIndex(raw); k >= 0 {
+					d.i += end + 2
+					return "", k, true
+				}
+			}
+		}
+	}
+	s, ok := d.str()
+	if !ok {
+		return "", -1, false
+	}
+	if k := keyIndex([]byte(s)); k >= 0 {
+		return "", k, true
+	}
+	return s, -1, true
+}
+
+// value reads the value of the key wireKeys[k] into w; k is -1 for the
+// unknown key named by unknown.
+func (d *decoder) value(k int, unknown string, w *wire) (field, reason string, ok bool) {
 	if d.i >= len(d.b) {
 		return "", "not a complete JSON object", false
 	}
@@ -96,24 +133,24 @@ func (d *decoder) value(key string, w *wire) (field, reason string, ok bool) {
 		}
 		// null leaves a key unset, as encoding/json does for pointers, but an
 		// unknown key is refused whatever its value.
-		if _, known := wireField(w, key); !known && key != "response_code" && key != "project_public" && key != "org_scoped" {
-			return key, "unknown key", false
-		}
-		switch key {
-		case "response_code":
+		switch k {
+		case -1:
+			return unknown, "unknown key", false
+		case keyResponseCode:
 			w.ResponseCode = nil
-		case "project_public":
+		case keyProjectPublic:
 			w.ProjectPublic = nil
-		case "org_scoped":
+		case keyOrgScoped:
 			w.OrgScoped = nil
 		default:
-			p, _ := wireField(w, key)
-			*p = nil
+			*wireString(w, k) = nil
 		}
 		return "", "", true
 	}
-	switch key {
-	case "response_code":
+	switch k {
+	case -1:
+		return unknown, "unknown key", false
+	case keyResponseCode:
 		start := d.i
 		switch {
 		case c == '"':
@@ -133,39 +170,35 @@ func (d *decoder) value(key string, w *wire) (field, reason string, ok bool) {
 				return "", "not valid JSON: " + d.err, false
 			}
 		default:
-			return key, "wrong type: want a number", false
+			return wireKeys[k], "wrong type: want a number", false
 		}
 		raw := json.RawMessage(append([]byte(nil), d.b[start:d.i]...))
 		w.ResponseCode = &raw
 		return "", "", true
-	case "project_public", "org_scoped":
+	case keyProjectPublic, keyOrgScoped:
 		var v bool
 		switch {
 		case d.lit("true"):
 			v = true
 		case d.lit("false"):
 		default:
-			return key, "wrong type: want true or false", false
+			return wireKeys[k], "wrong type: want true or false", false
 		}
-		if key == "project_public" {
+		if k == keyProjectPublic {
 			w.ProjectPublic = &v
 		} else {
 			w.OrgScoped = &v
 		}
 		return "", "", true
 	}
-	p, known := wireField(w, key)
-	if !known {
-		return key, "unknown key", false
-	}
 	if c != '"' {
-		return key, "wrong type: want a string", false
+		return wireKeys[k], "wrong type: want a string", false
 	}
 	s, ok := d.str()
 	if !ok {
 		return "", "not valid JSON: " + d.err, false
 	}
-	*p = &s
+	*wireString(w, k) = &s
 	return "", "", true
 }
 
@@ -320,47 +353,111 @@ func (d *decoder) hex4() (rune, bool) {
 	return rune(v), true
 }
 
-// wireField returns the field of a string-valued key.
-func wireField(w *wire, key string) (**string, bool) {
-	switch key {
+// wireKeys are the keys a line may hold, in the order of wire's fields.
+var wireKeys = [...]string{"id", "action", "actor_email", "actor_ip", "actor_user_id", "artifact_asset",
+	"artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version", "entity_asset",
+	"entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
+	"timestamp", "user_asset", "user_email", "project_public", "org_scoped"}
+
+// The indexes in wireKeys of the keys whose values are not strings.
+const (
+	keyResponseCode  = 16
+	keyProjectPublic = 20
+	keyOrgScoped     = 21
+)
+
+// keyIndex returns the index of key in wireKeys, or -1.
+func keyIndex(key []byte) int {
+	switch string(key) {
 	case "id":
-		return &w.ID, true
+		return 0
 	case "action":
-		return &w.Action, true
+		return 1
 	case "actor_email":
-		return &w.ActorEmail, true
+		return 2
 	case "actor_ip":
-		return &w.ActorIP, true
+		return 3
 	case "actor_user_id":
-		return &w.ActorUserID, true
+		return 4
 	case "artifact_asset":
-		return &w.ArtifactAsset, true
+		return 5
 	case "artifact_digest":
-		return &w.ArtifactDigest, true
+		return 6
 	case "artifact_qualified_name":
-		return &w.ArtifactQualifiedName, true
+		return 7
 	case "artifact_sequence_asset":
-		return &w.ArtifactSequenceAsset, true
+		return 8
 	case "cli_version":
-		return &w.CLIVersion, true
+		return 9
 	case "entity_asset":
-		return &w.EntityAsset, true
+		return 10
 	case "entity_name":
-		return &w.EntityName, true
+		return 11
 	case "project_asset":
-		return &w.ProjectAsset, true
+		return 12
 	case "project_name":
-		return &w.ProjectName, true
+		return 13
 	case "report_asset":
-		return &w.ReportAsset, true
+		return 14
 	case "report_name":
-		return &w.ReportName, true
+		return 15
+	case "response_code":
+		return keyResponseCode
 	case "timestamp":
-		return &w.Timestamp, true
+		return 17
 	case "user_asset":
-		return &w.UserAsset, true
+		return 18
 	case "user_email":
-		return &w.UserEmail, true
+		return 19
+	case "project_public":
+		return keyProjectPublic
+	case "org_scoped":
+		return keyOrgScoped
 	}
-	return nil, false
+	return -1
+}
+
+// wireString returns the field of the string-valued key wireKeys[k].
+func wireString(w *wire, k int) **string {
+	switch k {
+	case 0:
+		return &w.ID
+	case 1:
+		return &w.Action
+	case 2:
+		return &w.ActorEmail
+	case 3:
+		return &w.ActorIP
+	case 4:
+		return &w.ActorUserID
+	case 5:
+		return &w.ArtifactAsset
+	case 6:
+		return &w.ArtifactDigest
+	case 7:
+		return &w.ArtifactQualifiedName
+	case 8:
+		return &w.ArtifactSequenceAsset
+	case 9:
+		return &w.CLIVersion
+	case 10:
+		return &w.EntityAsset
+	case 11:
+		return &w.EntityName
+	case 12:
+		return &w.ProjectAsset
+	case 13:
+		return &w.ProjectName
+	case 14:
+		return &w.ReportAsset
+	case 15:
+		return &w.ReportName
+	case 17:
+		return &w.Timestamp
+	case 18:
+		return &w.UserAsset
+	case 19:
+		return &w.UserEmail
+	}
+	panic("ingest: no string key at index " + strconv.Itoa(k))
 }

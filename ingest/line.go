@@ -164,11 +164,20 @@ func ParseLine(b []byte, n int, now time.Time) (Line, error) {
 }
 
 // ReadBatch reads NDJSON from r: one event per line, blank lines ignored.
-// A bad line fails the whole batch with a *LineError.
+// A bad line fails the whole batch with a *LineError; an error reading r
+// fails it with that error.
 func ReadBatch(r io.Reader, now time.Time) ([]Line, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var lines []Line
 	for n := 1; ; n++ {
+		blank, err := skipBlank(br)
+		n += blank
+		if errors.Is(err, io.EOF) {
+			return lines, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 		b, err := readLine(br)
 		if errors.Is(err, errLineTooLong) {
 			return nil, &LineError{Line: n, Reason: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
@@ -192,12 +201,50 @@ func ReadBatch(r io.Reader, now time.Time) ([]Line, error) {
 	}
 }
 
+// skipBlank discards the blank lines and the whitespace before the next
+// line's content, returning how many newlines it passed. It reads them a
+// buffer at a time, so that a body of padding (a megabyte of gzip can hold
+// a gigabyte of newlines) costs about what decompressing it does.
+func skipBlank(br *bufio.Reader) (newlines int, err error) {
+	for {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return newlines, err
+			}
+		}
+		buf, _ := br.Peek(br.Buffered())
+		i := 0
+	scan:
+		for ; i < len(buf); i++ {
+			switch buf[i] {
+			case '\n':
+				newlines++
+			case ' ', '\t', '\r':
+			default:
+				break scan
+			}
+		}
+		br.Discard(i)
+		if i < len(buf) {
+			return newlines, nil
+		}
+	}
+}
+
 var errLineTooLong = errors.New("line too long")
 
 // readLine returns the next line without its newline, refusing lines longer
-// than MaxLineBytes without buffering them.
+// than MaxLineBytes without buffering them. The line is only valid until the
+// next read from br: a line within br's buffer is not copied.
 func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
+	chunk, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if len(chunk) > MaxLineBytes+2 {
+			return nil, errLineTooLong
+		}
+		return bytes.TrimRight(chunk, "\r\n"), err
+	}
+	line := append([]byte(nil), chunk...)
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(line)+len(chunk) > MaxLineBytes+2 {

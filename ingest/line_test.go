@@ -1,9 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
@@ -90,6 +94,43 @@ func TestReadBatchNamesTheBadLine(t *testing.T) {
 	}
 }
 
+func TestReadBatchRefusesRepeatedKeys(t *testing.T) {
+	body := "{\"action\":\"user:login\"}\n \t\r\n\n{\"action\":\"user:login\",\"actor_email\":\"a@x.io\",\"action\":\"user:logout\"}\n"
+	_, err := ReadBatch(strings.NewReader(body), now)
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 4 || le.Field != "action" || !strings.Contains(le.Error(), "repeated key") {
+		t.Fatalf("ReadBatch = %v, want a repeated-key LineError for line 4, field action", err)
+	}
+}
+
+// TestReadBatchReadError checks that an error reading the body, after blank
+// lines as before a line, fails the batch with that error.
+func TestReadBatchReadError(t *testing.T) {
+	boom := errors.New("boom")
+	for name, prefix := range map[string]string{
+		"after blank lines": "\n\n  \n",
+		"within a line":     "{\"action\":\"user:login\"}\n{\"action\":",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := io.MultiReader(strings.NewReader(prefix), iotest.ErrReader(boom))
+			if _, err := ReadBatch(r, now); !errors.Is(err, boom) {
+				t.Errorf("ReadBatch = %v, want %v", err, boom)
+			}
+		})
+	}
+}
+
+// TestReadBatchSkipsPadding reads a body of many blank lines, several
+// buffers long, and still numbers the lines after it.
+func TestReadBatchSkipsPadding(t *testing.T) {
+	body := strings.Repeat("\n", 200_000) + strings.Repeat(" \r\n", 50_000) + "{\"action\":\"nope\"}\n"
+	_, err := ReadBatch(strings.NewReader(body), now)
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 250_001 || le.Field != "action" {
+		t.Fatalf("ReadBatch = %v, want a LineError for line 250001, field action", err)
+	}
+}
+
 func TestReadBatch(t *testing.T) {
 	body := "{\"action\":\"user:login\"}\r\n\n  \n{\"action\":\"run:stop\"}" // CRLF, blank lines, no final newline
 	lines, err := ReadBatch(strings.NewReader(body), now)
@@ -160,4 +201,23 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("ParseLine(%q) accepted an invalid event %+v", b, l)
 		}
 	})
+}
+
+// BenchmarkReadBatch reads a 10,000-line batch shaped like the platform's
+// events (bench/ sends the same kind).
+func BenchmarkReadBatch(b *testing.B) {
+	var body []byte
+	for i := range 10_000 {
+		body = fmt.Appendf(body, `{"id":"evt-%08d","action":"artifact:read","actor_email":"maya.chen@example.com","actor_ip":"10.1.%d.%d","actor_user_id":"%d",`+
+			`"artifact_asset":"QXJ0aWZhY3Q6%08d","artifact_digest":"4b2c0f6e8a1d3b5c7e9f","artifact_qualified_name":"vision/resnet-ablation/model-weights:v%d",`+
+			`"entity_name":"vision","project_name":"resnet-ablation","cli_version":"0.19.8","response_code":200,"timestamp":"2026-02-27T12:%02d:%02dZ"}`+"\n",
+			i, i%256, i%200, 1000+i%2000, i, i%50, i%60, i%60)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadBatch(bytes.NewReader(body), now); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -22,13 +22,19 @@ const (
 	RejectLine = "line"
 	// RejectCanceled: the client went away before the batch was stored.
 	RejectCanceled = "canceled"
+	// RejectCapacity: the server held as many batches as its ingest memory
+	// allows and found no room for this one in time (503).
+	RejectCapacity = "capacity"
+	// RejectUnavailable: PostgreSQL could not be reached or went away while
+	// the batch was stored (503).
+	RejectUnavailable = "unavailable"
 	// RejectInternal: the server failed.
 	RejectInternal = "internal"
 )
 
 // rejectReasons is every value the reason label can take.
 var rejectReasons = func() []string {
-	rs := []string{RejectBody, RejectOrg, RejectForbidden, RejectLine, RejectCanceled, RejectInternal}
+	rs := []string{RejectBody, RejectOrg, RejectForbidden, RejectLine, RejectCanceled, RejectCapacity, RejectUnavailable, RejectInternal}
 	for _, k := range audit.Keys {
 		rs = append(rs, string(k))
 	}
@@ -63,4 +69,10 @@ func (m *Metrics) BatchRejected(reason string) {
 		reason = RejectLine
 	}
 	m.batchesRejected.WithLabelValues(reason).Inc()
+}
+
+// IngestMemory records that the batches being read or stored reserved delta
+// more bytes (less, when negative).
+func (m *Metrics) IngestMemory(delta int64) {
+	m.ingestMemory.Add(float64(delta))
 }

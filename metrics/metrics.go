@@ -35,6 +35,7 @@ type Metrics struct {
 	eventsDuplicates prometheus.Counter
 	eventsDropped    prometheus.Counter
 	batchesRejected  *prometheus.CounterVec
+	ingestMemory     prometheus.Gauge
 
 	deliveries        *prometheus.CounterVec
 	outboxPending     prometheus.Gauge
@@ -97,8 +98,12 @@ func New(db *sql.DB) *Metrics {
 		}),
 		batchesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditgraph_audit_batches_rejected_total",
-			Help: "Audit event batches refused, by reason: body, org, forbidden, line, canceled, internal, or the documented key whose value was refused.",
+			Help: "Audit event batches refused, by reason: body, org, forbidden, line, canceled, capacity (no room in the ingest memory in time), unavailable (PostgreSQL went away), internal, or the documented key whose value was refused.",
 		}, []string{"reason"}),
+		ingestMemory: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditgraph_ingest_memory_bytes",
+			Help: "Decompressed bytes reserved by the audit event batches being read or stored, of the --ingest-memory they share.",
+		}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditgraph_notifier_deliveries_total",
 			Help: "Attempts to deliver an alert from the outbox, by plugin (slack, webhook) and result: delivered, retry (scheduled again), failed (given up, or the integration's secrets could not be opened), revoked (the receiver said the integration is gone), dropped (not sent: the integration was revoked or disconnected).",
@@ -123,7 +128,7 @@ func New(db *sql.DB) *Metrics {
 		poolCollector{db},
 		m.httpRequests, m.httpDuration,
 		m.graphqlOperations, m.graphqlDuration,
-		m.eventsIngested, m.eventsDuplicates, m.eventsDropped, m.batchesRejected,
+		m.eventsIngested, m.eventsDuplicates, m.eventsDropped, m.batchesRejected, m.ingestMemory,
 		m.deliveries, m.outboxPending,
 		m.chainStatus, m.chainLastVerified,
 	)

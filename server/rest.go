@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"cmp"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -35,10 +36,8 @@ type rest struct {
 	activeSince time.Time
 	now         func() time.Time
 	metrics     *metrics.Metrics
+	batches     *batchLimiter
 }
-
-// maxIngestBody bounds a batch's decompressed size.
-const maxIngestBody = 256 << 20
 
 // AnonymizeHeader tells a multi-tenant client that anonymize=true was ignored.
 const AnonymizeHeader = "X-Auditgraph-Anonymize"
@@ -75,7 +74,12 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusBadRequest, "cursor: "+err.Error())
 	case errors.Is(err, identity.ErrInvalid):
 		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), identity.ErrInvalid.Error()+": "))
+	case errors.Is(err, errCapacity):
+		h.batches.refuse(w)
 	case errors.Is(err, context.Canceled):
+	case storage.Unavailable(err):
+		h.log.WarnContext(r.Context(), "database unavailable", "path", r.URL.Path, "err", err)
+		auth.WriteUnavailable(w, "the database is unavailable, try again")
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 		auth.WriteError(w, http.StatusInternalServerError, "internal server error")
@@ -139,8 +143,12 @@ func rejectReason(err error) string {
 		return metrics.RejectOrg
 	case errors.Is(err, access.ErrForbidden):
 		return metrics.RejectForbidden
+	case errors.Is(err, errCapacity):
+		return metrics.RejectCapacity
 	case errors.Is(err, context.Canceled):
 		return metrics.RejectCanceled
+	case storage.Unavailable(err):
+		return metrics.RejectUnavailable
 	}
 	return metrics.RejectInternal
 }
@@ -155,29 +163,29 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	if err := h.mayIngest(ctx, p, org); err != nil {
 		return err
 	}
-	var body io.Reader = http.MaxBytesReader(w, r.Body, maxIngestBody)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return fail(http.StatusBadRequest, "body: Content-Encoding is gzip but the body is not gzip data")
-		}
-		defer zr.Close()
-		body = io.LimitReader(zr, maxIngestBody)
-	default:
-		return fail(http.StatusUnsupportedMediaType, "Content-Encoding %q is not supported: send gzip or none", enc)
-	}
-	lines, err := ingest.ReadBatch(body, h.now())
+	// Nothing is stored until the whole batch has been read and found
+	// valid: a batch over any limit is refused whole.
+	b, err := h.batches.open(w, r)
 	if err != nil {
+		return err
+	}
+	defer b.release()
+	lines, err := ingest.ReadBatch(b, h.now())
+	b.doneReading()
+	if err != nil {
+		var le *ingest.LineError
+		var ae *apiError
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return fail(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", maxIngestBody)
-		}
-		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+		var ce flate.CorruptInputError
+		switch {
+		case errors.As(err, &le), errors.As(err, &ae), errors.Is(err, errCapacity):
+			return err
+		case errors.As(err, &mbe):
+			return h.batches.tooLarge()
+		case b.gzip && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF)):
 			return fail(http.StatusBadRequest, "body: corrupt gzip data")
 		}
-		return err
+		return errBodyRead
 	}
 	events := make([]storage.IngestEvent, 0, len(lines))
 	for _, l := range lines {

@@ -61,6 +61,11 @@ type Config struct {
 	// GraphQLMaxBody is the largest POST /graphql body read, in bytes;
 	// larger ones get 413. 0 means DefaultGraphQLMaxBody.
 	GraphQLMaxBody int64
+	// IngestMemory bounds the decompressed bytes of the audit event batches
+	// being read or stored at once; a batch that finds no room within
+	// IngestWait is refused with 503. Zero means DefaultIngestMemory and 5s.
+	IngestMemory int64
+	IngestWait   time.Duration
 }
 
 // New returns the handler of every route.
@@ -76,7 +81,8 @@ func New(cfg Config) http.Handler {
 	}
 	authn := auth.New(cfg.Store, cfg.Log)
 	authn.OnFailure = cfg.Metrics.AuthFailure
-	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics}
+	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
+		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
 	}

@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	srv := &http.Server{
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
-			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody,
+			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody, IngestMemory: int64(sf.ingestMemory),
 			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -156,6 +156,7 @@ type serveFlags struct {
 	slackAuthURL  string
 	checkpoints   time.Duration
 	gqlMaxBody    int64
+	ingestMemory  byteSize
 }
 
 // parse registers serve's flags, parses args and checks the values.
@@ -177,6 +178,8 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
 		gqlMaxBody    = fs.Int64("graphql-max-body", server.DefaultGraphQLMaxBody, "largest POST /graphql body in bytes; a larger one gets 413")
 	)
+	sf.ingestMemory = byteSize(server.DefaultIngestMemory)
+	fs.Var(&sf.ingestMemory, "ingest-memory", "decompressed size of the audit event batches read or stored at once; one batch may be up to 256MiB or this, whichever is less, and a batch that finds no room within 5s gets 503 with Retry-After")
 	sf.db.register(fs)
 	sf.db.registerServe(fs)
 	sf.jobs.register(fs)
