@@ -269,5 +269,5 @@ func (m *meteredReader) Read(p []byte) (int, error) {
 func (l *batchLimiter) refuse(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", l.retryAfter())
 	auth.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf(
-		"ingest is at capacity (batches of %d bytes decompressed in flight): nothing of this batch was stored, try again later", l.memory))
+		"ingest is at capacity: the batches in flight hold all of the server's ingest memory (%d bytes decompressed); nothing of this batch was stored, try again later", l.memory))
 }
