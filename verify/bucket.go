@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -211,42 +212,44 @@ func before(c chain.Checkpoint, bound Bound) bool {
 	return c.Time.Before(bound.Time)
 }
 
-// line is one exported event; a key outside the documented ones makes the
-// line invalid.
-type line struct {
-	Action                string `json:"action"`
-	ActorEmail            string `json:"actor_email"`
-	ActorIP               string `json:"actor_ip"`
-	ActorUserID           string `json:"actor_user_id"`
-	ArtifactAsset         string `json:"artifact_asset"`
-	ArtifactDigest        string `json:"artifact_digest"`
-	ArtifactQualifiedName string `json:"artifact_qualified_name"`
-	ArtifactSequenceAsset string `json:"artifact_sequence_asset"`
-	CLIVersion            string `json:"cli_version"`
-	EntityAsset           string `json:"entity_asset"`
-	EntityName            string `json:"entity_name"`
-	ProjectAsset          string `json:"project_asset"`
-	ProjectName           string `json:"project_name"`
-	ReportAsset           string `json:"report_asset"`
-	ReportName            string `json:"report_name"`
-	ResponseCode          int    `json:"response_code"`
-	Timestamp             string `json:"timestamp"`
-	UserAsset             string `json:"user_asset"`
-	UserEmail             string `json:"user_email"`
-}
-
-func (l *line) event() (audit.Event, error) {
-	e := audit.Event{Action: audit.Action(l.Action), ActorEmail: l.ActorEmail, ActorIP: l.ActorIP, ActorUserID: l.ActorUserID,
-		ArtifactAsset: l.ArtifactAsset, ArtifactDigest: l.ArtifactDigest, ArtifactQualifiedName: l.ArtifactQualifiedName,
-		ArtifactSequenceAsset: l.ArtifactSequenceAsset, CLIVersion: l.CLIVersion, EntityAsset: l.EntityAsset,
-		EntityName: l.EntityName, ProjectAsset: l.ProjectAsset, ProjectName: l.ProjectName, ReportAsset: l.ReportAsset,
-		ReportName: l.ReportName, ResponseCode: l.ResponseCode, UserAsset: l.UserAsset, UserEmail: l.UserEmail}
-	if l.Timestamp != "" {
-		t, err := time.Parse(time.RFC3339Nano, l.Timestamp)
-		if err != nil {
-			return e, fmt.Errorf("timestamp %q is not RFC 3339", l.Timestamp)
+// lineEvent decodes one exported line: a JSON object of documented keys
+// (audit.Specs); any other key makes the line invalid. Like the decoder of
+// the struct it replaces, it reads the first JSON value of the line only.
+func lineEvent(b []byte) (audit.Event, error) {
+	var (
+		e audit.Event
+		m map[string]json.RawMessage
+	)
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		return e, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if audit.Index(audit.Key(k)) < 0 {
+			return e, fmt.Errorf("unknown key %q", k)
 		}
-		e.Timestamp = t
+	}
+	for i, k := range audit.Specs {
+		raw, ok := m[string(k.Key)]
+		if !ok {
+			continue
+		}
+		var err error
+		switch k.Kind {
+		case audit.Text:
+			err = json.Unmarshal(raw, e.Text(i))
+		case audit.Code:
+			err = json.Unmarshal(raw, &e.ResponseCode)
+		case audit.Time:
+			var ts string
+			if err = json.Unmarshal(raw, &ts); err == nil && ts != "" {
+				if e.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+					return e, fmt.Errorf("timestamp %q is not RFC 3339", ts)
+				}
+			}
+		}
+		if err != nil {
+			return e, fmt.Errorf("%s: %w", k.Key, err)
+		}
 	}
 	return e, nil
 }
@@ -281,13 +284,7 @@ func readObject(ctx context.Context, b *blob.Bucket, o eventObject, from, end in
 		if end >= 0 && seq > end {
 			return nil, nil
 		}
-		var l line
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
-		}
-		e, err := l.event()
+		e, err := lineEvent(sc.Bytes())
 		if err != nil {
 			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
 		}
