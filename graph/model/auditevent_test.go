@@ -1,10 +1,14 @@
 package model
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/auditgraph/auditgraph/audit"
 )
@@ -46,4 +50,36 @@ func TestAuditEventFollowsSpecs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSchemaAuditEventHasEveryKey checks that the schema's AuditEvent type
+// has a field for every key of audit.Specs.
+func TestSchemaAuditEventHasEveryKey(t *testing.T) {
+	src, err := os.ReadFile("../../schema/auditevent.graphqls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parser.ParseSchema(&ast.Source{Name: "auditevent.graphqls", Input: string(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := doc.Definitions.ForName("AuditEvent")
+	if def == nil {
+		t.Fatal("schema/auditevent.graphqls has no type AuditEvent")
+	}
+	for _, k := range audit.Keys {
+		name := strings.ReplaceAll(string(k), "_", "")
+		if !hasField(def.Fields, name) {
+			t.Errorf("type AuditEvent has no field for the key %s", k)
+		}
+	}
+}
+
+func hasField(fs ast.FieldList, name string) bool {
+	for _, f := range fs {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
 }
