@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -212,43 +212,47 @@ func before(c chain.Checkpoint, bound Bound) bool {
 	return c.Time.Before(bound.Time)
 }
 
-// lineEvent decodes one exported line: a JSON object of documented keys
-// (audit.Specs); any other key makes the line invalid. Like the decoder of
-// the struct it replaces, it reads the first JSON value of the line only.
+// lineType is the struct an exported line decodes into: one field per key
+// of audit.Specs, in its order, tagged with the key, so that encoding/json
+// refuses any other key (DisallowUnknownFields) at a struct's speed.
+var lineType = func() reflect.Type {
+	fs := make([]reflect.StructField, audit.NumKeys)
+	for i, k := range audit.Specs {
+		typ := reflect.TypeFor[string]()
+		if k.Kind == audit.Code {
+			typ = reflect.TypeFor[int]()
+		}
+		fs[i] = reflect.StructField{Name: "K" + strconv.Itoa(i), Type: typ, Tag: reflect.StructTag(`json:"` + string(k.Key) + `"`)}
+	}
+	return reflect.StructOf(fs)
+}()
+
+// lineEvent decodes one exported line: a JSON object of documented keys;
+// any other key makes the line invalid.
 func lineEvent(b []byte) (audit.Event, error) {
-	var (
-		e audit.Event
-		m map[string]json.RawMessage
-	)
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+	var e audit.Event
+	v := reflect.New(lineType)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v.Interface()); err != nil {
 		return e, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if audit.Index(audit.Key(k)) < 0 {
-			return e, fmt.Errorf("unknown key %q", k)
-		}
-	}
+	l := v.Elem()
 	for i, k := range audit.Specs {
-		raw, ok := m[string(k.Key)]
-		if !ok {
-			continue
-		}
-		var err error
+		f := l.Field(i)
 		switch k.Kind {
 		case audit.Text:
-			err = json.Unmarshal(raw, e.Text(i))
+			*e.Text(i) = f.String()
 		case audit.Code:
-			err = json.Unmarshal(raw, &e.ResponseCode)
+			e.ResponseCode = int(f.Int())
 		case audit.Time:
-			var ts string
-			if err = json.Unmarshal(raw, &ts); err == nil && ts != "" {
-				if e.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+			if ts := f.String(); ts != "" {
+				t, err := time.Parse(time.RFC3339Nano, ts)
+				if err != nil {
 					return e, fmt.Errorf("timestamp %q is not RFC 3339", ts)
 				}
+				e.Timestamp = t
 			}
-		}
-		if err != nil {
-			return e, fmt.Errorf("%s: %w", k.Key, err)
 		}
 	}
 	return e, nil
