@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Event is one audit log entry with the documented keys. Empty strings and a
-// zero ResponseCode mean "no value" and are left out of the JSON object.
+// Event is one audit log entry with the documented keys, one field per key in
+// the order of Specs. Empty strings and a zero ResponseCode mean "no value"
+// and are left out of the JSON object.
 type Event struct {
 	Action                Action
 	ActorEmail            string
@@ -57,13 +58,89 @@ const (
 	KeyUserEmail             Key = "user_email"
 )
 
-// Keys lists every documented key in alphabetical order, the order events
-// are written in.
-var Keys = []Key{
-	KeyAction, KeyActorEmail, KeyActorIP, KeyActorUserID, KeyArtifactAsset, KeyArtifactDigest,
-	KeyArtifactQualifiedName, KeyArtifactSequenceAsset, KeyCLIVersion, KeyEntityAsset, KeyEntityName,
-	KeyProjectAsset, KeyProjectName, KeyReportAsset, KeyReportName, KeyResponseCode, KeyTimestamp,
-	KeyUserAsset, KeyUserEmail,
+// Kind says how an event holds a key's value.
+type Kind uint8
+
+const (
+	// Text is a string (the action too); "" means no value.
+	Text Kind = iota
+	// Code is response_code, an integer; 0 means no value.
+	Code
+	// Time is the timestamp; the zero time means no value.
+	Time
+)
+
+// Spec describes one documented key.
+type Spec struct {
+	Key Key
+	// Column is the audit_events column that keeps the key.
+	Column string
+	Kind   Kind
+}
+
+// Specs is the one list of the documented keys, in alphabetical order: the
+// order events are written, hashed and stored in, and the order of Event's
+// fields. Column lists, scans, COPY rows, the decoders and the SQL that
+// writes an event's JSON are built from it; Event.Text(i) reaches the value
+// of Specs[i].
+var Specs = [...]Spec{
+	{KeyAction, "action", Text},
+	{KeyActorEmail, "actor_email", Text},
+	{KeyActorIP, "actor_ip", Text},
+	{KeyActorUserID, "actor_user_id", Text},
+	{KeyArtifactAsset, "artifact_asset", Text},
+	{KeyArtifactDigest, "artifact_digest", Text},
+	{KeyArtifactQualifiedName, "artifact_qualified_name", Text},
+	{KeyArtifactSequenceAsset, "artifact_sequence_asset", Text},
+	{KeyCLIVersion, "cli_version", Text},
+	{KeyEntityAsset, "entity_asset", Text},
+	{KeyEntityName, "entity_name", Text},
+	{KeyProjectAsset, "project_asset", Text},
+	{KeyProjectName, "project_name", Text},
+	{KeyReportAsset, "report_asset", Text},
+	{KeyReportName, "report_name", Text},
+	{KeyResponseCode, "response_code", Code},
+	{KeyTimestamp, "ts", Time},
+	{KeyUserAsset, "user_asset", Text},
+	{KeyUserEmail, "user_email", Text},
+}
+
+// NumKeys is how many documented keys there are.
+const NumKeys = len(Specs)
+
+// Keys lists every documented key in alphabetical order (Specs' keys).
+var Keys = func() []Key {
+	ks := make([]Key, NumKeys)
+	for i, s := range Specs {
+		ks[i] = s.Key
+	}
+	return ks
+}()
+
+var keyIndex = func() map[Key]int {
+	m := make(map[Key]int, NumKeys)
+	for i, s := range Specs {
+		m[s.Key] = i
+	}
+	return m
+}()
+
+// Index returns k's position in Specs, or -1 if k is not a documented key.
+func Index(k Key) int {
+	if i, ok := keyIndex[k]; ok {
+		return i
+	}
+	return -1
+}
+
+// Columns returns the audit_events columns of the documented keys, in
+// Specs' order.
+func Columns() []string {
+	cs := make([]string, NumKeys)
+	for i, s := range Specs {
+		cs[i] = s.Column
+	}
+	return cs
 }
 
 // PII lists the keys that anonymize=true removes. IDs are not PII here: they
@@ -74,38 +151,30 @@ var PII = []Key{
 }
 
 // Fields returns the event's keys that have values, in alphabetical order,
-// each with its JSON-encoded value. Encoding, anonymization and hashing all
-// walk this one list.
+// each with its JSON-encoded value. It walks Specs; the chain's canonical
+// encoding is the same walk unrolled, and a test holds the two together.
 func (e Event) Fields() []Field {
 	fs := make([]Field, 0, 8)
-	str := func(k Key, v string) {
-		if v != "" {
-			fs = append(fs, Field{k, AppendString(nil, v)})
+	for i, s := range Specs {
+		var v []byte
+		switch s.Kind {
+		case Text:
+			if t := *e.Text(i); t != "" {
+				v = AppendString(nil, t)
+			}
+		case Code:
+			if e.ResponseCode != 0 {
+				v = strconv.AppendInt(nil, int64(e.ResponseCode), 10)
+			}
+		case Time:
+			if !e.Timestamp.IsZero() {
+				v = AppendString(nil, e.Timestamp.UTC().Format(time.RFC3339))
+			}
+		}
+		if v != nil {
+			fs = append(fs, Field{s.Key, v})
 		}
 	}
-	str(KeyAction, string(e.Action))
-	str(KeyActorEmail, e.ActorEmail)
-	str(KeyActorIP, e.ActorIP)
-	str(KeyActorUserID, e.ActorUserID)
-	str(KeyArtifactAsset, e.ArtifactAsset)
-	str(KeyArtifactDigest, e.ArtifactDigest)
-	str(KeyArtifactQualifiedName, e.ArtifactQualifiedName)
-	str(KeyArtifactSequenceAsset, e.ArtifactSequenceAsset)
-	str(KeyCLIVersion, e.CLIVersion)
-	str(KeyEntityAsset, e.EntityAsset)
-	str(KeyEntityName, e.EntityName)
-	str(KeyProjectAsset, e.ProjectAsset)
-	str(KeyProjectName, e.ProjectName)
-	str(KeyReportAsset, e.ReportAsset)
-	str(KeyReportName, e.ReportName)
-	if e.ResponseCode != 0 {
-		fs = append(fs, Field{KeyResponseCode, strconv.AppendInt(nil, int64(e.ResponseCode), 10)})
-	}
-	if !e.Timestamp.IsZero() {
-		str(KeyTimestamp, e.Timestamp.UTC().Format(time.RFC3339))
-	}
-	str(KeyUserAsset, e.UserAsset)
-	str(KeyUserEmail, e.UserEmail)
 	return fs
 }
 
@@ -121,46 +190,49 @@ func (k Key) IsPII() bool { return slices.Contains(PII, k) }
 // Anonymized returns a copy of e without the PII keys.
 func (e Event) Anonymized() Event {
 	for _, k := range PII {
-		*e.text(k) = ""
+		*e.Text(Index(k)) = ""
 	}
 	return e
 }
 
-// text returns the field holding a string-valued key, or nil for the keys
-// that are not strings (action, response_code, timestamp).
-func (e *Event) text(k Key) *string {
-	switch k {
-	case KeyActorEmail:
+// Text returns the field holding the value of Specs[i], a key of kind Text,
+// and nil for the other kinds (response_code, timestamp). The cases follow
+// Event's fields, which follow Specs (TestSpecsFollowEvent).
+func (e *Event) Text(i int) *string {
+	switch i {
+	case 0:
+		return (*string)(&e.Action)
+	case 1:
 		return &e.ActorEmail
-	case KeyActorIP:
+	case 2:
 		return &e.ActorIP
-	case KeyActorUserID:
+	case 3:
 		return &e.ActorUserID
-	case KeyArtifactAsset:
+	case 4:
 		return &e.ArtifactAsset
-	case KeyArtifactDigest:
+	case 5:
 		return &e.ArtifactDigest
-	case KeyArtifactQualifiedName:
+	case 6:
 		return &e.ArtifactQualifiedName
-	case KeyArtifactSequenceAsset:
+	case 7:
 		return &e.ArtifactSequenceAsset
-	case KeyCLIVersion:
+	case 8:
 		return &e.CLIVersion
-	case KeyEntityAsset:
+	case 9:
 		return &e.EntityAsset
-	case KeyEntityName:
+	case 10:
 		return &e.EntityName
-	case KeyProjectAsset:
+	case 11:
 		return &e.ProjectAsset
-	case KeyProjectName:
+	case 12:
 		return &e.ProjectName
-	case KeyReportAsset:
+	case 13:
 		return &e.ReportAsset
-	case KeyReportName:
+	case 14:
 		return &e.ReportName
-	case KeyUserAsset:
+	case 17:
 		return &e.UserAsset
-	case KeyUserEmail:
+	case 18:
 		return &e.UserEmail
 	}
 	return nil

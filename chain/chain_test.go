@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +106,47 @@ func BenchmarkHasherNext(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		prev = h.Next(prev, int64(i), &e)
+	}
+}
+
+// TestAppendObjectFollowsSpecs pins AppendObject's unrolled walk to
+// audit.Specs: an event with only one key set encodes as an object of that
+// key alone, and an event with every key set holds them in Specs' order.
+func TestAppendObjectFollowsSpecs(t *testing.T) {
+	typ := reflect.TypeFor[audit.Event]()
+	if typ.NumField() != audit.NumKeys {
+		t.Fatalf("audit.Event has %d fields, audit.Specs %d keys", typ.NumField(), audit.NumKeys)
+	}
+	var all audit.Event
+	for i, s := range audit.Specs {
+		var e audit.Event
+		setKey(&e, i)
+		setKey(&all, i)
+		got := string(chain.AppendObject(nil, &e))
+		if prefix := `{"` + string(s.Key) + `":`; !strings.HasPrefix(got, prefix) || strings.Count(got, `":`) != 1 {
+			t.Errorf("AppendObject(only %s set) = %s, want %s…}", s.Key, got, prefix)
+		}
+	}
+	got := string(chain.AppendObject(nil, &all))
+	last := -1
+	for _, k := range audit.Keys {
+		at := strings.Index(got, `"`+string(k)+`":`)
+		if at <= last {
+			t.Fatalf("AppendObject(every key set) = %s: %s missing or out of audit.Keys' order", got, k)
+		}
+		last = at
+	}
+}
+
+// setKey gives field i of e (the key audit.Specs[i]) a value.
+func setKey(e *audit.Event, i int) {
+	f := reflect.ValueOf(e).Elem().Field(i)
+	switch audit.Specs[i].Kind {
+	case audit.Code:
+		f.SetInt(404)
+	case audit.Time:
+		f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	default:
+		f.SetString("v")
 	}
 }

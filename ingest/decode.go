@@ -2,14 +2,17 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/auditgraph/auditgraph/audit"
 )
 
 // decodeWire fills w from one line holding a flat JSON object, as
-// encoding/json would with DisallowUnknownFields, about ten times faster:
+// encoding/json would fill a struct of wireKeys' keys with
+// DisallowUnknownFields (but refusing a repeated key), much faster:
 // ingest spends most of its Go time here. A line is one object of known keys
 // whose values are strings, booleans, a number or null, so a small scanner
 // suffices. On failure it returns the key concerned (if any) and the reason.
@@ -133,24 +136,17 @@ func (d *decoder) value(k int, unknown string, w *wire) (field, reason string, o
 		}
 		// null leaves a key unset, as encoding/json does for pointers, but an
 		// unknown key is refused whatever its value.
-		switch k {
-		case -1:
+		if k < 0 {
 			return unknown, "unknown key", false
-		case keyResponseCode:
-			w.ResponseCode = nil
-		case keyProjectPublic:
-			w.ProjectPublic = nil
-		case keyOrgScoped:
-			w.OrgScoped = nil
-		default:
-			*wireString(w, k) = nil
 		}
+		w.set &^= 1 << k
+		w.text[k] = ""
 		return "", "", true
 	}
-	switch k {
-	case -1:
+	switch {
+	case k < 0:
 		return unknown, "unknown key", false
-	case keyResponseCode:
+	case k == keyResponseCode:
 		start := d.i
 		switch {
 		case c == '"':
@@ -172,10 +168,8 @@ func (d *decoder) value(k int, unknown string, w *wire) (field, reason string, o
 		default:
 			return wireKeys[k], "wrong type: want a number", false
 		}
-		raw := json.RawMessage(append([]byte(nil), d.b[start:d.i]...))
-		w.ResponseCode = &raw
-		return "", "", true
-	case keyProjectPublic, keyOrgScoped:
+		w.text[k] = string(d.b[start:d.i])
+	case k == keyProjectPublic || k == keyOrgScoped:
 		var v bool
 		switch {
 		case d.lit("true"):
@@ -185,20 +179,21 @@ func (d *decoder) value(k int, unknown string, w *wire) (field, reason string, o
 			return wireKeys[k], "wrong type: want true or false", false
 		}
 		if k == keyProjectPublic {
-			w.ProjectPublic = &v
+			w.projectPublic = v
 		} else {
-			w.OrgScoped = &v
+			w.orgScoped = v
 		}
-		return "", "", true
+	default:
+		if c != '"' {
+			return wireKeys[k], "wrong type: want a string", false
+		}
+		s, ok := d.str()
+		if !ok {
+			return "", "not valid JSON: " + d.err, false
+		}
+		w.text[k] = s
 	}
-	if c != '"' {
-		return wireKeys[k], "wrong type: want a string", false
-	}
-	s, ok := d.str()
-	if !ok {
-		return "", "not valid JSON: " + d.err, false
-	}
-	*wireString(w, k) = &s
+	w.set |= 1 << k
 	return "", "", true
 }
 
@@ -353,111 +348,41 @@ func (d *decoder) hex4() (rune, bool) {
 	return rune(v), true
 }
 
-// wireKeys are the keys a line may hold, in the order of wire's fields.
-var wireKeys = [...]string{"id", "action", "actor_email", "actor_ip", "actor_user_id", "artifact_asset",
-	"artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version", "entity_asset",
-	"entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
-	"timestamp", "user_asset", "user_email", "project_public", "org_scoped"}
+// wireKeys are the keys a line may hold: the client's id, the documented
+// keys (audit.Specs, so that wireKeys[1+i] is audit.Keys[i]), then the two
+// context keys.
+var wireKeys = slices.Concat([]string{"id"}, func() []string {
+	ks := make([]string, audit.NumKeys)
+	for i, k := range audit.Keys {
+		ks[i] = string(k)
+	}
+	return ks
+}(), []string{"project_public", "org_scoped"})
 
-// The indexes in wireKeys of the keys whose values are not strings.
-const (
-	keyResponseCode  = 16
-	keyProjectPublic = 20
-	keyOrgScoped     = 21
+// numWireKeys is len(wireKeys).
+const numWireKeys = 1 + audit.NumKeys + 2
+
+// The indexes in wireKeys of the keys ParseLine and value treat apart.
+var (
+	keyAction        = 1 + audit.Index(audit.KeyAction)
+	keyResponseCode  = 1 + audit.Index(audit.KeyResponseCode)
+	keyTimestamp     = 1 + audit.Index(audit.KeyTimestamp)
+	keyProjectPublic = 1 + audit.NumKeys
+	keyOrgScoped     = 2 + audit.NumKeys
 )
+
+var wireIndex = func() map[string]int {
+	m := make(map[string]int, len(wireKeys))
+	for k, key := range wireKeys {
+		m[key] = k
+	}
+	return m
+}()
 
 // keyIndex returns the index of key in wireKeys, or -1.
 func keyIndex(key []byte) int {
-	switch string(key) {
-	case "id":
-		return 0
-	case "action":
-		return 1
-	case "actor_email":
-		return 2
-	case "actor_ip":
-		return 3
-	case "actor_user_id":
-		return 4
-	case "artifact_asset":
-		return 5
-	case "artifact_digest":
-		return 6
-	case "artifact_qualified_name":
-		return 7
-	case "artifact_sequence_asset":
-		return 8
-	case "cli_version":
-		return 9
-	case "entity_asset":
-		return 10
-	case "entity_name":
-		return 11
-	case "project_asset":
-		return 12
-	case "project_name":
-		return 13
-	case "report_asset":
-		return 14
-	case "report_name":
-		return 15
-	case "response_code":
-		return keyResponseCode
-	case "timestamp":
-		return 17
-	case "user_asset":
-		return 18
-	case "user_email":
-		return 19
-	case "project_public":
-		return keyProjectPublic
-	case "org_scoped":
-		return keyOrgScoped
+	if k, ok := wireIndex[string(key)]; ok {
+		return k
 	}
 	return -1
-}
-
-// wireString returns the field of the string-valued key wireKeys[k].
-func wireString(w *wire, k int) **string {
-	switch k {
-	case 0:
-		return &w.ID
-	case 1:
-		return &w.Action
-	case 2:
-		return &w.ActorEmail
-	case 3:
-		return &w.ActorIP
-	case 4:
-		return &w.ActorUserID
-	case 5:
-		return &w.ArtifactAsset
-	case 6:
-		return &w.ArtifactDigest
-	case 7:
-		return &w.ArtifactQualifiedName
-	case 8:
-		return &w.ArtifactSequenceAsset
-	case 9:
-		return &w.CLIVersion
-	case 10:
-		return &w.EntityAsset
-	case 11:
-		return &w.EntityName
-	case 12:
-		return &w.ProjectAsset
-	case 13:
-		return &w.ProjectName
-	case 14:
-		return &w.ReportAsset
-	case 15:
-		return &w.ReportName
-	case 17:
-		return &w.Timestamp
-	case 18:
-		return &w.UserAsset
-	case 19:
-		return &w.UserEmail
-	}
-	panic("ingest: no string key at index " + strconv.Itoa(k))
 }

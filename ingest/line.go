@@ -5,7 +5,6 @@ package ingest
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,31 +53,16 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason)
 }
 
-// wire is a line as sent: the documented keys plus id and context.
+// wire is a line as sent: for each key of wireKeys, whether the line gives
+// it a value other than null (bit k of set) and, for the keys whose value is
+// a string, that value; for response_code, the raw JSON value.
 type wire struct {
-	ID                    *string          `json:"id"`
-	Action                *string          `json:"action"`
-	ActorEmail            *string          `json:"actor_email"`
-	ActorIP               *string          `json:"actor_ip"`
-	ActorUserID           *string          `json:"actor_user_id"`
-	ArtifactAsset         *string          `json:"artifact_asset"`
-	ArtifactDigest        *string          `json:"artifact_digest"`
-	ArtifactQualifiedName *string          `json:"artifact_qualified_name"`
-	ArtifactSequenceAsset *string          `json:"artifact_sequence_asset"`
-	CLIVersion            *string          `json:"cli_version"`
-	EntityAsset           *string          `json:"entity_asset"`
-	EntityName            *string          `json:"entity_name"`
-	ProjectAsset          *string          `json:"project_asset"`
-	ProjectName           *string          `json:"project_name"`
-	ReportAsset           *string          `json:"report_asset"`
-	ReportName            *string          `json:"report_name"`
-	ResponseCode          *json.RawMessage `json:"response_code"`
-	Timestamp             *string          `json:"timestamp"`
-	UserAsset             *string          `json:"user_asset"`
-	UserEmail             *string          `json:"user_email"`
-	ProjectPublic         *bool            `json:"project_public"`
-	OrgScoped             *bool            `json:"org_scoped"`
+	set                      uint32
+	text                     [numWireKeys]string
+	projectPublic, orgScoped bool
 }
+
+func (w *wire) has(k int) bool { return w.set&(1<<k) != 0 }
 
 // ParseLine parses and validates one line; n is its 1-based number, now
 // the receive time used when the line has no timestamp.
@@ -94,71 +78,58 @@ func ParseLine(b []byte, n int, now time.Time) (Line, error) {
 	if field, reason, ok := decodeWire(b, &w); !ok {
 		return bad(field, "%s", reason)
 	}
-	if w.Action == nil || *w.Action == "" {
+	if w.text[keyAction] == "" {
 		return bad("action", "missing")
 	}
-	a, err := audit.ParseAction(*w.Action)
+	a, err := audit.ParseAction(w.text[keyAction])
 	if err != nil {
 		return bad("action", "%v", err)
 	}
 	l.Action = a
 	l.Timestamp = now
-	if w.Timestamp != nil {
-		t, err := time.Parse(time.RFC3339Nano, *w.Timestamp)
+	if w.has(keyTimestamp) {
+		ts := w.text[keyTimestamp]
+		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
-			return bad("timestamp", "%q is not an RFC3339 time such as 2023-01-23T12:34:56Z", *w.Timestamp)
+			return bad("timestamp", "%q is not an RFC3339 time such as 2023-01-23T12:34:56Z", ts)
 		}
 		if t.Before(Oldest) || t.After(now.Add(MaxFuture)) {
-			return bad("timestamp", "%q is outside the accepted range (%s to 24 hours from now)", *w.Timestamp, Oldest.Format("2006-01-02"))
+			return bad("timestamp", "%q is outside the accepted range (%s to 24 hours from now)", ts, Oldest.Format("2006-01-02"))
 		}
 		l.Timestamp = t.UTC()
 	}
-	if w.ResponseCode != nil && string(*w.ResponseCode) != "null" {
-		c, err := strconv.Atoi(string(*w.ResponseCode))
+	if w.has(keyResponseCode) {
+		raw := w.text[keyResponseCode]
+		c, err := strconv.Atoi(raw)
 		if err != nil || c < 100 || c > 599 {
-			return bad("response_code", "%s is not an HTTP status code (an integer from 100 to 599)", *w.ResponseCode)
+			return bad("response_code", "%s is not an HTTP status code (an integer from 100 to 599)", raw)
 		}
 		l.ResponseCode = c
 	}
-	for _, f := range []struct {
-		name string
-		src  *string
-		dst  *string
-	}{
-		{"id", w.ID, &l.ClientID},
-		{"actor_email", w.ActorEmail, &l.ActorEmail},
-		{"actor_ip", w.ActorIP, &l.ActorIP},
-		{"actor_user_id", w.ActorUserID, &l.ActorUserID},
-		{"artifact_asset", w.ArtifactAsset, &l.ArtifactAsset},
-		{"artifact_digest", w.ArtifactDigest, &l.ArtifactDigest},
-		{"artifact_qualified_name", w.ArtifactQualifiedName, &l.ArtifactQualifiedName},
-		{"artifact_sequence_asset", w.ArtifactSequenceAsset, &l.ArtifactSequenceAsset},
-		{"cli_version", w.CLIVersion, &l.CLIVersion},
-		{"entity_asset", w.EntityAsset, &l.EntityAsset},
-		{"entity_name", w.EntityName, &l.EntityName},
-		{"project_asset", w.ProjectAsset, &l.ProjectAsset},
-		{"project_name", w.ProjectName, &l.ProjectName},
-		{"report_asset", w.ReportAsset, &l.ReportAsset},
-		{"report_name", w.ReportName, &l.ReportName},
-		{"user_asset", w.UserAsset, &l.UserAsset},
-		{"user_email", w.UserEmail, &l.UserEmail},
-	} {
-		if f.src == nil {
+	// The id, then the text keys but the action, already checked.
+	for k, key := range wireKeys[:keyProjectPublic] {
+		i := k - 1
+		if !w.has(k) || k == keyAction || (i >= 0 && audit.Specs[i].Kind != audit.Text) {
 			continue
 		}
-		if len(*f.src) > MaxValueBytes {
-			return bad(f.name, "longer than %d bytes", MaxValueBytes)
+		v := w.text[k]
+		if len(v) > MaxValueBytes {
+			return bad(key, "longer than %d bytes", MaxValueBytes)
 		}
-		if strings.ContainsRune(*f.src, 0) {
-			return bad(f.name, "contains a NUL character")
+		if strings.IndexByte(v, 0) >= 0 {
+			return bad(key, "contains a NUL character")
 		}
-		*f.dst = *f.src
+		if i < 0 {
+			l.ClientID = v
+		} else {
+			*l.Text(i) = v
+		}
 	}
-	if w.ProjectPublic != nil {
-		l.ProjectPublic = *w.ProjectPublic
+	if w.has(keyProjectPublic) {
+		l.ProjectPublic = w.projectPublic
 	}
-	if w.OrgScoped != nil {
-		l.OrgScoped = *w.OrgScoped
+	if w.has(keyOrgScoped) {
+		l.OrgScoped = w.orgScoped
 	}
 	return l, nil
 }

@@ -9,113 +9,9 @@ import (
 	"context"
 
 	"github.com/auditgraph/auditgraph/access"
-	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
 )
-
-// Sequence is the resolver for the sequence field.
-func (r *auditEventResolver) Sequence(ctx context.Context, obj *storage.StoredEvent) (int, error) {
-	return int(obj.Seq), nil
-}
-
-// Action is the resolver for the action field.
-func (r *auditEventResolver) Action(ctx context.Context, obj *storage.StoredEvent) (string, error) {
-	return string(obj.Action), nil
-}
-
-// ActorEmail is the resolver for the actorEmail field.
-func (r *auditEventResolver) ActorEmail(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ActorEmail), nil
-}
-
-// ActorIP is the resolver for the actorIp field.
-func (r *auditEventResolver) ActorIP(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ActorIP), nil
-}
-
-// ActorUserID is the resolver for the actorUserId field.
-func (r *auditEventResolver) ActorUserID(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ActorUserID), nil
-}
-
-// ArtifactAsset is the resolver for the artifactAsset field.
-func (r *auditEventResolver) ArtifactAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ArtifactAsset), nil
-}
-
-// ArtifactDigest is the resolver for the artifactDigest field.
-func (r *auditEventResolver) ArtifactDigest(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ArtifactDigest), nil
-}
-
-// ArtifactQualifiedName is the resolver for the artifactQualifiedName field.
-func (r *auditEventResolver) ArtifactQualifiedName(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ArtifactQualifiedName), nil
-}
-
-// ArtifactSequenceAsset is the resolver for the artifactSequenceAsset field.
-func (r *auditEventResolver) ArtifactSequenceAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ArtifactSequenceAsset), nil
-}
-
-// CliVersion is the resolver for the cliVersion field.
-func (r *auditEventResolver) CliVersion(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.CLIVersion), nil
-}
-
-// EntityAsset is the resolver for the entityAsset field.
-func (r *auditEventResolver) EntityAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.EntityAsset), nil
-}
-
-// EntityName is the resolver for the entityName field.
-func (r *auditEventResolver) EntityName(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.EntityName), nil
-}
-
-// ProjectAsset is the resolver for the projectAsset field.
-func (r *auditEventResolver) ProjectAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ProjectAsset), nil
-}
-
-// ProjectName is the resolver for the projectName field.
-func (r *auditEventResolver) ProjectName(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ProjectName), nil
-}
-
-// ReportAsset is the resolver for the reportAsset field.
-func (r *auditEventResolver) ReportAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ReportAsset), nil
-}
-
-// ReportName is the resolver for the reportName field.
-func (r *auditEventResolver) ReportName(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.ReportName), nil
-}
-
-// ResponseCode is the resolver for the responseCode field.
-func (r *auditEventResolver) ResponseCode(ctx context.Context, obj *storage.StoredEvent) (*int, error) {
-	if obj.ResponseCode == 0 {
-		return nil, nil
-	}
-	return &obj.ResponseCode, nil
-}
-
-// UserAsset is the resolver for the userAsset field.
-func (r *auditEventResolver) UserAsset(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.UserAsset), nil
-}
-
-// UserEmail is the resolver for the userEmail field.
-func (r *auditEventResolver) UserEmail(ctx context.Context, obj *storage.StoredEvent) (*string, error) {
-	return optional(obj.UserEmail), nil
-}
-
-// JSON is the resolver for the json field.
-func (r *auditEventResolver) JSON(ctx context.Context, obj *storage.StoredEvent) (string, error) {
-	return string(obj.AppendJSON(nil)), nil
-}
 
 // AuditEvents is the resolver for the auditEvents field.
 func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error) {
@@ -140,19 +36,14 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Org
 		return nil, err
 	}
 	anon := anonymize != nil && *anonymize && !r.Mode.MultiTenant()
-	conn := &model.AuditEventConnection{Edges: []model.AuditEventEdge{}, Nodes: []storage.StoredEvent{}}
-	for i := range events {
+	conn := &model.AuditEventConnection{Edges: make([]model.AuditEventEdge, len(events)), Nodes: make([]model.AuditEvent, len(events))}
+	for i, e := range events {
 		if anon {
-			events[i].Event = events[i].Anonymized()
+			e.Event = e.Anonymized()
 		}
-		conn.Edges = append(conn.Edges, model.AuditEventEdge{Cursor: cursors[i], Node: &events[i]})
-		conn.Nodes = append(conn.Nodes, events[i])
+		conn.Nodes[i] = model.NewAuditEvent(e.Seq, e.Event)
+		conn.Edges[i] = model.AuditEventEdge{Cursor: cursors[i], Node: &conn.Nodes[i]}
 	}
 	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.AuditEventEdge) string { return e.Cursor }, more, after != nil && *after != "")
 	return conn, nil
 }
-
-// AuditEvent returns graph.AuditEventResolver implementation.
-func (r *Resolver) AuditEvent() graph.AuditEventResolver { return &auditEventResolver{r} }
-
-type auditEventResolver struct{ *Resolver }

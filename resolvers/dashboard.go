@@ -195,10 +195,3 @@ func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (storage.
 	ef.Start, ef.End = q.Start, q.End
 	return ef, nil
 }
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}

@@ -21,7 +21,7 @@ import (
 )
 
 // AuditEvents is the resolver for the auditEvents field.
-func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization string, filter *model.AuditEventFilter, anonymize *bool) (<-chan *storage.StoredEvent, error) {
+func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization string, filter *model.AuditEventFilter, anonymize *bool) (<-chan *model.AuditEvent, error) {
 	// ended tells the client why its subscription stopped; every reason asks
 	// it to resubscribe.
 	ended := func(err error) *gqlerror.Error {
@@ -63,7 +63,7 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 		return nil, err
 	}
 	anon := anonymize != nil && *anonymize && !r.Mode.MultiTenant()
-	out := make(chan *storage.StoredEvent)
+	out := make(chan *model.AuditEvent)
 	go func() {
 		defer close(out)
 		defer sub.Close()
@@ -86,13 +86,13 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 			if revokesAccess(e.Action) && !auth.StillValid(ctx) {
 				return // the caller's credentials are gone: its connection is being closed
 			}
+			ev := e.Event // a copy: e is shared with other subscribers
 			if anon {
-				c := *e // shared with other subscribers
-				c.Event = c.Anonymized()
-				e = &c
+				ev = ev.Anonymized()
 			}
+			a := model.NewAuditEvent(e.Seq, ev)
 			select {
-			case out <- e:
+			case out <- &a:
 			case <-ctx.Done():
 				return
 			}

@@ -15,7 +15,7 @@ import (
 )
 
 // eventJSON returns the SQL expression that writes an event as the
-// documented JSON object: the keys of audit.Keys in order, keys without a
+// documented JSON object: the keys of audit.Specs in order, keys without a
 // value left out, the timestamp in RFC3339 UTC, and without the PII keys
 // when anonymize is set. PostgreSQL builds the text, so streaming a window
 // costs the server little more than copying bytes. Each member is
@@ -23,20 +23,20 @@ import (
 // NULLs: that leaves out empty keys without building and re-parsing JSON.
 func eventJSON(anonymize bool) string {
 	var members []string
-	for _, k := range audit.Keys {
-		if anonymize && k.IsPII() {
+	for _, k := range audit.Specs {
+		if anonymize && k.Key.IsPII() {
 			continue
 		}
 		var value string
-		switch k {
-		case audit.KeyTimestamp:
-			value = `'"' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '"'`
-		case audit.KeyResponseCode:
-			value = `response_code::text`
+		switch k.Kind {
+		case audit.Time:
+			value = fmt.Sprintf(`'"' || to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '"'`, k.Column)
+		case audit.Code:
+			value = k.Column + `::text`
 		default:
-			value = fmt.Sprintf(`to_json(%s)::text`, k)
+			value = fmt.Sprintf(`to_json(%s)::text`, k.Column)
 		}
-		members = append(members, fmt.Sprintf(`'"%s":' || %s`, k, value))
+		members = append(members, fmt.Sprintf(`'"%s":' || %s`, k.Key, value))
 	}
 	return `'{' || concat_ws(',', ` + strings.Join(members, ", ") + `) || '}'`
 }

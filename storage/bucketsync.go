@@ -130,20 +130,21 @@ func (s *Store) StreamOrgEvents(ctx context.Context, orgID, first, last int64, f
 	if err != nil {
 		return fmt.Errorf("storage: stream events of organization %d: %w", orgID, err)
 	}
+	sc := newEventScanner()
 	for {
-		rows, err := tx.QueryxContext(ctx, `FETCH `+strconv.Itoa(streamBatch)+` FROM sync_stream`)
+		rows, err := tx.QueryContext(ctx, `FETCH `+strconv.Itoa(streamBatch)+` FROM sync_stream`)
 		if err != nil {
 			return fmt.Errorf("storage: stream events of organization %d: %w", orgID, err)
 		}
 		n := 0
 		for rows.Next() {
-			var r eventRow
-			if err := rows.StructScan(&r); err != nil {
+			e, err := sc.scan(rows)
+			if err != nil {
 				rows.Close()
 				return fmt.Errorf("storage: stream events of organization %d: %w", orgID, err)
 			}
 			n++
-			if err := fn(r.stored()); err != nil {
+			if err := fn(e); err != nil {
 				rows.Close()
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -249,9 +250,7 @@ const chainBatch = 5000
 // what makes reading fast. It must run in a transaction (InSnapshot).
 func (tx *Tx) ChainEvents(ctx context.Context, orgID, from, to int64, fn func(*ChainEvent) error) error {
 	_, err := tx.q.ExecContext(ctx, `DECLARE chain_events NO SCROLL CURSOR FOR
-		SELECT seq, ts, action, actor_email, actor_ip, actor_user_id, artifact_asset, artifact_digest,
-			artifact_qualified_name, artifact_sequence_asset, cli_version, entity_asset, entity_name,
-			project_asset, project_name, report_asset, report_name, COALESCE(response_code, 0), user_asset, user_email, hash
+		SELECT seq, `+strings.Join(audit.Columns(), ", ")+`, hash
 		FROM audit_events WHERE org_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`, orgID, from, to)
 	if err != nil {
 		return fmt.Errorf("storage: read chain of organization %d: %w", orgID, err)
@@ -259,15 +258,10 @@ func (tx *Tx) ChainEvents(ctx context.Context, orgID, from, to int64, fn func(*C
 	defer tx.q.ExecContext(context.WithoutCancel(ctx), `CLOSE chain_events`)
 	var (
 		ce   ChainEvent
-		text [16]sql.NullString
+		keys keyScan
 		hash sql.RawBytes
 	)
-	e := &ce.Event
-	dest := []any{&ce.Seq, &e.Timestamp, &e.Action}
-	for i := range 14 {
-		dest = append(dest, &text[i])
-	}
-	dest = append(dest, &e.ResponseCode, &text[14], &text[15], &hash)
+	dest := append(keys.dest([]any{&ce.Seq}), &hash)
 	for {
 		rows, err := tx.q.QueryContext(ctx, `FETCH `+strconv.Itoa(chainBatch)+` FROM chain_events`)
 		if err != nil {
@@ -280,11 +274,7 @@ func (tx *Tx) ChainEvents(ctx context.Context, orgID, from, to int64, fn func(*C
 				return fmt.Errorf("storage: read chain of organization %d: %w", orgID, err)
 			}
 			n++
-			e.ActorEmail, e.ActorIP, e.ActorUserID = text[0].String, text[1].String, text[2].String
-			e.ArtifactAsset, e.ArtifactDigest, e.ArtifactQualifiedName = text[3].String, text[4].String, text[5].String
-			e.ArtifactSequenceAsset, e.CLIVersion, e.EntityAsset, e.EntityName = text[6].String, text[7].String, text[8].String, text[9].String
-			e.ProjectAsset, e.ProjectName, e.ReportAsset, e.ReportName = text[10].String, text[11].String, text[12].String, text[13].String
-			e.UserAsset, e.UserEmail = text[14].String, text[15].String
+			keys.event(&ce.Event)
 			ce.Hash = hash
 			if err := fn(&ce); err != nil {
 				rows.Close()

@@ -67,21 +67,18 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 		}
 		where = append(where, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
 	}
-	var rows []eventRow
-	err := q.sel(ctx, &rows, `SELECT `+eventColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+
+	es, err := q.events(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, addArg(f.Limit+1)), args...)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("storage: events of organization %d: %w", f.OrgID, err)
 	}
-	more := len(rows) > f.Limit
+	more := len(es) > f.Limit
 	if more {
-		rows = rows[:f.Limit]
+		es = es[:f.Limit]
 	}
-	es := make([]StoredEvent, len(rows))
-	cs := make([]string, len(rows))
-	for i, r := range rows {
-		es[i] = r.stored()
-		cs[i] = encodeEventCursor(r.TS, r.Seq)
+	cs := make([]string, len(es))
+	for i, e := range es {
+		cs[i] = encodeEventCursor(e.Timestamp, e.Seq)
 	}
 	return es, cs, more, nil
 }

@@ -27,13 +27,6 @@ type IngestResult struct {
 	FirstSeq, LastSeq int64
 }
 
-// copyColumns are copied into audit_events, in the order copyRow fills them,
-// then the chain hash.
-var copyColumns = []string{"org_id", "seq", "ts", "action", "actor_user_id", "actor_email", "actor_ip",
-	"artifact_asset", "artifact_digest", "artifact_qualified_name", "artifact_sequence_asset", "cli_version",
-	"entity_asset", "entity_name", "project_asset", "project_name", "report_asset", "report_name", "response_code",
-	"user_asset", "user_email", "hash"}
-
 // copyStatement is the COPY that lib/pq turns into a copy-in stream.
 var copyStatement = "COPY audit_events (" + strings.Join(copyColumns, ", ") + ") FROM STDIN"
 
@@ -152,7 +145,7 @@ func (tx *Tx) copyEvents(ctx context.Context, orgID int64, head logHead, events 
 	}
 	row := make([]any, len(copyColumns))
 	for i, e := range events {
-		copyRow(row, orgID, first+int64(i), e)
+		copyRow(row, orgID, first+int64(i), &e.Event)
 		row[len(row)-1] = hashes.at(i)
 		if _, err := stmt.ExecContext(ctx, row...); err != nil {
 			stmt.Close()
@@ -167,24 +160,4 @@ func (tx *Tx) copyEvents(ctx context.Context, orgID int64, head logHead, events 
 		return head, fmt.Errorf("storage: ingest: copy: %w", err)
 	}
 	return newHead, nil
-}
-
-// copyRow fills row with e's column values; empty strings become NULL.
-func copyRow(row []any, orgID, seq int64, e IngestEvent) {
-	str := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
-	var code any
-	if e.ResponseCode != 0 {
-		code = e.ResponseCode
-	}
-	row[0], row[1], row[2], row[3] = orgID, seq, e.Timestamp.UTC(), string(e.Action)
-	row[4], row[5], row[6] = str(e.ActorUserID), str(e.ActorEmail), str(e.ActorIP)
-	row[7], row[8], row[9], row[10] = str(e.ArtifactAsset), str(e.ArtifactDigest), str(e.ArtifactQualifiedName), str(e.ArtifactSequenceAsset)
-	row[11], row[12], row[13] = str(e.CLIVersion), str(e.EntityAsset), str(e.EntityName)
-	row[14], row[15], row[16], row[17] = str(e.ProjectAsset), str(e.ProjectName), str(e.ReportAsset), str(e.ReportName)
-	row[18], row[19], row[20] = code, str(e.UserAsset), str(e.UserEmail)
 }

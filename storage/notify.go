@@ -55,15 +55,10 @@ func (tx *Tx) notifyAppended(ctx context.Context, orgID, first, last int64) erro
 // EventsBySeq returns an organization's events with sequence numbers from..to
 // (inclusive), in sequence order.
 func (q queries) EventsBySeq(ctx context.Context, orgID, from, to int64) ([]StoredEvent, error) {
-	var rows []eventRow
-	err := q.sel(ctx, &rows, `SELECT `+eventColumns+` FROM audit_events WHERE org_id = $1 AND seq BETWEEN $2 AND $3
+	es, err := q.events(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE org_id = $1 AND seq BETWEEN $2 AND $3
 		ORDER BY seq`, orgID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("storage: events %d..%d of organization %d: %w", from, to, orgID, err)
-	}
-	es := make([]StoredEvent, len(rows))
-	for i, r := range rows {
-		es[i] = r.stored()
 	}
 	return es, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -211,42 +212,48 @@ func before(c chain.Checkpoint, bound Bound) bool {
 	return c.Time.Before(bound.Time)
 }
 
-// line is one exported event; a key outside the documented ones makes the
-// line invalid.
-type line struct {
-	Action                string `json:"action"`
-	ActorEmail            string `json:"actor_email"`
-	ActorIP               string `json:"actor_ip"`
-	ActorUserID           string `json:"actor_user_id"`
-	ArtifactAsset         string `json:"artifact_asset"`
-	ArtifactDigest        string `json:"artifact_digest"`
-	ArtifactQualifiedName string `json:"artifact_qualified_name"`
-	ArtifactSequenceAsset string `json:"artifact_sequence_asset"`
-	CLIVersion            string `json:"cli_version"`
-	EntityAsset           string `json:"entity_asset"`
-	EntityName            string `json:"entity_name"`
-	ProjectAsset          string `json:"project_asset"`
-	ProjectName           string `json:"project_name"`
-	ReportAsset           string `json:"report_asset"`
-	ReportName            string `json:"report_name"`
-	ResponseCode          int    `json:"response_code"`
-	Timestamp             string `json:"timestamp"`
-	UserAsset             string `json:"user_asset"`
-	UserEmail             string `json:"user_email"`
-}
-
-func (l *line) event() (audit.Event, error) {
-	e := audit.Event{Action: audit.Action(l.Action), ActorEmail: l.ActorEmail, ActorIP: l.ActorIP, ActorUserID: l.ActorUserID,
-		ArtifactAsset: l.ArtifactAsset, ArtifactDigest: l.ArtifactDigest, ArtifactQualifiedName: l.ArtifactQualifiedName,
-		ArtifactSequenceAsset: l.ArtifactSequenceAsset, CLIVersion: l.CLIVersion, EntityAsset: l.EntityAsset,
-		EntityName: l.EntityName, ProjectAsset: l.ProjectAsset, ProjectName: l.ProjectName, ReportAsset: l.ReportAsset,
-		ReportName: l.ReportName, ResponseCode: l.ResponseCode, UserAsset: l.UserAsset, UserEmail: l.UserEmail}
-	if l.Timestamp != "" {
-		t, err := time.Parse(time.RFC3339Nano, l.Timestamp)
-		if err != nil {
-			return e, fmt.Errorf("timestamp %q is not RFC 3339", l.Timestamp)
+// lineType is the struct an exported line decodes into: one field per key
+// of audit.Specs, in its order, tagged with the key, so that encoding/json
+// refuses any other key (DisallowUnknownFields) at a struct's speed.
+var lineType = func() reflect.Type {
+	fs := make([]reflect.StructField, audit.NumKeys)
+	for i, k := range audit.Specs {
+		typ := reflect.TypeFor[string]()
+		if k.Kind == audit.Code {
+			typ = reflect.TypeFor[int]()
 		}
-		e.Timestamp = t
+		fs[i] = reflect.StructField{Name: "K" + strconv.Itoa(i), Type: typ, Tag: reflect.StructTag(`json:"` + string(k.Key) + `"`)}
+	}
+	return reflect.StructOf(fs)
+}()
+
+// lineEvent decodes one exported line: a JSON object of documented keys;
+// any other key makes the line invalid.
+func lineEvent(b []byte) (audit.Event, error) {
+	var e audit.Event
+	v := reflect.New(lineType)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v.Interface()); err != nil {
+		return e, err
+	}
+	l := v.Elem()
+	for i, k := range audit.Specs {
+		f := l.Field(i)
+		switch k.Kind {
+		case audit.Text:
+			*e.Text(i) = f.String()
+		case audit.Code:
+			e.ResponseCode = int(f.Int())
+		case audit.Time:
+			if ts := f.String(); ts != "" {
+				t, err := time.Parse(time.RFC3339Nano, ts)
+				if err != nil {
+					return e, fmt.Errorf("timestamp %q is not RFC 3339", ts)
+				}
+				e.Timestamp = t
+			}
+		}
 	}
 	return e, nil
 }
@@ -281,13 +288,7 @@ func readObject(ctx context.Context, b *blob.Bucket, o eventObject, from, end in
 		if end >= 0 && seq > end {
 			return nil, nil
 		}
-		var l line
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
-		}
-		e, err := l.event()
+		e, err := lineEvent(sc.Bytes())
 		if err != nil {
 			return bad(seq, "line %d: %v", seq-o.first+1, err), nil
 		}

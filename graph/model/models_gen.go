@@ -89,15 +89,15 @@ type AlertRuleInput struct {
 
 // A page of audit events.
 type AuditEventConnection struct {
-	Edges    []AuditEventEdge      `json:"edges"`
-	Nodes    []storage.StoredEvent `json:"nodes"`
-	PageInfo *PageInfo             `json:"pageInfo"`
+	Edges    []AuditEventEdge `json:"edges"`
+	Nodes    []AuditEvent     `json:"nodes"`
+	PageInfo *PageInfo        `json:"pageInfo"`
 }
 
 // An audit event with its cursor.
 type AuditEventEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *storage.StoredEvent `json:"node"`
+	Cursor string      `json:"cursor"`
+	Node   *AuditEvent `json:"node"`
 }
 
 // Which audit events to return; all given conditions must hold.

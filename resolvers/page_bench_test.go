@@ -1,0 +1,83 @@
+package resolvers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime/metrics"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/storage/storagetest"
+)
+
+// pageQuery asks for a 100-event page with every field of AuditEvent.
+const pageQuery = `{ organization(name: "acme") { auditEvents(first: 100) { nodes { sequence action timestamp
+	actorEmail actorIp actorUserId artifactAsset artifactDigest artifactQualifiedName artifactSequenceAsset
+	cliVersion entityAsset entityName projectAsset projectName reportAsset reportName responseCode
+	userAsset userEmail json } } } }`
+
+// BenchmarkAuditEventsPage serves a 100-event auditEvents page through the
+// real handler and reports, besides time and allocations, the goroutines
+// started per page (runtime/metrics counts every goroutine created).
+func BenchmarkAuditEventsPage(b *testing.B) {
+	ctx := context.Background()
+	st := storagetest.New(b)
+	log := slog.New(slog.DiscardHandler)
+	ids := identity.New(st, deployment.SelfManaged, log)
+	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "acme"}); err != nil {
+		b.Fatal(err)
+	}
+	h := server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff})
+	var body strings.Builder
+	t0 := time.Now().UTC().Add(-time.Hour)
+	for i := range 100 {
+		fmt.Fprintf(&body, `{"action":"artifact:read","actor_email":"user%d@example.com","actor_ip":"10.0.0.%d","actor_user_id":"%d",`+
+			`"artifact_asset":"QXJ0%d","artifact_digest":"4b2c0f6e","artifact_qualified_name":"vision/run/model:v%d",`+
+			`"entity_name":"vision","project_name":"resnet","cli_version":"0.19.8","response_code":200,"timestamp":%q}`+"\n",
+			i, i, 1000+i, i, i, t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339))
+	}
+	rec := serve(h, http.MethodPost, "/api/v1/audit_events?org=acme", "application/x-ndjson", body.String())
+	if rec.Code != http.StatusOK {
+		b.Fatalf("POST /api/v1/audit_events = %d %s", rec.Code, rec.Body)
+	}
+	q, _ := json.Marshal(map[string]string{"query": pageQuery})
+	check := serve(h, http.MethodPost, "/graphql", "application/json", string(q))
+	var res struct {
+		Data struct {
+			Organization struct {
+				AuditEvents struct{ Nodes []map[string]any }
+			}
+		}
+	}
+	if err := json.Unmarshal(check.Body.Bytes(), &res); err != nil || len(res.Data.Organization.AuditEvents.Nodes) != 100 {
+		b.Fatalf("auditEvents page = %d %.300s, want 100 events", check.Code, check.Body)
+	}
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	b.ReportAllocs()
+	for b.Loop() {
+		if rec := serve(h, http.MethodPost, "/graphql", "application/json", string(q)); rec.Code != http.StatusOK {
+			b.Fatalf("POST /graphql = %d", rec.Code)
+		}
+	}
+	metrics.Read(created)
+	b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
+}
+
+func serve(h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.SetBasicAuth("admin", adminKey)
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

@@ -1,0 +1,178 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/auditgraph/auditgraph/audit"
+)
+
+// The audit_events columns of the documented keys, their scan targets and
+// the values written to them are all built from audit.Specs.
+
+// eventColumns lists the columns of a StoredEvent: org_id, seq, then the
+// documented keys' columns in audit.Specs' order (eventScanner's order).
+var eventColumns = "org_id, seq, " + strings.Join(audit.Columns(), ", ")
+
+// keyScan holds the scan targets of the documented keys' columns.
+type keyScan struct {
+	text [audit.NumKeys]sql.NullString
+	code sql.NullInt64
+	ts   time.Time
+}
+
+// dest appends the targets, in audit.Specs' order, to dest.
+func (s *keyScan) dest(dest []any) []any {
+	for i, k := range audit.Specs {
+		switch k.Kind {
+		case audit.Text:
+			dest = append(dest, &s.text[i])
+		case audit.Code:
+			dest = append(dest, &s.code)
+		case audit.Time:
+			dest = append(dest, &s.ts)
+		}
+	}
+	return dest
+}
+
+// event sets e's keys to the values last scanned; NULL is "no value".
+func (s *keyScan) event(e *audit.Event) {
+	for i, k := range audit.Specs {
+		switch k.Kind {
+		case audit.Text:
+			*e.Text(i) = s.text[i].String
+		case audit.Code:
+			e.ResponseCode = int(s.code.Int64)
+		case audit.Time:
+			e.Timestamp = s.ts.UTC()
+		}
+	}
+}
+
+// eventScanner scans rows of eventColumns, reusing its targets.
+type eventScanner struct {
+	e    StoredEvent
+	keys keyScan
+	dest []any
+}
+
+func newEventScanner() *eventScanner {
+	s := new(eventScanner)
+	s.dest = s.keys.dest([]any{&s.e.OrgID, &s.e.Seq})
+	return s
+}
+
+func (s *eventScanner) scan(rows interface{ Scan(...any) error }) (StoredEvent, error) {
+	if err := rows.Scan(s.dest...); err != nil {
+		return StoredEvent{}, err
+	}
+	s.keys.event(&s.e.Event)
+	return s.e, nil
+}
+
+// events runs a query selecting eventColumns and returns its rows.
+func (q queries) events(ctx context.Context, query string, args ...any) ([]StoredEvent, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []StoredEvent
+	s := newEventScanner()
+	for rows.Next() {
+		e, err := s.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+// insertEvents is the statement that writes a batch of events from one
+// array per column (insertArgs): unnest turns the arrays back into rows, and
+// NULLIF turns the empty string and code 0 back into "no value".
+var insertEvents = func() string {
+	cols, values := []string{"org_id", "seq"}, []string{"$1", "seq"}
+	arrays, names := []string{"$2::bigint[]"}, []string{"seq"}
+	for i, k := range audit.Specs {
+		name, param := "k"+strconv.Itoa(i), "$"+strconv.Itoa(i+3)
+		cols, names = append(cols, k.Column), append(names, name)
+		switch k.Kind {
+		case audit.Text:
+			values, arrays = append(values, "NULLIF("+name+", '')"), append(arrays, param+"::text[]")
+		case audit.Code:
+			values, arrays = append(values, "NULLIF("+name+", 0)"), append(arrays, param+"::smallint[]")
+		case audit.Time:
+			values, arrays = append(values, name), append(arrays, param+"::timestamptz[]")
+		}
+	}
+	cols, values = append(cols, "hash"), append(values, "h")
+	arrays, names = append(arrays, "$"+strconv.Itoa(audit.NumKeys+3)+"::bytea[]"), append(names, "h")
+	return "INSERT INTO audit_events (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(values, ", ") +
+		" FROM unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(names, ", ") + ")"
+}()
+
+// insertArgs returns insertEvents' arguments for events numbered from first.
+func insertArgs(orgID, first int64, events []audit.Event, hashes batchHashes) []any {
+	seq := make(pq.Int64Array, len(events))
+	for i := range events {
+		seq[i] = first + int64(i)
+	}
+	args := []any{orgID, seq}
+	for i, k := range audit.Specs {
+		switch k.Kind {
+		case audit.Text:
+			a := make(pq.StringArray, len(events))
+			for j := range events {
+				a[j] = *events[j].Text(i)
+			}
+			args = append(args, a)
+		case audit.Code:
+			a := make(pq.Int64Array, len(events))
+			for j, e := range events {
+				a[j] = int64(e.ResponseCode)
+			}
+			args = append(args, a)
+		case audit.Time:
+			a := make(pq.StringArray, len(events))
+			for j, e := range events {
+				a[j] = e.Timestamp.UTC().Format(time.RFC3339Nano)
+			}
+			args = append(args, a)
+		}
+	}
+	return append(args, hashes.array())
+}
+
+// copyColumns are COPYed into audit_events, in the order copyRow fills them:
+// org_id, seq, the documented keys' columns, then the chain hash.
+var copyColumns = append(append([]string{"org_id", "seq"}, audit.Columns()...), "hash")
+
+// copyRow fills row with e's column values but the hash; empty strings and
+// code 0 become NULL.
+func copyRow(row []any, orgID, seq int64, e *audit.Event) {
+	row[0], row[1] = orgID, seq
+	for i, k := range audit.Specs {
+		var v any
+		switch k.Kind {
+		case audit.Text:
+			if t := *e.Text(i); t != "" {
+				v = t
+			}
+		case audit.Code:
+			if e.ResponseCode != 0 {
+				v = e.ResponseCode
+			}
+		case audit.Time:
+			v = e.Timestamp.UTC()
+		}
+		row[2+i] = v
+	}
+}
