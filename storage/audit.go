@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/auditgraph/auditgraph/audit"
 )
 
@@ -25,72 +23,6 @@ const eventColumns = `org_id, seq, ts, action, actor_user_id, actor_email, actor
 	artifact_asset, artifact_digest, artifact_qualified_name, artifact_sequence_asset, cli_version,
 	entity_asset, entity_name, project_asset, project_name, report_asset, report_name, response_code,
 	user_asset, user_email`
-
-// AppendEvents appends events to an organization's log in one statement. It
-// takes the next sequence numbers from the organization row, which also
-// serializes appends to one organization's log until the transaction ends.
-func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	events = stamped(events)
-	if err := tx.ensureMonths(ctx, events); err != nil {
-		return err
-	}
-	head, err := tx.lockHead(ctx, orgID)
-	if err != nil {
-		return err
-	}
-	first := head.Seq + 1
-	hashes, newHead := hashOnto(head, len(events), func(i int) *audit.Event { return &events[i] })
-	if err := tx.advanceHead(ctx, orgID, newHead); err != nil {
-		return err
-	}
-
-	// One array per column; unnest turns them back into rows, and NULLIF turns
-	// the empty string and code 0 back into "no value".
-	var (
-		seq  = make(pq.Int64Array, len(events))
-		ts   = make(pq.StringArray, len(events))
-		code = make(pq.Int64Array, len(events))
-		text [17]pq.StringArray
-	)
-	for i, e := range events {
-		if !e.Action.Valid() {
-			return fmt.Errorf("storage: append audit event: unknown action %q", e.Action)
-		}
-		seq[i] = first + int64(i)
-		ts[i] = e.Timestamp.UTC().Format(time.RFC3339Nano)
-		code[i] = int64(e.ResponseCode)
-		for j, v := range [...]string{string(e.Action), e.ActorUserID, e.ActorEmail, e.ActorIP,
-			e.ArtifactAsset, e.ArtifactDigest, e.ArtifactQualifiedName, e.ArtifactSequenceAsset, e.CLIVersion,
-			e.EntityAsset, e.EntityName, e.ProjectAsset, e.ProjectName, e.ReportAsset, e.ReportName,
-			e.UserAsset, e.UserEmail} {
-			text[j] = append(text[j], v)
-		}
-	}
-	args := []any{orgID, seq, ts, code}
-	for _, t := range text {
-		args = append(args, t)
-	}
-	args = append(args, hashes.array())
-	_, err = tx.q.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`, hash)
-		SELECT $1, seq, ts, action, NULLIF(a1, ''), NULLIF(a2, ''), NULLIF(a3, ''), NULLIF(a4, ''), NULLIF(a5, ''),
-			NULLIF(a6, ''), NULLIF(a7, ''), NULLIF(a8, ''), NULLIF(a9, ''), NULLIF(a10, ''), NULLIF(a11, ''),
-			NULLIF(a12, ''), NULLIF(a13, ''), NULLIF(a14, ''), NULLIF(code, 0), NULLIF(a15, ''), NULLIF(a16, ''), h
-		FROM unnest($2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
-			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::bytea[])
-			AS u(seq, ts, code, action, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, h)`,
-		args...)
-	if err != nil {
-		return fmt.Errorf("storage: append %d audit events to organization %d: %w", len(events), orgID, err)
-	}
-	if err := tx.alertAppended(ctx, orgID, first, events); err != nil {
-		return err
-	}
-	return tx.notifyAppended(ctx, orgID, first, newHead.Seq)
-}
 
 // eventRow scans one audit_events row.
 type eventRow struct {
@@ -196,16 +128,14 @@ func (s *Store) ensurePartition(ctx context.Context, month time.Time) error {
 	return nil
 }
 
-// ensureMonths makes sure the partitions of the events' months exist. Inside
-// a transaction a missing one is created there and then (and is only
-// remembered once it is known to have committed, by EnsurePartitions).
-func (tx *Tx) ensureMonths(ctx context.Context, events []audit.Event) error {
+// EnsureEventPartitions makes sure the audit_events partitions the events
+// go to exist, creating a missing one in the transaction (and remembering it
+// only once it is known to have committed: see Store.EnsureEventPartitions).
+// A partition already known costs no statement.
+func (tx *Tx) EnsureEventPartitions(ctx context.Context, events []audit.Event) error {
 	var done []time.Time
 	for _, e := range events {
 		m := monthStart(e.Timestamp)
-		if e.Timestamp.IsZero() {
-			m = monthStart(time.Now())
-		}
 		if tx.parts.known(m) || slices.Contains(done, m) {
 			continue
 		}
@@ -213,6 +143,17 @@ func (tx *Tx) ensureMonths(ctx context.Context, events []audit.Event) error {
 			return fmt.Errorf("storage: create audit partition for %s: %w", m.Format("2006-01"), err)
 		}
 		done = append(done, m)
+	}
+	return nil
+}
+
+// EnsureEventPartitions makes sure the audit_events partitions the events go
+// to exist, creating each missing one in a short transaction of its own.
+func (s *Store) EnsureEventPartitions(ctx context.Context, events []audit.Event) error {
+	for _, e := range events {
+		if err := s.ensurePartition(ctx, monthStart(e.Timestamp)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
