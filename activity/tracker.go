@@ -1,5 +1,5 @@
 // Package activity keeps track of who used the server when. Ingested events
-// mark their actors active in the same transaction (see storage.Ingest);
+// mark their actors active in the same transaction (see ledger.Ingest);
 // this package adds authenticated API requests, batched so that a busy user
 // costs one write per flush, not one per request.
 package activity

@@ -1,8 +1,9 @@
 // Package alerting decides which audit events raise alerts: what an alert
 // rule is and which rules are valid, whether an event matches one, when a
 // threshold rule fires, the built-in suggestions, and what an alert carries
-// (its idempotency key and the link to its event). It holds no SQL: storage
-// calls it at ingest, inside the transaction that stores the events.
+// (its idempotency key and the link to its event). It holds no SQL: package
+// ledger calls it on every append, inside the transaction that stores the
+// events.
 package alerting
 
 import (
@@ -29,7 +30,8 @@ const (
 )
 
 // Rule is an organization's alert rule. Its conditions are all required to
-// hold (an empty one holds for every event).
+// hold (an empty one holds for every event). storage.Rule, its stored form,
+// has the same fields, so each converts to the other.
 type Rule struct {
 	ID    int64
 	OrgID int64

@@ -19,6 +19,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/storage"
@@ -40,7 +41,7 @@ func openBucket(t *testing.T, dir string) *blob.Bucket {
 func appendEvents(t *testing.T, st *storage.Store, orgID int64, es ...audit.Event) {
 	t.Helper()
 	if err := st.InTx(context.Background(), func(tx *storage.Tx) error {
-		return tx.AppendEvents(context.Background(), orgID, es)
+		return ledger.Append(context.Background(), tx, orgID, es)
 	}); err != nil {
 		t.Fatal(err)
 	}

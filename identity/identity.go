@@ -16,6 +16,7 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -50,7 +51,7 @@ func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx 
 			return err
 		}
 		for _, orgID := range rec.orgs {
-			if err := tx.AppendEvents(ctx, orgID, rec.byOrg[orgID]); err != nil {
+			if err := ledger.Append(ctx, tx, orgID, rec.byOrg[orgID]); err != nil {
 				return err
 			}
 		}

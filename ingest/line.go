@@ -15,7 +15,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/ledger"
 )
 
 // Limits bound what one request may hold.
@@ -32,7 +32,7 @@ var Oldest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Line is one parsed event with its context.
 type Line struct {
-	storage.IngestEvent
+	ledger.IngestEvent
 	// ProjectPublic says the event concerns an open or public project.
 	ProjectPublic bool
 	// OrgScoped is false for a user action not tied to an organization.

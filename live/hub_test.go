@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -33,7 +34,7 @@ func open(t *testing.T, url string) *storage.Store {
 func appendEvents(t *testing.T, s *storage.Store, org int64, actions ...audit.Action) {
 	t.Helper()
 	if err := s.InTx(context.Background(), func(tx *storage.Tx) error {
-		return tx.AppendEvents(context.Background(), org, events(actions...))
+		return ledger.Append(context.Background(), tx, org, events(actions...))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +153,10 @@ func TestHubFansOutCommittedAppendsAcrossProcesses(t *testing.T) {
 				n := 1 + (w+i)%3
 				rollback := i%4 == 3
 				err := writer.InTx(context.Background(), func(tx *storage.Tx) error {
-					if err := tx.AppendEvents(context.Background(), acme, events(slices.Repeat([]audit.Action{audit.UserLogin}, n)...)); err != nil {
+					if err := ledger.Append(context.Background(), tx, acme, events(slices.Repeat([]audit.Action{audit.UserLogin}, n)...)); err != nil {
 						return err
 					}
-					if err := tx.AppendEvents(context.Background(), other, events(audit.UserLogin)); err != nil {
+					if err := ledger.Append(context.Background(), tx, other, events(audit.UserLogin)); err != nil {
 						return err
 					}
 					if rollback {
@@ -190,7 +191,7 @@ func TestHubFansOutCommittedAppendsAcrossProcesses(t *testing.T) {
 
 	// A rolled-back append is not delivered; the next commit is.
 	err := writer.InTx(context.Background(), func(tx *storage.Tx) error {
-		if err := tx.AppendEvents(context.Background(), acme, events(audit.UserLogout)); err != nil {
+		if err := ledger.Append(context.Background(), tx, acme, events(audit.UserLogout)); err != nil {
 			return err
 		}
 		return errors.New("roll back")
@@ -218,11 +219,11 @@ func TestHubDeliversLargeBatch(t *testing.T) {
 	org := storagetest.NewOrg(t, st, "acme")
 	h := start(t, live.Config{URL: url, Store: st, Buffer: 5000})
 	s := subscribe(t, h, org, nil)
-	batch := make([]storage.IngestEvent, 1234)
+	batch := make([]ledger.IngestEvent, 1234)
 	for i := range batch {
-		batch[i] = storage.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, ActorEmail: fmt.Sprintf("u%d@x.io", i)}}
+		batch[i] = ledger.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, ActorEmail: fmt.Sprintf("u%d@x.io", i)}}
 	}
-	res, err := st.Ingest(context.Background(), org, batch, time.Time{})
+	res, err := ledger.Ingest(context.Background(), st, org, batch, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

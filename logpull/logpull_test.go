@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/bucketsync"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/logpull"
 	"github.com/auditgraph/auditgraph/server"
 	"github.com/auditgraph/auditgraph/storage"
@@ -97,7 +98,7 @@ func (e *env) addEvents(n int, from, to time.Time, tag string) {
 			Timestamp: from.Add(time.Duration(i) * step)}
 	}
 	if err := e.store.InTx(context.Background(), func(tx *storage.Tx) error {
-		return tx.AppendEvents(context.Background(), e.org, es)
+		return ledger.Append(context.Background(), tx, e.org, es)
 	}); err != nil {
 		e.t.Fatal(err)
 	}

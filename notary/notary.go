@@ -89,7 +89,7 @@ func (n *Notary) checkpoint(ctx context.Context, tx *storage.Tx, orgID int64, or
 		if errors.Is(err, storage.ErrNotFound) {
 			return chain.Checkpoint{}, fmt.Errorf("notary: no checkpoint of organization %d ends at %d; the newest ends at %d", orgID, lastSeq, prev.LastSeq)
 		}
-		return old.Chain(org), err
+		return ChainCheckpoint(old, org), err
 	}
 	c := chain.Checkpoint{Org: org, OrgID: orgID, LastSeq: lastSeq, Time: n.now()}
 	if havePrev {
@@ -112,6 +112,16 @@ func (n *Notary) checkpoint(ctx context.Context, tx *storage.Tx, orgID int64, or
 	err = tx.InsertCheckpoint(ctx, storage.Checkpoint{OrgID: orgID, FirstSeq: c.FirstSeq, LastSeq: c.LastSeq,
 		LastHash: c.LastHash[:], CreatedAt: c.Time, PreviousSignature: c.PreviousSignature, Signature: c.Signature, KeyID: c.KeyID})
 	return c, err
+}
+
+// ChainCheckpoint returns a stored checkpoint in the form package chain signs
+// and checks; org is the organization's name, which the database keeps
+// elsewhere.
+func ChainCheckpoint(c storage.Checkpoint, org string) chain.Checkpoint {
+	cc := chain.Checkpoint{Org: org, OrgID: c.OrgID, FirstSeq: c.FirstSeq, LastSeq: c.LastSeq, Time: c.CreatedAt.UTC(),
+		PreviousSignature: c.PreviousSignature, KeyID: c.KeyID, Signature: c.Signature}
+	copy(cc.LastHash[:], c.LastHash)
+	return cc
 }
 
 // recompute hashes the events first..last onto prev, checking each against

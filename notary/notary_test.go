@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -41,11 +42,11 @@ func newOrg(t *testing.T, s *storage.Store, name string, events int) storage.Org
 
 func ingest(t *testing.T, s *storage.Store, o storage.Organization, n int) {
 	t.Helper()
-	es := make([]storage.IngestEvent, n)
+	es := make([]ledger.IngestEvent, n)
 	for i := range es {
 		es[i].Event = audit.Event{Action: audit.RunStop, ProjectName: "p"}
 	}
-	if _, err := s.Ingest(context.Background(), o.ID, es, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(context.Background(), s, o.ID, es, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -74,7 +75,7 @@ func TestCheckpointAllSignsWhatGrew(t *testing.T) {
 	if err != nil || !bytes.Equal(last.PreviousSignature, first.Signature) {
 		t.Fatalf("checkpoint 4-7 does not carry 1-3's signature: %v", err)
 	}
-	c := last.Chain("a")
+	c := notary.ChainCheckpoint(last, "a")
 	if !c.Verify(key.Public().(ed25519.PublicKey)) {
 		t.Fatal("stored checkpoint does not verify")
 	}
@@ -85,7 +86,7 @@ func TestCheckpointAllSignsWhatGrew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := first.Chain("a")
+	want := notary.ChainCheckpoint(first, "a")
 	if wb, _ := want.MarshalJSON(); !bytes.Equal(again, wb) {
 		t.Errorf("Checkpoint(3) again = %s, want %s", again, wb)
 	}

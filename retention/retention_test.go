@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/retention"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -90,7 +91,7 @@ func setup(t *testing.T) (*storage.Store, int64) {
 			}
 		}
 		es = append(es, audit.Event{Action: "user:login", Timestamp: time.Now()})
-		return tx.AppendEvents(ctx, org, es)
+		return ledger.Append(ctx, tx, org, es)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func TestDropsOnlyExpiredPartitions(t *testing.T) {
 		t.Errorf("second RunOnce = %v, %v; want nothing dropped", dropped, err)
 	}
 	if err := st.InTx(ctx, func(tx *storage.Tx) error {
-		return tx.AppendEvents(ctx, org, []audit.Event{{Action: "user:login", Timestamp: month(2016, time.March)}})
+		return ledger.Append(ctx, tx, org, []audit.Event{{Action: "user:login", Timestamp: month(2016, time.March)}})
 	}); err != nil {
 		t.Errorf("append to a dropped month: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/ingest"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -187,13 +188,13 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errBodyRead
 	}
-	events := make([]storage.IngestEvent, 0, len(lines))
+	events := make([]ledger.IngestEvent, 0, len(lines))
 	for _, l := range lines {
 		if ingest.Collected(h.mode, l) {
 			events = append(events, l.IngestEvent)
 		}
 	}
-	res, err := h.store.Ingest(ctx, org.ID, events, h.activeSince)
+	res, err := ledger.Ingest(ctx, h.store, org.ID, events, h.activeSince)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/live"
 	"github.com/auditgraph/auditgraph/server"
 	"github.com/auditgraph/auditgraph/storage"
@@ -364,7 +365,7 @@ func TestSubscriptionAcrossServers(t *testing.T) {
 		t.Fatalf("createTeam on B: %+v", res.Errors)
 	}
 	err = e.storeB.InTx(context.Background(), func(tx *storage.Tx) error {
-		if err := tx.AppendEvents(context.Background(), e.acme, []audit.Event{{Action: audit.UserLogin, ActorEmail: "mallory@x.io"}}); err != nil {
+		if err := ledger.Append(context.Background(), tx, e.acme, []audit.Event{{Action: audit.UserLogin, ActorEmail: "mallory@x.io"}}); err != nil {
 			return err
 		}
 		return errors.New("roll back")

@@ -6,13 +6,31 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/auditgraph/auditgraph/alerting"
 )
+
+// Rule is what an alert rule says. It has exactly alerting.Rule's fields,
+// which says what each means and which values are valid, so the two convert
+// into each other (alerting.Rule(r), storage.Rule(r)); storage keeps its own
+// so that it does not import the domain.
+type Rule struct {
+	ID               int64
+	OrgID            int64
+	Name             string
+	Actions          []string
+	Actor            string
+	Target           string
+	Codes            []int
+	CodeMin, CodeMax int
+	Threshold        int
+	Window           time.Duration
+	Integrations     []int64
+	Enabled          bool
+	Suggestion       string
+}
 
 // AlertRule is an alert rule as stored.
 type AlertRule struct {
-	alerting.Rule
+	Rule
 	CreatedBy *int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -47,7 +65,7 @@ func (r alertRuleRow) rule() AlertRule {
 		codes[i] = int(c)
 	}
 	return AlertRule{
-		Rule: alerting.Rule{
+		Rule: Rule{
 			ID: r.ID, OrgID: r.OrgID, Name: r.Name, Actions: []string(r.Actions), Actor: r.Actor, Target: r.Target,
 			Codes: codes, CodeMin: r.CodeMin, CodeMax: r.CodeMax, Threshold: r.Threshold,
 			Window: time.Duration(r.WindowSeconds) * time.Second, Integrations: []int64(r.IntegrationIDs),
@@ -57,7 +75,7 @@ func (r alertRuleRow) rule() AlertRule {
 	}
 }
 
-func ruleArgs(r alerting.Rule) []any {
+func ruleArgs(r Rule) []any {
 	codes := make(pq.Int64Array, len(r.Codes))
 	for i, c := range r.Codes {
 		codes[i] = int64(c)
@@ -69,7 +87,7 @@ func ruleArgs(r alerting.Rule) []any {
 // CreateAlertRule stores a new rule of r.OrgID. A name the organization
 // already uses is ErrConflict; an integration that is not the
 // organization's is ErrInvalid.
-func (tx *Tx) CreateAlertRule(ctx context.Context, r alerting.Rule, createdBy *int64) (AlertRule, error) {
+func (tx *Tx) CreateAlertRule(ctx context.Context, r Rule, createdBy *int64) (AlertRule, error) {
 	if err := tx.checkRuleIntegrations(ctx, r); err != nil {
 		return AlertRule{}, err
 	}
@@ -87,7 +105,7 @@ func (tx *Tx) CreateAlertRule(ctx context.Context, r alerting.Rule, createdBy *i
 // UpdateAlertRule replaces the conditions, integrations and enabled flag
 // of rule r.ID (its organization stays). Changing a threshold rule resets
 // its counters, since they counted under the old conditions.
-func (tx *Tx) UpdateAlertRule(ctx context.Context, r alerting.Rule) (AlertRule, error) {
+func (tx *Tx) UpdateAlertRule(ctx context.Context, r Rule) (AlertRule, error) {
 	if err := tx.checkRuleIntegrations(ctx, r); err != nil {
 		return AlertRule{}, err
 	}
@@ -107,7 +125,7 @@ func (tx *Tx) UpdateAlertRule(ctx context.Context, r alerting.Rule) (AlertRule, 
 
 // checkRuleIntegrations makes sure every integration of r belongs to r's
 // organization.
-func (tx *Tx) checkRuleIntegrations(ctx context.Context, r alerting.Rule) error {
+func (tx *Tx) checkRuleIntegrations(ctx context.Context, r Rule) error {
 	var n int
 	if err := tx.get(ctx, &n, `SELECT count(*) FROM integrations WHERE org_id = $1 AND id = ANY($2)`,
 		r.OrgID, int64Array(r.Integrations)); err != nil {
@@ -161,14 +179,14 @@ func (q queries) CountOrgAlertRules(ctx context.Context, orgID int64) (int, erro
 	return n, nil
 }
 
-// enabledAlertRules returns an organization's enabled rules.
-func (tx *Tx) enabledAlertRules(ctx context.Context, orgID int64) ([]alerting.Rule, error) {
+// EnabledAlertRules returns an organization's enabled rules.
+func (tx *Tx) EnabledAlertRules(ctx context.Context, orgID int64) ([]Rule, error) {
 	var rows []alertRuleRow
 	err := tx.sel(ctx, &rows, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE org_id = $1 AND enabled ORDER BY id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: enabled alert rules of organization %d: %w", orgID, err)
 	}
-	rules := make([]alerting.Rule, len(rows))
+	rules := make([]Rule, len(rows))
 	for i, r := range rows {
 		rules[i] = r.rule().Rule
 	}

@@ -18,42 +18,6 @@ type StoredEvent struct {
 	Seq   int64
 }
 
-// AppendEvents appends events to an organization's log in one statement. It
-// takes the next sequence numbers from the organization row, which also
-// serializes appends to one organization's log until the transaction ends.
-func (tx *Tx) AppendEvents(ctx context.Context, orgID int64, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	events = stamped(events)
-	if err := tx.ensureMonths(ctx, events); err != nil {
-		return err
-	}
-	head, err := tx.lockHead(ctx, orgID)
-	if err != nil {
-		return err
-	}
-	first := head.Seq + 1
-	hashes, newHead := hashOnto(head, len(events), func(i int) *audit.Event { return &events[i] })
-	if err := tx.advanceHead(ctx, orgID, newHead); err != nil {
-		return err
-	}
-
-	for _, e := range events {
-		if !e.Action.Valid() {
-			return fmt.Errorf("storage: append audit event: unknown action %q", e.Action)
-		}
-	}
-	_, err = tx.q.ExecContext(ctx, insertEvents, insertArgs(orgID, first, events, hashes)...)
-	if err != nil {
-		return fmt.Errorf("storage: append %d audit events to organization %d: %w", len(events), orgID, err)
-	}
-	if err := tx.alertAppended(ctx, orgID, first, events); err != nil {
-		return err
-	}
-	return tx.notifyAppended(ctx, orgID, first, newHead.Seq)
-}
-
 // OrgEvents returns up to limit events of an organization with sequence
 // number > afterSeq, in sequence order.
 func (q queries) OrgEvents(ctx context.Context, orgID, afterSeq int64, limit int) ([]StoredEvent, error) {
@@ -106,16 +70,14 @@ func (s *Store) ensurePartition(ctx context.Context, month time.Time) error {
 	return nil
 }
 
-// ensureMonths makes sure the partitions of the events' months exist. Inside
-// a transaction a missing one is created there and then (and is only
-// remembered once it is known to have committed, by EnsurePartitions).
-func (tx *Tx) ensureMonths(ctx context.Context, events []audit.Event) error {
+// EnsureEventPartitions makes sure the audit_events partitions the events
+// go to exist, creating a missing one in the transaction (and remembering it
+// only once it is known to have committed: see Store.EnsureEventPartitions).
+// A partition already known costs no statement.
+func (tx *Tx) EnsureEventPartitions(ctx context.Context, events []audit.Event) error {
 	var done []time.Time
 	for _, e := range events {
 		m := monthStart(e.Timestamp)
-		if e.Timestamp.IsZero() {
-			m = monthStart(time.Now())
-		}
 		if tx.parts.known(m) || slices.Contains(done, m) {
 			continue
 		}
@@ -123,6 +85,17 @@ func (tx *Tx) ensureMonths(ctx context.Context, events []audit.Event) error {
 			return fmt.Errorf("storage: create audit partition for %s: %w", m.Format("2006-01"), err)
 		}
 		done = append(done, m)
+	}
+	return nil
+}
+
+// EnsureEventPartitions makes sure the audit_events partitions the events go
+// to exist, creating each missing one in a short transaction of its own.
+func (s *Store) EnsureEventPartitions(ctx context.Context, events []audit.Event) error {
+	for _, e := range events {
+		if err := s.ensurePartition(ctx, monthStart(e.Timestamp)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

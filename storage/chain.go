@@ -9,79 +9,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/chain"
 )
 
-// batchHashes holds the chain hashes of a batch of events, 32 bytes each.
-type batchHashes []byte
-
-func (h batchHashes) at(i int) []byte { return h[i*len(chain.Genesis) : (i+1)*len(chain.Genesis)] }
-
-func (h batchHashes) array() pq.ByteaArray {
-	a := make(pq.ByteaArray, len(h)/len(chain.Genesis))
-	for i := range a {
-		a[i] = h.at(i)
-	}
-	return a
-}
-
-// logHead is the end of an organization's log: its last sequence number and
+// LogHead is the end of an organization's log: its last sequence number and
 // the chain hash of that event (nil before the first hashed event).
-type logHead struct {
+type LogHead struct {
 	Seq  int64  `db:"last_seq"`
 	Hash []byte `db:"last_hash"`
 }
 
-// lockHead reads the end of an organization's log and locks the row until
-// the transaction ends, which serializes appends to one organization's log:
-// sequence numbers stay gap-free and the chain linear.
-func (tx *Tx) lockHead(ctx context.Context, orgID int64) (logHead, error) {
-	var h logHead
+// LockLogHead reads the end of an organization's log and locks its row
+// until the transaction ends, which serializes appends to that log.
+func (tx *Tx) LockLogHead(ctx context.Context, orgID int64) (LogHead, error) {
+	var h LogHead
 	err := tx.get(ctx, &h, `SELECT last_seq, last_hash FROM organizations WHERE id = $1 FOR UPDATE`, orgID)
 	return h, notFound(err, "storage: lock the log of organization %d", orgID)
 }
 
-// advanceHead moves the end of an organization's log, locked by lockHead.
-func (tx *Tx) advanceHead(ctx context.Context, orgID int64, h logHead) error {
+// AdvanceLogHead moves the end of an organization's log, locked by
+// LockLogHead.
+func (tx *Tx) AdvanceLogHead(ctx context.Context, orgID int64, h LogHead) error {
 	if _, err := tx.exec(ctx, `UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1`, orgID, h.Seq, h.Hash); err != nil {
 		return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
 	}
 	return nil
-}
-
-// hashOnto hashes n events onto the chain ending at head, numbering them
-// from head.Seq+1, and returns their hashes and the new head. It sets each
-// event's timestamp to the stored precision (chain.Time), so the row matches
-// its hash.
-func hashOnto(head logHead, n int, event func(i int) *audit.Event) (batchHashes, logHead) {
-	prev := chain.Genesis
-	copy(prev[:], head.Hash)
-	var h chain.Hasher
-	out := make(batchHashes, 0, n*len(prev))
-	for i := range n {
-		e := event(i)
-		e.Timestamp = chain.Time(e.Timestamp)
-		prev = h.Next(prev, head.Seq+1+int64(i), e)
-		out = append(out, prev[:]...)
-	}
-	return out, logHead{Seq: head.Seq + int64(n), Hash: prev[:]}
-}
-
-// stamped returns a copy of events with every timestamp set, now for those
-// without one, so that the stored row, its hash and its partition agree.
-func stamped(events []audit.Event) []audit.Event {
-	now := time.Now()
-	out := make([]audit.Event, len(events))
-	for i, e := range events {
-		if e.Timestamp.IsZero() {
-			e.Timestamp = now
-		}
-		out[i] = e
-	}
-	return out
 }
 
 // ChainHead is an organization's log as the checkpoint job sees it.
@@ -307,15 +259,6 @@ func (q queries) EventHash(ctx context.Context, orgID, seq int64) ([]byte, error
 		return nil, fmt.Errorf("storage: event %d of organization %d: %w", seq, orgID, ErrNoChain)
 	}
 	return h, nil
-}
-
-// Chain returns the checkpoint in the form package chain signs and checks;
-// org is the organization's name, which the database keeps elsewhere.
-func (c Checkpoint) Chain(org string) chain.Checkpoint {
-	cc := chain.Checkpoint{Org: org, OrgID: c.OrgID, FirstSeq: c.FirstSeq, LastSeq: c.LastSeq, Time: c.CreatedAt.UTC(),
-		PreviousSignature: c.PreviousSignature, KeyID: c.KeyID, Signature: c.Signature}
-	copy(cc.LastHash[:], c.LastHash)
-	return cc
 }
 
 // ChainStart returns the sequence number of the organization's first

@@ -3,11 +3,9 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
 
 	"github.com/auditgraph/auditgraph/audit"
 )
@@ -93,62 +91,6 @@ func (q queries) events(ctx context.Context, query string, args ...any) ([]Store
 		es = append(es, e)
 	}
 	return es, rows.Err()
-}
-
-// insertEvents is the statement that writes a batch of events from one
-// array per column (insertArgs): unnest turns the arrays back into rows, and
-// NULLIF turns the empty string and code 0 back into "no value".
-var insertEvents = func() string {
-	cols, values := []string{"org_id", "seq"}, []string{"$1", "seq"}
-	arrays, names := []string{"$2::bigint[]"}, []string{"seq"}
-	for i, k := range audit.Specs {
-		name, param := "k"+strconv.Itoa(i), "$"+strconv.Itoa(i+3)
-		cols, names = append(cols, k.Column), append(names, name)
-		switch k.Kind {
-		case audit.Text:
-			values, arrays = append(values, "NULLIF("+name+", '')"), append(arrays, param+"::text[]")
-		case audit.Code:
-			values, arrays = append(values, "NULLIF("+name+", 0)"), append(arrays, param+"::smallint[]")
-		case audit.Time:
-			values, arrays = append(values, name), append(arrays, param+"::timestamptz[]")
-		}
-	}
-	cols, values = append(cols, "hash"), append(values, "h")
-	arrays, names = append(arrays, "$"+strconv.Itoa(audit.NumKeys+3)+"::bytea[]"), append(names, "h")
-	return "INSERT INTO audit_events (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(values, ", ") +
-		" FROM unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(names, ", ") + ")"
-}()
-
-// insertArgs returns insertEvents' arguments for events numbered from first.
-func insertArgs(orgID, first int64, events []audit.Event, hashes batchHashes) []any {
-	seq := make(pq.Int64Array, len(events))
-	for i := range events {
-		seq[i] = first + int64(i)
-	}
-	args := []any{orgID, seq}
-	for i, k := range audit.Specs {
-		switch k.Kind {
-		case audit.Text:
-			a := make(pq.StringArray, len(events))
-			for j := range events {
-				a[j] = *events[j].Text(i)
-			}
-			args = append(args, a)
-		case audit.Code:
-			a := make(pq.Int64Array, len(events))
-			for j, e := range events {
-				a[j] = int64(e.ResponseCode)
-			}
-			args = append(args, a)
-		case audit.Time:
-			a := make(pq.StringArray, len(events))
-			for j, e := range events {
-				a[j] = e.Timestamp.UTC().Format(time.RFC3339Nano)
-			}
-			args = append(args, a)
-		}
-	}
-	return append(args, hashes.array())
 }
 
 // copyColumns are COPYed into audit_events, in the order copyRow fills them:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -35,14 +36,14 @@ func TestEventColumnsRoundTrip(t *testing.T) {
 		}
 		want = append(want, e)
 	}
-	batch := make([]storage.IngestEvent, len(want))
+	batch := make([]ledger.IngestEvent, len(want))
 	for i, e := range want {
-		batch[i] = storage.IngestEvent{Event: e}
+		batch[i] = ledger.IngestEvent{Event: e}
 	}
-	if _, err := s.Ingest(ctx, org, batch, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(ctx, s, org, batch, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InTx(ctx, func(tx *storage.Tx) error { return tx.AppendEvents(ctx, org, want) }); err != nil {
+	if err := s.InTx(ctx, func(tx *storage.Tx) error { return ledger.Append(ctx, tx, org, want) }); err != nil {
 		t.Fatal(err)
 	}
 	want = append(want, want...) // the COPY's, then the INSERT's

@@ -36,12 +36,12 @@ func ParseAppended(payload string) (Appended, error) {
 	return a, nil
 }
 
-// notifyAppended announces the events first..last of an organization on
+// NotifyAppended announces the events first..last of an organization on
 // AppendedChannel. PostgreSQL sends the notification only when the
 // transaction commits, and in commit order, so nothing rolled back is ever
 // announced and one organization's ranges arrive in sequence order (its
-// appends are serialized by the organization row lock).
-func (tx *Tx) notifyAppended(ctx context.Context, orgID, first, last int64) error {
+// appends are serialized by the log's lock, LockLogHead).
+func (tx *Tx) NotifyAppended(ctx context.Context, orgID, first, last int64) error {
 	payload, err := json.Marshal(Appended{Org: orgID, From: first, To: last})
 	if err != nil {
 		return err

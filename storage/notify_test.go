@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -25,11 +26,11 @@ func TestEventFilterMatchesAgreesWithEvents(t *testing.T) {
 		{Action: audit.RunUpdate, EntityName: "ml", EntityAsset: "entity-1", ProjectName: "p", ProjectAsset: "project-2", ResponseCode: 500},
 		{Action: audit.ArtifactRead, EntityAsset: "ml", ProjectAsset: "p"},
 	}
-	in := make([]storage.IngestEvent, len(batch))
+	in := make([]ledger.IngestEvent, len(batch))
 	for i, e := range batch {
-		in[i] = storage.IngestEvent{Event: e}
+		in[i] = ledger.IngestEvent{Event: e}
 	}
-	if _, err := s.Ingest(ctx, org, in, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(ctx, s, org, in, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := s.EventsBySeq(ctx, org, 1, int64(len(batch)))

@@ -5,15 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/auditgraph/auditgraph/alerting"
-	"github.com/auditgraph/auditgraph/audit"
 )
 
 // OutboxChannel is the NOTIFY channel that announces new alerts in the
@@ -28,97 +24,68 @@ const (
 	AlertDropped   = "dropped"
 )
 
-// alertIngested raises the alerts of a batch of ingested events numbered
-// from first; see raiseAlerts.
-func (tx *Tx) alertIngested(ctx context.Context, orgID, first int64, events []IngestEvent) error {
-	rules, err := tx.enabledAlertRules(ctx, orgID)
-	if err != nil || len(rules) == 0 {
-		return err
-	}
-	es := make([]audit.Event, len(events))
-	for i, e := range events {
-		es[i] = e.Event
-	}
-	return tx.raiseAlerts(ctx, orgID, first, rules, es)
+// NewAlert is an alert raised by an event, for one integration.
+type NewAlert struct {
+	IntegrationID  int64
+	RuleID         int64
+	RuleName       string
+	EventSeq       int64
+	IdempotencyKey string
 }
 
-// alertAppended raises the alerts of the server's own events numbered from
-// first; see raiseAlerts.
-func (tx *Tx) alertAppended(ctx context.Context, orgID, first int64, events []audit.Event) error {
-	rules, err := tx.enabledAlertRules(ctx, orgID)
-	if err != nil || len(rules) == 0 {
-		return err
-	}
-	return tx.raiseAlerts(ctx, orgID, first, rules, events)
-}
-
-// raiseAlerts matches events numbered from first against an organization's
-// enabled rules and writes an outbox row per alert and integration, in the
-// transaction that stores the events: an alert exists exactly when its
-// event does. The caller holds the organization's row lock, which
-// serializes the threshold counters' updates too. A constant number of
-// statements, whatever the batch's size.
-func (tx *Tx) raiseAlerts(ctx context.Context, orgID, first int64, rules []alerting.Rule, events []audit.Event) error {
-	events = slices.Clone(events) // the caller's events stay as they were
-	now := time.Now()
-	for i := range events {
-		if events[i].Timestamp.IsZero() {
-			events[i].Timestamp = now
-		}
-	}
-	m := alerting.Match(rules, events)
-	if m.Empty() {
-		return nil
-	}
-	stored, err := tx.alertCounters(ctx, m.Keys())
-	if err != nil {
-		return err
-	}
-	fired, changed := m.Fire(stored)
-	if err := tx.saveAlertCounters(ctx, changed); err != nil {
-		return err
+// EnqueueAlerts puts alerts of orgID in the outbox, in one statement, and
+// says how many it added: an integration revoked, disconnected or not the
+// organization's gets nothing, and a key already queued for its integration
+// is not queued again.
+func (tx *Tx) EnqueueAlerts(ctx context.Context, orgID int64, alerts []NewAlert) (int64, error) {
+	if len(alerts) == 0 {
+		return 0, nil
 	}
 	var (
-		integ, rule, seq pq.Int64Array
-		names, keys      pq.StringArray
+		integ, rule, seq = make(pq.Int64Array, len(alerts)), make(pq.Int64Array, len(alerts)), make(pq.Int64Array, len(alerts))
+		names, keys      = make(pq.StringArray, len(alerts)), make(pq.StringArray, len(alerts))
 	)
-	for _, f := range fired {
-		s := first + int64(f.Event)
-		for _, id := range f.Rule.Integrations {
-			integ, rule, seq = append(integ, id), append(rule, f.Rule.ID), append(seq, s)
-			names, keys = append(names, f.Rule.Name), append(keys, alerting.IdempotencyKey(orgID, f.Rule.ID, s))
-		}
+	for i, a := range alerts {
+		integ[i], rule[i], seq[i], names[i], keys[i] = a.IntegrationID, a.RuleID, a.EventSeq, a.RuleName, a.IdempotencyKey
 	}
-	if len(integ) == 0 {
-		return nil
-	}
-	// Integrations revoked or disconnected get nothing.
 	n, err := tx.exec(ctx, `INSERT INTO alert_outbox (org_id, integration_id, rule_id, rule_name, event_seq, idempotency_key)
 		SELECT $1, u.integ, u.rule, u.name, u.seq, u.key
 		FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(integ, rule, name, seq, key)
 		JOIN integrations i ON i.id = u.integ AND i.org_id = $1 AND i.status IN ('ok', 'failing')
 		ON CONFLICT (integration_id, idempotency_key) DO NOTHING`, orgID, integ, rule, names, seq, keys)
 	if err != nil {
-		return fmt.Errorf("storage: enqueue %d alerts of organization %d: %w", len(integ), orgID, err)
+		return 0, fmt.Errorf("storage: enqueue %d alerts of organization %d: %w", len(alerts), orgID, err)
 	}
-	if n > 0 {
-		return tx.notifyOutbox(ctx)
-	}
-	return nil
+	return n, nil
 }
 
-func (tx *Tx) notifyOutbox(ctx context.Context) error {
+// NotifyOutbox announces new alerts on OutboxChannel when the transaction
+// commits.
+func (tx *Tx) NotifyOutbox(ctx context.Context) error {
 	if _, err := tx.exec(ctx, `SELECT pg_notify($1, '')`, OutboxChannel); err != nil {
 		return fmt.Errorf("storage: announce alerts: %w", err)
 	}
 	return nil
 }
 
-// alertCounters loads the counters of keys, in one query.
-func (tx *Tx) alertCounters(ctx context.Context, keys []alerting.CounterKey) (map[alerting.CounterKey]alerting.Counter, error) {
-	stored := map[alerting.CounterKey]alerting.Counter{}
+// AlertCounterKey names the counter of one threshold rule and actor.
+type AlertCounterKey struct {
+	Rule  int64
+	Actor string
+}
+
+// AlertCounter is a threshold rule's state for one actor (alerting.Counter
+// says what it means).
+type AlertCounter struct {
+	AlertCounterKey
+	Hits  []time.Time
+	Armed bool
+}
+
+// AlertCounters loads the counters of keys that exist, in one query.
+func (tx *Tx) AlertCounters(ctx context.Context, keys []AlertCounterKey) ([]AlertCounter, error) {
 	if len(keys) == 0 {
-		return stored, nil
+		return nil, nil
 	}
 	rules, actors := make(pq.Int64Array, len(keys)), make(pq.StringArray, len(keys))
 	for i, k := range keys {
@@ -135,20 +102,20 @@ func (tx *Tx) alertCounters(ctx context.Context, keys []alerting.CounterKey) (ma
 	if err != nil {
 		return nil, fmt.Errorf("storage: load alert counters: %w", err)
 	}
-	for _, r := range rows {
-		c := alerting.Counter{CounterKey: alerting.CounterKey{Rule: r.Rule, Actor: r.Actor}, Armed: r.Armed}
+	cs := make([]AlertCounter, len(rows))
+	for i, r := range rows {
+		cs[i] = AlertCounter{AlertCounterKey: AlertCounterKey{Rule: r.Rule, Actor: r.Actor}, Armed: r.Armed}
 		for _, h := range r.Hits {
-			c.Hits = append(c.Hits, time.UnixMicro(h).UTC())
+			cs[i].Hits = append(cs[i].Hits, time.UnixMicro(h).UTC())
 		}
-		stored[c.CounterKey] = c
 	}
-	return stored, nil
+	return cs, nil
 }
 
-// saveAlertCounters writes counters in one statement. Each one's hits
+// SaveAlertCounters writes counters in one statement. Each one's hits
 // travel as one comma-separated text, since PostgreSQL arrays of arrays
 // must be rectangular.
-func (tx *Tx) saveAlertCounters(ctx context.Context, cs []alerting.Counter) error {
+func (tx *Tx) SaveAlertCounters(ctx context.Context, cs []AlertCounter) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -171,10 +138,11 @@ func (tx *Tx) saveAlertCounters(ctx context.Context, cs []alerting.Counter) erro
 	return nil
 }
 
-// EnqueueTestAlert puts a test alert for an integration of orgID in the
-// outbox; a failing integration gets one too (a test is how an admin checks
-// a repaired receiver), a revoked or disconnected one is ErrNotFound.
-func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) (OutboxAlert, error) {
+// EnqueueTestAlert puts a test alert for an integration of orgID, named
+// ruleName, in the outbox; a failing integration gets one too (a test is how
+// an admin checks a repaired receiver), a revoked or disconnected one is
+// ErrNotFound.
+func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64, ruleName string) (OutboxAlert, error) {
 	var a OutboxAlert
 	key := make([]byte, 16)
 	if _, err := rand.Read(key); err != nil {
@@ -182,11 +150,11 @@ func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64) 
 	}
 	err := tx.get(ctx, &a, `INSERT INTO alert_outbox (org_id, integration_id, rule_name, idempotency_key)
 		SELECT org_id, id, $3, $4 FROM integrations WHERE id = $2 AND org_id = $1 AND status IN ('ok', 'failing')
-		RETURNING `+outboxColumns, orgID, integrationID, alerting.TestRuleName, "auditgraph-test-"+hex.EncodeToString(key))
+		RETURNING `+outboxColumns, orgID, integrationID, ruleName, "auditgraph-test-"+hex.EncodeToString(key))
 	if err != nil {
 		return a, notFound(err, "storage: test alert for integration %d", integrationID)
 	}
-	return a, tx.notifyOutbox(ctx)
+	return a, tx.NotifyOutbox(ctx)
 }
 
 // EnqueueNotice puts an operational notice (no event, no rule: the server
@@ -207,7 +175,7 @@ func (tx *Tx) EnqueueNotice(ctx context.Context, orgID int64, title string) (int
 	if n == 0 {
 		return 0, nil
 	}
-	return int(n), tx.notifyOutbox(ctx)
+	return int(n), tx.NotifyOutbox(ctx)
 }
 
 // OutboxAlert is one alert to one integration.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/bucketsync"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/retention"
 	"github.com/auditgraph/auditgraph/storage"
@@ -123,7 +124,7 @@ func TestAppRoleRunsTheServerFlow(t *testing.T) {
 	org := createOrg(t, app, "acme")
 	appendEvents(t, app, org.ID, audit.Event{Action: audit.UserLogin, Timestamp: time.Now(), ActorEmail: "a@acme.io"})
 	old := time.Date(2015, 3, 10, 12, 0, 0, 0, time.UTC)
-	res, err := app.Ingest(ctx, org.ID, []storage.IngestEvent{
+	res, err := ledger.Ingest(ctx, app, org.ID, []ledger.IngestEvent{
 		ev("a", audit.UserLogin, old), ev("b", audit.RunUpdate, time.Now()),
 	}, time.Time{})
 	if err != nil || res.Stored != 2 {

@@ -1,4 +1,7 @@
-// Package storage keeps auditgraph's state in PostgreSQL. All SQL lives here.
+// Package storage keeps auditgraph's state in PostgreSQL. All SQL lives here,
+// and only SQL: the domain packages decide which statements run in which
+// order (package ledger, for instance, the steps of an append to the audit
+// log). It imports nothing of the module but audit (tools/layering tests it).
 package storage
 
 import (

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -33,7 +34,7 @@ func createOrg(t *testing.T, s *storage.Store, name string) storage.Organization
 func appendEvents(t *testing.T, s *storage.Store, orgID int64, es ...audit.Event) {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.InTx(ctx, func(tx *storage.Tx) error { return tx.AppendEvents(ctx, orgID, es) }); err != nil {
+	if err := s.InTx(ctx, func(tx *storage.Tx) error { return ledger.Append(ctx, tx, orgID, es) }); err != nil {
 		t.Fatalf("AppendEvents(%d, %d events): %v", orgID, len(es), err)
 	}
 }
@@ -151,7 +152,7 @@ func TestAppendEventsConcurrently(t *testing.T) {
 			for i := range es {
 				es[i] = audit.Event{Action: audit.RunUpdate, Timestamp: time.Now()}
 			}
-			errs <- s.InTx(ctx, func(tx *storage.Tx) error { return tx.AppendEvents(ctx, org.ID, es) })
+			errs <- s.InTx(ctx, func(tx *storage.Tx) error { return ledger.Append(ctx, tx, org.ID, es) })
 		})
 	}
 	wg.Wait()
@@ -244,7 +245,7 @@ func TestAppendEventsRejects(t *testing.T) {
 		{"unknown organization", org.ID + 1000, audit.Event{Action: audit.UserLogin}, storage.ErrNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.InTx(ctx, func(tx *storage.Tx) error { return tx.AppendEvents(ctx, tc.orgID, []audit.Event{tc.event}) })
+			err := s.InTx(ctx, func(tx *storage.Tx) error { return ledger.Append(ctx, tx, tc.orgID, []audit.Event{tc.event}) })
 			if err == nil {
 				t.Fatalf("AppendEvents(%d, %+v) succeeded, want an error", tc.orgID, tc.event)
 			}
@@ -463,8 +464,8 @@ func TestIngestWithCaseVariantEmails(t *testing.T) {
 	if !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("CreateUser(Ann@acme.io) next to ann@acme.io = %v, want ErrConflict", err)
 	}
-	batch := []storage.IngestEvent{{Event: audit.Event{Action: audit.RunUpdate, Timestamp: time.Now(), ActorEmail: "ANN@acme.io"}}}
-	if res, err := s.Ingest(ctx, org, batch, time.Time{}); err != nil || res.Stored != 1 {
+	batch := []ledger.IngestEvent{{Event: audit.Event{Action: audit.RunUpdate, Timestamp: time.Now(), ActorEmail: "ANN@acme.io"}}}
+	if res, err := ledger.Ingest(ctx, s, org, batch, time.Time{}); err != nil || res.Stored != 1 {
 		t.Errorf("Ingest(event by ANN@acme.io) = %+v, %v; want 1 stored", res, err)
 	}
 	if m, _ := s.Membership(ctx, org, user); m.ActiveDays != 1 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -40,15 +41,15 @@ func BenchmarkVerify(b *testing.B) {
 	const batch = 10_000
 	for done := 0; done < n; {
 		k := min(batch, n-done)
-		events := make([]storage.IngestEvent, k)
+		events := make([]ledger.IngestEvent, k)
 		for i := range events {
 			j := done + i
-			events[i] = storage.IngestEvent{ClientID: "e" + strconv.Itoa(j), Event: audit.Event{
+			events[i] = ledger.IngestEvent{ClientID: "e" + strconv.Itoa(j), Event: audit.Event{
 				Action: audit.Actions()[j%29], ActorEmail: fmt.Sprintf("user%d@example.com", j%2000), ActorIP: "10.0.0.1",
 				ActorUserID: strconv.Itoa(j % 2000), EntityName: "team-a", ProjectName: "project-" + strconv.Itoa(j%50),
 				ResponseCode: 200, CLIVersion: "0.19.1", Timestamp: start.Add(time.Duration(j) * 50 * time.Millisecond)}}
 		}
-		res, err := s.Ingest(ctx, org.ID, events, time.Time{})
+		res, err := ledger.Ingest(ctx, s, org.ID, events, time.Time{})
 		if err != nil {
 			b.Fatal(err)
 		}

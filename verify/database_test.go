@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -56,13 +57,13 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) ingest(t *testing.T, n int, prefix string) {
 	t.Helper()
-	events := make([]storage.IngestEvent, n)
+	events := make([]ledger.IngestEvent, n)
 	for i := range events {
-		events[i] = storage.IngestEvent{ClientID: fmt.Sprintf("%s-%d", prefix, i), Event: audit.Event{
+		events[i] = ledger.IngestEvent{ClientID: fmt.Sprintf("%s-%d", prefix, i), Event: audit.Event{
 			Action: audit.RunUpdate, ActorEmail: fmt.Sprintf("u%d@acme.io", i), ProjectName: "p\"q\\r\u00e9",
 			ResponseCode: 200, Timestamp: time.Now().Add(-time.Duration(i) * time.Minute).Add(123 * time.Nanosecond)}}
 	}
-	if _, err := f.s.Ingest(context.Background(), f.org.ID, events, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(context.Background(), f.s, f.org.ID, events, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,7 +74,7 @@ func (f *fixture) append(t *testing.T, n int) {
 	for i := range events {
 		events[i] = audit.Event{Action: audit.UserUpdate, UserEmail: fmt.Sprintf("m%d@acme.io", i)}
 	}
-	err := f.s.InTx(context.Background(), func(tx *storage.Tx) error { return tx.AppendEvents(context.Background(), f.org.ID, events) })
+	err := f.s.InTx(context.Background(), func(tx *storage.Tx) error { return ledger.Append(context.Background(), tx, f.org.ID, events) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestUpgradedDatabaseChainsFromFirstHashedEvent(t *testing.T) {
 	if _, err := s.DB().Exec(`UPDATE organizations SET last_seq = 5 WHERE id = $1`, org.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, org.ID, []storage.IngestEvent{{Event: audit.Event{Action: audit.RunStop}}, {Event: audit.Event{Action: audit.RunStop}}}, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(ctx, s, org.ID, []ledger.IngestEvent{{Event: audit.Event{Action: audit.RunStop}}, {Event: audit.Event{Action: audit.RunStop}}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	n := notary.New(notary.Config{Store: s, Key: testKey})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -57,7 +58,7 @@ func expectDatabase(ctx context.Context, tx *storage.Tx, org storage.Organizatio
 			}
 			return chain.Checkpoint{}, false
 		}
-		return c.Chain(org.Name), true
+		return notary.ChainCheckpoint(c, org.Name), true
 	})
 	return lookupErr
 }

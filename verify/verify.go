@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/chain"
 	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -104,7 +105,7 @@ func Database(ctx context.Context, store *storage.Store, org storage.Organizatio
 			c, err := tx.CheckpointBefore(ctx, org.ID, opts.From.Seq, opts.From.Time)
 			switch {
 			case err == nil:
-				a := c.Chain(org.Name)
+				a := notary.ChainCheckpoint(c, org.Name)
 				cfg.Anchor, from = &a, c.LastSeq+1
 			case !errors.Is(err, storage.ErrNotFound):
 				return err
@@ -133,7 +134,7 @@ func Database(ctx context.Context, store *storage.Store, org storage.Organizatio
 			return err
 		}
 		for _, c := range cps {
-			cfg.Checkpoints = append(cfg.Checkpoints, c.Chain(org.Name))
+			cfg.Checkpoints = append(cfg.Checkpoints, notary.ChainCheckpoint(c, org.Name))
 		}
 		v := chain.NewVerifier(cfg)
 		err = tx.ChainEvents(ctx, org.ID, from, upTo, func(e *storage.ChainEvent) error {

@@ -23,7 +23,7 @@ type Service struct{ store *storage.Store }
 func New(store *storage.Store) *Service { return &Service{store: store} }
 
 // record logs a change of rule r.
-func record(ctx context.Context, tx *storage.Tx, actor *auth.Principal, action string, r alerting.Rule) error {
+func record(ctx context.Context, tx *storage.Tx, actor *auth.Principal, action string, r storage.Rule) error {
 	return tx.RecordConfigChange(ctx, change(actor, r.OrgID, action, r.Name))
 }
 
@@ -67,7 +67,7 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName str
 			return err
 		}
 		id := actor.User.ID
-		if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
+		if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
 			return err
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
@@ -90,7 +90,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 		if err := r.Validate(); err != nil {
 			return err
 		}
-		if out, err = tx.UpdateAlertRule(ctx, r); err != nil {
+		if out, err = tx.UpdateAlertRule(ctx, storage.Rule(r)); err != nil {
 			return err
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
@@ -137,7 +137,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			id := actor.User.ID
-			if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
+			if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
 				return err
 			}
 			return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
@@ -168,7 +168,7 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 		if in.Status == storage.IntegrationRevoked || in.Status == storage.IntegrationDisconnected {
 			return fmt.Errorf("%w: integration %q is %s: reconnect it to send alerts", storage.ErrInvalid, in.Name, in.Status)
 		}
-		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID); err != nil {
+		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID, alerting.TestRuleName); err != nil {
 			return err
 		}
 		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, storage.ChangeIntegrationTestAlert, in.Name))

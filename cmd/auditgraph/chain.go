@@ -207,7 +207,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				if err != nil {
 					return err
 				}
-				newest = append(newest, c.Chain(o.Name))
+				newest = append(newest, notary.ChainCheckpoint(c, o.Name))
 			}
 			if useBucket {
 				dbReports[o.Name] = r
@@ -261,7 +261,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					return err
 				}
 				for _, c := range cps {
-					bopts.Match = append(bopts.Match, c.Chain(name))
+					bopts.Match = append(bopts.Match, notary.ChainCheckpoint(c, name))
 				}
 			}
 			r, err := verify.Bucket(ctx, b, name, id, bopts)

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -189,7 +190,7 @@ func exportBucket(t *testing.T, dbURL, orgName string) string {
 		day := filepath.Join(base, events[0].Timestamp.Format("2006/01/02"))
 		os.MkdirAll(day, 0o755)
 		os.WriteFile(filepath.Join(day, fmt.Sprintf("%012d-%012d.ndjson.gz", c.FirstSeq, c.LastSeq)), buf.Bytes(), 0o644)
-		cc := c.Chain(orgName)
+		cc := notary.ChainCheckpoint(c, orgName)
 		raw, _ := cc.MarshalJSON()
 		os.MkdirAll(filepath.Join(base, "checkpoints"), 0o755)
 		os.WriteFile(filepath.Join(base, "checkpoints", fmt.Sprintf("%012d.json", c.LastSeq)), raw, 0o644)

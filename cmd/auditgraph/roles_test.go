@@ -16,6 +16,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -231,11 +232,11 @@ func TestVerifyFindsRewriteWithCheckpointsDeleted(t *testing.T) {
 	orgID := storagetest.NewOrg(t, app, "acme")
 	n := notary.New(notary.Config{Store: app, Key: key.Private, Log: slog.New(slog.DiscardHandler)})
 	for range 2 {
-		es := make([]storage.IngestEvent, 20)
+		es := make([]ledger.IngestEvent, 20)
 		for i := range es {
 			es[i].Event = audit.Event{Action: audit.UserLogin, ActorEmail: fmt.Sprintf("u%d@acme.io", i)}
 		}
-		if _, err := app.Ingest(ctx, orgID, es, time.Time{}); err != nil {
+		if _, err := ledger.Ingest(ctx, app, orgID, es, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := n.CheckpointAll(ctx); err != nil {

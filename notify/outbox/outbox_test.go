@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/logtest"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/metrics/metricstest"
@@ -122,7 +123,7 @@ func (e *env) rule(r alerting.Rule) int64 {
 	var out storage.AlertRule
 	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
 		var err error
-		out, err = tx.CreateAlertRule(e.ctx, r, nil)
+		out, err = tx.CreateAlertRule(e.ctx, storage.Rule(r), nil)
 		return err
 	})
 	if err != nil {
@@ -134,11 +135,11 @@ func (e *env) rule(r alerting.Rule) int64 {
 // ingest reports events to acme through the bulk path.
 func (e *env) ingest(events ...audit.Event) {
 	e.t.Helper()
-	in := make([]storage.IngestEvent, len(events))
+	in := make([]ledger.IngestEvent, len(events))
 	for i, ev := range events {
-		in[i] = storage.IngestEvent{Event: ev}
+		in[i] = ledger.IngestEvent{Event: ev}
 	}
-	if _, err := e.store.Ingest(e.ctx, e.org.ID, in, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(e.ctx, e.store, e.org.ID, in, time.Time{}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -628,7 +629,7 @@ func TestSlackTestAlert(t *testing.T) {
 		if in, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: e.org.ID, Name: "#alerts", Kind: "slack", URLSealed: u}); err != nil {
 			return err
 		}
-		alert, err = tx.EnqueueTestAlert(e.ctx, e.org.ID, in.ID)
+		alert, err = tx.EnqueueTestAlert(e.ctx, e.org.ID, in.ID, alerting.TestRuleName)
 		return err
 	})
 	if err != nil {
@@ -694,7 +695,7 @@ func TestAlertsCommitWithTheirEvents(t *testing.T) {
 	e.rule(alerting.Rule{Name: "keys", Actions: []string{"user:create_api_key"}, Integrations: []int64{hook}})
 	rollback := fmt.Errorf("the change failed after its event was written")
 	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
-		if err := tx.AppendEvents(e.ctx, e.org.ID, []audit.Event{{Action: audit.UserCreateAPIKey}}); err != nil {
+		if err := ledger.Append(e.ctx, tx, e.org.ID, []audit.Event{{Action: audit.UserCreateAPIKey}}); err != nil {
 			return err
 		}
 		if n := len(e.deliveriesIn(tx, hook)); n != 1 {

@@ -1,4 +1,4 @@
-package storage_test
+package ledger_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -20,16 +21,16 @@ func TestStoredEventsAreChained(t *testing.T) {
 	ctx := context.Background()
 	org, _ := newOrg(t, s, "acme", "a@acme.io")
 	ts := time.Now().Add(-time.Hour).Truncate(time.Second).Add(999_999_999) // rounds up if not truncated first
-	if _, err := s.Ingest(ctx, org, []storage.IngestEvent{ev("a", audit.RunUpdate, ts), ev("", audit.RunStop, time.Time{})}, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(ctx, s, org, []ledger.IngestEvent{ev("a", audit.RunUpdate, ts), ev("", audit.RunStop, time.Time{})}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
-		return tx.AppendEvents(ctx, org, []audit.Event{{Action: audit.UserUpdate, UserEmail: "b@acme.io", Timestamp: ts}, {Action: audit.UserRead}})
+		return ledger.Append(ctx, tx, org, []audit.Event{{Action: audit.UserUpdate, UserEmail: "b@acme.io", Timestamp: ts}, {Action: audit.UserRead}})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, org, []storage.IngestEvent{ev("b", audit.RunStop, ts)}, time.Time{}); err != nil {
+	if _, err := ledger.Ingest(ctx, s, org, []ledger.IngestEvent{ev("b", audit.RunStop, ts)}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	var h chain.Hasher
@@ -66,14 +67,14 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 			var err error
 			for i := 0; i < 5 && err == nil; i++ {
 				if g%2 == 0 {
-					batch := make([]storage.IngestEvent, 50)
+					batch := make([]ledger.IngestEvent, 50)
 					for j := range batch {
 						batch[j] = ev("", audit.RunUpdate, time.Time{})
 					}
-					_, err = s.Ingest(ctx, org, batch, time.Time{})
+					_, err = ledger.Ingest(ctx, s, org, batch, time.Time{})
 				} else {
 					err = s.InTx(ctx, func(tx *storage.Tx) error {
-						return tx.AppendEvents(ctx, org, []audit.Event{{Action: audit.UserRead}, {Action: audit.UserUpdate}})
+						return ledger.Append(ctx, tx, org, []audit.Event{{Action: audit.UserRead}, {Action: audit.UserUpdate}})
 					})
 				}
 			}
