@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/auditgraph/auditgraph/audit"
 )
 

@@ -10,7 +10,6 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 )
 
-
 // copyStatement is the COPY that lib/pq turns into a copy-in stream.
 var copyStatement = "COPY audit_events (" + strings.Join(copyColumns, ", ") + ") FROM STDIN"
 
