@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
@@ -38,6 +39,10 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 // Organization returns the organization called name if actor may see it.
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (storage.Organization, error) {
 	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
+	if errors.Is(err, storage.ErrNotFound) && !actor.User.InstanceAdmin {
+		// Refused as an organization the actor is not in.
+		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
+	}
 	if err != nil {
 		return org, err
 	}

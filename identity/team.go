@@ -3,11 +3,11 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -38,7 +38,21 @@ func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principa
 	if err != nil {
 		return storage.Team{}, err
 	}
-	return tx.TeamByName(ctx, org.ID, team)
+	t, err := tx.TeamByName(ctx, org.ID, team)
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, fault.Wrap(storage.ErrNotFound, err, "organization %s has no team called %s", org.Name, team)
+	}
+	return t, err
+}
+
+// userByName returns the user called name; the caller has already checked
+// that the actor may look users up.
+func userByName(ctx context.Context, tx *storage.Tx, name string) (storage.User, error) {
+	u, err := tx.UserByUsername(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, fault.Wrap(storage.ErrNotFound, err, "no user called %s", name)
+	}
+	return u, err
 }
 
 // DeleteTeam deletes a team with its service accounts (team:delete, and
@@ -70,7 +84,7 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -100,7 +114,7 @@ func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, o
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -146,7 +160,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principa
 		return nil
 	})
 	if errors.Is(err, storage.ErrConflict) {
-		err = fmt.Errorf("%w: username %q is taken", storage.ErrConflict, username)
+		err = fault.Wrap(storage.ErrConflict, err, "username %q is taken", username)
 	}
 	return u, err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userexport"
 )
 
@@ -19,11 +20,10 @@ func (h *rest) usersCSV(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p)
+	org, err := h.orgParam(r, p, func(org storage.Organization) error {
+		return access.RequireOrgAdmin(ctx, h.store, p.User, org)
+	})
 	if err != nil {
-		return err
-	}
-	if err := access.RequireOrgAdmin(ctx, h.store, p.User, org); err != nil {
 		return err
 	}
 	hdr := w.Header()

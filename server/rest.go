@@ -20,6 +20,7 @@ import (
 	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/ingest"
 	"github.com/auditgraph/auditgraph/metrics"
@@ -69,12 +70,14 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusBadRequest, pe.Error())
 	case errors.Is(err, access.ErrMultipleOrgs):
 		auth.WriteError(w, http.StatusBadRequest, access.ErrMultipleOrgs.Error())
-	case errors.Is(err, access.ErrNoOrg), errors.Is(err, access.ErrForbidden):
-		auth.WriteError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, access.ErrNoOrg):
+		auth.WriteError(w, http.StatusForbidden, access.ErrNoOrg.Error())
+	case errors.Is(err, access.ErrForbidden):
+		auth.WriteError(w, http.StatusForbidden, fault.Message(err, access.ErrForbidden))
 	case errors.Is(err, storage.ErrBadCursor):
-		auth.WriteError(w, http.StatusBadRequest, "cursor: "+err.Error())
+		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, storage.ErrBadCursor))
 	case errors.Is(err, identity.ErrInvalid):
-		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), identity.ErrInvalid.Error()+": "))
+		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(fault.Message(err, identity.ErrInvalid), identity.ErrInvalid.Error()+": "))
 	case errors.Is(err, context.Canceled):
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
@@ -82,30 +85,41 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// org returns the organization a request acts on: the one named by the org
-// parameter, or the caller's API organization.
-func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Organization, error) {
+// org returns the organization a request acts on, the one named by the org
+// parameter or the caller's API organization, once check allows the caller
+// to act on it. A caller who is not an instance admin is refused a missing
+// organization exactly as check refuses one they have no role in, so that a
+// refusal does not tell them which names exist.
+func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(storage.Organization) error) (storage.Organization, error) {
+	var org storage.Organization
+	var err error
 	if name == "" {
-		return access.APIOrg(r.Context(), h.store, p.User)
+		org, err = access.APIOrg(r.Context(), h.store, p.User)
+	} else if err = identity.CheckName("org: organization name", name); err == nil {
+		org, err = h.store.OrganizationByName(r.Context(), name)
 	}
-	if err := identity.CheckName("org: organization name", name); err != nil {
-		return storage.Organization{}, err
-	}
-	org, err := h.store.OrganizationByName(r.Context(), name)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) && name != "" {
+		if !p.User.InstanceAdmin {
+			if err := check(storage.Organization{Name: name}); err != nil {
+				return org, err
+			}
+		}
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
-	return org, err
+	if err != nil {
+		return org, err
+	}
+	return org, check(org)
 }
 
 // orgParam returns the organization named by the request's org parameter,
-// or the caller's API organization when there is none.
-func (h *rest) orgParam(r *http.Request, p *auth.Principal) (storage.Organization, error) {
+// or the caller's API organization when there is none, once check allows.
+func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(storage.Organization) error) (storage.Organization, error) {
 	name, err := param(r, "org")
 	if err != nil {
 		return storage.Organization{}, err
 	}
-	return h.org(r, p, name)
+	return h.org(r, p, name, check)
 }
 
 // ingest serves POST /api/v1/audit_events.
@@ -148,11 +162,8 @@ func rejectReason(err error) string {
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p)
+	org, err := h.orgParam(r, p, func(org storage.Organization) error { return h.mayIngest(ctx, p, org) })
 	if err != nil {
-		return err
-	}
-	if err := h.mayIngest(ctx, p, org); err != nil {
 		return err
 	}
 	var body io.Reader = http.MaxBytesReader(w, r.Body, maxIngestBody)
@@ -233,11 +244,10 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.org(r, p, q.Org)
+	org, err := h.org(r, p, q.Org, func(org storage.Organization) error {
+		return access.RequireAuditReader(ctx, h.store, h.mode.MultiTenant(), p.User, org)
+	})
 	if err != nil {
-		return err
-	}
-	if err := access.RequireAuditReader(ctx, h.store, h.mode.MultiTenant(), p.User, org); err != nil {
 		return err
 	}
 	if q.AnonymizeIgnored {
