@@ -107,10 +107,11 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 	return tm, err
 }
 
-// RemoveTeamMember takes a user out of a team.
-func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) error {
-	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		t, err := s.team(ctx, tx, actor, orgName, team)
+// RemoveTeamMember takes a user out of a team and returns the team.
+func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
+	var t storage.Team
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
 			return err
 		}
@@ -129,6 +130,7 @@ func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, o
 		rec.add(t.OrgID, e)
 		return nil
 	})
+	return t, err
 }
 
 // CreateServiceAccount creates a service account in a team: a non-human user

@@ -6,10 +6,8 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // connectErr gives package connect's errors their GraphQL codes; the others
@@ -34,15 +32,6 @@ func slackAppModel(app connect.SlackApp) *model.SlackApp {
 		m.ClientID, m.UpdatedAt = &app.ClientID, &app.UpdatedAt
 	}
 	return m
-}
-
-// namedOrAPIOrg returns the organization called name, or the caller's API
-// organization when name is nil.
-func (r *Resolver) namedOrAPIOrg(ctx context.Context, u storage.User, name *string) (storage.Organization, error) {
-	if name == nil {
-		return access.APIOrg(ctx, r.Store, u)
-	}
-	return r.Store.OrganizationByName(ctx, *name)
 }
 
 // configChanges answers a page of an organization's (orgID nil: the

@@ -51,11 +51,7 @@ func (r *mutationResolver) SlackInstallURL(ctx context.Context, organization *st
 	if err != nil {
 		return "", err
 	}
-	org, err := r.namedOrAPIOrg(ctx, p.User, organization)
-	if err != nil {
-		return "", err
-	}
-	u, err := r.Connect.InstallLink(ctx, p.User, org)
+	u, err := r.Connect.InstallLink(ctx, p.User, organization)
 	return u, connectErr(err)
 }
 

@@ -57,15 +57,11 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, organization st
 	if err != nil {
 		return nil, err
 	}
-	org, err := r.Store.OrganizationByName(ctx, organization)
+	t, err := r.Identity.RemoveTeamMember(ctx, p, organization, team, username)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Store.TeamByName(ctx, org.ID, team)
-	if err != nil {
-		return nil, err
-	}
-	return &t, r.Identity.RemoveTeamMember(ctx, p, organization, team, username)
+	return &t, nil
 }
 
 // CreateServiceAccount is the resolver for the createServiceAccount field.

@@ -53,7 +53,7 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName str
 		}
 		id := actor.User.ID
 		if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
-			return err
+			return ruleError(err, r)
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 	})
@@ -73,7 +73,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 			return err
 		}
 		if out, err = tx.UpdateAlertRule(ctx, r); err != nil {
-			return err
+			return ruleError(err, r)
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
@@ -117,7 +117,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		case errors.Is(err, storage.ErrNotFound):
 			id := actor.User.ID
 			if out, err = tx.CreateAlertRule(ctx, r, &id); err != nil {
-				return err
+				return ruleError(err, r)
 			}
 			return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 		case err != nil:
@@ -125,7 +125,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		}
 		old.Integrations, old.Enabled = integrations, true
 		if out, err = tx.UpdateAlertRule(ctx, old.Rule); err != nil {
-			return err
+			return ruleError(err, old.Rule)
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
@@ -150,4 +150,14 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, storage.ChangeIntegrationTestAlert, in.Name))
 	})
 	return out, err
+}
+
+// ruleError gives storage's refusal of a rule's integrations its public
+// message: storage refuses a rule as invalid only for integrations that are
+// not its organization's.
+func ruleError(err error, r alerting.Rule) error {
+	if errors.Is(err, storage.ErrInvalid) {
+		return fault.Wrap(storage.ErrInvalid, err, "alert rule %q: an integration is not one of the organization's (or is listed twice)", r.Name)
+	}
+	return err
 }
