@@ -76,11 +76,12 @@ func (s *Service) DeleteTeam(ctx context.Context, actor *auth.Principal, orgName
 	})
 }
 
-// AddTeamMember adds a member of the organization to one of its teams.
-func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.TeamMember, error) {
-	var tm storage.TeamMember
-	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		t, err := s.team(ctx, tx, actor, orgName, team)
+// AddTeamMember adds a member of the organization to one of its teams and
+// returns the team.
+func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
+	var t storage.Team
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 		if u.IsServiceAccount() {
 			return invalid("service account %s belongs to its own team only", username)
 		}
-		if tm, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
+		if _, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
 			return err
 		}
 		e := teamEvent(audit.TeamInviteUser, t)
@@ -104,7 +105,7 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 		rec.add(t.OrgID, e)
 		return nil
 	})
-	return tm, err
+	return t, err
 }
 
 // RemoveTeamMember takes a user out of a team and returns the team.

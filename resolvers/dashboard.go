@@ -7,12 +7,11 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auditlog"
-	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userstatus"
@@ -78,9 +77,18 @@ func series(p model.ActivityPeriod, from, to time.Time, points []storage.DayCoun
 	return s
 }
 
-// usersQuery translates the users connection's arguments.
-func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (storage.OrgUsersQuery, error) {
-	q := storage.OrgUsersQuery{OrgID: org.ID, MultiTenant: r.Mode.MultiTenant(), ActiveSince: userstatus.ActiveSince(r.now())}
+// usersQuery translates the users connection's arguments, and returns the
+// team filter's name apart: the service looks it up.
+func (r *Resolver) usersQuery(first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (identity.OrgUsersQuery, *string, error) {
+	q, err := r.usersQueryArgs(first, after, last, before, filter, orderBy)
+	if filter == nil || err != nil {
+		return q, nil, err
+	}
+	return q, filter.Team, nil
+}
+
+func (r *Resolver) usersQueryArgs(first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (identity.OrgUsersQuery, error) {
+	q := identity.OrgUsersQuery{MultiTenant: r.Mode.MultiTenant(), ActiveSince: userstatus.ActiveSince(r.now())}
 	switch {
 	case first != nil && last != nil:
 		return q, gqlerror.Errorf("give first or last, not both")
@@ -97,17 +105,10 @@ func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *stora
 		}
 		q.Limit, q.After = n, deref(after)
 	}
-	admin, err := access.IsOrgAdmin(ctx, r.Store, p.User, org.ID)
-	if err != nil {
-		return q, err
-	}
-	if !admin {
-		q.OnlyUserID = &p.User.ID
-	}
 	if orderBy != nil {
-		q.Sort, q.Desc = storage.UserSort(orderBy.Field), orderBy.Direction == model.OrderDirectionDesc
+		q.Sort, q.Desc = identity.UserSort(orderBy.Field), orderBy.Direction == model.OrderDirectionDesc
 	} else {
-		q.Sort, q.Desc = storage.SortLastActive, true
+		q.Sort, q.Desc = identity.SortLastActive, true
 	}
 	if filter == nil {
 		return q, nil
@@ -123,13 +124,6 @@ func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *stora
 		q.Roles = append(q.Roles, lower(role))
 	}
 	q.Search = deref(filter.Search)
-	if filter.Team != nil {
-		t, err := r.Store.TeamByName(ctx, org.ID, *filter.Team)
-		if err != nil {
-			return q, err
-		}
-		q.TeamID = &t.ID
-	}
 	return q, nil
 }
 

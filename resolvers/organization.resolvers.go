@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
@@ -194,7 +193,7 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *storage.Orga
 	if err != nil {
 		return nil, err
 	}
-	role, err := access.Role(ctx, r.Store, p.User, obj.ID)
+	role, err := r.Identity.ViewerRole(ctx, p, *obj)
 	if err != nil || role == "" {
 		return nil, err
 	}
@@ -208,14 +207,11 @@ func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organizat
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
-	q, err := r.usersQuery(ctx, p, obj, first, after, last, before, filter, orderBy)
+	q, team, err := r.usersQuery(first, after, last, before, filter, orderBy)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Store.OrgUsers(ctx, q)
+	page, err := r.Identity.OrgUsers(ctx, p, *obj, q, team)
 	if err != nil {
 		return nil, err
 	}
@@ -248,14 +244,13 @@ func (r *organizationResolver) Teams(ctx context.Context, obj *storage.Organizat
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
+	var total int
 	pg, err := forwardPage("team", first, after,
-		func(afterID int64, limit int) ([]storage.Team, error) {
-			return r.Store.OrgTeams(ctx, obj.ID, afterID, limit)
+		func(afterID int64, limit int) (teams []identity.Team, err error) {
+			teams, total, err = r.Identity.Teams(ctx, p, *obj, afterID, limit)
+			return teams, err
 		},
-		func() (int, error) { return r.Store.CountOrgTeams(ctx, obj.ID) })
+		func() (int, error) { return total, nil })
 	if err != nil {
 		return nil, err
 	}

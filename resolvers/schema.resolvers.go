@@ -21,7 +21,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*storage.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.Store.User(ctx, p.User.ID)
+	u, err := r.Identity.Viewer(ctx, p)
 	return &u, err
 }
 

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/loaders"
@@ -43,12 +42,11 @@ func (r *mutationResolver) AddTeamMember(ctx context.Context, organization strin
 	if err != nil {
 		return nil, err
 	}
-	tm, err := r.Identity.AddTeamMember(ctx, p, organization, team, username)
+	t, err := r.Identity.AddTeamMember(ctx, p, organization, team, username)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Store.Team(ctx, tm.TeamID)
-	return &t, err
+	return &t, nil
 }
 
 // RemoveTeamMember is the resolver for the removeTeamMember field.
@@ -91,13 +89,6 @@ func (r *teamResolver) Members(ctx context.Context, obj *storage.Team, first *in
 	if err != nil {
 		return nil, err
 	}
-	org, err := r.Store.Organization(ctx, obj.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	if err := access.RequireMember(ctx, r.Store, p.User, org); err != nil {
-		return nil, err
-	}
 	limit, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -106,23 +97,11 @@ func (r *teamResolver) Members(ctx context.Context, obj *storage.Team, first *in
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.TeamMembers(ctx, obj.ID, afterID, limit+1)
+	users, total, err := r.Identity.TeamMembers(ctx, p, *obj, afterID, limit+1)
 	if err != nil {
 		return nil, err
 	}
-	total, err := r.Store.CountTeamMembers(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	rows, more := page(rows, limit)
-	ids := make([]int64, len(rows))
-	for i, m := range rows {
-		ids[i] = m.UserID
-	}
-	users, err := r.Store.UsersByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
+	users, more := page(users, limit)
 	conn := &model.UserConnection{Edges: []model.UserEdge{}, TotalCount: total}
 	for _, u := range users {
 		conn.Edges = append(conn.Edges, model.UserEdge{Cursor: cursor("teammember", u.ID), Node: &u})

@@ -102,11 +102,11 @@ func (r *userResolver) ServiceAccount(ctx context.Context, obj *storage.User) (b
 
 // ServiceAccountTeam is the resolver for the serviceAccountTeam field.
 func (r *userResolver) ServiceAccountTeam(ctx context.Context, obj *storage.User) (*storage.Team, error) {
-	if obj.ServiceAccountTeam == nil {
-		return nil, nil
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	t, err := r.Store.Team(ctx, *obj.ServiceAccountTeam)
-	return &t, err
+	return r.Identity.ServiceAccountTeam(ctx, p, *obj)
 }
 
 // Deactivated is the resolver for the deactivated field.
