@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/alerting/rules"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -100,15 +100,11 @@ func (r *alertRuleResolver) WindowSeconds(ctx context.Context, obj *storage.Aler
 
 // Integrations is the resolver for the integrations field.
 func (r *alertRuleResolver) Integrations(ctx context.Context, obj *storage.AlertRule) ([]storage.Integration, error) {
-	out := make([]storage.Integration, 0, len(obj.Integrations))
-	for _, id := range obj.Integrations {
-		in, err := r.Store.Integration(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return r.alertRules().Integrations(ctx, p, *obj)
 }
 
 // Enabled is the resolver for the enabled field.
@@ -127,15 +123,20 @@ func (r *alertRuleResolver) Suggestion(ctx context.Context, obj *storage.AlertRu
 
 // Delivery is the resolver for the delivery field.
 func (r *integrationResolver) Delivery(ctx context.Context, obj *storage.Integration) (*storage.DeliveryStats, error) {
-	if err := r.requireIntegrationAdmin(ctx, obj); err != nil {
+	p, err := principal(ctx)
+	if err != nil {
 		return nil, err
 	}
-	d, err := r.Store.IntegrationDelivery(ctx, obj.ID)
+	d, err := r.Connect.Delivery(ctx, p.User, *obj)
 	return &d, err
 }
 
 // Recent is the resolver for the recent field.
 func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	limit, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.D
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.IntegrationDeliveries(ctx, obj.IntegrationID, before, limit+1)
+	rows, err := r.Connect.Deliveries(ctx, p.User, obj.IntegrationID, before, limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -251,14 +252,13 @@ func (r *organizationResolver) AlertRules(ctx context.Context, obj *storage.Orga
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
+	var total int
 	pg, err := forwardPage("alertrule", first, after,
-		func(afterID int64, limit int) ([]storage.AlertRule, error) {
-			return r.Store.OrgAlertRules(ctx, obj.ID, afterID, limit)
+		func(afterID int64, limit int) (rows []rules.AlertRule, err error) {
+			rows, total, err = r.alertRules().List(ctx, p, *obj, afterID, limit)
+			return rows, err
 		},
-		func() (int, error) { return r.Store.CountOrgAlertRules(ctx, obj.ID) })
+		func() (int, error) { return total, nil })
 	if err != nil {
 		return nil, err
 	}

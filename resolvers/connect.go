@@ -6,8 +6,10 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/identity"
 )
 
 // connectErr gives package connect's errors their GraphQL codes; the others
@@ -34,9 +36,9 @@ func slackAppModel(app connect.SlackApp) *model.SlackApp {
 	return m
 }
 
-// configChanges answers a page of an organization's (orgID nil: the
+// configChanges answers a page of an organization's (org nil: the
 // instance's) configuration changes, newest first.
-func (r *Resolver) configChanges(ctx context.Context, orgID *int64, first *int, after *string) (*model.ConfigChangeConnection, error) {
+func (r *Resolver) configChanges(ctx context.Context, p *auth.Principal, org *identity.Organization, first *int, after *string) (*model.ConfigChangeConnection, error) {
 	limit, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -45,11 +47,7 @@ func (r *Resolver) configChanges(ctx context.Context, orgID *int64, first *int, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.ConfigChanges(ctx, orgID, beforeID, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	total, err := r.Store.CountConfigChanges(ctx, orgID)
+	rows, total, err := r.Connect.ConfigChanges(ctx, p.User, org, beforeID, limit+1)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -95,10 +94,7 @@ func (r *organizationResolver) ConfigChanges(ctx context.Context, obj *storage.O
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
-	return r.configChanges(ctx, &obj.ID, first, after)
+	return r.configChanges(ctx, p, obj, first, after)
 }
 
 // SlackApp is the resolver for the slackApp field.
@@ -120,10 +116,7 @@ func (r *queryResolver) InstanceConfigChanges(ctx context.Context, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if !p.User.InstanceAdmin {
-		return nil, access.Forbidden("%s is not an instance admin", p.User.Username)
-	}
-	return r.configChanges(ctx, nil, first, after)
+	return r.configChanges(ctx, p, nil, first, after)
 }
 
 // ConfigChange returns graph.ConfigChangeResolver implementation.
