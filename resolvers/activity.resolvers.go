@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -27,7 +26,7 @@ func (r *activityStatsResolver) UsersActiveOverTime(ctx context.Context, obj *mo
 	if err != nil {
 		return nil, err
 	}
-	points, err := r.Store.DailyActiveUsers(ctx, obj.OrgID, from, to)
+	points, err := r.stats().Daily(ctx, r.viewer(ctx), obj.OrgID, from, to)
 	return series(p, from, to, points), err
 }
 
@@ -42,7 +41,7 @@ func (r *activityStatsResolver) WeeklyActiveUsers(ctx context.Context, obj *mode
 	if err != nil {
 		return nil, err
 	}
-	points, err := r.Store.WeeklyActiveUsers(ctx, obj.OrgID, from, to)
+	points, err := r.stats().Weekly(ctx, r.viewer(ctx), obj.OrgID, from, to)
 	return series(p, from, to, points), err
 }
 
@@ -52,7 +51,7 @@ func (r *activityStatsResolver) MostActiveUsers(ctx context.Context, obj *model.
 	if err != nil {
 		return nil, err
 	}
-	top, err := r.Store.MostActiveUsers(ctx, obj.OrgID, from, to, 10)
+	top, err := r.stats().MostActive(ctx, r.viewer(ctx), obj.OrgID, from, to, 10)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +70,7 @@ func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organi
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
+	if err := r.stats().Authorize(ctx, p.User, *obj); err != nil {
 		return nil, err
 	}
 	return &model.ActivityStats{OrgID: obj.ID}, nil

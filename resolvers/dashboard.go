@@ -10,12 +10,28 @@ import (
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auditlog"
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userstatus"
 )
+
+// auditLog returns the audit log's reader; it holds nothing but the store.
+func (r *Resolver) auditLog() *auditlog.Reader { return auditlog.NewReader(r.Store, r.Mode) }
+
+// stats returns the activity panels' reader; it holds nothing but the store.
+func (r *Resolver) stats() *activity.Stats { return activity.NewStats(r.Store) }
+
+// viewer returns the caller, or a user with no rights when there is none
+// (the services then refuse).
+func (r *Resolver) viewer(ctx context.Context) identity.User {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.User
+	}
+	return identity.User{}
+}
 
 // now is the resolvers' clock.
 func (r *Resolver) now() time.Time {
@@ -52,7 +68,7 @@ func (r *Resolver) period(ctx context.Context, s *model.ActivityStats, p *model.
 	var first time.Time
 	if per == activity.AllTime {
 		var err error
-		if first, err = r.Store.FirstActivityDay(ctx, s.OrgID); err != nil {
+		if first, err = r.stats().FirstDay(ctx, r.viewer(ctx), s.OrgID); err != nil {
 			return from, to, "", err
 		}
 	}
@@ -65,11 +81,11 @@ func (r *activityStatsResolver) activeCount(ctx context.Context, s *model.Activi
 	if err != nil {
 		return nil, err
 	}
-	n, err := r.Store.ActiveUsers(ctx, s.OrgID, from, to)
+	n, err := r.stats().ActiveUsers(ctx, r.viewer(ctx), s.OrgID, from, to)
 	return &model.ActiveUserCount{Period: per, From: from, To: to, Count: n}, err
 }
 
-func series(p model.ActivityPeriod, from, to time.Time, points []storage.DayCount) *model.ActivitySeries {
+func series(p model.ActivityPeriod, from, to time.Time, points []activity.DayCount) *model.ActivitySeries {
 	s := &model.ActivitySeries{Period: p, From: from, To: to, Points: make([]model.ActivityPoint, len(points))}
 	for i, d := range points {
 		s.Points[i] = model.ActivityPoint{Date: d.Day, ActiveUsers: d.Users}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -45,7 +44,7 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireAuditReader(ctx, r.Store, r.Mode.MultiTenant(), p.User, org); err != nil {
+	if err := r.auditLog().Authorize(ctx, p.User, org); err != nil {
 		return nil, err
 	}
 	if filter != nil && (filter.From != nil || filter.To != nil || filter.StartDate != nil || filter.NumDays != nil) {
