@@ -16,6 +16,9 @@ type (
 	OutboxAlert   = storage.OutboxAlert
 )
 
+// AlertPending is the status of an alert still to be delivered.
+const AlertPending = storage.AlertPending
+
 // Each read below checks that the actor may see what it asks for before it
 // reads anything.
 

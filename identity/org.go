@@ -44,7 +44,7 @@ func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name 
 		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
 	}
 	if err != nil {
-		return org, err
+		return org, notFound(err, "no organization called %q", name)
 	}
 	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)

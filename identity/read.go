@@ -25,6 +25,12 @@ type (
 	UserSort      = storage.UserSort
 )
 
+// The kinds of failure the service's callers tell apart.
+var (
+	ErrNotFound  = storage.ErrNotFound
+	ErrForbidden = access.ErrForbidden
+)
+
 // Sort orders of an organization's users.
 const SortLastActive = storage.SortLastActive
 

@@ -4,12 +4,8 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/alerting"
-	"github.com/auditgraph/auditgraph/alerting/rules"
 	"github.com/auditgraph/auditgraph/graph/model"
 )
-
-// alertRules returns the rule service; it holds nothing but the store.
-func (r *Resolver) alertRules() *rules.Service { return rules.New(r.Store) }
 
 // ruleFromInput translates an AlertRuleInput; the service validates it.
 func ruleFromInput(in model.AlertRuleInput) (alerting.Rule, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/alerting/rules"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -42,7 +43,7 @@ func (r *alertDeliveryResolver) Status(ctx context.Context, obj *storage.OutboxA
 
 // NextAttemptAt is the resolver for the nextAttemptAt field.
 func (r *alertDeliveryResolver) NextAttemptAt(ctx context.Context, obj *storage.OutboxAlert) (*time.Time, error) {
-	if obj.Status != storage.AlertPending {
+	if obj.Status != connect.AlertPending {
 		return nil, nil
 	}
 	return &obj.NextAttemptAt, nil
@@ -104,7 +105,7 @@ func (r *alertRuleResolver) Integrations(ctx context.Context, obj *storage.Alert
 	if err != nil {
 		return nil, err
 	}
-	return r.alertRules().Integrations(ctx, p, *obj)
+	return r.Rules.Integrations(ctx, p, *obj)
 }
 
 // Enabled is the resolver for the enabled field.
@@ -168,7 +169,7 @@ func (r *mutationResolver) CreateAlertRule(ctx context.Context, organization str
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().Create(ctx, p, organization, rule)
+	out, err := r.Rules.Create(ctx, p, organization, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (r *mutationResolver) UpdateAlertRule(ctx context.Context, id string, input
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().Update(ctx, p, ruleID, rule)
+	out, err := r.Rules.Update(ctx, p, ruleID, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func (r *mutationResolver) DeleteAlertRule(ctx context.Context, id string) (bool
 	if err != nil {
 		return false, err
 	}
-	if err := r.alertRules().Delete(ctx, p, ruleID); err != nil {
+	if err := r.Rules.Delete(ctx, p, ruleID); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -222,7 +223,7 @@ func (r *mutationResolver) EnableSuggestedAlertRule(ctx context.Context, organiz
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().EnableSuggested(ctx, p, organization, string(suggestion), ids)
+	out, err := r.Rules.EnableSuggested(ctx, p, organization, string(suggestion), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +240,7 @@ func (r *mutationResolver) SendTestAlert(ctx context.Context, integration string
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().SendTest(ctx, p, id)
+	out, err := r.Rules.SendTest(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func (r *organizationResolver) AlertRules(ctx context.Context, obj *storage.Orga
 	var total int
 	pg, err := forwardPage("alertrule", first, after,
 		func(afterID int64, limit int) (rows []rules.AlertRule, err error) {
-			rows, total, err = r.alertRules().List(ctx, p, *obj, afterID, limit)
+			rows, total, err = r.Rules.List(ctx, p, *obj, afterID, limit)
 			return rows, err
 		},
 		func() (int, error) { return total, nil })

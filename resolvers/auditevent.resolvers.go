@@ -8,6 +8,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -123,7 +124,7 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Org
 		return nil, err
 	}
 	// Refused before the arguments are looked at, as Events would refuse.
-	if err := r.auditLog().Authorize(ctx, p.User, *obj); err != nil {
+	if err := r.AuditLog.Authorize(ctx, p.User, *obj); err != nil {
 		return nil, err
 	}
 	limit, err := pageSize(first)
@@ -135,12 +136,12 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Org
 		return nil, err
 	}
 	f.Limit, f.After, f.NewestFirst = limit, deref(after), order == nil || *order == model.AuditEventOrderNewestFirst
-	events, cursors, more, err := r.auditLog().Events(ctx, p.User, *obj, f)
+	events, cursors, more, err := r.AuditLog.Events(ctx, p.User, *obj, f)
 	if err != nil {
 		return nil, err
 	}
 	anon := anonymize != nil && *anonymize && !r.Mode.MultiTenant()
-	conn := &model.AuditEventConnection{Edges: []model.AuditEventEdge{}, Nodes: []storage.StoredEvent{}}
+	conn := &model.AuditEventConnection{Edges: []model.AuditEventEdge{}, Nodes: []auditlog.StoredEvent{}}
 	for i := range events {
 		if anon {
 			events[i].Event = events[i].Anonymized()

@@ -13,16 +13,8 @@ import (
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/loaders"
-	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userstatus"
 )
-
-// auditLog returns the audit log's reader; it holds nothing but the store.
-func (r *Resolver) auditLog() *auditlog.Reader { return auditlog.NewReader(r.Store, r.Mode) }
-
-// stats returns the activity panels' reader; it holds nothing but the store.
-func (r *Resolver) stats() *activity.Stats { return activity.NewStats(r.Store) }
 
 // viewer returns the caller, or a user with no rights when there is none
 // (the services then refuse).
@@ -42,8 +34,8 @@ func (r *Resolver) now() time.Time {
 }
 
 // status returns a member's status under the server's mode.
-func (r *Resolver) status(ctx context.Context, m *storage.Membership) (userstatus.Status, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, m.UserID)
+func (r *Resolver) status(ctx context.Context, m *identity.Membership) (userstatus.Status, error) {
+	u, err := r.Loaders(ctx).Users.Load(ctx, m.UserID)
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +60,7 @@ func (r *Resolver) period(ctx context.Context, s *model.ActivityStats, p *model.
 	var first time.Time
 	if per == activity.AllTime {
 		var err error
-		if first, err = r.stats().FirstDay(ctx, r.viewer(ctx), s.OrgID); err != nil {
+		if first, err = r.Stats.FirstDay(ctx, r.viewer(ctx), s.OrgID); err != nil {
 			return from, to, "", err
 		}
 	}
@@ -81,7 +73,7 @@ func (r *activityStatsResolver) activeCount(ctx context.Context, s *model.Activi
 	if err != nil {
 		return nil, err
 	}
-	n, err := r.stats().ActiveUsers(ctx, r.viewer(ctx), s.OrgID, from, to)
+	n, err := r.Stats.ActiveUsers(ctx, r.viewer(ctx), s.OrgID, from, to)
 	return &model.ActiveUserCount{Period: per, From: from, To: to, Count: n}, err
 }
 
@@ -154,8 +146,8 @@ func containsStatus(ss []userstatus.Status, s userstatus.Status) bool {
 
 // eventFilter translates the audit events' filter; the startDate/numDays
 // window is the REST API's, from the same package.
-func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (storage.EventFilter, error) {
-	ef := storage.EventFilter{OrgID: orgID}
+func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (auditlog.EventFilter, error) {
+	ef := auditlog.EventFilter{OrgID: orgID}
 	if f == nil {
 		f = &model.AuditEventFilter{}
 	}

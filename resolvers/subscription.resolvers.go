@@ -8,9 +8,9 @@ package resolvers
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -38,13 +38,10 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 		return nil, err
 	}
 	org, err := r.Identity.Organization(ctx, p, organization)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("no organization called %q: %w", organization, storage.ErrNotFound)
-	}
 	if err != nil {
 		return nil, err
 	}
-	if err := r.auditLog().Authorize(ctx, p.User, org); err != nil {
+	if err := r.AuditLog.Authorize(ctx, p.User, org); err != nil {
 		return nil, err
 	}
 	if filter != nil && (filter.From != nil || filter.To != nil || filter.StartDate != nil || filter.NumDays != nil) {
@@ -62,12 +59,12 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 		return nil, err
 	}
 	anon := anonymize != nil && *anonymize && !r.Mode.MultiTenant()
-	out := make(chan *storage.StoredEvent)
+	out := make(chan *auditlog.StoredEvent)
 	go func() {
 		defer close(out)
 		defer sub.Close()
 		for {
-			var e *storage.StoredEvent
+			var e *auditlog.StoredEvent
 			var ok bool
 			select {
 			case e, ok = <-sub.Events():

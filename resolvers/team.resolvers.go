@@ -10,7 +10,6 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -79,7 +78,7 @@ func (r *teamResolver) ID(ctx context.Context, obj *storage.Team) (string, error
 
 // Organization is the resolver for the organization field.
 func (r *teamResolver) Organization(ctx context.Context, obj *storage.Team) (*storage.Organization, error) {
-	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, obj.OrgID)
+	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 

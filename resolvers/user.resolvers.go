@@ -11,7 +11,6 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -119,13 +118,13 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.Use
 	if obj.DefaultOrgID == nil {
 		return nil, nil
 	}
-	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, *obj.DefaultOrgID)
+	o, err := r.Loaders(ctx).Organizations.Load(ctx, *obj.DefaultOrgID)
 	return &o, err
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error) {
-	return loaders.For(ctx, r.Store).Memberships.Load(ctx, obj.ID)
+	return r.Loaders(ctx).Memberships.Load(ctx, obj.ID)
 }
 
 // APIKeys is the resolver for the apiKeys field.

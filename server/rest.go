@@ -244,9 +244,8 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.org(r, p, q.Org, func(org storage.Organization) error {
-		return access.RequireAuditReader(ctx, h.store, h.mode.MultiTenant(), p.User, org)
-	})
+	log := auditlog.NewReader(h.store, h.mode)
+	org, err := h.org(r, p, q.Org, func(org storage.Organization) error { return log.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set(AnonymizeHeader, "ignored: multi-tenant audit logs always include PII")
 	}
 	if q.Paginated {
-		page, err := h.store.EventsPage(ctx, org.ID, q.Start, q.End, q.Limit, q.Cursor, q.Anonymize)
+		page, err := log.Page(ctx, p.User, org, q.Start, q.End, q.Limit, q.Cursor, q.Anonymize)
 		if err != nil {
 			return err
 		}
@@ -285,7 +284,7 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	started := false
-	err = h.store.StreamEvents(ctx, org.ID, q.Start, q.End, q.Anonymize, func(line []byte) error {
+	err = log.Stream(ctx, p.User, org, q.Start, q.End, q.Anonymize, func(line []byte) error {
 		started = true
 		bw.Write(line)
 		return bw.WriteByte('\n')
