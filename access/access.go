@@ -199,6 +199,23 @@ func APIOrg(ctx context.Context, r Reader, u storage.User) (storage.Organization
 	return storage.Organization{}, ErrMultipleOrgs
 }
 
+// RequireIngester returns an ErrForbidden error unless u may report audit
+// events to org: its admins, instance admins, and the organization's
+// service accounts.
+func RequireIngester(ctx context.Context, r Reader, u storage.User, org storage.Organization) error {
+	ok, err := IsOrgAdmin(ctx, r, u, org.ID)
+	if err != nil || ok {
+		return err
+	}
+	if u.IsServiceAccount() {
+		role, err := Role(ctx, r, u, org.ID)
+		if err != nil || role != "" {
+			return err
+		}
+	}
+	return Forbidden("%s may not report audit events to organization %q: org admins and the organization's service accounts may", u.Username, org.Name)
+}
+
 // RequireAuditReader returns an ErrForbidden error unless u may read org's
 // audit log: its admins and instance admins; in multi-tenant mode only the
 // organization's own admins, and only on the Enterprise plan.

@@ -162,7 +162,7 @@ func rejectReason(err error) string {
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p, func(org storage.Organization) error { return h.mayIngest(ctx, p, org) })
+	org, err := h.orgParam(r, p, func(org storage.Organization) error { return access.RequireIngester(ctx, h.store, p.User, org) })
 	if err != nil {
 		return err
 	}
@@ -208,22 +208,6 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 		"dropped":    len(lines) - len(events),
 	})
 	return nil
-}
-
-// mayIngest allows an org admin, an instance admin, or a service account of
-// the organization.
-func (h *rest) mayIngest(ctx context.Context, p *auth.Principal, org storage.Organization) error {
-	ok, err := access.IsOrgAdmin(ctx, h.store, p.User, org.ID)
-	if err != nil || ok {
-		return err
-	}
-	if p.User.IsServiceAccount() {
-		role, err := access.Role(ctx, h.store, p.User, org.ID)
-		if err != nil || role != "" {
-			return err
-		}
-	}
-	return access.Forbidden("%s may not report audit events to organization %q: org admins and the organization's service accounts may", p.User.Username, org.Name)
 }
 
 // auditLogs serves GET /admin/audit_logs.
