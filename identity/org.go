@@ -28,7 +28,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
 		org, err = tx.CreateOrganization(ctx, name, plan)
 		if err != nil {
-			return err
+			return conflict(err, "an organization called %s exists already", name)
 		}
 		rec.add(org.ID, audit.Event{Action: audit.TeamCreate, EntityAsset: "org-" + id(org.ID), EntityName: org.Name})
 		return nil

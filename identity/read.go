@@ -145,6 +145,14 @@ func (s *Service) requireMemberOf(ctx context.Context, actor *auth.Principal, or
 	return nil
 }
 
+// conflict gives a refused duplicate its public message; other errors pass.
+func conflict(err error, format string, args ...any) error {
+	if errors.Is(err, storage.ErrConflict) {
+		return fault.Wrap(storage.ErrConflict, err, format, args...)
+	}
+	return err
+}
+
 // notFound gives a missing row its public message; other errors pass.
 func notFound(err error, format string, args ...any) error {
 	if errors.Is(err, storage.ErrNotFound) {

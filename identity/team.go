@@ -23,7 +23,7 @@ func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName
 			return err
 		}
 		if t, err = tx.CreateTeam(ctx, org.ID, name); err != nil {
-			return err
+			return conflict(err, "organization %s has a team called %s already", org.Name, name)
 		}
 		rec.add(org.ID, teamEvent(audit.TeamCreate, t))
 		return nil
@@ -98,7 +98,7 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 			return invalid("service account %s belongs to its own team only", username)
 		}
 		if _, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
-			return err
+			return conflict(err, "%s is in team %s already", username, team)
 		}
 		e := teamEvent(audit.TeamInviteUser, t)
 		e.UserAsset, e.UserEmail = id(u.ID), u.Email

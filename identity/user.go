@@ -68,7 +68,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewU
 		}
 		u, err = tx.CreateUser(ctx, storage.NewUser{Username: nu.Username, Name: nu.Name, Email: nu.Email, InstanceAdmin: nu.InstanceAdmin})
 		if err != nil {
-			return err
+			return conflict(err, "username %q or email %q is taken", nu.Username, nu.Email)
 		}
 		if org == nil {
 			return nil

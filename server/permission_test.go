@@ -761,3 +761,39 @@ func (e *matrixEnv) rest(role, method, path, body string) (int, string) {
 	json.Unmarshal(b, &msg)
 	return resp.StatusCode, msg.Error
 }
+
+// TestErrorMessagesArePublic checks that a client is told an error's kind
+// and its public message, never the internal wrap chain (storage's
+// "storage: get team …", the driver's "pq: …").
+func TestErrorMessagesArePublic(t *testing.T) {
+	e := newMatrixEnv(t)
+	team := e.team()
+	for _, tc := range []struct {
+		name, role, query string
+		vars              map[string]any
+		code, msg         string
+	}{
+		{"duplicate team", rOrgAdmin, `mutation($t: String!) { createTeam(organization: "acme", name: $t) { id } }`,
+			map[string]any{"t": team}, "CONFLICT", "already exists: organization acme has a team called " + team + " already"},
+		{"duplicate organization", rInstanceAdmin, `mutation { createOrganization(input: {name: "acme"}) { id } }`,
+			nil, "CONFLICT", "already exists: an organization called acme exists already"},
+		{"missing team for its admin", rOrgAdmin, `mutation { removeTeamMember(organization: "acme", team: "nosuch", username: "bob") { id } }`,
+			nil, "NOT_FOUND", "not found: organization acme has no team called nosuch"},
+		{"missing team for a member", rMember, `mutation { removeTeamMember(organization: "acme", team: "nosuch", username: "bob") { id } }`,
+			nil, "FORBIDDEN", `forbidden: bob is not an admin of organization "acme"`},
+		{"missing organization for an outsider", rOtherAdmin, `mutation { removeTeamMember(organization: "nosuch", team: "t", username: "bob") { id } }`,
+			nil, "FORBIDDEN", `forbidden: oscar is not an admin of organization "nosuch"`},
+		{"missing organization for the instance admin", rInstanceAdmin, `mutation { removeTeamMember(organization: "nosuch", team: "t", username: "bob") { id } }`,
+			nil, "NOT_FOUND", `not found: no organization called "nosuch"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := *e
+			e.t = t
+			status, res := e.gql(e.authz(tc.role), tc.query, tc.vars)
+			code, msg := gqlOutcome(status, res)
+			if code != tc.code || msg != tc.msg {
+				t.Errorf("%s as %s: %s %q, want %s %q", tc.name, tc.role, code, msg, tc.code, tc.msg)
+			}
+		})
+	}
+}
