@@ -160,3 +160,34 @@ func notFound(err error, format string, args ...any) error {
 	}
 	return err
 }
+
+// VisibleMemberships keeps those of u's memberships ms that actor may see:
+// all of them for an instance admin and for u themselves, else those of the
+// organizations actor is a member of, so that one organization's admin
+// does not learn which other organizations a user belongs to.
+func (s *Service) VisibleMemberships(ctx context.Context, actor *auth.Principal, u User, ms []Membership) ([]Membership, error) {
+	if actor.User.InstanceAdmin || actor.User.ID == u.ID {
+		return ms, nil
+	}
+	out := []Membership{}
+	for _, m := range ms {
+		role, err := access.Role(ctx, s.store, actor.User, m.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		if role != "" {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// VisibleDefaultOrg reports whether actor may see u's default API
+// organization orgID: an instance admin, u themselves, or a member of it.
+func (s *Service) VisibleDefaultOrg(ctx context.Context, actor *auth.Principal, u User, orgID int64) (bool, error) {
+	if actor.User.InstanceAdmin || actor.User.ID == u.ID {
+		return true, nil
+	}
+	role, err := access.Role(ctx, s.store, actor.User, orgID)
+	return role != "", err
+}

@@ -118,13 +118,28 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.Use
 	if obj.DefaultOrgID == nil {
 		return nil, nil
 	}
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := r.Identity.VisibleDefaultOrg(ctx, p, *obj, *obj.DefaultOrgID); !ok || err != nil {
+		return nil, err
+	}
 	o, err := r.Loaders(ctx).Organizations.Load(ctx, *obj.DefaultOrgID)
 	return &o, err
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error) {
-	return r.Loaders(ctx).Memberships.Load(ctx, obj.ID)
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := r.Loaders(ctx).Memberships.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Identity.VisibleMemberships(ctx, p, *obj, ms)
 }
 
 // APIKeys is the resolver for the apiKeys field.

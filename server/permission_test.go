@@ -797,3 +797,31 @@ func TestErrorMessagesArePublic(t *testing.T) {
 		})
 	}
 }
+
+// TestUserShowsOnlyVisibleOrganizations checks that a user's memberships
+// and default organization show another organization's admin only the
+// organizations they are in themselves.
+func TestUserShowsOnlyVisibleOrganizations(t *testing.T) {
+	e := newMatrixEnv(t)
+	// bob is in acme, and also a member of other with other as his default.
+	e.admin(`mutation { createUser(input: {username: "both", email: "both@x.io", organization: "acme"}) { id } }`, nil, nil)
+	e.admin(`mutation { inviteUser(input: {organization: "other", email: "both@x.io", role: MEMBER}) { role } }`, nil, nil)
+	const q = `{ user(username: "both") { memberships { organization { name } } defaultOrganization { name } } }`
+	for _, tc := range []struct {
+		role string
+		want string
+	}{
+		{rInstanceAdmin, `{"user":{"memberships":[{"organization":{"name":"acme"}},{"organization":{"name":"other"}}],"defaultOrganization":null}}`},
+		{rOrgAdmin, `{"user":{"memberships":[{"organization":{"name":"acme"}}],"defaultOrganization":null}}`},
+		{rOtherAdmin, `{"user":{"memberships":[{"organization":{"name":"other"}}],"defaultOrganization":null}}`},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			e := *e
+			e.t = t
+			status, res := e.gql(e.authz(tc.role), q, nil)
+			if status != http.StatusOK || len(res.Errors) > 0 || string(res.Data) != tc.want {
+				t.Errorf("user(both) as %s: %d %s %+v, want %s", tc.role, status, res.Data, res.Errors, tc.want)
+			}
+		})
+	}
+}
