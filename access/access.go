@@ -41,6 +41,32 @@ type NameReader interface {
 	OrganizationByName(ctx context.Context, name string) (storage.Organization, error)
 }
 
+// Org returns the organization an org-scoped call acts on, the one called
+// name or u's API organization (APIOrg) when name is empty, once check
+// allows u to act on it. Someone who is not an instance admin is refused a
+// missing organization exactly as check refuses one they have no role in,
+// so that a refusal does not tell them which names exist; an instance admin
+// is told it does not exist (storage.ErrNotFound).
+func Org(ctx context.Context, r NameReader, u storage.User, name string, check func(storage.Organization) error) (storage.Organization, error) {
+	if name == "" {
+		org, err := APIOrg(ctx, r, u)
+		if err != nil {
+			return org, err
+		}
+		return org, check(org)
+	}
+	org, err := r.OrganizationByName(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) && !u.InstanceAdmin {
+		if err := check(storage.Organization{Name: name}); err != nil {
+			return org, err
+		}
+	}
+	if err != nil {
+		return org, notFound(err, name)
+	}
+	return org, check(org)
+}
+
 // AdminOrg returns the organization called name if u may administer it.
 // Someone who is not an instance admin is refused a missing organization
 // exactly as one they do not administer, so that a refusal does not tell

@@ -91,25 +91,16 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 // organization exactly as check refuses one they have no role in, so that a
 // refusal does not tell them which names exist.
 func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(storage.Organization) error) (storage.Organization, error) {
-	var org storage.Organization
-	var err error
-	if name == "" {
-		org, err = access.APIOrg(r.Context(), h.store, p.User)
-	} else if err = identity.CheckName("org: organization name", name); err == nil {
-		org, err = h.store.OrganizationByName(r.Context(), name)
-	}
-	if errors.Is(err, storage.ErrNotFound) && name != "" {
-		if !p.User.InstanceAdmin {
-			if err := check(storage.Organization{Name: name}); err != nil {
-				return org, err
-			}
+	if name != "" {
+		if err := identity.CheckName("org: organization name", name); err != nil {
+			return storage.Organization{}, err
 		}
+	}
+	org, err := access.Org(r.Context(), h.store, p.User, name, check)
+	if errors.Is(err, storage.ErrNotFound) {
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
-	if err != nil {
-		return org, err
-	}
-	return org, check(org)
+	return org, err
 }
 
 // orgParam returns the organization named by the request's org parameter,
