@@ -2,31 +2,12 @@ package resolvers
 
 import (
 	"context"
-	"errors"
-
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
 )
-
-// connectErr gives package connect's errors their GraphQL codes; the others
-// pass through to the error presenter.
-func connectErr(err error) error {
-	code := ""
-	switch {
-	case errors.Is(err, connect.ErrInvalid):
-		code = "BAD_USER_INPUT"
-	case errors.Is(err, connect.ErrNoKey), errors.Is(err, connect.ErrNotConfigured):
-		code = "FAILED_PRECONDITION"
-	default:
-		return err
-	}
-	// Without Err, so that the error presenter shows it as written.
-	return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}}
-}
 
 func slackAppModel(app connect.SlackApp) *model.SlackApp {
 	m := &model.SlackApp{Configured: app.Configured, ClientSecretSet: app.ClientSecretSet, RedirectURL: app.RedirectURL}

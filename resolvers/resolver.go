@@ -1,5 +1,6 @@
 // Package resolvers answers the GraphQL schema in schema/. Resolvers stay
-// thin: they translate between GraphQL and the identity service or the store.
+// thin: they translate between GraphQL and the services (identity, connect,
+// rules, activity, auditlog, verify), which decide who may do what.
 package resolvers
 
 import (

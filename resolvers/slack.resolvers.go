@@ -26,7 +26,7 @@ func (r *mutationResolver) SetSlackApp(ctx context.Context, clientID string, cli
 	}
 	app, err := r.Connect.SetSlackApp(ctx, p.User, clientID, clientSecret)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }
@@ -39,7 +39,7 @@ func (r *mutationResolver) ClearSlackApp(ctx context.Context) (*model.SlackApp, 
 	}
 	app, err := r.Connect.ClearSlackApp(ctx, p.User)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }
@@ -51,7 +51,7 @@ func (r *mutationResolver) SlackInstallURL(ctx context.Context, organization *st
 		return "", err
 	}
 	u, err := r.Connect.InstallLink(ctx, p.User, organization)
-	return u, connectErr(err)
+	return u, err
 }
 
 // CreateWebhookIntegration is the resolver for the createWebhookIntegration field.
@@ -62,7 +62,7 @@ func (r *mutationResolver) CreateWebhookIntegration(ctx context.Context, organiz
 	}
 	hook, err := r.Connect.CreateWebhook(ctx, p.User, organization, name, url, deref(signingSecret))
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	out := &model.CreateWebhookIntegrationPayload{Integration: &hook.Integration}
 	if hook.SigningSecret != "" {
@@ -83,7 +83,7 @@ func (r *mutationResolver) DisconnectIntegration(ctx context.Context, id string)
 	}
 	in, err := r.Connect.Disconnect(ctx, p.User, n)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return &in, nil
 }
@@ -105,7 +105,7 @@ func (r *queryResolver) SlackApp(ctx context.Context) (*model.SlackApp, error) {
 	}
 	app, err := r.Connect.SlackApp(ctx, p.User)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -185,6 +186,9 @@ var errorKinds = []struct {
 	{storage.ErrInvalid, "BAD_USER_INPUT"},
 	{storage.ErrBadCursor, "BAD_USER_INPUT"},
 	{alerting.ErrInvalid, "BAD_USER_INPUT"},
+	{connect.ErrInvalid, "BAD_USER_INPUT"},
+	{connect.ErrNoKey, "FAILED_PRECONDITION"},
+	{connect.ErrNotConfigured, "FAILED_PRECONDITION"},
 	{storage.ErrNotFound, "NOT_FOUND"},
 	{storage.ErrConflict, "CONFLICT"},
 }
