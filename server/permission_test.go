@@ -109,7 +109,7 @@ type matrixEnv struct {
 	hook string
 }
 
-func newMatrixEnv(t *testing.T) *matrixEnv {
+func newMatrixEnv(t *testing.T, mode deployment.Mode) *matrixEnv {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := storagetest.URL(t)
@@ -119,7 +119,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	ids := identity.New(st, deployment.SelfManaged, log)
+	ids := identity.New(st, mode, log)
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: gqlAdminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log,
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log,
 		Live: hub, Secrets: box, PublicURL: "https://auditgraph.example", Verify: &verify.Service{Store: st}}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -464,7 +464,7 @@ const notInvited outcome = 100
 // subscription, the organization's guarded fields, and every REST route as
 // each role, through real HTTP against a real server on real PostgreSQL.
 func TestPermissionMatrix(t *testing.T) {
-	e := newMatrixEnv(t)
+	e := newMatrixEnv(t, deployment.SelfManaged)
 	cases := gqlCases()
 	t.Run("every root field has a row", func(t *testing.T) {
 		have := map[string]bool{}
@@ -485,74 +485,12 @@ func TestPermissionMatrix(t *testing.T) {
 	})
 	for _, c := range cases {
 		for _, role := range matrixRoles {
-			want := c.want[role]
-			t.Run(c.name+"/"+role, func(t *testing.T) {
-				e := *e
-				e.t = t
-				vars := c.vars(&e, role)
-				if strings.HasPrefix(c.name, "subscription ") {
-					e.subscribe(role, c, vars, want)
-					return
-				}
-				status, res := e.gql(e.authz(role), c.query, vars)
-				got, msg := gqlOutcome(status, res)
-				switch {
-				case want == notInvited:
-					if got != "NOT_FOUND" {
-						t.Errorf("%s as %s: %s %q, want NOT_FOUND", c.name, role, got, msg)
-					}
-				case want == hidden:
-					if got != "FORBIDDEN" && got != "NOT_FOUND" && got != "NULL" {
-						t.Fatalf("%s as %s: %s %q, want a refusal", c.name, role, got, msg)
-					}
-					missing := maps(vars)
-					missing[c.missing[0]] = c.missing[1]
-					status, res := e.gql(e.authz(role), c.query, missing)
-					got2, msg2 := gqlOutcome(status, res)
-					if got2 != got || strings.ReplaceAll(msg2, c.missing[1], fmt.Sprint(vars[c.missing[0]])) != msg {
-						t.Errorf("%s as %s: %s %q for a missing %s, %s %q for an existing one: want them alike", c.name, role, got2, msg2, c.missing[0], got, msg)
-					}
-				case got != want.code():
-					t.Errorf("%s as %s: %s %q, want %s", c.name, role, got, msg, want)
-				}
-				if strings.Contains(msg, "storage:") || strings.Contains(msg, "pq:") {
-					t.Errorf("%s as %s: message %q carries internal text", c.name, role, msg)
-				}
-			})
+			t.Run(c.name+"/"+role, func(t *testing.T) { e.runGQL(t, c, role, c.want[role]) })
 		}
 	}
 	for _, c := range restCases() {
 		for _, role := range matrixRoles {
-			want := c.want[role]
-			t.Run(c.name+"/"+role, func(t *testing.T) {
-				e := *e
-				e.t = t
-				if c.setup != nil {
-					c.setup(&e)
-				}
-				status, msg := e.rest(role, c.method, c.path, c.body)
-				switch want {
-				case allowed:
-					if status >= 400 {
-						t.Errorf("%s as %s: %d %s, want success", c.name, role, status, msg)
-					}
-				case forbidden, hidden:
-					if status != http.StatusForbidden {
-						t.Fatalf("%s as %s: %d %s, want 403", c.name, role, status, msg)
-					}
-					if want == hidden {
-						path := strings.Replace(c.path, "org=acme", "org=nosuch", 1)
-						status2, msg2 := e.rest(role, c.method, path, c.body)
-						if status2 != status || strings.ReplaceAll(msg2, "nosuch", "acme") != msg {
-							t.Errorf("%s as %s: %d %s for a missing organization, %d %s for acme: want them alike", c.name, role, status2, msg2, status, msg)
-						}
-					}
-				case unauthenticated:
-					if status != http.StatusUnauthorized {
-						t.Errorf("%s as %s: %d %s, want 401", c.name, role, status, msg)
-					}
-				}
-			})
+			t.Run(c.name+"/"+role, func(t *testing.T) { e.runREST(t, c, role, c.want[role]) })
 		}
 	}
 	t.Run("every REST route has a row", func(t *testing.T) {
@@ -577,6 +515,74 @@ func TestPermissionMatrix(t *testing.T) {
 				t.Errorf("GET %s without credentials: %d %s, want 200", path, status, msg)
 			}
 		})
+	}
+}
+
+// runGQL runs GraphQL case c as role, expecting want.
+func (e *matrixEnv) runGQL(t *testing.T, c gqlCase, role string, want outcome) {
+	cp := *e
+	cp.t = t
+	e = &cp
+	vars := c.vars(e, role)
+	if strings.HasPrefix(c.name, "subscription ") {
+		e.subscribe(role, c, vars, want)
+		return
+	}
+	status, res := e.gql(e.authz(role), c.query, vars)
+	got, msg := gqlOutcome(status, res)
+	switch {
+	case want == notInvited:
+		if got != "NOT_FOUND" {
+			t.Errorf("%s as %s: %s %q, want NOT_FOUND", c.name, role, got, msg)
+		}
+	case want == hidden:
+		if got != "FORBIDDEN" && got != "NOT_FOUND" && got != "NULL" {
+			t.Fatalf("%s as %s: %s %q, want a refusal", c.name, role, got, msg)
+		}
+		missing := maps(vars)
+		missing[c.missing[0]] = c.missing[1]
+		status, res := e.gql(e.authz(role), c.query, missing)
+		got2, msg2 := gqlOutcome(status, res)
+		if got2 != got || strings.ReplaceAll(msg2, c.missing[1], fmt.Sprint(vars[c.missing[0]])) != msg {
+			t.Errorf("%s as %s: %s %q for a missing %s, %s %q for an existing one: want them alike", c.name, role, got2, msg2, c.missing[0], got, msg)
+		}
+	case got != want.code():
+		t.Errorf("%s as %s: %s %q, want %s", c.name, role, got, msg, want)
+	}
+	if strings.Contains(msg, "storage:") || strings.Contains(msg, "pq:") {
+		t.Errorf("%s as %s: message %q carries internal text", c.name, role, msg)
+	}
+}
+
+// runREST runs REST case c as role, expecting want.
+func (e *matrixEnv) runREST(t *testing.T, c restCase, role string, want outcome) {
+	cp := *e
+	cp.t = t
+	e = &cp
+	if c.setup != nil {
+		c.setup(e)
+	}
+	status, msg := e.rest(role, c.method, c.path, c.body)
+	switch want {
+	case allowed:
+		if status >= 400 {
+			t.Errorf("%s as %s: %d %s, want success", c.name, role, status, msg)
+		}
+	case forbidden, hidden:
+		if status != http.StatusForbidden {
+			t.Fatalf("%s as %s: %d %s, want 403", c.name, role, status, msg)
+		}
+		if want == hidden {
+			path := strings.Replace(c.path, "org=acme", "org=nosuch", 1)
+			status2, msg2 := e.rest(role, c.method, path, c.body)
+			if status2 != status || strings.ReplaceAll(msg2, "nosuch", "acme") != msg {
+				t.Errorf("%s as %s: %d %s for a missing organization, %d %s for acme: want them alike", c.name, role, status2, msg2, status, msg)
+			}
+		}
+	case unauthenticated:
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s as %s: %d %s, want 401", c.name, role, status, msg)
+		}
 	}
 }
 
@@ -766,7 +772,7 @@ func (e *matrixEnv) rest(role, method, path, body string) (int, string) {
 // and its public message, never the internal wrap chain (storage's
 // "storage: get team …", the driver's "pq: …").
 func TestErrorMessagesArePublic(t *testing.T) {
-	e := newMatrixEnv(t)
+	e := newMatrixEnv(t, deployment.SelfManaged)
 	team := e.team()
 	for _, tc := range []struct {
 		name, role, query string
@@ -802,7 +808,7 @@ func TestErrorMessagesArePublic(t *testing.T) {
 // and default organization show another organization's admin only the
 // organizations they are in themselves.
 func TestUserShowsOnlyVisibleOrganizations(t *testing.T) {
-	e := newMatrixEnv(t)
+	e := newMatrixEnv(t, deployment.SelfManaged)
 	// bob is in acme, and also a member of other with other as his default.
 	e.admin(`mutation { createUser(input: {username: "both", email: "both@x.io", organization: "acme"}) { id } }`, nil, nil)
 	e.admin(`mutation { inviteUser(input: {organization: "other", email: "both@x.io", role: MEMBER}) { role } }`, nil, nil)
@@ -823,5 +829,29 @@ func TestUserShowsOnlyVisibleOrganizations(t *testing.T) {
 				t.Errorf("user(both) as %s: %d %s %+v, want %s", tc.role, status, res.Data, res.Errors, tc.want)
 			}
 		})
+	}
+}
+
+// TestPermissionMatrixMultiTenant runs the rows whose outcomes depend on the
+// deployment mode in multi-tenant mode: there only an organization's own
+// admins read its audit log (on the Enterprise plan), not instance admins.
+func TestPermissionMatrixMultiTenant(t *testing.T) {
+	e := newMatrixEnv(t, deployment.MultiTenant)
+	auditReaders := expect([]string{rOrgAdmin}, forbidden, rOtherAdmin, hidden)
+	for _, c := range gqlCases() {
+		if c.name != "query organization.auditEvents" && c.name != "subscription auditEvents" {
+			continue
+		}
+		for _, role := range matrixRoles {
+			t.Run(c.name+"/"+role, func(t *testing.T) { e.runGQL(t, c, role, auditReaders[role]) })
+		}
+	}
+	for _, c := range restCases() {
+		if c.route != "GET /admin/audit_logs" {
+			continue
+		}
+		for _, role := range matrixRoles {
+			t.Run(c.name+"/"+role, func(t *testing.T) { e.runREST(t, c, role, auditReaders[role]) })
+		}
 	}
 }
