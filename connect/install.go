@@ -265,3 +265,9 @@ func replace(ctx context.Context, tx *storage.Tx, actor storage.User, org storag
 	}
 	return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationDisconnect, name))
 }
+
+// AuthorizeInstall checks that actor may install Slack for org: its admins
+// and instance admins.
+func (s *Service) AuthorizeInstall(ctx context.Context, actor storage.User, org storage.Organization) error {
+	return access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org)
+}

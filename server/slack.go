@@ -23,10 +23,7 @@ func newConnect(cfg Config) *connect.Service {
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
 	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
-		// InstallURL checks again, on the organization found.
-		org, err := api.orgParam(r, p, func(org storage.Organization) error {
-			return access.RequireOrgAdmin(r.Context(), api.store, p.User, org)
-		})
+		org, err := api.orgParam(r, p, func(org storage.Organization) error { return conn.AuthorizeInstall(r.Context(), p.User, org) })
 		if err != nil {
 			api.respond(w, r, err)
 			return
