@@ -650,11 +650,14 @@ func (e *matrixEnv) subscribe(role string, c gqlCase, vars map[string]any, want 
 			return "UNAUTHENTICATED", ""
 		}
 		ws.subscribe("1", c.query, vars)
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		m, err := ws.read(ctx)
-		if err != nil {
+		if err != nil && ctx.Err() != nil {
 			return "OK", "" // still subscribed, waiting for events
+		}
+		if err != nil {
+			return "CLOSED", err.Error()
 		}
 		var errs []gqlError
 		if m.Type == "next" {
