@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/fault"
 )
 
 // ErrInvalid wraps every reason a rule is refused; the text names the field.
@@ -66,7 +67,7 @@ type Rule struct {
 // the store's to say). Errors wrap ErrInvalid and name the field.
 func (r Rule) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+		return fault.New(ErrInvalid, format, args...)
 	}
 	switch {
 	case strings.TrimSpace(r.Name) == "":

@@ -1,13 +1,13 @@
 package alerting
 
 import (
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/fault"
 )
 
 // Suggestion is a built-in rule an admin can enable in one call.
@@ -35,7 +35,7 @@ func Suggested(key string, orgID int64, integrations []int64) (Rule, error) {
 			return r, nil
 		}
 	}
-	return Rule{}, fmt.Errorf("%w: suggestion %q does not exist", ErrInvalid, key)
+	return Rule{}, fault.New(ErrInvalid, "suggestion %q does not exist", key)
 }
 
 // TestRuleName is the rule name a test alert carries.

@@ -6,7 +6,6 @@ package connect
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -38,7 +38,7 @@ var ErrNotConfigured = errors.New("no Slack app is registered: an instance admin
 	"client secret first (setSlackApp)")
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	return fault.New(ErrInvalid, format, args...)
 }
 
 // Config is what a Service needs.

@@ -52,7 +52,19 @@ func (s *Service) InstallURL(ctx context.Context, actor storage.User, org storag
 // InstallURL makes. It is what an API can hand a frontend: an API answer
 // cannot set the browser's install cookie, and the link carries no
 // authority of its own (it asks the browser for credentials).
-func (s *Service) InstallLink(ctx context.Context, actor storage.User, org storage.Organization) (string, error) {
+// The organization is the one called orgName, or actor's API organization
+// when orgName is nil.
+func (s *Service) InstallLink(ctx context.Context, actor storage.User, orgName *string) (string, error) {
+	var org storage.Organization
+	var err error
+	if orgName == nil {
+		org, err = access.APIOrg(ctx, s.cfg.Store, actor)
+	} else {
+		org, err = access.AdminOrg(ctx, s.cfg.Store, actor, *orgName)
+	}
+	if err != nil {
+		return "", err
+	}
 	if _, _, err := s.mayInstall(ctx, actor, org); err != nil {
 		return "", err
 	}
@@ -252,4 +264,10 @@ func replace(ctx context.Context, tx *storage.Tx, actor storage.User, org storag
 		return err
 	}
 	return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationDisconnect, name))
+}
+
+// AuthorizeInstall checks that actor may install Slack for org: its admins
+// and instance admins.
+func (s *Service) AuthorizeInstall(ctx context.Context, actor storage.User, org storage.Organization) error {
+	return access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org)
 }

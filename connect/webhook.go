@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
 	"github.com/auditgraph/auditgraph/storage"
@@ -29,14 +30,8 @@ type Webhook struct {
 // The organization's admins and instance admins only.
 func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName, name, url, signingSecret string) (Webhook, error) {
 	var out Webhook
-	org, err := s.cfg.Store.OrganizationByName(ctx, orgName)
-	if errors.Is(err, storage.ErrNotFound) {
-		return out, fmt.Errorf("%w: no organization called %q", storage.ErrNotFound, orgName)
-	}
+	org, err := access.AdminOrg(ctx, s.cfg.Store, actor, orgName)
 	if err != nil {
-		return out, err
-	}
-	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
 		return out, err
 	}
 	box, err := s.box()
@@ -54,7 +49,7 @@ func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName
 	}
 	cfg := integration.Config{Name: name, Kind: integration.Webhook, URL: notify.NewSecret(url), SigningSecret: notify.NewSecret(signingSecret)}
 	if err := cfg.Validate(); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return out, fault.New(ErrInvalid, "%v", err)
 	}
 	sealedURL, sealedSecret := integration.Seal(box, cfg)
 	err = s.cfg.Store.InTx(ctx, func(tx *storage.Tx) error {
@@ -67,7 +62,7 @@ func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName
 		return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationConnect, name))
 	})
 	if errors.Is(err, storage.ErrConflict) {
-		return Webhook{}, fmt.Errorf("%w: organization %q has an integration called %q already", storage.ErrConflict, org.Name, name)
+		return Webhook{}, fault.New(storage.ErrConflict, "organization %q has an integration called %q already", org.Name, name)
 	}
 	if errors.Is(err, storage.ErrInvalid) {
 		return Webhook{}, invalid("name %q: 1 to 100 characters, no control characters", name)
@@ -80,14 +75,11 @@ func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName
 // organization's admins and instance admins only.
 func (s *Service) Disconnect(ctx context.Context, actor storage.User, id int64) (storage.Integration, error) {
 	in, err := s.cfg.Store.Integration(ctx, id)
-	if err != nil {
+	if err := access.RequireOwnerAdmin(ctx, s.cfg.Store, actor, in.OrgID, err, fmt.Sprintf("integration %d", id)); err != nil {
 		return in, err
 	}
 	org, err := s.cfg.Store.Organization(ctx, in.OrgID)
 	if err != nil {
-		return in, err
-	}
-	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
 		return in, err
 	}
 	if in.Status == storage.IntegrationDisconnected {

@@ -2,10 +2,12 @@ package identity
 
 import (
 	"context"
+	"errors"
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -44,7 +46,7 @@ func (s *Service) keyOwner(ctx context.Context, tx *storage.Tx, actor *auth.Prin
 	if username == "" || username == actor.User.Username {
 		return tx.User(ctx, actor.User.ID)
 	}
-	u, err := tx.UserByUsername(ctx, username)
+	u, err := s.managedUser(ctx, tx, actor, username, false)
 	if err != nil {
 		return u, err
 	}
@@ -52,7 +54,7 @@ func (s *Service) keyOwner(ctx context.Context, tx *storage.Tx, actor *auth.Prin
 	if !u.IsServiceAccount() && !actor.User.InstanceAdmin {
 		return u, access.Forbidden("only %s or an instance admin may create keys for %s", u.Username, u.Username)
 	}
-	return u, s.canManage(ctx, tx, actor, u, false)
+	return u, nil
 }
 
 // APIKeys lists a user's keys (without the keys themselves).
@@ -66,7 +68,16 @@ func (s *Service) APIKeys(ctx context.Context, actor *auth.Principal, u storage.
 // DeleteAPIKey deletes a key by id.
 func (s *Service) DeleteAPIKey(ctx context.Context, actor *auth.Principal, keyID int64) error {
 	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		// A missing key and someone else's key the actor may not delete
+		// are refused alike, without naming the key's owner.
+		refused := access.Forbidden("%s may not delete API key %d", actor.User.Username, keyID)
 		k, err := tx.APIKey(ctx, keyID)
+		if errors.Is(err, storage.ErrNotFound) {
+			if !actor.User.InstanceAdmin {
+				return refused
+			}
+			return fault.Wrap(storage.ErrNotFound, err, "no API key %d", keyID)
+		}
 		if err != nil {
 			return err
 		}
@@ -78,7 +89,9 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *auth.Principal, keyID
 		// needs what deactivating them needs, so that one organization's
 		// admin cannot lock a user out of another organization.
 		if u.ID != actor.User.ID {
-			if err := s.canManage(ctx, tx, actor, u, true); err != nil {
+			if err := s.canManage(ctx, tx, actor, u, true); errors.Is(err, access.ErrForbidden) {
+				return refused
+			} else if err != nil {
 				return err
 			}
 		}

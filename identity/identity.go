@@ -16,6 +16,7 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -24,7 +25,7 @@ import (
 var ErrInvalid = errors.New("invalid input")
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	return fault.New(ErrInvalid, format, args...)
 }
 
 // Service applies identity changes on behalf of an authenticated principal.

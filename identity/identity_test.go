@@ -419,7 +419,8 @@ var mutations = []mutation{
 			}
 		},
 		run: func(s *scope, a *auth.Principal) error {
-			return s.svc.RemoveTeamMember(s.ctx, a, s.n("acme"), s.n("core"), s.n("bob"))
+			_, err := s.svc.RemoveTeamMember(s.ctx, a, s.n("acme"), s.n("core"), s.n("bob"))
+			return err
 		},
 		action: audit.TeamUninvite, org: "acme", user: "bob", entity: "core",
 		done: func(s *scope) bool { return !s.inTeam(s.n("bob"), s.n("core")) },

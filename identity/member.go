@@ -9,6 +9,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -69,7 +70,7 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 		nm.OrgID, nm.UserID, nm.InvitedBy = org.ID, u.ID, &actor.User.ID
 		if m, err = tx.AddMembership(ctx, nm); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
-				return fmt.Errorf("%w: %s is already a member of or invited to %s", storage.ErrConflict, inv.Email, org.Name)
+				return fault.New(storage.ErrConflict, "%s is already a member of or invited to %s", inv.Email, org.Name)
 			}
 			return err
 		}
@@ -84,6 +85,9 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 // namedOrg returns the organization called name (or the instance's own when
 // name is empty) after checking that actor administers it.
 func (s *Service) namedOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, name string) (storage.Organization, error) {
+	if name != "" {
+		return access.AdminOrg(ctx, tx, actor.User, name)
+	}
 	org, err := s.targetOrg(ctx, tx, name)
 	if err != nil {
 		return storage.Organization{}, err
@@ -128,13 +132,15 @@ func freeUsername(ctx context.Context, tx *storage.Tx, email string) (string, er
 func (s *Service) AcceptInvitation(ctx context.Context, actor *auth.Principal, orgName string) (storage.Membership, error) {
 	var m storage.Membership
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
+		// A missing organization and one that did not invite the actor
+		// answer alike.
 		org, err := tx.OrganizationByName(ctx, orgName)
-		if err != nil {
-			return err
+		var old storage.Membership
+		if err == nil {
+			old, err = tx.Membership(ctx, org.ID, actor.User.ID)
 		}
-		old, err := tx.Membership(ctx, org.ID, actor.User.ID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: no invitation to %s for %s", storage.ErrNotFound, orgName, actor.User.Username)
+			return fault.New(storage.ErrNotFound, "no invitation to %s for %s", orgName, actor.User.Username)
 		}
 		if err != nil {
 			return err
@@ -173,7 +179,7 @@ func (s *Service) UpdateMembership(ctx context.Context, actor *auth.Principal, o
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -194,7 +200,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor *auth.Principal, orgNa
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
@@ -27,7 +28,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
 		org, err = tx.CreateOrganization(ctx, name, plan)
 		if err != nil {
-			return err
+			return conflict(err, "an organization called %s exists already", name)
 		}
 		rec.add(org.ID, audit.Event{Action: audit.TeamCreate, EntityAsset: "org-" + id(org.ID), EntityName: org.Name})
 		return nil
@@ -38,8 +39,12 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 // Organization returns the organization called name if actor may see it.
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (storage.Organization, error) {
 	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
+	if errors.Is(err, storage.ErrNotFound) && !actor.User.InstanceAdmin {
+		// Refused as an organization the actor is not in.
+		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
+	}
 	if err != nil {
-		return org, err
+		return org, notFound(err, "no organization called %q", name)
 	}
 	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)

@@ -3,11 +3,11 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -23,7 +23,7 @@ func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName
 			return err
 		}
 		if t, err = tx.CreateTeam(ctx, org.ID, name); err != nil {
-			return err
+			return conflict(err, "organization %s has a team called %s already", org.Name, name)
 		}
 		rec.add(org.ID, teamEvent(audit.TeamCreate, t))
 		return nil
@@ -38,7 +38,21 @@ func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principa
 	if err != nil {
 		return storage.Team{}, err
 	}
-	return tx.TeamByName(ctx, org.ID, team)
+	t, err := tx.TeamByName(ctx, org.ID, team)
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, fault.Wrap(storage.ErrNotFound, err, "organization %s has no team called %s", org.Name, team)
+	}
+	return t, err
+}
+
+// userByName returns the user called name; the caller has already checked
+// that the actor may look users up.
+func userByName(ctx context.Context, tx *storage.Tx, name string) (storage.User, error) {
+	u, err := tx.UserByUsername(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return u, fault.Wrap(storage.ErrNotFound, err, "no user called %s", name)
+	}
+	return u, err
 }
 
 // DeleteTeam deletes a team with its service accounts (team:delete, and
@@ -62,15 +76,16 @@ func (s *Service) DeleteTeam(ctx context.Context, actor *auth.Principal, orgName
 	})
 }
 
-// AddTeamMember adds a member of the organization to one of its teams.
-func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.TeamMember, error) {
-	var tm storage.TeamMember
-	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		t, err := s.team(ctx, tx, actor, orgName, team)
+// AddTeamMember adds a member of the organization to one of its teams and
+// returns the team.
+func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
+	var t storage.Team
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -82,25 +97,26 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 		if u.IsServiceAccount() {
 			return invalid("service account %s belongs to its own team only", username)
 		}
-		if tm, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
-			return err
+		if _, err = tx.AddTeamMember(ctx, t.ID, u.ID); err != nil {
+			return conflict(err, "%s is in team %s already", username, team)
 		}
 		e := teamEvent(audit.TeamInviteUser, t)
 		e.UserAsset, e.UserEmail = id(u.ID), u.Email
 		rec.add(t.OrgID, e)
 		return nil
 	})
-	return tm, err
+	return t, err
 }
 
-// RemoveTeamMember takes a user out of a team.
-func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) error {
-	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		t, err := s.team(ctx, tx, actor, orgName, team)
+// RemoveTeamMember takes a user out of a team and returns the team.
+func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
+	var t storage.Team
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userByName(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -115,6 +131,7 @@ func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, o
 		rec.add(t.OrgID, e)
 		return nil
 	})
+	return t, err
 }
 
 // CreateServiceAccount creates a service account in a team: a non-human user
@@ -146,7 +163,7 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principa
 		return nil
 	})
 	if errors.Is(err, storage.ErrConflict) {
-		err = fmt.Errorf("%w: username %q is taken", storage.ErrConflict, username)
+		err = fault.Wrap(storage.ErrConflict, err, "username %q is taken", username)
 	}
 	return u, err
 }

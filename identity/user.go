@@ -8,6 +8,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -48,8 +49,14 @@ func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewU
 		}
 	}
 	err = s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		org, err := s.targetOrg(ctx, tx, nu.Org)
-		if err != nil {
+		var org *storage.Organization
+		if nu.Org != "" {
+			o, err := access.AdminOrg(ctx, tx, actor.User, nu.Org)
+			if err != nil {
+				return err
+			}
+			org = &o
+		} else if org, err = s.targetOrg(ctx, tx, ""); err != nil {
 			return err
 		}
 		if org == nil {
@@ -61,7 +68,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewU
 		}
 		u, err = tx.CreateUser(ctx, storage.NewUser{Username: nu.Username, Name: nu.Name, Email: nu.Email, InstanceAdmin: nu.InstanceAdmin})
 		if err != nil {
-			return err
+			return conflict(err, "username %q or email %q is taken", nu.Username, nu.Email)
 		}
 		if org == nil {
 			return nil
@@ -117,15 +124,34 @@ func newMembership(role, seat, weave string) (storage.NewMembership, error) {
 func (s *Service) User(ctx context.Context, actor *auth.Principal, username string) (storage.User, error) {
 	var u storage.User
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
-		if u, err = tx.UserByUsername(ctx, username); err != nil {
-			return err
-		}
-		if err := s.canManage(ctx, tx, actor, u, false); err != nil {
+		if u, err = s.managedUser(ctx, tx, actor, username, false); err != nil {
 			return err
 		}
 		return s.recordUser(ctx, tx, rec, audit.UserRead, u)
 	})
 	return u, err
+}
+
+// managedUser returns the user called username after checking that actor
+// may act on them (see canManage). Someone who is not an instance admin is
+// refused a missing user exactly as one they may not manage, so that a
+// refusal does not tell them which usernames exist.
+func (s *Service) managedUser(ctx context.Context, tx *storage.Tx, actor *auth.Principal, username string, all bool) (storage.User, error) {
+	u, err := tx.UserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		if !actor.User.InstanceAdmin {
+			return u, mayNotManage(actor, username)
+		}
+		return u, fault.Wrap(storage.ErrNotFound, err, "no user called %q", username)
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, s.canManage(ctx, tx, actor, u, all)
+}
+
+func mayNotManage(actor *auth.Principal, username string) error {
+	return access.Forbidden("%s may not manage user %s", actor.User.Username, username)
 }
 
 // canManage checks that actor may act on u: u themselves (when self is
@@ -137,7 +163,9 @@ func (s *Service) canManage(ctx context.Context, r access.Reader, actor *auth.Pr
 		return nil
 	}
 	if u.InstanceAdmin {
-		return access.Forbidden("only an instance admin may manage instance admin %s", u.Username)
+		// Refused as any other user is, so that the refusal does not say
+		// who the instance admins are.
+		return mayNotManage(actor, u.Username)
 	}
 	ms, err := r.UserMemberships(ctx, u.ID)
 	if err != nil {
@@ -154,7 +182,7 @@ func (s *Service) canManage(ctx context.Context, r access.Reader, actor *auth.Pr
 		}
 	}
 	if admins == 0 || (all && admins < len(ms)) {
-		return access.Forbidden("%s may not manage user %s", actor.User.Username, u.Username)
+		return mayNotManage(actor, u.Username)
 	}
 	return nil
 }
@@ -172,11 +200,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor *auth.Principal, usernam
 		}
 	}
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		old, err := tx.UserByUsername(ctx, username)
+		old, err := s.managedUser(ctx, tx, actor, username, false)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(ctx, tx, actor, old, false); err != nil {
 			return err
 		}
 		if u, err = tx.UpdateUser(ctx, old.ID, up); err != nil {
@@ -212,11 +237,8 @@ func (s *Service) ReactivateUser(ctx context.Context, actor *auth.Principal, use
 func (s *Service) setDeactivated(ctx context.Context, actor *auth.Principal, username string, deactivate bool) (storage.User, error) {
 	var u storage.User
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		old, err := tx.UserByUsername(ctx, username)
+		old, err := s.managedUser(ctx, tx, actor, username, true)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(ctx, tx, actor, old, true); err != nil {
 			return err
 		}
 		if old.ID == actor.User.ID && deactivate {
@@ -247,11 +269,8 @@ func (s *Service) setDeactivated(ctx context.Context, actor *auth.Principal, use
 // audit events about them stay.
 func (s *Service) DeleteUser(ctx context.Context, actor *auth.Principal, username string) error {
 	return s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := s.managedUser(ctx, tx, actor, username, true)
 		if err != nil {
-			return err
-		}
-		if err := s.canManage(ctx, tx, actor, u, true); err != nil {
 			return err
 		}
 		if u.ID == actor.User.ID {
@@ -272,6 +291,10 @@ func (s *Service) SetDefaultOrganization(ctx context.Context, actor *auth.Princi
 		var orgID *int64
 		if orgName != "" {
 			org, err := tx.OrganizationByName(ctx, orgName)
+			if errors.Is(err, storage.ErrNotFound) {
+				// Refused as an organization the actor is not in.
+				return access.Forbidden("%s is not a member of organization %q", actor.User.Username, orgName)
+			}
 			if err != nil {
 				return err
 			}

@@ -8,11 +8,9 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -27,7 +25,7 @@ func (r *activityStatsResolver) UsersActiveOverTime(ctx context.Context, obj *mo
 	if err != nil {
 		return nil, err
 	}
-	points, err := r.Store.DailyActiveUsers(ctx, obj.OrgID, from, to)
+	points, err := r.Stats.Daily(ctx, r.viewer(ctx), obj.OrgID, from, to)
 	return series(p, from, to, points), err
 }
 
@@ -42,7 +40,7 @@ func (r *activityStatsResolver) WeeklyActiveUsers(ctx context.Context, obj *mode
 	if err != nil {
 		return nil, err
 	}
-	points, err := r.Store.WeeklyActiveUsers(ctx, obj.OrgID, from, to)
+	points, err := r.Stats.Weekly(ctx, r.viewer(ctx), obj.OrgID, from, to)
 	return series(p, from, to, points), err
 }
 
@@ -52,12 +50,12 @@ func (r *activityStatsResolver) MostActiveUsers(ctx context.Context, obj *model.
 	if err != nil {
 		return nil, err
 	}
-	top, err := r.Store.MostActiveUsers(ctx, obj.OrgID, from, to, 10)
+	top, err := r.Stats.MostActive(ctx, r.viewer(ctx), obj.OrgID, from, to, 10)
 	if err != nil {
 		return nil, err
 	}
 	out := &model.MostActiveUsers{Period: p, From: from, To: to, Users: []model.RankedUser{}}
-	users := loaders.For(ctx, r.Store).Users
+	users := r.Loaders(ctx).Users
 	for i, u := range top {
 		users.Prime(u.UserID, u.User)
 		out.Users = append(out.Users, model.RankedUser{Rank: i + 1, UserID: u.UserID, ActiveDays: u.ActiveDays, LastActiveAt: u.LastActive})
@@ -71,7 +69,7 @@ func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organi
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
+	if err := r.Stats.Authorize(ctx, p.User, *obj); err != nil {
 		return nil, err
 	}
 	return &model.ActivityStats{OrgID: obj.ID}, nil
@@ -79,7 +77,7 @@ func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organi
 
 // User is the resolver for the user field.
 func (r *rankedUserResolver) User(ctx context.Context, obj *model.RankedUser) (*storage.User, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return &u, err
 }
 

@@ -1,18 +1,11 @@
 package resolvers
 
 import (
-	"context"
 	"time"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/alerting"
-	"github.com/auditgraph/auditgraph/alerting/rules"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
 )
-
-// alertRules returns the rule service; it holds nothing but the store.
-func (r *Resolver) alertRules() *rules.Service { return rules.New(r.Store) }
 
 // ruleFromInput translates an AlertRuleInput; the service validates it.
 func ruleFromInput(in model.AlertRuleInput) (alerting.Rule, error) {
@@ -56,18 +49,4 @@ func unlessZero[T comparable](v T) *T {
 		return nil
 	}
 	return &v
-}
-
-// requireIntegrationAdmin checks that the caller administers in's
-// organization.
-func (r *Resolver) requireIntegrationAdmin(ctx context.Context, in *storage.Integration) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	org, err := r.Store.Organization(ctx, in.OrgID)
-	if err != nil {
-		return err
-	}
-	return access.RequireOrgAdmin(ctx, r.Store, p.User, org)
 }

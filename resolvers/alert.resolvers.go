@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/alerting/rules"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -42,7 +43,7 @@ func (r *alertDeliveryResolver) Status(ctx context.Context, obj *storage.OutboxA
 
 // NextAttemptAt is the resolver for the nextAttemptAt field.
 func (r *alertDeliveryResolver) NextAttemptAt(ctx context.Context, obj *storage.OutboxAlert) (*time.Time, error) {
-	if obj.Status != storage.AlertPending {
+	if obj.Status != connect.AlertPending {
 		return nil, nil
 	}
 	return &obj.NextAttemptAt, nil
@@ -100,15 +101,11 @@ func (r *alertRuleResolver) WindowSeconds(ctx context.Context, obj *storage.Aler
 
 // Integrations is the resolver for the integrations field.
 func (r *alertRuleResolver) Integrations(ctx context.Context, obj *storage.AlertRule) ([]storage.Integration, error) {
-	out := make([]storage.Integration, 0, len(obj.Integrations))
-	for _, id := range obj.Integrations {
-		in, err := r.Store.Integration(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return r.Rules.Integrations(ctx, p, *obj)
 }
 
 // Enabled is the resolver for the enabled field.
@@ -127,15 +124,20 @@ func (r *alertRuleResolver) Suggestion(ctx context.Context, obj *storage.AlertRu
 
 // Delivery is the resolver for the delivery field.
 func (r *integrationResolver) Delivery(ctx context.Context, obj *storage.Integration) (*storage.DeliveryStats, error) {
-	if err := r.requireIntegrationAdmin(ctx, obj); err != nil {
+	p, err := principal(ctx)
+	if err != nil {
 		return nil, err
 	}
-	d, err := r.Store.IntegrationDelivery(ctx, obj.ID)
+	d, err := r.Connect.Delivery(ctx, p.User, *obj)
 	return &d, err
 }
 
 // Recent is the resolver for the recent field.
 func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	limit, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -144,7 +146,7 @@ func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.D
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.IntegrationDeliveries(ctx, obj.IntegrationID, before, limit+1)
+	rows, err := r.Connect.Deliveries(ctx, p.User, obj.IntegrationID, before, limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +169,7 @@ func (r *mutationResolver) CreateAlertRule(ctx context.Context, organization str
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().Create(ctx, p, organization, rule)
+	out, err := r.Rules.Create(ctx, p, organization, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +190,7 @@ func (r *mutationResolver) UpdateAlertRule(ctx context.Context, id string, input
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().Update(ctx, p, ruleID, rule)
+	out, err := r.Rules.Update(ctx, p, ruleID, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +207,7 @@ func (r *mutationResolver) DeleteAlertRule(ctx context.Context, id string) (bool
 	if err != nil {
 		return false, err
 	}
-	if err := r.alertRules().Delete(ctx, p, ruleID); err != nil {
+	if err := r.Rules.Delete(ctx, p, ruleID); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -221,7 +223,7 @@ func (r *mutationResolver) EnableSuggestedAlertRule(ctx context.Context, organiz
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().EnableSuggested(ctx, p, organization, string(suggestion), ids)
+	out, err := r.Rules.EnableSuggested(ctx, p, organization, string(suggestion), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +240,7 @@ func (r *mutationResolver) SendTestAlert(ctx context.Context, integration string
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.alertRules().SendTest(ctx, p, id)
+	out, err := r.Rules.SendTest(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -251,14 +253,13 @@ func (r *organizationResolver) AlertRules(ctx context.Context, obj *storage.Orga
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
+	var total int
 	pg, err := forwardPage("alertrule", first, after,
-		func(afterID int64, limit int) ([]storage.AlertRule, error) {
-			return r.Store.OrgAlertRules(ctx, obj.ID, afterID, limit)
+		func(afterID int64, limit int) (rows []rules.AlertRule, err error) {
+			rows, total, err = r.Rules.List(ctx, p, *obj, afterID, limit)
+			return rows, err
 		},
-		func() (int, error) { return r.Store.CountOrgAlertRules(ctx, obj.ID) })
+		func() (int, error) { return total, nil })
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -19,7 +18,8 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Org
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireAuditReader(ctx, r.Store, r.Mode.MultiTenant(), p.User, *obj); err != nil {
+	// Refused before the arguments are looked at, as Events would refuse.
+	if err := r.AuditLog.Authorize(ctx, p.User, *obj); err != nil {
 		return nil, err
 	}
 	limit, err := pageSize(first)
@@ -31,7 +31,7 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Org
 		return nil, err
 	}
 	f.Limit, f.After, f.NewestFirst = limit, deref(after), order == nil || *order == model.AuditEventOrderNewestFirst
-	events, cursors, more, err := r.Store.Events(ctx, f)
+	events, cursors, more, err := r.AuditLog.Events(ctx, p.User, *obj, f)
 	if err != nil {
 		return nil, err
 	}

@@ -2,31 +2,12 @@ package resolvers
 
 import (
 	"context"
-	"errors"
 
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/identity"
 )
-
-// connectErr gives package connect's errors their GraphQL codes; the others
-// pass through to the error presenter.
-func connectErr(err error) error {
-	code := ""
-	switch {
-	case errors.Is(err, connect.ErrInvalid):
-		code = "BAD_USER_INPUT"
-	case errors.Is(err, connect.ErrNoKey), errors.Is(err, connect.ErrNotConfigured):
-		code = "FAILED_PRECONDITION"
-	default:
-		return err
-	}
-	// Without Err, so that the error presenter shows it as written.
-	return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}}
-}
 
 func slackAppModel(app connect.SlackApp) *model.SlackApp {
 	m := &model.SlackApp{Configured: app.Configured, ClientSecretSet: app.ClientSecretSet, RedirectURL: app.RedirectURL}
@@ -36,18 +17,9 @@ func slackAppModel(app connect.SlackApp) *model.SlackApp {
 	return m
 }
 
-// namedOrAPIOrg returns the organization called name, or the caller's API
-// organization when name is nil.
-func (r *Resolver) namedOrAPIOrg(ctx context.Context, u storage.User, name *string) (storage.Organization, error) {
-	if name == nil {
-		return access.APIOrg(ctx, r.Store, u)
-	}
-	return r.Store.OrganizationByName(ctx, *name)
-}
-
-// configChanges answers a page of an organization's (orgID nil: the
+// configChanges answers a page of an organization's (org nil: the
 // instance's) configuration changes, newest first.
-func (r *Resolver) configChanges(ctx context.Context, orgID *int64, first *int, after *string) (*model.ConfigChangeConnection, error) {
+func (r *Resolver) configChanges(ctx context.Context, p *auth.Principal, org *identity.Organization, first *int, after *string) (*model.ConfigChangeConnection, error) {
 	limit, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -56,11 +28,7 @@ func (r *Resolver) configChanges(ctx context.Context, orgID *int64, first *int, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.ConfigChanges(ctx, orgID, beforeID, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	total, err := r.Store.CountConfigChanges(ctx, orgID)
+	rows, total, err := r.Connect.ConfigChanges(ctx, p.User, org, beforeID, limit+1)
 	if err != nil {
 		return nil, err
 	}

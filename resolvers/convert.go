@@ -10,8 +10,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // MaxPageSize caps `first` on every connection.
@@ -113,7 +113,7 @@ func edgesPageInfo[E any](edges []E, cursorOf func(E) string, hasNext, hasPrev b
 }
 
 // slackOnly returns v for a Slack integration and null for the others.
-func slackOnly(in *storage.Integration, v string) *string {
+func slackOnly(in *connect.Integration, v string) *string {
 	if in.Kind != "slack" {
 		return nil
 	}

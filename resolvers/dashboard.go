@@ -7,16 +7,23 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/loaders"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/userstatus"
 )
+
+// viewer returns the caller, or a user with no rights when there is none
+// (the services then refuse).
+func (r *Resolver) viewer(ctx context.Context) identity.User {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.User
+	}
+	return identity.User{}
+}
 
 // now is the resolvers' clock.
 func (r *Resolver) now() time.Time {
@@ -27,8 +34,8 @@ func (r *Resolver) now() time.Time {
 }
 
 // status returns a member's status under the server's mode.
-func (r *Resolver) status(ctx context.Context, m *storage.Membership) (userstatus.Status, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, m.UserID)
+func (r *Resolver) status(ctx context.Context, m *identity.Membership) (userstatus.Status, error) {
+	u, err := r.Loaders(ctx).Users.Load(ctx, m.UserID)
 	if err != nil {
 		return "", err
 	}
@@ -53,7 +60,7 @@ func (r *Resolver) period(ctx context.Context, s *model.ActivityStats, p *model.
 	var first time.Time
 	if per == activity.AllTime {
 		var err error
-		if first, err = r.Store.FirstActivityDay(ctx, s.OrgID); err != nil {
+		if first, err = r.Stats.FirstDay(ctx, r.viewer(ctx), s.OrgID); err != nil {
 			return from, to, "", err
 		}
 	}
@@ -66,11 +73,11 @@ func (r *activityStatsResolver) activeCount(ctx context.Context, s *model.Activi
 	if err != nil {
 		return nil, err
 	}
-	n, err := r.Store.ActiveUsers(ctx, s.OrgID, from, to)
+	n, err := r.Stats.ActiveUsers(ctx, r.viewer(ctx), s.OrgID, from, to)
 	return &model.ActiveUserCount{Period: per, From: from, To: to, Count: n}, err
 }
 
-func series(p model.ActivityPeriod, from, to time.Time, points []storage.DayCount) *model.ActivitySeries {
+func series(p model.ActivityPeriod, from, to time.Time, points []activity.DayCount) *model.ActivitySeries {
 	s := &model.ActivitySeries{Period: p, From: from, To: to, Points: make([]model.ActivityPoint, len(points))}
 	for i, d := range points {
 		s.Points[i] = model.ActivityPoint{Date: d.Day, ActiveUsers: d.Users}
@@ -78,9 +85,18 @@ func series(p model.ActivityPeriod, from, to time.Time, points []storage.DayCoun
 	return s
 }
 
-// usersQuery translates the users connection's arguments.
-func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (storage.OrgUsersQuery, error) {
-	q := storage.OrgUsersQuery{OrgID: org.ID, MultiTenant: r.Mode.MultiTenant(), ActiveSince: userstatus.ActiveSince(r.now())}
+// usersQuery translates the users connection's arguments, and returns the
+// team filter's name apart: the service looks it up.
+func (r *Resolver) usersQuery(first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (identity.OrgUsersQuery, *string, error) {
+	q, err := r.usersQueryArgs(first, after, last, before, filter, orderBy)
+	if filter == nil || err != nil {
+		return q, nil, err
+	}
+	return q, filter.Team, nil
+}
+
+func (r *Resolver) usersQueryArgs(first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (identity.OrgUsersQuery, error) {
+	q := identity.OrgUsersQuery{MultiTenant: r.Mode.MultiTenant(), ActiveSince: userstatus.ActiveSince(r.now())}
 	switch {
 	case first != nil && last != nil:
 		return q, gqlerror.Errorf("give first or last, not both")
@@ -97,17 +113,10 @@ func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *stora
 		}
 		q.Limit, q.After = n, deref(after)
 	}
-	admin, err := access.IsOrgAdmin(ctx, r.Store, p.User, org.ID)
-	if err != nil {
-		return q, err
-	}
-	if !admin {
-		q.OnlyUserID = &p.User.ID
-	}
 	if orderBy != nil {
-		q.Sort, q.Desc = storage.UserSort(orderBy.Field), orderBy.Direction == model.OrderDirectionDesc
+		q.Sort, q.Desc = identity.UserSort(orderBy.Field), orderBy.Direction == model.OrderDirectionDesc
 	} else {
-		q.Sort, q.Desc = storage.SortLastActive, true
+		q.Sort, q.Desc = identity.SortLastActive, true
 	}
 	if filter == nil {
 		return q, nil
@@ -123,13 +132,6 @@ func (r *Resolver) usersQuery(ctx context.Context, p *auth.Principal, org *stora
 		q.Roles = append(q.Roles, lower(role))
 	}
 	q.Search = deref(filter.Search)
-	if filter.Team != nil {
-		t, err := r.Store.TeamByName(ctx, org.ID, *filter.Team)
-		if err != nil {
-			return q, err
-		}
-		q.TeamID = &t.ID
-	}
 	return q, nil
 }
 
@@ -144,8 +146,8 @@ func containsStatus(ss []userstatus.Status, s userstatus.Status) bool {
 
 // eventFilter translates the audit events' filter; the startDate/numDays
 // window is the REST API's, from the same package.
-func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (storage.EventFilter, error) {
-	ef := storage.EventFilter{OrgID: orgID}
+func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (auditlog.EventFilter, error) {
+	ef := auditlog.EventFilter{OrgID: orgID}
 	if f == nil {
 		f = &model.AuditEventFilter{}
 	}

@@ -9,7 +9,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -46,14 +46,13 @@ func (r *organizationResolver) Integrations(ctx context.Context, obj *storage.Or
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
+	var total int
 	pg, err := forwardPage("integration", first, after,
-		func(afterID int64, limit int) ([]storage.Integration, error) {
-			return r.Store.OrgIntegrations(ctx, obj.ID, afterID, limit)
+		func(afterID int64, limit int) (rows []connect.Integration, err error) {
+			rows, total, err = r.Connect.Integrations(ctx, p.User, *obj, afterID, limit)
+			return rows, err
 		},
-		func() (int, error) { return r.Store.CountOrgIntegrations(ctx, obj.ID) })
+		func() (int, error) { return total, nil })
 	if err != nil {
 		return nil, err
 	}

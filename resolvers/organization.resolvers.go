@@ -10,24 +10,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userstatus"
 )
 
 // User is the resolver for the user field.
 func (r *memberResolver) User(ctx context.Context, obj *storage.Membership) (*storage.User, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return &u, err
 }
 
 // Organization is the resolver for the organization field.
 func (r *memberResolver) Organization(ctx context.Context, obj *storage.Membership) (*storage.Organization, error) {
-	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, obj.OrgID)
+	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 
@@ -58,24 +56,24 @@ func (r *memberResolver) InvitePending(ctx context.Context, obj *storage.Members
 
 // Teams is the resolver for the teams field.
 func (r *memberResolver) Teams(ctx context.Context, obj *storage.Membership) ([]storage.Team, error) {
-	return loaders.For(ctx, r.Store).MemberTeams.Load(ctx, storage.MemberKey{OrgID: obj.OrgID, UserID: obj.UserID})
+	return r.Loaders(ctx).MemberTeams.Load(ctx, identity.MemberKey{OrgID: obj.OrgID, UserID: obj.UserID})
 }
 
 // Name is the resolver for the name field.
 func (r *memberResolver) Name(ctx context.Context, obj *storage.Membership) (string, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return u.Name, err
 }
 
 // Username is the resolver for the username field.
 func (r *memberResolver) Username(ctx context.Context, obj *storage.Membership) (string, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return u.Username, err
 }
 
 // Email is the resolver for the email field.
 func (r *memberResolver) Email(ctx context.Context, obj *storage.Membership) (*string, error) {
-	u, err := loaders.For(ctx, r.Store).Users.Load(ctx, obj.UserID)
+	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	if err != nil || u.Email == "" {
 		return nil, err
 	}
@@ -194,7 +192,7 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *storage.Orga
 	if err != nil {
 		return nil, err
 	}
-	role, err := access.Role(ctx, r.Store, p.User, obj.ID)
+	role, err := r.Identity.ViewerRole(ctx, p, *obj)
 	if err != nil || role == "" {
 		return nil, err
 	}
@@ -208,26 +206,23 @@ func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organizat
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
-	q, err := r.usersQuery(ctx, p, obj, first, after, last, before, filter, orderBy)
+	q, team, err := r.usersQuery(first, after, last, before, filter, orderBy)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Store.OrgUsers(ctx, q)
+	page, err := r.Identity.OrgUsers(ctx, p, *obj, q, team)
 	if err != nil {
 		return nil, err
 	}
-	ls := loaders.For(ctx, r.Store)
+	ls := r.Loaders(ctx)
 	// Ask for the whole page's teams at once, so that the members' team
 	// fields find them loaded instead of racing to fill one batch.
-	keys := make([]storage.MemberKey, len(page.Users))
+	keys := make([]identity.MemberKey, len(page.Users))
 	for i, u := range page.Users {
-		keys[i] = storage.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+		keys[i] = identity.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
 	}
 	ls.MemberTeams.LoadAllThunk(ctx, keys)
-	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []storage.Membership{}, TotalCount: page.Total}
+	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []identity.Membership{}, TotalCount: page.Total}
 	for i, u := range page.Users {
 		ls.Users.Prime(u.User.ID, u.User)
 		m := u.Membership
@@ -248,14 +243,13 @@ func (r *organizationResolver) Teams(ctx context.Context, obj *storage.Organizat
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireMember(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
+	var total int
 	pg, err := forwardPage("team", first, after,
-		func(afterID int64, limit int) ([]storage.Team, error) {
-			return r.Store.OrgTeams(ctx, obj.ID, afterID, limit)
+		func(afterID int64, limit int) (teams []identity.Team, err error) {
+			teams, total, err = r.Identity.Teams(ctx, p, *obj, afterID, limit)
+			return teams, err
 		},
-		func() (int, error) { return r.Store.CountOrgTeams(ctx, obj.ID) })
+		func() (int, error) { return total, nil })
 	if err != nil {
 		return nil, err
 	}

@@ -1,29 +1,44 @@
 // Package resolvers answers the GraphQL schema in schema/. Resolvers stay
-// thin: they translate between GraphQL and the identity service or the store.
+// thin: they translate between GraphQL and the services (identity, connect,
+// rules, activity, auditlog, verify), which decide who may do what.
 package resolvers
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/auditgraph/auditgraph/activity"
+	"github.com/auditgraph/auditgraph/alerting/rules"
+	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/live"
+	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/secretbox"
-	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/verify"
 )
 
 //go:generate go tool gqlgen generate
 
-// Resolver holds what every resolver needs.
+// Resolver holds what every resolver needs: the services, each of which
+// checks what the caller may do before it reads or changes anything.
 type Resolver struct {
-	Store    *storage.Store
 	Identity *identity.Service
-	Mode     deployment.Mode
-	Log      *slog.Logger
+	// Rules manages alert rules.
+	Rules *rules.Service
+	// Stats reads the activity panels.
+	Stats *activity.Stats
+	// AuditLog reads organizations' audit logs.
+	AuditLog *auditlog.Reader
+	// Loaders returns the request's dataloaders, which load the rows that
+	// fields of an object already authorized refer to (a member's user, a
+	// team's organization).
+	Loaders func(context.Context) *loaders.Loaders
+	Mode    deployment.Mode
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Live feeds the auditEvents subscription; nil turns subscriptions off.

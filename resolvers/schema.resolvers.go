@@ -9,9 +9,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -21,7 +21,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*storage.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.Store.User(ctx, p.User.ID)
+	u, err := r.Identity.Viewer(ctx, p)
 	return &u, err
 }
 
@@ -34,7 +34,7 @@ func (r *queryResolver) Organization(ctx context.Context, name string) (*storage
 	org, err := r.Identity.Organization(ctx, p, name)
 	// An organization the caller may not see looks like one that does not
 	// exist, so that names cannot be probed.
-	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, access.ErrForbidden) {
+	if errors.Is(err, identity.ErrNotFound) || errors.Is(err, identity.ErrForbidden) {
 		return nil, nil
 	}
 	if err != nil {
@@ -77,7 +77,7 @@ func (r *queryResolver) User(ctx context.Context, username string) (*storage.Use
 		return nil, err
 	}
 	u, err := r.Identity.User(ctx, p, username)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

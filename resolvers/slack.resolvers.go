@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/storage"
@@ -27,7 +26,7 @@ func (r *mutationResolver) SetSlackApp(ctx context.Context, clientID string, cli
 	}
 	app, err := r.Connect.SetSlackApp(ctx, p.User, clientID, clientSecret)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }
@@ -40,7 +39,7 @@ func (r *mutationResolver) ClearSlackApp(ctx context.Context) (*model.SlackApp, 
 	}
 	app, err := r.Connect.ClearSlackApp(ctx, p.User)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }
@@ -51,12 +50,8 @@ func (r *mutationResolver) SlackInstallURL(ctx context.Context, organization *st
 	if err != nil {
 		return "", err
 	}
-	org, err := r.namedOrAPIOrg(ctx, p.User, organization)
-	if err != nil {
-		return "", err
-	}
-	u, err := r.Connect.InstallLink(ctx, p.User, org)
-	return u, connectErr(err)
+	u, err := r.Connect.InstallLink(ctx, p.User, organization)
+	return u, err
 }
 
 // CreateWebhookIntegration is the resolver for the createWebhookIntegration field.
@@ -67,7 +62,7 @@ func (r *mutationResolver) CreateWebhookIntegration(ctx context.Context, organiz
 	}
 	hook, err := r.Connect.CreateWebhook(ctx, p.User, organization, name, url, deref(signingSecret))
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	out := &model.CreateWebhookIntegrationPayload{Integration: &hook.Integration}
 	if hook.SigningSecret != "" {
@@ -88,7 +83,7 @@ func (r *mutationResolver) DisconnectIntegration(ctx context.Context, id string)
 	}
 	in, err := r.Connect.Disconnect(ctx, p.User, n)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return &in, nil
 }
@@ -99,10 +94,7 @@ func (r *organizationResolver) ConfigChanges(ctx context.Context, obj *storage.O
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireOrgAdmin(ctx, r.Store, p.User, *obj); err != nil {
-		return nil, err
-	}
-	return r.configChanges(ctx, &obj.ID, first, after)
+	return r.configChanges(ctx, p, obj, first, after)
 }
 
 // SlackApp is the resolver for the slackApp field.
@@ -113,7 +105,7 @@ func (r *queryResolver) SlackApp(ctx context.Context) (*model.SlackApp, error) {
 	}
 	app, err := r.Connect.SlackApp(ctx, p.User)
 	if err != nil {
-		return nil, connectErr(err)
+		return nil, err
 	}
 	return slackAppModel(app), nil
 }
@@ -124,10 +116,7 @@ func (r *queryResolver) InstanceConfigChanges(ctx context.Context, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	if !p.User.InstanceAdmin {
-		return nil, access.Forbidden("%s is not an instance admin", p.User.Username)
-	}
-	return r.configChanges(ctx, nil, first, after)
+	return r.configChanges(ctx, p, nil, first, after)
 }
 
 // ConfigChange returns graph.ConfigChangeResolver implementation.

@@ -8,15 +8,13 @@ package resolvers
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/auditgraph/auditgraph/access"
+	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/live"
-	"github.com/auditgraph/auditgraph/storage"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -39,13 +37,10 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 		return nil, err
 	}
 	org, err := r.Identity.Organization(ctx, p, organization)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("no organization called %q: %w", organization, storage.ErrNotFound)
-	}
 	if err != nil {
 		return nil, err
 	}
-	if err := access.RequireAuditReader(ctx, r.Store, r.Mode.MultiTenant(), p.User, org); err != nil {
+	if err := r.AuditLog.Authorize(ctx, p.User, org); err != nil {
 		return nil, err
 	}
 	if filter != nil && (filter.From != nil || filter.To != nil || filter.StartDate != nil || filter.NumDays != nil) {
@@ -68,7 +63,7 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 		defer close(out)
 		defer sub.Close()
 		for {
-			var e *storage.StoredEvent
+			var e *auditlog.StoredEvent
 			var ok bool
 			select {
 			case e, ok = <-sub.Events():

@@ -8,10 +8,8 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -43,12 +41,11 @@ func (r *mutationResolver) AddTeamMember(ctx context.Context, organization strin
 	if err != nil {
 		return nil, err
 	}
-	tm, err := r.Identity.AddTeamMember(ctx, p, organization, team, username)
+	t, err := r.Identity.AddTeamMember(ctx, p, organization, team, username)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Store.Team(ctx, tm.TeamID)
-	return &t, err
+	return &t, nil
 }
 
 // RemoveTeamMember is the resolver for the removeTeamMember field.
@@ -57,15 +54,11 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, organization st
 	if err != nil {
 		return nil, err
 	}
-	org, err := r.Store.OrganizationByName(ctx, organization)
+	t, err := r.Identity.RemoveTeamMember(ctx, p, organization, team, username)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Store.TeamByName(ctx, org.ID, team)
-	if err != nil {
-		return nil, err
-	}
-	return &t, r.Identity.RemoveTeamMember(ctx, p, organization, team, username)
+	return &t, nil
 }
 
 // CreateServiceAccount is the resolver for the createServiceAccount field.
@@ -85,7 +78,7 @@ func (r *teamResolver) ID(ctx context.Context, obj *storage.Team) (string, error
 
 // Organization is the resolver for the organization field.
 func (r *teamResolver) Organization(ctx context.Context, obj *storage.Team) (*storage.Organization, error) {
-	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, obj.OrgID)
+	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 
@@ -93,13 +86,6 @@ func (r *teamResolver) Organization(ctx context.Context, obj *storage.Team) (*st
 func (r *teamResolver) Members(ctx context.Context, obj *storage.Team, first *int, after *string) (*model.UserConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	org, err := r.Store.Organization(ctx, obj.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	if err := access.RequireMember(ctx, r.Store, p.User, org); err != nil {
 		return nil, err
 	}
 	limit, err := pageSize(first)
@@ -110,23 +96,11 @@ func (r *teamResolver) Members(ctx context.Context, obj *storage.Team, first *in
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.Store.TeamMembers(ctx, obj.ID, afterID, limit+1)
+	users, total, err := r.Identity.TeamMembers(ctx, p, *obj, afterID, limit+1)
 	if err != nil {
 		return nil, err
 	}
-	total, err := r.Store.CountTeamMembers(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	rows, more := page(rows, limit)
-	ids := make([]int64, len(rows))
-	for i, m := range rows {
-		ids[i] = m.UserID
-	}
-	users, err := r.Store.UsersByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
+	users, more := page(users, limit)
 	conn := &model.UserConnection{Edges: []model.UserEdge{}, TotalCount: total}
 	for _, u := range users {
 		conn.Edges = append(conn.Edges, model.UserEdge{Cursor: cursor("teammember", u.ID), Node: &u})

@@ -11,7 +11,6 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/loaders"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -102,11 +101,11 @@ func (r *userResolver) ServiceAccount(ctx context.Context, obj *storage.User) (b
 
 // ServiceAccountTeam is the resolver for the serviceAccountTeam field.
 func (r *userResolver) ServiceAccountTeam(ctx context.Context, obj *storage.User) (*storage.Team, error) {
-	if obj.ServiceAccountTeam == nil {
-		return nil, nil
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	t, err := r.Store.Team(ctx, *obj.ServiceAccountTeam)
-	return &t, err
+	return r.Identity.ServiceAccountTeam(ctx, p, *obj)
 }
 
 // Deactivated is the resolver for the deactivated field.
@@ -119,13 +118,28 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.Use
 	if obj.DefaultOrgID == nil {
 		return nil, nil
 	}
-	o, err := loaders.For(ctx, r.Store).Organizations.Load(ctx, *obj.DefaultOrgID)
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := r.Identity.VisibleDefaultOrg(ctx, p, *obj, *obj.DefaultOrgID); !ok || err != nil {
+		return nil, err
+	}
+	o, err := r.Loaders(ctx).Organizations.Load(ctx, *obj.DefaultOrgID)
 	return &o, err
 }
 
 // Memberships is the resolver for the memberships field.
 func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error) {
-	return loaders.For(ctx, r.Store).Memberships.Load(ctx, obj.ID)
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := r.Loaders(ctx).Memberships.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Identity.VisibleMemberships(ctx, p, *obj, ms)
 }
 
 // APIKeys is the resolver for the apiKeys field.

@@ -1,41 +1,21 @@
 package resolvers
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/chain"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/verify"
 )
-
-// verifiableOrg returns the organization called name if u may verify it
-// (an instance admin, or an admin of it). To anyone who is not a member it
-// reads as not found, like an organization that does not exist.
-func verifiableOrg(ctx context.Context, s *storage.Store, u storage.User, name string) (storage.Organization, error) {
-	org, err := s.OrganizationByName(ctx, name)
-	if err != nil {
-		return org, err
-	}
-	if err := access.RequireMember(ctx, s, u, org); errors.Is(err, access.ErrForbidden) {
-		return org, fmt.Errorf("organization %q: %w", name, storage.ErrNotFound)
-	} else if err != nil {
-		return org, err
-	}
-	return org, access.RequireOrgAdmin(ctx, s, u, org)
-}
 
 // oneVerification claims org's verification slot, or refuses with
 // TOO_MANY_REQUESTS while another verification of it runs: each one reads
 // the whole log, and a second at the same time, from this request (an
 // alias) or another, would only repeat the work. release frees the slot.
-func (r *Resolver) oneVerification(org storage.Organization) (release func(), err error) {
+func (r *Resolver) oneVerification(org identity.Organization) (release func(), err error) {
 	if _, running := r.verifying.LoadOrStore(org.ID, struct{}{}); running {
 		err := gqlerror.Errorf("the audit log of organization %q is being verified already: try again when that verification has finished", org.Name)
 		err.Extensions = map[string]any{"code": "TOO_MANY_REQUESTS"}

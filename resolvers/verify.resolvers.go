@@ -18,12 +18,12 @@ func (r *queryResolver) VerifyAuditLog(ctx context.Context, organization string,
 	if err != nil {
 		return nil, err
 	}
-	org, err := verifiableOrg(ctx, r.Store, p.User, organization)
-	if err != nil {
-		return nil, err
-	}
 	if r.Verify == nil {
 		return nil, fmt.Errorf("audit-log verification is not configured on this server")
+	}
+	org, err := r.Verify.Verifiable(ctx, p.User, organization)
+	if err != nil {
+		return nil, err
 	}
 	fromB, toB, err := verifyRange(from, to)
 	if err != nil {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/userexport"
 )
 
@@ -19,11 +19,9 @@ func (h *rest) usersCSV(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p)
+	export := userexport.NewExporter(h.store, h.mode)
+	org, err := h.orgParam(r, p, func(org storage.Organization) error { return export.Authorize(ctx, p.User, org) })
 	if err != nil {
-		return err
-	}
-	if err := access.RequireOrgAdmin(ctx, h.store, p.User, org); err != nil {
 		return err
 	}
 	hdr := w.Header()
@@ -35,7 +33,7 @@ func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	// The file holds names and emails: keep it out of shared caches.
 	hdr.Set("Cache-Control", "no-store")
 	out := &startedWriter{w: w}
-	err = userexport.Write(ctx, out, h.store, h.mode, org.ID, h.now())
+	err = export.Write(ctx, out, p.User, org, h.now())
 	if err == nil {
 		return nil
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/connect"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/identity"
@@ -170,9 +172,30 @@ func (subscriptionsOverWebsocket) MutateOperationContext(ctx context.Context, oc
 	return err
 }
 
+// errorKinds gives each kind of failure a client is told about its code.
+// The message is the error's public one (fault.Message), never its wrap
+// chain, which may hold details of the database.
+var errorKinds = []struct {
+	kind error
+	code string
+}{
+	{access.ErrForbidden, "FORBIDDEN"},
+	{access.ErrMultipleOrgs, "BAD_USER_INPUT"},
+	{access.ErrNoOrg, "BAD_USER_INPUT"},
+	{identity.ErrInvalid, "BAD_USER_INPUT"},
+	{storage.ErrInvalid, "BAD_USER_INPUT"},
+	{storage.ErrBadCursor, "BAD_USER_INPUT"},
+	{alerting.ErrInvalid, "BAD_USER_INPUT"},
+	{connect.ErrInvalid, "BAD_USER_INPUT"},
+	{connect.ErrNoKey, "FAILED_PRECONDITION"},
+	{connect.ErrNotConfigured, "FAILED_PRECONDITION"},
+	{storage.ErrNotFound, "NOT_FOUND"},
+	{storage.ErrConflict, "CONFLICT"},
+}
+
 // presentError gives each known kind of failure a code in the error's
-// extensions, and hides the text of unexpected ones, which may hold details
-// of the database.
+// extensions and its public message, and hides the text of unexpected
+// ones. The internal wrap chain goes to the log only.
 func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	// Parse and validation errors quote names from the query, which a client
@@ -188,17 +211,16 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	}
 	var written *gqlerror.Error
 	code := ""
+	for _, k := range errorKinds {
+		if errors.Is(inner, k.kind) {
+			code = k.code
+			gerr.Message = shorten(fault.Message(inner, k.kind), maxErrorMessage)
+			log.DebugContext(ctx, "GraphQL request refused", "code", code, "err", inner, "path", gerr.Path.String())
+			break
+		}
+	}
 	switch {
-	case errors.Is(inner, access.ErrForbidden):
-		code = "FORBIDDEN"
-	case errors.Is(inner, access.ErrMultipleOrgs), errors.Is(inner, access.ErrNoOrg),
-		errors.Is(inner, identity.ErrInvalid), errors.Is(inner, storage.ErrInvalid), errors.Is(inner, storage.ErrBadCursor),
-		errors.Is(inner, alerting.ErrInvalid):
-		code = "BAD_USER_INPUT"
-	case errors.Is(inner, storage.ErrNotFound):
-		code = "NOT_FOUND"
-	case errors.Is(inner, storage.ErrConflict):
-		code = "CONFLICT"
+	case code != "":
 	case errors.As(inner, &written):
 		// Written for the client: gqlgen's validation errors and the
 		// resolvers' argument errors.

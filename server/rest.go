@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/identity"
 	"github.com/auditgraph/auditgraph/ingest"
 	"github.com/auditgraph/auditgraph/ledger"
@@ -69,12 +70,14 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusBadRequest, pe.Error())
 	case errors.Is(err, access.ErrMultipleOrgs):
 		auth.WriteError(w, http.StatusBadRequest, access.ErrMultipleOrgs.Error())
-	case errors.Is(err, access.ErrNoOrg), errors.Is(err, access.ErrForbidden):
-		auth.WriteError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, access.ErrNoOrg):
+		auth.WriteError(w, http.StatusForbidden, access.ErrNoOrg.Error())
+	case errors.Is(err, access.ErrForbidden):
+		auth.WriteError(w, http.StatusForbidden, fault.Message(err, access.ErrForbidden))
 	case errors.Is(err, storage.ErrBadCursor):
-		auth.WriteError(w, http.StatusBadRequest, "cursor: "+err.Error())
+		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, storage.ErrBadCursor))
 	case errors.Is(err, identity.ErrInvalid):
-		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), identity.ErrInvalid.Error()+": "))
+		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(fault.Message(err, identity.ErrInvalid), identity.ErrInvalid.Error()+": "))
 	case errors.Is(err, errCapacity):
 		h.batches.refuse(w)
 	case errors.Is(err, context.Canceled):
@@ -87,16 +90,18 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// org returns the organization a request acts on: the one named by the org
-// parameter, or the caller's API organization.
-func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Organization, error) {
-	if name == "" {
-		return access.APIOrg(r.Context(), h.store, p.User)
+// org returns the organization a request acts on, the one named by the org
+// parameter or the caller's API organization, once check allows the caller
+// to act on it. A caller who is not an instance admin is refused a missing
+// organization exactly as check refuses one they have no role in, so that a
+// refusal does not tell them which names exist.
+func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(storage.Organization) error) (storage.Organization, error) {
+	if name != "" {
+		if err := identity.CheckName("org: organization name", name); err != nil {
+			return storage.Organization{}, err
+		}
 	}
-	if err := identity.CheckName("org: organization name", name); err != nil {
-		return storage.Organization{}, err
-	}
-	org, err := h.store.OrganizationByName(r.Context(), name)
+	org, err := access.Org(r.Context(), h.store, p.User, name, check)
 	if errors.Is(err, storage.ErrNotFound) {
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
@@ -104,13 +109,13 @@ func (h *rest) org(r *http.Request, p *auth.Principal, name string) (storage.Org
 }
 
 // orgParam returns the organization named by the request's org parameter,
-// or the caller's API organization when there is none.
-func (h *rest) orgParam(r *http.Request, p *auth.Principal) (storage.Organization, error) {
+// or the caller's API organization when there is none, once check allows.
+func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(storage.Organization) error) (storage.Organization, error) {
 	name, err := param(r, "org")
 	if err != nil {
 		return storage.Organization{}, err
 	}
-	return h.org(r, p, name)
+	return h.org(r, p, name, check)
 }
 
 // ingest serves POST /api/v1/audit_events.
@@ -157,11 +162,8 @@ func rejectReason(err error) string {
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p)
+	org, err := h.orgParam(r, p, func(org storage.Organization) error { return access.RequireIngester(ctx, h.store, p.User, org) })
 	if err != nil {
-		return err
-	}
-	if err := h.mayIngest(ctx, p, org); err != nil {
 		return err
 	}
 	// Nothing is stored until the whole batch has been read and found
@@ -208,22 +210,6 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// mayIngest allows an org admin, an instance admin, or a service account of
-// the organization.
-func (h *rest) mayIngest(ctx context.Context, p *auth.Principal, org storage.Organization) error {
-	ok, err := access.IsOrgAdmin(ctx, h.store, p.User, org.ID)
-	if err != nil || ok {
-		return err
-	}
-	if p.User.IsServiceAccount() {
-		role, err := access.Role(ctx, h.store, p.User, org.ID)
-		if err != nil || role != "" {
-			return err
-		}
-	}
-	return access.Forbidden("%s may not report audit events to organization %q: org admins and the organization's service accounts may", p.User.Username, org.Name)
-}
-
 // auditLogs serves GET /admin/audit_logs.
 func (h *rest) auditLogs(w http.ResponseWriter, r *http.Request) {
 	if err := h.serveAuditLogs(w, r); err != nil {
@@ -242,18 +228,16 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.org(r, p, q.Org)
+	log := auditlog.NewReader(h.store, h.mode)
+	org, err := h.org(r, p, q.Org, func(org storage.Organization) error { return log.Authorize(ctx, p.User, org) })
 	if err != nil {
-		return err
-	}
-	if err := access.RequireAuditReader(ctx, h.store, h.mode.MultiTenant(), p.User, org); err != nil {
 		return err
 	}
 	if q.AnonymizeIgnored {
 		w.Header().Set(AnonymizeHeader, "ignored: multi-tenant audit logs always include PII")
 	}
 	if q.Paginated {
-		page, err := h.store.EventsPage(ctx, org.ID, q.Start, q.End, q.Limit, q.Cursor, q.Anonymize)
+		page, err := log.Page(ctx, p.User, org, q.Start, q.End, q.Limit, q.Cursor, q.Anonymize)
 		if err != nil {
 			return err
 		}
@@ -284,7 +268,7 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	started := false
-	err = h.store.StreamEvents(ctx, org.ID, q.Start, q.End, q.Anonymize, func(line []byte) error {
+	err = log.Stream(ctx, p.User, org, q.Start, q.End, q.Anonymize, func(line []byte) error {
 		started = true
 		bw.Write(line)
 		return bw.WriteByte('\n')

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/activity"
+	"github.com/auditgraph/auditgraph/alerting/rules"
+	"github.com/auditgraph/auditgraph/auditlog"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/deployment"
 	"github.com/auditgraph/auditgraph/identity"
@@ -102,7 +104,9 @@ func New(cfg Config) http.Handler {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
 	conn := newConnect(cfg)
-	gql := loaders.Middleware(cfg.Store, newGraphQL(&resolvers.Resolver{Store: cfg.Store, Identity: cfg.Identity, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
+	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: rules.New(cfg.Store), Stats: activity.NewStats(cfg.Store),
+		AuditLog: auditlog.NewReader(cfg.Store, cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, cfg.Store) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
+	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

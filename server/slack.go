@@ -8,6 +8,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/connect"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -22,7 +23,7 @@ func newConnect(cfg Config) *connect.Service {
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
 	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
-		org, err := api.orgParam(r, p)
+		org, err := api.orgParam(r, p, func(org storage.Organization) error { return conn.AuthorizeInstall(r.Context(), p.User, org) })
 		if err != nil {
 			api.respond(w, r, err)
 			return
@@ -30,9 +31,9 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 		u, nonce, err := conn.InstallURL(r.Context(), p.User, org)
 		switch {
 		case errors.Is(err, connect.ErrNoKey):
-			auth.WriteError(w, http.StatusServiceUnavailable, err.Error())
+			auth.WriteError(w, http.StatusServiceUnavailable, connect.ErrNoKey.Error())
 		case errors.Is(err, connect.ErrNotConfigured):
-			auth.WriteError(w, http.StatusConflict, err.Error())
+			auth.WriteError(w, http.StatusConflict, connect.ErrNotConfigured.Error())
 		case err != nil:
 			api.respond(w, r, err)
 		default:
@@ -54,12 +55,16 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 		case err == nil:
 		case errors.As(err, &se):
 			code, page.Error, page.Hint = se.Status, se.Error(), se.Hint(conn.RedirectURL())
-		case errors.As(err, &ste), errors.Is(err, connect.ErrInvalid), errors.Is(err, connect.ErrNotConfigured):
-			code, page.Error = http.StatusBadRequest, err.Error()
+		case errors.As(err, &ste):
+			code, page.Error = http.StatusBadRequest, ste.Error()
+		case errors.Is(err, connect.ErrInvalid):
+			code, page.Error = http.StatusBadRequest, fault.Message(err, connect.ErrInvalid)
+		case errors.Is(err, connect.ErrNotConfigured):
+			code, page.Error = http.StatusBadRequest, connect.ErrNotConfigured.Error()
 		case errors.Is(err, access.ErrForbidden):
-			code, page.Error = http.StatusForbidden, err.Error()
+			code, page.Error = http.StatusForbidden, fault.Message(err, access.ErrForbidden)
 		case errors.Is(err, connect.ErrNoKey):
-			code, page.Error = http.StatusServiceUnavailable, err.Error()
+			code, page.Error = http.StatusServiceUnavailable, connect.ErrNoKey.Error()
 		case errors.Is(err, storage.ErrConflict):
 			code, page.Error = http.StatusConflict, "this channel was connected by another install at the same moment; nothing was changed"
 		default:

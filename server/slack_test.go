@@ -744,7 +744,9 @@ func TestWebhookIntegrations(t *testing.T) {
 		{map[string]any{"org": "acme", "name": "", "url": hookURL}, "BAD_USER_INPUT", "name is empty"},
 		{map[string]any{"org": "acme", "name": "bad\nname", "url": hookURL}, "BAD_USER_INPUT", "no control characters"},
 		{map[string]any{"org": "other", "name": "x", "url": hookURL}, "FORBIDDEN", "not an admin"},
-		{map[string]any{"org": "nowhere", "name": "x", "url": hookURL}, "NOT_FOUND", "nowhere"},
+		// Refused as an organization alice does not administer, so that the
+		// refusal does not tell which organizations exist.
+		{map[string]any{"org": "nowhere", "name": "x", "url": hookURL}, "FORBIDDEN", `not an admin of organization "nowhere"`},
 	} {
 		_, code, msg := e.gql("alice", create, tc.vars)
 		if code != tc.code || !strings.Contains(msg, tc.want) {
@@ -773,8 +775,12 @@ func TestWebhookIntegrations(t *testing.T) {
 	if _, code, msg := e.gql("alice", disconnect, map[string]any{"id": id}); code != "BAD_USER_INPUT" || !strings.Contains(msg, "disconnected already") {
 		t.Errorf("second disconnect: %s %q, want BAD_USER_INPUT", code, msg)
 	}
-	if _, code, _ := e.gql("alice", disconnect, map[string]any{"id": "999999"}); code != "NOT_FOUND" {
-		t.Errorf("disconnect of no integration: %s, want NOT_FOUND", code)
+	// Refused as another organization's integration is.
+	if _, code, _ := e.gql("alice", disconnect, map[string]any{"id": "999999"}); code != "FORBIDDEN" {
+		t.Errorf("disconnect of no integration: %s, want FORBIDDEN", code)
+	}
+	if _, code, _ := e.gql("admin", disconnect, map[string]any{"id": "999999"}); code != "NOT_FOUND" {
+		t.Errorf("disconnect of no integration as the instance admin: %s, want NOT_FOUND", code)
 	}
 	want := []string{"alice integration:disconnect siem", "alice integration:connect second", "alice integration:connect siem"}
 	if got := e.configChanges("acme"); strings.Join(got, "|") != strings.Join(want, "|") {

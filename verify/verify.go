@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/notary"
 	"github.com/auditgraph/auditgraph/storage"
@@ -179,4 +181,24 @@ func (s *Service) Organization(ctx context.Context, org storage.Organization, fr
 		s.Metrics.ChainVerified(org.ID, r.Intact(), now())
 	}
 	return r, nil
+}
+
+// Verifiable returns the organization called name if actor may verify its
+// audit log: an instance admin, or an admin of it. To anyone who is not a
+// member it reads as not found, like an organization that does not exist.
+func (s *Service) Verifiable(ctx context.Context, actor storage.User, name string) (storage.Organization, error) {
+	hidden := fault.New(storage.ErrNotFound, "no organization called %q", name)
+	org, err := s.Store.OrganizationByName(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return org, hidden
+	}
+	if err != nil {
+		return org, err
+	}
+	if err := access.RequireMember(ctx, s.Store, actor, org); errors.Is(err, access.ErrForbidden) {
+		return org, hidden
+	} else if err != nil {
+		return org, err
+	}
+	return org, access.RequireOrgAdmin(ctx, s.Store, actor, org)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/auditgraph/auditgraph/access"
 	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/auth"
+	"github.com/auditgraph/auditgraph/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -35,23 +36,7 @@ func change(actor *auth.Principal, orgID int64, action, target string) storage.C
 
 // adminOrg returns the organization named orgName if actor administers it.
 func adminOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName string) (storage.Organization, error) {
-	org, err := tx.OrganizationByName(ctx, orgName)
-	if errors.Is(err, storage.ErrNotFound) {
-		return org, fmt.Errorf("no organization called %q: %w", orgName, storage.ErrNotFound)
-	}
-	if err != nil {
-		return org, err
-	}
-	return org, access.RequireOrgAdmin(ctx, tx, actor.User, org)
-}
-
-// adminOf checks that actor administers the organization orgID.
-func adminOf(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgID int64) error {
-	org, err := tx.Organization(ctx, orgID)
-	if err != nil {
-		return err
-	}
-	return access.RequireOrgAdmin(ctx, tx, actor.User, org)
+	return access.AdminOrg(ctx, tx, actor.User, orgName)
 }
 
 // Create adds a rule to the organization orgName.
@@ -68,7 +53,7 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName str
 		}
 		id := actor.User.ID
 		if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
-			return err
+			return ruleError(err, r)
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 	})
@@ -80,10 +65,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 	var out storage.AlertRule
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		old, err := tx.AlertRule(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := adminOf(ctx, tx, actor, old.OrgID); err != nil {
+		if err := access.RequireOwnerAdmin(ctx, tx, actor.User, old.OrgID, err, fmt.Sprintf("alert rule %d", id)); err != nil {
 			return err
 		}
 		r.ID, r.OrgID, r.Suggestion = id, old.OrgID, old.Suggestion
@@ -91,7 +73,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 			return err
 		}
 		if out, err = tx.UpdateAlertRule(ctx, storage.Rule(r)); err != nil {
-			return err
+			return ruleError(err, r)
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
@@ -103,10 +85,7 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 func (s *Service) Delete(ctx context.Context, actor *auth.Principal, id int64) error {
 	return s.store.InTx(ctx, func(tx *storage.Tx) error {
 		old, err := tx.AlertRule(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := adminOf(ctx, tx, actor, old.OrgID); err != nil {
+		if err := access.RequireOwnerAdmin(ctx, tx, actor.User, old.OrgID, err, fmt.Sprintf("alert rule %d", id)); err != nil {
 			return err
 		}
 		if err := tx.DeleteAlertRule(ctx, id); err != nil {
@@ -138,7 +117,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		case errors.Is(err, storage.ErrNotFound):
 			id := actor.User.ID
 			if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
-				return err
+				return ruleError(err, r)
 			}
 			return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
 		case err != nil:
@@ -146,7 +125,7 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		}
 		old.Integrations, old.Enabled = integrations, true
 		if out, err = tx.UpdateAlertRule(ctx, old.Rule); err != nil {
-			return err
+			return ruleError(err, alerting.Rule(old.Rule))
 		}
 		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
 	})
@@ -159,14 +138,11 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 	var out storage.OutboxAlert
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		in, err := tx.Integration(ctx, integrationID)
-		if err != nil {
-			return err
-		}
-		if err := adminOf(ctx, tx, actor, in.OrgID); err != nil {
+		if err := access.RequireOwnerAdmin(ctx, tx, actor.User, in.OrgID, err, fmt.Sprintf("integration %d", integrationID)); err != nil {
 			return err
 		}
 		if in.Status == storage.IntegrationRevoked || in.Status == storage.IntegrationDisconnected {
-			return fmt.Errorf("%w: integration %q is %s: reconnect it to send alerts", storage.ErrInvalid, in.Name, in.Status)
+			return fault.New(storage.ErrInvalid, "integration %q is %s: reconnect it to send alerts", in.Name, in.Status)
 		}
 		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID, alerting.TestRuleName); err != nil {
 			return err
@@ -174,4 +150,14 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, storage.ChangeIntegrationTestAlert, in.Name))
 	})
 	return out, err
+}
+
+// ruleError gives storage's refusal of a rule's integrations its public
+// message: storage refuses a rule as invalid only for integrations that are
+// not its organization's.
+func ruleError(err error, r alerting.Rule) error {
+	if errors.Is(err, storage.ErrInvalid) {
+		return fault.Wrap(storage.ErrInvalid, err, "alert rule %q: an integration is not one of the organization's (or is listed twice)", r.Name)
+	}
+	return err
 }
