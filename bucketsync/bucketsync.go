@@ -22,11 +22,6 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	// The bucket URL schemes a --bucket may use.
-	_ "gocloud.dev/blob/azureblob"
-	_ "gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob"
-	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/auditgraph/auditgraph/metrics"
 	"github.com/auditgraph/auditgraph/storage"

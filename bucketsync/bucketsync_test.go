@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets; main registers the others
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/ledger"

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	_ "gocloud.dev/blob/fileblob" // file:// buckets; main registers the others
+
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/bucketsync"
 	"github.com/auditgraph/auditgraph/deployment"
