@@ -50,8 +50,10 @@ func TestParseCheckpointErrors(t *testing.T) {
 		{`{"version":1,"last_hash":"` + strings.Repeat("0", 64) + `","time":"2026-01-02T03:04:05Z"}`, "time \"2026-01-02T03:04:05Z\": want the form"},
 		{`{"version":1,"last_hash":"` + strings.Repeat("0", 64) + `","time":"2026-01-02T03:04:05.000000Z","previous_signature":"!"}`, "previous_signature is not base64"},
 	} {
-		if _, err := chain.ParseCheckpoint([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseCheckpoint(%s) = %v, want an error containing %q", tc.in, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if _, err := chain.ParseCheckpoint([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParseCheckpoint(%s) = %v, want an error containing %q", tc.in, err, tc.want)
+			}
+		})
 	}
 }
