@@ -73,15 +73,17 @@ func TestParseLineRejects(t *testing.T) {
 		{`[1,2]`, ""},
 		{"{\"action\":\"user:login\",\"actor_ip\":\"\xff\"}", ""},
 	} {
-		_, err := ParseLine([]byte(tc.line), 3, now)
-		var le *LineError
-		if !errors.As(err, &le) {
-			t.Errorf("ParseLine(%q) error = %v, want a *LineError", tc.line, err)
-			continue
-		}
-		if le.Line != 3 || le.Field != tc.field {
-			t.Errorf("ParseLine(%q) = line %d field %q, want line 3 field %q (%v)", tc.line, le.Line, le.Field, tc.field, err)
-		}
+		t.Run(tc.line, func(t *testing.T) {
+			_, err := ParseLine([]byte(tc.line), 3, now)
+			var le *LineError
+			if !errors.As(err, &le) {
+				t.Errorf("ParseLine(%q) error = %v, want a *LineError", tc.line, err)
+				return
+			}
+			if le.Line != 3 || le.Field != tc.field {
+				t.Errorf("ParseLine(%q) = line %d field %q, want line 3 field %q (%v)", tc.line, le.Line, le.Field, tc.field, err)
+			}
+		})
 	}
 }
 
@@ -165,16 +167,18 @@ func TestCollected(t *testing.T) {
 		{`{"action":"run:update","project_public":true}`, false},
 		{`{"action":"user:login","org_scoped":false}`, false},
 	} {
-		l, err := ParseLine([]byte(tc.line), 1, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := Collected(deployment.MultiTenant, l); got != tc.mt {
-			t.Errorf("Collected(multi-tenant, %s) = %v, want %v", tc.line, got, tc.mt)
-		}
-		if !Collected(deployment.SelfManaged, l) {
-			t.Errorf("Collected(self-managed, %s) = false, want true", tc.line)
-		}
+		t.Run(tc.line, func(t *testing.T) {
+			l, err := ParseLine([]byte(tc.line), 1, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Collected(deployment.MultiTenant, l); got != tc.mt {
+				t.Errorf("Collected(multi-tenant, %s) = %v, want %v", tc.line, got, tc.mt)
+			}
+			if !Collected(deployment.SelfManaged, l) {
+				t.Errorf("Collected(self-managed, %s) = false, want true", tc.line)
+			}
+		})
 	}
 }
 
