@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -140,20 +141,22 @@ func TestParse(t *testing.T) {
 		{"startDate=2026-03-01T12&endDate=2026-03-03T06&anonymize=true", mt, "", Query{Paginated: true, Limit: 1000, AnonymizeIgnored: true}, "2026-03-01T12:00:00Z", "2026-03-03T06:00:00Z"},
 	}
 	for _, tt := range tests {
-		now := tt.now
-		if now == "" {
-			now = defaultNow
-		}
-		want := tt.want
-		want.Start, want.End = at(t, tt.start), at(t, tt.end)
-		got, err := Parse(mustQuery(t, tt.query), tt.mode, at(t, now))
-		if err != nil || !sameQuery(got, want) {
-			t.Errorf("Parse(%q) in %s at %s = %+v, %v, want %+v", tt.query, tt.mode, now, got, err, want)
-			continue
-		}
-		if got.Start.Location() != time.UTC || got.End.Location() != time.UTC {
-			t.Errorf("Parse(%q) = %v .. %v, want both in UTC", tt.query, got.Start, got.End)
-		}
+		t.Run(fmt.Sprintf("%s in %s at %s", tt.query, tt.mode, cmp.Or(tt.now, "default")), func(t *testing.T) {
+			now := tt.now
+			if now == "" {
+				now = defaultNow
+			}
+			want := tt.want
+			want.Start, want.End = at(t, tt.start), at(t, tt.end)
+			got, err := Parse(mustQuery(t, tt.query), tt.mode, at(t, now))
+			if err != nil || !sameQuery(got, want) {
+				t.Errorf("Parse(%q) in %s at %s = %+v, %v, want %+v", tt.query, tt.mode, now, got, err, want)
+				return
+			}
+			if got.Start.Location() != time.UTC || got.End.Location() != time.UTC {
+				t.Errorf("Parse(%q) = %v .. %v, want both in UTC", tt.query, got.Start, got.End)
+			}
+		})
 	}
 }
 
@@ -243,15 +246,17 @@ func TestParseErrors(t *testing.T) {
 		{"org=a&org=b", sm, "org", "given more than once"},
 	}
 	for _, tt := range tests {
-		got, err := Parse(mustQuery(t, tt.query), tt.mode, at(t, "2026-03-10T12:00:00Z"))
-		var pe *ParamError
-		if !errors.As(err, &pe) || pe.Param != tt.param || !strings.Contains(pe.Reason, tt.reason) {
-			t.Errorf("Parse(%q) in %s = %+v, %v, want a *ParamError naming %s (%q)", tt.query, tt.mode, got, err, tt.param, tt.reason)
-			continue
-		}
-		if got != (Query{}) {
-			t.Errorf("Parse(%q) = %+v with an error, want the zero Query", tt.query, got)
-		}
+		t.Run(fmt.Sprintf("%s in %s", tt.query, tt.mode), func(t *testing.T) {
+			got, err := Parse(mustQuery(t, tt.query), tt.mode, at(t, "2026-03-10T12:00:00Z"))
+			var pe *ParamError
+			if !errors.As(err, &pe) || pe.Param != tt.param || !strings.Contains(pe.Reason, tt.reason) {
+				t.Errorf("Parse(%q) in %s = %+v, %v, want a *ParamError naming %s (%q)", tt.query, tt.mode, got, err, tt.param, tt.reason)
+				return
+			}
+			if got != (Query{}) {
+				t.Errorf("Parse(%q) = %+v with an error, want the zero Query", tt.query, got)
+			}
+		})
 	}
 }
 
@@ -263,10 +268,12 @@ func TestParamErrorMessage(t *testing.T) {
 		{"numDays=1&numdays=2", `numDays: "2" is not allowed: given more than once (also as "1")`},
 	}
 	for _, tt := range tests {
-		_, err := Parse(mustQuery(t, tt.query), sm, at(t, "2026-03-10T12:00:00Z"))
-		if err == nil || err.Error() != tt.want {
-			t.Errorf("Parse(%q) = %v, want %v", tt.query, err, tt.want)
-		}
+		t.Run(tt.query, func(t *testing.T) {
+			_, err := Parse(mustQuery(t, tt.query), sm, at(t, "2026-03-10T12:00:00Z"))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Parse(%q) = %v, want %v", tt.query, err, tt.want)
+			}
+		})
 	}
 }
 
@@ -287,10 +294,12 @@ func TestWindow(t *testing.T) {
 		{time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), MaxNumDays, mt, "2026-02-22", "2026-03-02", false},
 	}
 	for _, tt := range tests {
-		start, end, capped := Window(tt.startDay, tt.numDays, tt.mode)
-		if !start.Equal(at(t, tt.start)) || !end.Equal(at(t, tt.end)) || capped != tt.capped || start.Location() != time.UTC || end.Location() != time.UTC {
-			t.Errorf("Window(%v, %d, %s) = %v, %v, %v, want %s, %s, %v", tt.startDay, tt.numDays, tt.mode, start, end, capped, tt.start, tt.end, tt.capped)
-		}
+		t.Run(fmt.Sprintf("%s+%d %s", tt.startDay.Format(time.RFC3339), tt.numDays, tt.mode), func(t *testing.T) {
+			start, end, capped := Window(tt.startDay, tt.numDays, tt.mode)
+			if !start.Equal(at(t, tt.start)) || !end.Equal(at(t, tt.end)) || capped != tt.capped || start.Location() != time.UTC || end.Location() != time.UTC {
+				t.Errorf("Window(%v, %d, %s) = %v, %v, %v, want %s, %s, %v", tt.startDay, tt.numDays, tt.mode, start, end, capped, tt.start, tt.end, tt.capped)
+			}
+		})
 	}
 }
 
