@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -21,30 +22,33 @@ var steady = notify.Backoff{Initial: time.Second, Max: 10 * time.Second, Multipl
 
 func TestBackoffValidate(t *testing.T) {
 	for _, tc := range []struct {
+		name   string
 		change func(*notify.Backoff)
 		want   string
 	}{
-		{func(*notify.Backoff) {}, ""},
-		{func(b *notify.Backoff) { b.MaxElapsed = 0 }, ""},
-		{func(b *notify.Backoff) { b.MaxAttempts = 0 }, ""},
-		{func(b *notify.Backoff) { b.Initial = 0 }, "backoff: initial wait 0s is not positive"},
-		{func(b *notify.Backoff) { b.Max = time.Millisecond }, "backoff: max wait 1ms is less than initial wait 1s"},
-		{func(b *notify.Backoff) { b.Multiplier = 0.5 }, "backoff: multiplier 0.5 is less than 1"},
-		{func(b *notify.Backoff) { b.Jitter = 1.5 }, "backoff: jitter 1.5 is not between 0 and 1"},
-		{func(b *notify.Backoff) { b.Jitter = -0.1 }, "backoff: jitter -0.1 is not between 0 and 1"},
-		{func(b *notify.Backoff) { b.MaxAttempts = -1 }, "backoff: max attempts -1 is negative"},
-		{func(b *notify.Backoff) { b.MaxElapsed = -time.Second }, "backoff: max elapsed -1s is negative"},
-		{func(b *notify.Backoff) { b.MaxAttempts, b.MaxElapsed = 0, 0 }, "backoff: neither max attempts nor max elapsed is set"},
+		{"default", func(*notify.Backoff) {}, ""},
+		{"no max elapsed", func(b *notify.Backoff) { b.MaxElapsed = 0 }, ""},
+		{"no max attempts", func(b *notify.Backoff) { b.MaxAttempts = 0 }, ""},
+		{"zero initial", func(b *notify.Backoff) { b.Initial = 0 }, "backoff: initial wait 0s is not positive"},
+		{"max below initial", func(b *notify.Backoff) { b.Max = time.Millisecond }, "backoff: max wait 1ms is less than initial wait 1s"},
+		{"multiplier below 1", func(b *notify.Backoff) { b.Multiplier = 0.5 }, "backoff: multiplier 0.5 is less than 1"},
+		{"jitter above 1", func(b *notify.Backoff) { b.Jitter = 1.5 }, "backoff: jitter 1.5 is not between 0 and 1"},
+		{"negative jitter", func(b *notify.Backoff) { b.Jitter = -0.1 }, "backoff: jitter -0.1 is not between 0 and 1"},
+		{"negative max attempts", func(b *notify.Backoff) { b.MaxAttempts = -1 }, "backoff: max attempts -1 is negative"},
+		{"negative max elapsed", func(b *notify.Backoff) { b.MaxElapsed = -time.Second }, "backoff: max elapsed -1s is negative"},
+		{"no limit", func(b *notify.Backoff) { b.MaxAttempts, b.MaxElapsed = 0, 0 }, "backoff: neither max attempts nor max elapsed is set"},
 	} {
-		b := notify.DefaultBackoff
-		tc.change(&b)
-		got := ""
-		if err := b.Validate(); err != nil {
-			got = err.Error()
-		}
-		if got != tc.want {
-			t.Errorf("%+v.Validate() = %q, want %q", b, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			b := notify.DefaultBackoff
+			tc.change(&b)
+			got := ""
+			if err := b.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("%+v.Validate() = %q, want %q", b, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -85,14 +89,16 @@ func TestDeliverJitter(t *testing.T) {
 		{0.5, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
 		{0.99, []time.Duration{1490 * time.Millisecond, 2980 * time.Millisecond, 5960 * time.Millisecond}},
 	} {
-		clock := notifytest.NewClock(start)
-		r := &notify.Retrier{Backoff: b, Clock: clock, Rand: func() float64 { return tc.r }}
-		if _, err := r.Deliver(t.Context(), failing(3, true, errors.New("down"))); err != nil {
-			t.Fatal(err)
-		}
-		if got := clock.Waits(); !slices.Equal(got, tc.want) {
-			t.Errorf("rand %v: waits = %v, want %v", tc.r, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("rand %v", tc.r), func(t *testing.T) {
+			clock := notifytest.NewClock(start)
+			r := &notify.Retrier{Backoff: b, Clock: clock, Rand: func() float64 { return tc.r }}
+			if _, err := r.Deliver(t.Context(), failing(3, true, errors.New("down"))); err != nil {
+				t.Fatal(err)
+			}
+			if got := clock.Waits(); !slices.Equal(got, tc.want) {
+				t.Errorf("rand %v: waits = %v, want %v", tc.r, got, tc.want)
+			}
+		})
 	}
 	// Jitter never lifts a wait above Max.
 	clock := notifytest.NewClock(start)
@@ -130,14 +136,16 @@ func TestDeliverGivesUp(t *testing.T) {
 		{&notify.StatusError{Code: 400}, false},
 		{&notify.StatusError{Code: 410}, true},
 	} {
-		clock := notifytest.NewClock(start)
-		r := &notify.Retrier{Backoff: steady, Clock: clock}
-		attempts, err := r.Deliver(t.Context(), failing(5, false, tc.err))
-		if attempts != 1 || !errors.Is(err, notify.ErrGaveUp) || errors.Is(err, notify.ErrRevoked) != tc.revoked ||
-			errors.Is(err, notify.ErrExhausted) || len(clock.Waits()) != 0 {
-			t.Errorf("Deliver(%v) = %d, %v after waits %v, want 1 attempt, ErrGaveUp, revoked %v, no wait",
-				tc.err, attempts, err, clock.Waits(), tc.revoked)
-		}
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			clock := notifytest.NewClock(start)
+			r := &notify.Retrier{Backoff: steady, Clock: clock}
+			attempts, err := r.Deliver(t.Context(), failing(5, false, tc.err))
+			if attempts != 1 || !errors.Is(err, notify.ErrGaveUp) || errors.Is(err, notify.ErrRevoked) != tc.revoked ||
+				errors.Is(err, notify.ErrExhausted) || len(clock.Waits()) != 0 {
+				t.Errorf("Deliver(%v) = %d, %v after waits %v, want 1 attempt, ErrGaveUp, revoked %v, no wait",
+					tc.err, attempts, err, clock.Waits(), tc.revoked)
+			}
+		})
 	}
 	r := &notify.Retrier{Backoff: steady, Clock: notifytest.NewClock(start)}
 	_, err := r.Deliver(t.Context(), failing(1, false, &notify.StatusError{Code: 410}))

@@ -58,16 +58,18 @@ func TestSecretPrintsRedacted(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"https://hooks.slack.com/services/T000/B000/" + token, "https://hooks.slack.com"},
-		{"http://user:pw@127.0.0.1:8080/hook?token=" + token, "http://127.0.0.1:8080"},
-		{"hooks.slack.com/services/" + token, Redacted},
-		{"ht tp://x/" + token, Redacted},
-		{"", Redacted},
+	for _, tc := range []struct{ name, in, want string }{
+		{"slack", "https://hooks.slack.com/services/T000/B000/" + token, "https://hooks.slack.com"},
+		{"userinfo and query", "http://user:pw@127.0.0.1:8080/hook?token=" + token, "http://127.0.0.1:8080"},
+		{"no scheme", "hooks.slack.com/services/" + token, Redacted},
+		{"unparsable", "ht tp://x/" + token, Redacted},
+		{"empty", "", Redacted},
 	} {
-		if got := RedactURL(tc.in); got != tc.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RedactURL(tc.in); got != tc.want {
+				t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -101,22 +103,24 @@ func TestRedactURLError(t *testing.T) {
 }
 
 func TestValidateURL(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"https://hooks.slack.com/services/" + token, ""},
-		{"http://127.0.0.1:9/hook", ""},
-		{"", "URL is empty"},
-		{"ht tp://x/" + token, "URL does not parse"},
-		{"hooks.slack.com/services/" + token, `URL scheme "" is not http or https`},
-		{"ftp://x/" + token, `URL scheme "ftp" is not http or https`},
-		{"https:///services/" + token, "URL has no host"},
+	for _, tc := range []struct{ name, in, want string }{
+		{"slack", "https://hooks.slack.com/services/" + token, ""},
+		{"http", "http://127.0.0.1:9/hook", ""},
+		{"empty", "", "URL is empty"},
+		{"unparsable", "ht tp://x/" + token, "URL does not parse"},
+		{"no scheme", "hooks.slack.com/services/" + token, `URL scheme "" is not http or https`},
+		{"ftp", "ftp://x/" + token, `URL scheme "ftp" is not http or https`},
+		{"no host", "https:///services/" + token, "URL has no host"},
 	} {
-		err := ValidateURL(NewSecret(tc.in))
-		got := ""
-		if err != nil {
-			got = err.Error()
-		}
-		if got != tc.want {
-			t.Errorf("ValidateURL(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateURL(NewSecret(tc.in))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("ValidateURL(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }

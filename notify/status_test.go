@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -27,18 +29,20 @@ func TestCheckStatus(t *testing.T) {
 		{code: 410, failed: true, revoked: true},
 		{code: 422, failed: true},
 	} {
-		retry, err := CheckStatus(tc.code, time.Second)
-		if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, ErrRevoked) != tc.revoked {
-			t.Errorf("CheckStatus(%d) = %v, %v (revoked %v), want %v, failed %v, revoked %v",
-				tc.code, retry, err, errors.Is(err, ErrRevoked), tc.retry, tc.failed, tc.revoked)
-		}
-		if RetryableStatus(tc.code) != tc.retry {
-			t.Errorf("RetryableStatus(%d) = %v, want %v", tc.code, !tc.retry, tc.retry)
-		}
-		var ra RetryAfterError
-		if tc.failed && (!errors.As(err, &ra) || ra.RetryAfter() != map[bool]time.Duration{true: time.Second}[tc.retry]) {
-			t.Errorf("CheckStatus(%d, 1s) keeps Retry-After %v, want it only when retrying", tc.code, err)
-		}
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			retry, err := CheckStatus(tc.code, time.Second)
+			if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, ErrRevoked) != tc.revoked {
+				t.Errorf("CheckStatus(%d) = %v, %v (revoked %v), want %v, failed %v, revoked %v",
+					tc.code, retry, err, errors.Is(err, ErrRevoked), tc.retry, tc.failed, tc.revoked)
+			}
+			if RetryableStatus(tc.code) != tc.retry {
+				t.Errorf("RetryableStatus(%d) = %v, want %v", tc.code, !tc.retry, tc.retry)
+			}
+			var ra RetryAfterError
+			if tc.failed && (!errors.As(err, &ra) || ra.RetryAfter() != map[bool]time.Duration{true: time.Second}[tc.retry]) {
+				t.Errorf("CheckStatus(%d, 1s) keeps Retry-After %v, want it only when retrying", tc.code, err)
+			}
+		})
 	}
 }
 
@@ -50,9 +54,11 @@ func TestStatusErrorText(t *testing.T) {
 		{&StatusError{Code: 410}, "status 410 Gone"},
 		{&StatusError{Code: 429, Wait: 2 * time.Second}, "status 429 Too Many Requests (retry after 2s)"},
 	} {
-		if got := tc.err.Error(); got != tc.want {
-			t.Errorf("%#v.Error() = %q, want %q", tc.err, got, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Errorf("%#v.Error() = %q, want %q", tc.err, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -77,10 +83,12 @@ func TestParseRetryAfter(t *testing.T) {
 		{"99999999999", 0, false},
 		{"Sat, 01 Mar 2025", 0, false},
 	} {
-		got, ok := ParseRetryAfter(tc.in, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v, want %v, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
+		t.Run(cmp.Or(tc.in, "empty"), func(t *testing.T) {
+			got, ok := ParseRetryAfter(tc.in, now)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("ParseRetryAfter(%q) = %v, %v, want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
 	}
 }
 
@@ -99,16 +107,18 @@ func TestCheckResponse(t *testing.T) {
 		{500, "7", 0, 0}, // Retry-After means something only on 429 and 503
 		{400, "7", 0, 0},
 	} {
-		resp := &http.Response{StatusCode: tc.code, Header: http.Header{}}
-		if tc.retryAfter != "" {
-			resp.Header.Set("Retry-After", tc.retryAfter)
-		}
-		_, err := CheckResponse(resp)
-		se, ok := errors.AsType[*StatusError](err)
-		if !ok || se.Code != tc.code || se.Wait < tc.min || se.Wait > tc.max {
-			t.Errorf("CheckResponse(%d, Retry-After %q) = %v, want status error waiting %v to %v",
-				tc.code, tc.retryAfter, err, tc.min, tc.max)
-		}
+		t.Run(fmt.Sprintf("%d retry-after %q", tc.code, tc.retryAfter), func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.code, Header: http.Header{}}
+			if tc.retryAfter != "" {
+				resp.Header.Set("Retry-After", tc.retryAfter)
+			}
+			_, err := CheckResponse(resp)
+			se, ok := errors.AsType[*StatusError](err)
+			if !ok || se.Code != tc.code || se.Wait < tc.min || se.Wait > tc.max {
+				t.Errorf("CheckResponse(%d, Retry-After %q) = %v, want status error waiting %v to %v",
+					tc.code, tc.retryAfter, err, tc.min, tc.max)
+			}
+		})
 	}
 	if retry, err := CheckResponse(&http.Response{StatusCode: 204, Header: http.Header{}}); retry || err != nil {
 		t.Errorf("CheckResponse(204) = %v, %v, want false, nil", retry, err)

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"cmp"
 	"net/http"
 	"testing"
 
@@ -38,13 +39,15 @@ func TestValidate(t *testing.T) {
 		{integration.Config{Name: "siem", Kind: integration.Webhook, URL: s("https://siem.example/in")},
 			`integration "siem": webhook needs a signing secret`},
 	} {
-		got := ""
-		if err := tc.cfg.Validate(); err != nil {
-			got = err.Error()
-		}
-		if got != tc.want {
-			t.Errorf("%+v.Validate() = %q, want %q", tc.cfg, got, tc.want)
-		}
+		t.Run(cmp.Or(tc.want, "valid "+tc.cfg.Name), func(t *testing.T) {
+			got := ""
+			if err := tc.cfg.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("%+v.Validate() = %q, want %q", tc.cfg, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -71,10 +74,12 @@ func TestBuild(t *testing.T) {
 		{[]integration.Config{ops, ops}, `integration "ops": duplicate name`},
 		{[]integration.Config{ops, {Name: "x", Kind: "email", URL: s(slackURL)}}, `integration "x": unknown kind "email"`},
 	} {
-		ns, err := integration.Build(tc.cfgs, nil)
-		if err == nil || err.Error() != tc.want || ns != nil {
-			t.Errorf("Build(%+v) = %v, %v, want %q", tc.cfgs, ns, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			ns, err := integration.Build(tc.cfgs, nil)
+			if err == nil || err.Error() != tc.want || ns != nil {
+				t.Errorf("Build(%+v) = %v, %v, want %q", tc.cfgs, ns, err, tc.want)
+			}
+		})
 	}
 	if ns, err := integration.Build(nil, nil); err != nil || len(ns) != 0 {
 		t.Errorf("Build(nil) = %v, %v, want empty", ns, err)

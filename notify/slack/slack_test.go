@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,15 +88,17 @@ func TestNotifyClassifiesAnswers(t *testing.T) {
 		{status: 404, failed: true, revoked: true},
 		{status: 410, failed: true, revoked: true},
 	} {
-		h, n := serve(t, tc.status, http.Header{"Location": {"http://elsewhere.example/"}})
-		retry, err := n.Notify(t.Context(), deactivation())
-		if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, notify.ErrRevoked) != tc.revoked {
-			t.Errorf("answer %d: Notify = %v, %v, want retry %v, failed %v, revoked %v",
-				tc.status, retry, err, tc.retry, tc.failed, tc.revoked)
-		}
-		if len(h.bodies) != 1 {
-			t.Errorf("answer %d: %d posts, want 1 (plugins never retry or follow redirects)", tc.status, len(h.bodies))
-		}
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			h, n := serve(t, tc.status, http.Header{"Location": {"http://elsewhere.example/"}})
+			retry, err := n.Notify(t.Context(), deactivation())
+			if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, notify.ErrRevoked) != tc.revoked {
+				t.Errorf("answer %d: Notify = %v, %v, want retry %v, failed %v, revoked %v",
+					tc.status, retry, err, tc.retry, tc.failed, tc.revoked)
+			}
+			if len(h.bodies) != 1 {
+				t.Errorf("answer %d: %d posts, want 1 (plugins never retry or follow redirects)", tc.status, len(h.bodies))
+			}
+		})
 	}
 }
 
@@ -110,17 +113,19 @@ func TestNotifyReadsRetryAfter(t *testing.T) {
 		{"later", 0, 0}, // slack-go fails to parse it: the backoff decides
 		{"", 0, 0},
 	} {
-		h := http.Header{}
-		if tc.retryAfter != "" {
-			h.Set("Retry-After", tc.retryAfter)
-		}
-		_, n := serve(t, 429, h)
-		retry, err := n.Notify(t.Context(), deactivation())
-		se, ok := errors.AsType[*notify.StatusError](err)
-		if !retry || !ok || se.Code != 429 || se.RetryAfter() < tc.min || se.RetryAfter() > tc.max {
-			t.Errorf("429 with Retry-After %q: Notify = %v, %v, want retry waiting %v to %v",
-				tc.retryAfter, retry, err, tc.min, tc.max)
-		}
+		t.Run(cmp.Or(tc.retryAfter, "none"), func(t *testing.T) {
+			h := http.Header{}
+			if tc.retryAfter != "" {
+				h.Set("Retry-After", tc.retryAfter)
+			}
+			_, n := serve(t, 429, h)
+			retry, err := n.Notify(t.Context(), deactivation())
+			se, ok := errors.AsType[*notify.StatusError](err)
+			if !retry || !ok || se.Code != 429 || se.RetryAfter() < tc.min || se.RetryAfter() > tc.max {
+				t.Errorf("429 with Retry-After %q: Notify = %v, %v, want retry waiting %v to %v",
+					tc.retryAfter, retry, err, tc.min, tc.max)
+			}
+		})
 	}
 }
 

@@ -2,9 +2,11 @@ package webhook_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,15 +93,17 @@ func TestNotifyClassifiesAnswers(t *testing.T) {
 		{status: 404, failed: true, revoked: true},
 		{status: 410, failed: true, revoked: true},
 	} {
-		rc, n := serve(t, tc.status, http.Header{"Location": {"http://elsewhere.example/"}})
-		retry, err := n.Notify(t.Context(), testAlert("k"))
-		if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, notify.ErrRevoked) != tc.revoked {
-			t.Errorf("answer %d: Notify = %v, %v, want retry %v, failed %v, revoked %v",
-				tc.status, retry, err, tc.retry, tc.failed, tc.revoked)
-		}
-		if len(rc.requests) != 1 {
-			t.Errorf("answer %d: %d requests, want 1 (plugins never retry or follow redirects)", tc.status, len(rc.requests))
-		}
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			rc, n := serve(t, tc.status, http.Header{"Location": {"http://elsewhere.example/"}})
+			retry, err := n.Notify(t.Context(), testAlert("k"))
+			if retry != tc.retry || (err != nil) != tc.failed || errors.Is(err, notify.ErrRevoked) != tc.revoked {
+				t.Errorf("answer %d: Notify = %v, %v, want retry %v, failed %v, revoked %v",
+					tc.status, retry, err, tc.retry, tc.failed, tc.revoked)
+			}
+			if len(rc.requests) != 1 {
+				t.Errorf("answer %d: %d requests, want 1 (plugins never retry or follow redirects)", tc.status, len(rc.requests))
+			}
+		})
 	}
 }
 
@@ -115,17 +119,19 @@ func TestNotifyReadsRetryAfter(t *testing.T) {
 		{429, "", 0, 0},
 		{429, "later", 0, 0},
 	} {
-		h := http.Header{}
-		if tc.retryAfter != "" {
-			h.Set("Retry-After", tc.retryAfter)
-		}
-		_, n := serve(t, tc.status, h)
-		retry, err := n.Notify(t.Context(), testAlert("k"))
-		ra, ok := errors.AsType[notify.RetryAfterError](err)
-		if !retry || !ok || ra.RetryAfter() < tc.min || ra.RetryAfter() > tc.max {
-			t.Errorf("%d with Retry-After %q: Notify = %v, %v, want retry waiting %v to %v",
-				tc.status, tc.retryAfter, retry, err, tc.min, tc.max)
-		}
+		t.Run(fmt.Sprintf("%d %s", tc.status, cmp.Or(tc.retryAfter, "none")), func(t *testing.T) {
+			h := http.Header{}
+			if tc.retryAfter != "" {
+				h.Set("Retry-After", tc.retryAfter)
+			}
+			_, n := serve(t, tc.status, h)
+			retry, err := n.Notify(t.Context(), testAlert("k"))
+			ra, ok := errors.AsType[notify.RetryAfterError](err)
+			if !retry || !ok || ra.RetryAfter() < tc.min || ra.RetryAfter() > tc.max {
+				t.Errorf("%d with Retry-After %q: Notify = %v, %v, want retry waiting %v to %v",
+					tc.status, tc.retryAfter, retry, err, tc.min, tc.max)
+			}
+		})
 	}
 }
 
@@ -264,12 +270,14 @@ func TestVerify(t *testing.T) {
 			`webhook: bad timestamp: "yesterday" is not Unix seconds`},
 		{"missing", secret, "", body, good, sentAt, webhook.ErrTimestamp, ""},
 	} {
-		err := webhook.Verify(tc.key, tc.ts, tc.body, tc.signature, tc.now, tol)
-		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-			t.Errorf("%s: Verify = %v, want %v", tc.name, err, tc.want)
-		}
-		if tc.text != "" && (err == nil || err.Error() != tc.text) {
-			t.Errorf("%s: Verify = %v, want %q", tc.name, err, tc.text)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			err := webhook.Verify(tc.key, tc.ts, tc.body, tc.signature, tc.now, tol)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("%s: Verify = %v, want %v", tc.name, err, tc.want)
+			}
+			if tc.text != "" && (err == nil || err.Error() != tc.text) {
+				t.Errorf("%s: Verify = %v, want %q", tc.name, err, tc.text)
+			}
+		})
 	}
 }
