@@ -180,11 +180,13 @@ func TestUsersCSVRoundTrip(t *testing.T) {
 
 	x := parseExport(t, deployment.SelfManaged, b)
 	for i, c := range cases {
-		got := x.user(t, fmt.Sprintf("u%02d", i))
-		if got[userexport.Name] != c.wantName || got[userexport.Email] != c.wantEmail {
-			t.Errorf("name %q, email %q read back as %q, %q; want %q, %q",
-				c.name, c.email, got[userexport.Name], got[userexport.Email], c.wantName, c.wantEmail)
-		}
+		t.Run(fmt.Sprintf("u%02d", i), func(t *testing.T) {
+			got := x.user(t, fmt.Sprintf("u%02d", i))
+			if got[userexport.Name] != c.wantName || got[userexport.Email] != c.wantEmail {
+				t.Errorf("name %q, email %q read back as %q, %q; want %q, %q",
+					c.name, c.email, got[userexport.Name], got[userexport.Email], c.wantName, c.wantEmail)
+			}
+		})
 	}
 
 	// Every cell is quoted: there are no numbers in self-managed mode.
@@ -269,12 +271,14 @@ func TestUsersCSVSelfManagedValues(t *testing.T) {
 		{"inv", map[userexport.Column]string{userexport.LastActive: "Invite pending"}},
 		{"gone", map[userexport.Column]string{userexport.LastActive: "Deactivated"}},
 	} {
-		got := x.user(t, tc.username)
-		for c, want := range tc.want {
-			if got[c] != want {
-				t.Errorf("%s: %s = %q, want %q", tc.username, c, got[c], want)
+		t.Run(tc.username, func(t *testing.T) {
+			got := x.user(t, tc.username)
+			for c, want := range tc.want {
+				if got[c] != want {
+					t.Errorf("%s: %s = %q, want %q", tc.username, c, got[c], want)
+				}
 			}
-		}
+		})
 	}
 
 	// By name, case-insensitively; a member without a name sorts by username.
@@ -320,12 +324,14 @@ func TestUsersCSVMultiTenantValues(t *testing.T) {
 			userexport.Reports: "0", userexport.Runs: "0", userexport.ActiveDays: "0",
 		}},
 	} {
-		got := x.user(t, tc.username)
-		for c, want := range tc.want {
-			if got[c] != want {
-				t.Errorf("%s: %s = %q, want %q", tc.username, c, got[c], want)
+		t.Run(tc.username, func(t *testing.T) {
+			got := x.user(t, tc.username)
+			for c, want := range tc.want {
+				if got[c] != want {
+					t.Errorf("%s: %s = %q, want %q", tc.username, c, got[c], want)
+				}
 			}
-		}
+		})
 	}
 
 	// Strings are quoted; the three counts are not.

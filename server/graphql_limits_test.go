@@ -115,7 +115,9 @@ func TestGraphQLDepthLimit(t *testing.T) {
 		{"fragment spread", `{ viewer { ...deep } } fragment deep on User { ` + twelveDeep("user { username }") + ` }`},
 		{"inline fragment", `{ viewer { ... on User { ` + twelveDeep("user { username }") + ` } } }`},
 	} {
-		post(tc.query).refused(t, "13 deep through "+tc.name, "DEPTH_LIMIT_EXCEEDED", "13", "12")
+		t.Run(tc.name, func(t *testing.T) {
+			post(tc.query).refused(t, "13 deep through "+tc.name, "DEPTH_LIMIT_EXCEEDED", "13", "12")
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,9 +94,11 @@ func TestMetricsCountWhatWasDone(t *testing.T) {
 		// The scrape before; this one is counted once it is answered.
 		{[]string{"auditgraph_http_requests_total", "route", "GET /metrics", "method", "GET", "code", "200"}, 1},
 	} {
-		if got := after.Get(c.series[0], c.series[1:]...) - before.Get(c.series[0], c.series[1:]...); got != c.want {
-			t.Errorf("%q moved by %v, want %v", c.series, got, c.want)
-		}
+		t.Run(strings.Join(c.series, " "), func(t *testing.T) {
+			if got := after.Get(c.series[0], c.series[1:]...) - before.Get(c.series[0], c.series[1:]...); got != c.want {
+				t.Errorf("%q moved by %v, want %v", c.series, got, c.want)
+			}
+		})
 	}
 	if n := after.Get("auditgraph_db_pool_open_connections"); n < 1 {
 		t.Errorf("auditgraph_db_pool_open_connections = %v, want the pool's connections", n)
@@ -115,9 +118,11 @@ func TestMetricsAccess(t *testing.T) {
 		{"alice", http.StatusForbidden}, // an org admin, not an instance admin
 		{"admin", http.StatusOK},
 	} {
-		if resp, b := e.do("GET", "/metrics", c.user, nil); resp.StatusCode != c.want {
-			t.Errorf("GET /metrics as %q = %d, want %d: %s", c.user, resp.StatusCode, c.want, b)
-		}
+		t.Run(cmp.Or(c.user, "anonymous"), func(t *testing.T) {
+			if resp, b := e.do("GET", "/metrics", c.user, nil); resp.StatusCode != c.want {
+				t.Errorf("GET /metrics as %q = %d, want %d: %s", c.user, resp.StatusCode, c.want, b)
+			}
+		})
 	}
 
 	// Served on a listener of its own, /metrics is not on the API's.

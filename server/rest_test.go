@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -175,18 +176,20 @@ func TestIngestThenFetch(t *testing.T) {
 		{"?STARTDATE=" + day(-1) + "&NumDays=5", []string{"run:stop", "artifact:read"}},
 		{"?startDate=" + day(-2), nil},
 	} {
-		resp, b := e.do("GET", "/admin/audit_logs"+tc.query, "alice", nil)
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
-			t.Errorf("GET %s = %d %q, want 200 application/x-ndjson", tc.query, resp.StatusCode, resp.Header.Get("Content-Type"))
-			continue
-		}
-		var got []string
-		for _, m := range reported(lines(b)) {
-			got = append(got, m["action"].(string))
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.actions) {
-			t.Errorf("GET %s actions = %v, want %v", tc.query, got, tc.actions)
-		}
+		t.Run(cmp.Or(strings.TrimPrefix(tc.query, "?"), "no parameters"), func(t *testing.T) {
+			resp, b := e.do("GET", "/admin/audit_logs"+tc.query, "alice", nil)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+				t.Errorf("GET %s = %d %q, want 200 application/x-ndjson", tc.query, resp.StatusCode, resp.Header.Get("Content-Type"))
+				return
+			}
+			var got []string
+			for _, m := range reported(lines(b)) {
+				got = append(got, m["action"].(string))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.actions) {
+				t.Errorf("GET %s actions = %v, want %v", tc.query, got, tc.actions)
+			}
+		})
 	}
 	// Bob's ingested run:update made him active today.
 	bob, _ := e.store.UserByUsername(context.Background(), "bob")
@@ -233,12 +236,14 @@ func TestFetchBadParameters(t *testing.T) {
 		{"endDate=2026-01-02&numDays=1", "endDate"},
 		{"limit=10&cursor=bogus", "cursor"},
 	} {
-		resp, b := e.do("GET", "/admin/audit_logs?"+q.query, "alice", nil)
-		var m map[string]string
-		json.Unmarshal(b, &m)
-		if resp.StatusCode != 400 || !strings.Contains(m["error"], q.param) {
-			t.Errorf("GET ?%s = %d %s, want 400 naming %s", q.query, resp.StatusCode, b, q.param)
-		}
+		t.Run(q.query, func(t *testing.T) {
+			resp, b := e.do("GET", "/admin/audit_logs?"+q.query, "alice", nil)
+			var m map[string]string
+			json.Unmarshal(b, &m)
+			if resp.StatusCode != 400 || !strings.Contains(m["error"], q.param) {
+				t.Errorf("GET ?%s = %d %s, want 400 naming %s", q.query, resp.StatusCode, b, q.param)
+			}
+		})
 	}
 }
 

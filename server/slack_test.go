@@ -565,10 +565,12 @@ func TestSlackCallbackRefusesBadStates(t *testing.T) {
 		{"expired", expired, "expired"},
 		{"reused", used, "used already"},
 	} {
-		code, page := e.callback(url.Values{"code": {codeOK}, "state": {tc.state}})
-		if code != http.StatusBadRequest || !strings.Contains(page, tc.want) {
-			t.Errorf("callback with a %s state = %d %s, want 400 with %q", tc.name, code, page, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			code, page := e.callback(url.Values{"code": {codeOK}, "state": {tc.state}})
+			if code != http.StatusBadRequest || !strings.Contains(page, tc.want) {
+				t.Errorf("callback with a %s state = %d %s, want 400 with %q", tc.name, code, page, tc.want)
+			}
+		})
 	}
 	if n := e.slack.calls.Load(); n != 0 {
 		t.Errorf("Slack was called %d times for refused states, want 0", n)
@@ -597,15 +599,17 @@ func TestSlackCallbackShowsSlackErrors(t *testing.T) {
 		{codeInvalid, http.StatusBadRequest, []string{"invalid_code", "Start the install again"}},
 		{codeBadRedirect, http.StatusBadGateway, []string{"bad_redirect_uri", slackPublicURL + "/slack/oauth/callback"}},
 	} {
-		status, page := e.callback(url.Values{"code": {tc.code}, "state": {e.install("acme", "alice")}})
-		if status != tc.status {
-			t.Errorf("callback with Slack answering for %s = %d, want %d", tc.code, status, tc.status)
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(page, w) {
-				t.Errorf("callback page for %s does not say %q: %s", tc.code, w, page)
+		t.Run(tc.code, func(t *testing.T) {
+			status, page := e.callback(url.Values{"code": {tc.code}, "state": {e.install("acme", "alice")}})
+			if status != tc.status {
+				t.Errorf("callback with Slack answering for %s = %d, want %d", tc.code, status, tc.status)
 			}
-		}
+			for _, w := range tc.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("callback page for %s does not say %q: %s", tc.code, w, page)
+				}
+			}
+		})
 	}
 	if n := e.slack.calls.Load(); n != 2 {
 		t.Errorf("Slack was called %d times, want 2", n)
@@ -652,10 +656,12 @@ func TestSlackAppSettingsAccess(t *testing.T) {
 		{"1.2", "", "clientSecret is empty"},
 		{"1.2", "with space " + slackClientSecret, "clientSecret holds spaces"},
 	} {
-		_, code, msg := e.gql("admin", setSlackApp, map[string]any{"id": tc.id, "secret": tc.secret})
-		if code != "BAD_USER_INPUT" || !strings.Contains(msg, tc.want) {
-			t.Errorf("setSlackApp(%q, …): %s %q, want BAD_USER_INPUT %q", tc.id, code, msg, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			_, code, msg := e.gql("admin", setSlackApp, map[string]any{"id": tc.id, "secret": tc.secret})
+			if code != "BAD_USER_INPUT" || !strings.Contains(msg, tc.want) {
+				t.Errorf("setSlackApp(%q, …): %s %q, want BAD_USER_INPUT %q", tc.id, code, msg, tc.want)
+			}
+		})
 	}
 	e.registerApp()
 	if resp, _ := e.get("/slack/install?org=acme", "bob"); resp.StatusCode != http.StatusForbidden {
@@ -748,10 +754,12 @@ func TestWebhookIntegrations(t *testing.T) {
 		// refusal does not tell which organizations exist.
 		{map[string]any{"org": "nowhere", "name": "x", "url": hookURL}, "FORBIDDEN", `not an admin of organization "nowhere"`},
 	} {
-		_, code, msg := e.gql("alice", create, tc.vars)
-		if code != tc.code || !strings.Contains(msg, tc.want) {
-			t.Errorf("createWebhookIntegration(%v): %s %q, want %s with %q", tc.vars, code, msg, tc.code, tc.want)
-		}
+		t.Run(tc.code+" "+tc.want, func(t *testing.T) {
+			_, code, msg := e.gql("alice", create, tc.vars)
+			if code != tc.code || !strings.Contains(msg, tc.want) {
+				t.Errorf("createWebhookIntegration(%v): %s %q, want %s with %q", tc.vars, code, msg, tc.code, tc.want)
+			}
+		})
 	}
 	if _, code, _ := e.gql("bob", create, map[string]any{"org": "acme", "name": "x", "url": hookURL}); code != "FORBIDDEN" {
 		t.Errorf("createWebhookIntegration as member bob: %s, want FORBIDDEN", code)

@@ -423,14 +423,16 @@ func TestSubscriptionAuth(t *testing.T) {
 		{"another user's key", map[string]any{"Authorization": basicAuth("alice", e.keys["bob"])}, nil},
 		{"wrong key in the upgrade request", nil, http.Header{"Authorization": {basicAuth("admin", "nope")}}},
 	} {
-		c, resp, err := dialWS(t, e.a, dialOptions{header: tc.header})
-		if err != nil {
-			t.Fatalf("%s: upgrade refused (%v, %v); want it accepted and the connection refused at connection_init", tc.name, resp, err)
-		}
-		err = c.init(tc.payload)
-		if got := websocket.CloseStatus(err); got != 4403 {
-			t.Errorf("%s: connection_init = %v (close status %d), want the connection closed with 4403", tc.name, err, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			c, resp, err := dialWS(t, e.a, dialOptions{header: tc.header})
+			if err != nil {
+				t.Fatalf("%s: upgrade refused (%v, %v); want it accepted and the connection refused at connection_init", tc.name, resp, err)
+			}
+			err = c.init(tc.payload)
+			if got := websocket.CloseStatus(err); got != 4403 {
+				t.Errorf("%s: connection_init = %v (close status %d), want the connection closed with 4403", tc.name, err, got)
+			}
+		})
 	}
 
 	// Bearer and lower-case authorization in the payload.
@@ -456,20 +458,22 @@ func TestSubscriptionAuth(t *testing.T) {
 		{"time window", "w", map[string]any{"filter": map[string]any{"numDays": 3}}, "startDate and numDays"},
 		{"bad action", "a", map[string]any{"filter": map[string]any{"actions": []string{"user:dance"}}}, "user:dance"},
 	} {
-		c := member
-		if tc.id != "m" {
-			c = bearer
-		}
-		c.subscribe(tc.id, liveQuery, tc.vars)
-		m := c.next()
-		var p struct{ Errors []gqlError }
-		json.Unmarshal(m.Payload, &p)
-		if m.Type != "next" || len(p.Errors) != 1 || (p.Errors[0].Extensions["code"] != tc.want && !strings.Contains(p.Errors[0].Message, tc.want)) {
-			t.Errorf("%s: got %s %s, want one error with %s", tc.name, m.Type, m.Payload, tc.want)
-		}
-		if m := c.next(); m.Type != "complete" || m.ID != tc.id {
-			t.Errorf("%s: then got %s %s, want complete %s", tc.name, m.Type, m.ID, tc.id)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			c := member
+			if tc.id != "m" {
+				c = bearer
+			}
+			c.subscribe(tc.id, liveQuery, tc.vars)
+			m := c.next()
+			var p struct{ Errors []gqlError }
+			json.Unmarshal(m.Payload, &p)
+			if m.Type != "next" || len(p.Errors) != 1 || (p.Errors[0].Extensions["code"] != tc.want && !strings.Contains(p.Errors[0].Message, tc.want)) {
+				t.Errorf("%s: got %s %s, want one error with %s", tc.name, m.Type, m.Payload, tc.want)
+			}
+			if m := c.next(); m.Type != "complete" || m.ID != tc.id {
+				t.Errorf("%s: then got %s %s, want complete %s", tc.name, m.Type, m.ID, tc.id)
+			}
+		})
 	}
 
 	// Plain HTTP stays behind authentication, and does not serve
