@@ -96,15 +96,17 @@ func TestAlertRules(t *testing.T) {
 		{func(m map[string]any) { m["integrations"] = []string{"999999"} }, "BAD_USER_INPUT", "an integration is not one of the organization's"},
 		{func(m map[string]any) {}, "CONFLICT", "already exists"},
 	} {
-		in := map[string]any{}
-		for k, v := range input {
-			in[k] = v
-		}
-		tc.edit(in)
-		err := e.queryError("olga", create, map[string]any{"input": in})
-		if err.code() != tc.code || !strings.Contains(err.Message, tc.msg) {
-			t.Errorf("createAlertRule(%v): %q (%s), want %s containing %q", in, err.Message, err.code(), tc.code, tc.msg)
-		}
+		t.Run(tc.msg, func(t *testing.T) {
+			in := map[string]any{}
+			for k, v := range input {
+				in[k] = v
+			}
+			tc.edit(in)
+			err := e.queryError("olga", create, map[string]any{"input": in})
+			if err.code() != tc.code || !strings.Contains(err.Message, tc.msg) {
+				t.Errorf("createAlertRule(%v): %q (%s), want %s containing %q", in, err.Message, err.code(), tc.code, tc.msg)
+			}
+		})
 	}
 	if err := e.queryError("mia", create, map[string]any{"input": input}); err.code() != "FORBIDDEN" {
 		t.Errorf("member createAlertRule: %+v, want FORBIDDEN", err)

@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -81,20 +82,22 @@ func TestMemberStatusSelfManaged(t *testing.T) {
 		{"idle", "INACTIVE", "-", ""},
 		{"alice", "INACTIVE", "-", ""},
 	} {
-		m, ok := got[tc.username]
-		if !ok {
-			t.Errorf("users: %s missing", tc.username)
-			continue
-		}
-		if m.Status != tc.status || m.LastActiveDisplay != tc.display {
-			t.Errorf("%s: status %s, lastActiveDisplay %q; want %s, %q", tc.username, m.Status, m.LastActiveDisplay, tc.status, tc.display)
-		}
-		if gotAt := formatTime(m.LastActiveAt); gotAt != tc.lastActive {
-			t.Errorf("%s: lastActiveAt = %q, want %q", tc.username, gotAt, tc.lastActive)
-		}
-		if m.ReportCount != nil || m.RunCount != nil {
-			t.Errorf("%s: reportCount %v, runCount %v in self-managed mode, want null", tc.username, m.ReportCount, m.RunCount)
-		}
+		t.Run(tc.username, func(t *testing.T) {
+			m, ok := got[tc.username]
+			if !ok {
+				t.Errorf("users: %s missing", tc.username)
+				return
+			}
+			if m.Status != tc.status || m.LastActiveDisplay != tc.display {
+				t.Errorf("%s: status %s, lastActiveDisplay %q; want %s, %q", tc.username, m.Status, m.LastActiveDisplay, tc.status, tc.display)
+			}
+			if gotAt := formatTime(m.LastActiveAt); gotAt != tc.lastActive {
+				t.Errorf("%s: lastActiveAt = %q, want %q", tc.username, gotAt, tc.lastActive)
+			}
+			if m.ReportCount != nil || m.RunCount != nil {
+				t.Errorf("%s: reportCount %v, runCount %v in self-managed mode, want null", tc.username, m.ReportCount, m.RunCount)
+			}
+		})
 	}
 	if len(got) != 6 {
 		t.Errorf("users = %d members, want 6", len(got))
@@ -122,20 +125,22 @@ func TestMemberStatusMultiTenant(t *testing.T) {
 		{"alice", "NEVER_ACTIVE", "-", 0, 0},
 		{"late", "ACTIVE", "2025-05-08T00:00:00Z", 1, 1},
 	} {
-		m, ok := got[tc.username]
-		if !ok {
-			t.Errorf("users: %s missing", tc.username)
-			continue
-		}
-		if m.Status != tc.status || m.LastActiveDisplay != tc.display || m.ActiveDays != tc.activeDays {
-			t.Errorf("%s: status %s, lastActiveDisplay %q, activeDays %d; want %s, %q, %d",
-				tc.username, m.Status, m.LastActiveDisplay, m.ActiveDays, tc.status, tc.display, tc.activeDays)
-		}
-		if m.RunCount == nil || m.ReportCount == nil {
-			t.Errorf("%s: runCount %v, reportCount %v in multi-tenant mode, want numbers", tc.username, m.RunCount, m.ReportCount)
-		} else if tc.runs >= 0 && *m.RunCount != tc.runs {
-			t.Errorf("%s: runCount = %d, want %d", tc.username, *m.RunCount, tc.runs)
-		}
+		t.Run(tc.username, func(t *testing.T) {
+			m, ok := got[tc.username]
+			if !ok {
+				t.Errorf("users: %s missing", tc.username)
+				return
+			}
+			if m.Status != tc.status || m.LastActiveDisplay != tc.display || m.ActiveDays != tc.activeDays {
+				t.Errorf("%s: status %s, lastActiveDisplay %q, activeDays %d; want %s, %q, %d",
+					tc.username, m.Status, m.LastActiveDisplay, m.ActiveDays, tc.status, tc.display, tc.activeDays)
+			}
+			if m.RunCount == nil || m.ReportCount == nil {
+				t.Errorf("%s: runCount %v, reportCount %v in multi-tenant mode, want numbers", tc.username, m.RunCount, m.ReportCount)
+			} else if tc.runs >= 0 && *m.RunCount != tc.runs {
+				t.Errorf("%s: runCount = %d, want %d", tc.username, *m.RunCount, tc.runs)
+			}
+		})
 	}
 }
 
@@ -191,14 +196,16 @@ func checkPeriods(t *testing.T, e *env, panel string, cases []periodCase, refuse
 	t.Helper()
 	today := day(2026, 10, 14)
 	for _, tc := range cases {
-		var got map[string]count
-		e.activity(fmt.Sprintf(`c: %s(period: %s) { period from to count }`, panel, tc.period), &got)
-		c := got["c"]
-		if c.Period != tc.period || !c.From.Equal(tc.from) || !c.To.Equal(today) || c.Count != tc.users {
-			t.Errorf("%s(%s) = %s %s..%s count %d; want %s %s..%s count %d", panel, tc.period,
-				c.Period, c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), c.Count,
-				tc.period, tc.from.Format(time.DateOnly), today.Format(time.DateOnly), tc.users)
-		}
+		t.Run(tc.period, func(t *testing.T) {
+			var got map[string]count
+			e.activity(fmt.Sprintf(`c: %s(period: %s) { period from to count }`, panel, tc.period), &got)
+			c := got["c"]
+			if c.Period != tc.period || !c.From.Equal(tc.from) || !c.To.Equal(today) || c.Count != tc.users {
+				t.Errorf("%s(%s) = %s %s..%s count %d; want %s %s..%s count %d", panel, tc.period,
+					c.Period, c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), c.Count,
+					tc.period, tc.from.Format(time.DateOnly), today.Format(time.DateOnly), tc.users)
+			}
+		})
 	}
 	for _, p := range refused {
 		q := fmt.Sprintf(`{ organization(name: "acme") { activity { %s(period: %s) { count } } } }`, panel, p)
@@ -690,28 +697,30 @@ func testUsersFilters(t *testing.T, e *env) {
 		{`{role: [MEMBER], team: "data"}`, []string{"dave"}},
 		{`{status: [ACTIVE], search: "a"}`, []string{"alice", "dave", "ivan", "kate"}},
 	} {
-		var data struct {
-			Organization struct {
-				Users struct {
-					TotalCount int
-					Nodes      []memberRow
+		t.Run(tc.filter, func(t *testing.T) {
+			var data struct {
+				Organization struct {
+					Users struct {
+						TotalCount int
+						Nodes      []memberRow
+					}
 				}
 			}
-		}
-		e.mustQuery("alice", `{ organization(name: "acme") { users(first: 100, filter: `+tc.filter+`) { totalCount nodes { `+memberFields+` } } } }`, nil, &data)
-		users := data.Organization.Users
-		var got []string
-		for _, n := range users.Nodes {
-			got = append(got, n.Username)
-			// The database filters on status; the field is computed in Go.
-			if want := statusesIn(tc.filter); want != nil && !slices.Contains(want, n.Status) {
-				t.Errorf("filter %s returned %s with status %s", tc.filter, n.Username, n.Status)
+			e.mustQuery("alice", `{ organization(name: "acme") { users(first: 100, filter: `+tc.filter+`) { totalCount nodes { `+memberFields+` } } } }`, nil, &data)
+			users := data.Organization.Users
+			var got []string
+			for _, n := range users.Nodes {
+				got = append(got, n.Username)
+				// The database filters on status; the field is computed in Go.
+				if want := statusesIn(tc.filter); want != nil && !slices.Contains(want, n.Status) {
+					t.Errorf("filter %s returned %s with status %s", tc.filter, n.Username, n.Status)
+				}
 			}
-		}
-		sort.Strings(got)
-		if !slices.Equal(got, tc.want) || users.TotalCount != len(tc.want) {
-			t.Errorf("users(filter: %s) = %v, totalCount %d; want %v, %d", tc.filter, got, users.TotalCount, tc.want, len(tc.want))
-		}
+			sort.Strings(got)
+			if !slices.Equal(got, tc.want) || users.TotalCount != len(tc.want) {
+				t.Errorf("users(filter: %s) = %v, totalCount %d; want %v, %d", tc.filter, got, users.TotalCount, tc.want, len(tc.want))
+			}
+		})
 	}
 
 	// totalCount counts the filter's matches, not the page.
@@ -750,12 +759,14 @@ func testUsersBadArguments(t *testing.T, e *env) {
 		{"last: 101", []string{"100", "maximum page size"}},
 		{"first: -1", []string{"first"}},
 	} {
-		err := e.queryError("alice", `{ organization(name: "acme") { users(`+tc.args+`) { totalCount } } }`, nil)
-		for _, w := range tc.want {
-			if !strings.Contains(err.Message, w) {
-				t.Errorf("users(%s): error %q, want it to mention %q", tc.args, err.Message, w)
+		t.Run(tc.args, func(t *testing.T) {
+			err := e.queryError("alice", `{ organization(name: "acme") { users(`+tc.args+`) { totalCount } } }`, nil)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Message, w) {
+					t.Errorf("users(%s): error %q, want it to mention %q", tc.args, err.Message, w)
+				}
 			}
-		}
+		})
 	}
 
 	// A cursor that is not one, or belongs to another order, is the
@@ -807,23 +818,25 @@ func TestDashboardAccessSelfManaged(t *testing.T) {
 		{"admin", "acme", "run:update", []string{"alice", "bob", "ian", "vic"}},
 		{"admin", "other", "run:stop", []string{"oscar"}},
 	} {
-		var d fullData
-		e.mustQuery(tc.user, full, map[string]any{"org": tc.org}, &d)
-		if d.Organization == nil {
-			t.Errorf("%s: organization(%s) = null", tc.user, tc.org)
-			continue
-		}
-		var got []string
-		for _, n := range d.Organization.Users.Nodes {
-			got = append(got, n.Username)
-		}
-		sort.Strings(got)
-		if !slices.Equal(got, tc.users) || d.Organization.Users.TotalCount != len(tc.users) {
-			t.Errorf("%s: %s users = %v (totalCount %d), want %v", tc.user, tc.org, got, d.Organization.Users.TotalCount, tc.users)
-		}
-		if ev := d.Organization.AuditEvents.Nodes; len(ev) != 1 || ev[0].Action != tc.action {
-			t.Errorf("%s: %s auditEvents = %v, want today's %s", tc.user, tc.org, ev, tc.action)
-		}
+		t.Run(tc.user+" "+tc.org, func(t *testing.T) {
+			var d fullData
+			e.mustQuery(tc.user, full, map[string]any{"org": tc.org}, &d)
+			if d.Organization == nil {
+				t.Errorf("%s: organization(%s) = null", tc.user, tc.org)
+				return
+			}
+			var got []string
+			for _, n := range d.Organization.Users.Nodes {
+				got = append(got, n.Username)
+			}
+			sort.Strings(got)
+			if !slices.Equal(got, tc.users) || d.Organization.Users.TotalCount != len(tc.users) {
+				t.Errorf("%s: %s users = %v (totalCount %d), want %v", tc.user, tc.org, got, d.Organization.Users.TotalCount, tc.users)
+			}
+			if ev := d.Organization.AuditEvents.Nodes; len(ev) != 1 || ev[0].Action != tc.action {
+				t.Errorf("%s: %s auditEvents = %v, want today's %s", tc.user, tc.org, ev, tc.action)
+			}
+		})
 	}
 
 	// Members and viewers see themselves only, and neither panels nor log.
@@ -864,21 +877,23 @@ func TestDashboardAccessSelfManaged(t *testing.T) {
 		{"oscar", []string{"other"}},
 		{"bob", []string{"acme"}},
 	} {
-		var d struct {
-			Organizations struct {
-				TotalCount int
-				Edges      []struct{ Node struct{ Name string } }
+		t.Run(tc.user, func(t *testing.T) {
+			var d struct {
+				Organizations struct {
+					TotalCount int
+					Edges      []struct{ Node struct{ Name string } }
+				}
 			}
-		}
-		e.mustQuery(tc.user, `{ organizations(first: 100) { totalCount edges { node { name } } } }`, nil, &d)
-		var got []string
-		for _, ed := range d.Organizations.Edges {
-			got = append(got, ed.Node.Name)
-		}
-		sort.Strings(got)
-		if !slices.Equal(got, tc.orgs) || d.Organizations.TotalCount != len(tc.orgs) {
-			t.Errorf("%s: organizations = %v (totalCount %d), want %v", tc.user, got, d.Organizations.TotalCount, tc.orgs)
-		}
+			e.mustQuery(tc.user, `{ organizations(first: 100) { totalCount edges { node { name } } } }`, nil, &d)
+			var got []string
+			for _, ed := range d.Organizations.Edges {
+				got = append(got, ed.Node.Name)
+			}
+			sort.Strings(got)
+			if !slices.Equal(got, tc.orgs) || d.Organizations.TotalCount != len(tc.orgs) {
+				t.Errorf("%s: organizations = %v (totalCount %d), want %v", tc.user, got, d.Organizations.TotalCount, tc.orgs)
+			}
+		})
 	}
 }
 
@@ -927,10 +942,12 @@ func TestDashboardAccessMultiTenant(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ user, org string }{{"carol", "small"}, {"bob", "acme"}} {
-		err := e.queryError(tc.user, fmt.Sprintf(`{ organization(name: %q) { auditEvents { nodes { action } } } }`, tc.org), nil)
-		if err.code() != "FORBIDDEN" {
-			t.Errorf("%s: auditEvents of %s: error %q code %q, want FORBIDDEN", tc.user, tc.org, err.Message, err.code())
-		}
+		t.Run(tc.user+" "+tc.org, func(t *testing.T) {
+			err := e.queryError(tc.user, fmt.Sprintf(`{ organization(name: %q) { auditEvents { nodes { action } } } }`, tc.org), nil)
+			if err.code() != "FORBIDDEN" {
+				t.Errorf("%s: auditEvents of %s: error %q code %q, want FORBIDDEN", tc.user, tc.org, err.Message, err.code())
+			}
+		})
 	}
 }
 
@@ -1034,10 +1051,12 @@ func testAuditEventsFilters(t *testing.T, e *env) {
 		{`numDays: 10, responseCodeMin: 401, responseCodeMax: 403`, []string{"e5", "e2"}},
 		{`numDays: 10, responseCodeMin: 500`, []string{"e4"}},
 	} {
-		got := e.events(fmt.Sprintf("first: 100, order: OLDEST_FIRST, filter: {%s}", tc.filter)).tags()
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("auditEvents(filter: {%s}) = %v, want %v", tc.filter, got, tc.want)
-		}
+		t.Run(cmp.Or(tc.filter, "no filter"), func(t *testing.T) {
+			got := e.events(fmt.Sprintf("first: 100, order: OLDEST_FIRST, filter: {%s}", tc.filter)).tags()
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("auditEvents(filter: {%s}) = %v, want %v", tc.filter, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -1048,10 +1067,12 @@ func testAuditEventsBadFilters(t *testing.T, e *env) {
 		{`startDate: "2023-13-45"`, "startDate"},
 		{`numDays: -1`, "numDays"},
 	} {
-		err := e.queryError("alice", `{ organization(name: "acme") { auditEvents(filter: {`+tc.filter+`}) { nodes { action } } } }`, nil)
-		if !strings.Contains(err.Message, tc.want) {
-			t.Errorf("auditEvents(filter: {%s}): error %q, want it to name %s", tc.filter, err.Message, tc.want)
-		}
+		t.Run(tc.filter, func(t *testing.T) {
+			err := e.queryError("alice", `{ organization(name: "acme") { auditEvents(filter: {`+tc.filter+`}) { nodes { action } } } }`, nil)
+			if !strings.Contains(err.Message, tc.want) {
+				t.Errorf("auditEvents(filter: {%s}): error %q, want it to name %s", tc.filter, err.Message, tc.want)
+			}
+		})
 	}
 	err := e.queryError("alice", `{ organization(name: "acme") { auditEvents(after: "bogus") { nodes { action } } } }`, nil)
 	if err.code() != "BAD_USER_INPUT" || !strings.Contains(err.Message, "cursor") {
@@ -1075,43 +1096,45 @@ func testAuditEventsSameAsREST(t *testing.T, e *env) {
 		{"startDate=2026-10-13&numDays=1", "2026-10-13", 1, false},
 		{"startDate=2026-09-24 (special characters)", "2026-09-24", -1, true},
 	} {
-		for _, anonymize := range []bool{false, true} {
-			params := url.Values{}
-			var filter []string
-			if tc.startDate != "" {
-				params.Set("startDate", tc.startDate)
-				filter = append(filter, fmt.Sprintf("startDate: %q", tc.startDate))
-			}
-			if tc.numDays >= 0 {
-				params.Set("numDays", fmt.Sprint(tc.numDays))
-				filter = append(filter, fmt.Sprintf("numDays: %d", tc.numDays))
-			}
-			if anonymize {
-				params.Set("anonymize", "true")
-			}
-			code, body := e.do(http.MethodGet, "/admin/audit_logs?"+params.Encode(), "alice", nil)
-			if code != http.StatusOK {
-				t.Fatalf("GET /admin/audit_logs?%s = %d %s", params.Encode(), code, body)
-			}
-			var rest []string
-			for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
-				if l != "" {
-					rest = append(rest, l)
+		t.Run(tc.name, func(t *testing.T) {
+			for _, anonymize := range []bool{false, true} {
+				params := url.Values{}
+				var filter []string
+				if tc.startDate != "" {
+					params.Set("startDate", tc.startDate)
+					filter = append(filter, fmt.Sprintf("startDate: %q", tc.startDate))
+				}
+				if tc.numDays >= 0 {
+					params.Set("numDays", fmt.Sprint(tc.numDays))
+					filter = append(filter, fmt.Sprintf("numDays: %d", tc.numDays))
+				}
+				if anonymize {
+					params.Set("anonymize", "true")
+				}
+				code, body := e.do(http.MethodGet, "/admin/audit_logs?"+params.Encode(), "alice", nil)
+				if code != http.StatusOK {
+					t.Fatalf("GET /admin/audit_logs?%s = %d %s", params.Encode(), code, body)
+				}
+				var rest []string
+				for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+					if l != "" {
+						rest = append(rest, l)
+					}
+				}
+				p := e.events(fmt.Sprintf("first: 100, order: OLDEST_FIRST, anonymize: %v, filter: {%s}", anonymize, strings.Join(filter, ", ")))
+				var gql []string
+				for _, ed := range p.Edges {
+					gql = append(gql, ed.Node.JSON)
+				}
+				if len(rest) == 0 {
+					t.Errorf("%s: GET /admin/audit_logs returned no events; the test needs some", tc.name)
+				}
+				if !slices.Equal(gql, rest) {
+					t.Errorf("%s, anonymize=%v: GraphQL json fields differ from GET /admin/audit_logs?%s:\n graphql: %s\n    rest: %s",
+						tc.name, anonymize, params.Encode(), strings.Join(gql, "\n          "), strings.Join(rest, "\n          "))
 				}
 			}
-			p := e.events(fmt.Sprintf("first: 100, order: OLDEST_FIRST, anonymize: %v, filter: {%s}", anonymize, strings.Join(filter, ", ")))
-			var gql []string
-			for _, ed := range p.Edges {
-				gql = append(gql, ed.Node.JSON)
-			}
-			if len(rest) == 0 {
-				t.Errorf("%s: GET /admin/audit_logs returned no events; the test needs some", tc.name)
-			}
-			if !slices.Equal(gql, rest) {
-				t.Errorf("%s, anonymize=%v: GraphQL json fields differ from GET /admin/audit_logs?%s:\n graphql: %s\n    rest: %s",
-					tc.name, anonymize, params.Encode(), strings.Join(gql, "\n          "), strings.Join(rest, "\n          "))
-			}
-		}
+		})
 	}
 }
 

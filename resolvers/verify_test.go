@@ -103,10 +103,12 @@ func TestVerifyAuditLog(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ user, code string }{{"bob", "FORBIDDEN"}, {"carol", "NOT_FOUND"}} {
-		_, errs := e.query(tc.user, verifyQuery, map[string]any{"org": "acme"})
-		if len(errs) != 1 || errs[0].code() != tc.code {
-			t.Errorf("verifyAuditLog(acme) as %s: errors %+v, want one %s", tc.user, errs, tc.code)
-		}
+		t.Run(tc.user, func(t *testing.T) {
+			_, errs := e.query(tc.user, verifyQuery, map[string]any{"org": "acme"})
+			if len(errs) != 1 || errs[0].code() != tc.code {
+				t.Errorf("verifyAuditLog(acme) as %s: errors %+v, want one %s", tc.user, errs, tc.code)
+			}
+		})
 	}
 }
 
