@@ -150,15 +150,17 @@ func TestOrgUsersFilters(t *testing.T) {
 		{"search wildcard is literal", func(q *storage.OrgUsersQuery) { q.Search = "%" }, nil},
 		{"name descending", func(q *storage.OrgUsersQuery) { q.Desc = true }, []string{"cy", "bo", "ann"}},
 	} {
-		q := base
-		tc.mod(&q)
-		page, err := s.OrgUsers(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if got := usernames(page); !slices.Equal(got, tc.want) || page.Total != len(tc.want) {
-			t.Errorf("%s = %v (total %d), want %v", tc.name, got, page.Total, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			q := base
+			tc.mod(&q)
+			page, err := s.OrgUsers(ctx, q)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if got := usernames(page); !slices.Equal(got, tc.want) || page.Total != len(tc.want) {
+				t.Errorf("%s = %v (total %d), want %v", tc.name, got, page.Total, tc.want)
+			}
+		})
 	}
 }
 
@@ -199,13 +201,15 @@ func TestActivityRollups(t *testing.T) {
 		from, to int
 		want     string
 	}{{9, 9, "[3]"}, {2, 10, "[1 2 0 0 0 0 0 3 0]"}, {20, 22, "[0 0 0]"}} {
-		ds, err := s.DailyActiveUsers(ctx, org, d(tc.from), d(tc.to))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fmt.Sprint(counts(ds)); got != tc.want || !ds[0].Day.Equal(d(tc.from)) || !ds[len(ds)-1].Day.Equal(d(tc.to)) {
-			t.Errorf("DailyActiveUsers(Mar %d..%d) = %s from %v to %v, want %s", tc.from, tc.to, got, ds[0].Day, ds[len(ds)-1].Day, tc.want)
-		}
+		t.Run(fmt.Sprintf("Mar %d..%d", tc.from, tc.to), func(t *testing.T) {
+			ds, err := s.DailyActiveUsers(ctx, org, d(tc.from), d(tc.to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(counts(ds)); got != tc.want || !ds[0].Day.Equal(d(tc.from)) || !ds[len(ds)-1].Day.Equal(d(tc.to)) {
+				t.Errorf("DailyActiveUsers(Mar %d..%d) = %s from %v to %v, want %s", tc.from, tc.to, got, ds[0].Day, ds[len(ds)-1].Day, tc.want)
+			}
+		})
 	}
 	// Mar 2 2026 is a Monday: weeks Feb 23, Mar 2, Mar 9.
 	weekly, err := s.WeeklyActiveUsers(ctx, org, d(1), d(10))

@@ -113,20 +113,22 @@ func TestAppendEventsSequencePerOrg(t *testing.T) {
 		{a, []int64{1, 2, 3}},
 		{b, []int64{1, 2, 3}},
 	} {
-		es, err := s.OrgEvents(ctx, tc.org.ID, 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []int64
-		for _, e := range es {
-			got = append(got, e.Seq)
-			if e.OrgID != tc.org.ID {
-				t.Errorf("OrgEvents(%d) returned an event of organization %d", tc.org.ID, e.OrgID)
+		t.Run(tc.org.Name, func(t *testing.T) {
+			es, err := s.OrgEvents(ctx, tc.org.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("OrgEvents(%q) sequence numbers = %v, want %v", tc.org.Name, got, tc.want)
-		}
+			var got []int64
+			for _, e := range es {
+				got = append(got, e.Seq)
+				if e.OrgID != tc.org.ID {
+					t.Errorf("OrgEvents(%d) returned an event of organization %d", tc.org.ID, e.OrgID)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("OrgEvents(%q) sequence numbers = %v, want %v", tc.org.Name, got, tc.want)
+			}
+		})
 	}
 	// afterSeq and limit page through the log.
 	es, err := s.OrgEvents(ctx, a.ID, 1, 1)
