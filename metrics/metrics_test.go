@@ -94,10 +94,12 @@ func TestInstrumentLabelsByRoutePattern(t *testing.T) {
 		{"unmatched", "DELETE", "404", 1},
 		{"GET /live", "GET", "101", 1},
 	} {
-		if got := s.Get("auditgraph_http_requests_total", "route", c.route, "method", c.method, "code", c.code); got != c.want {
-			t.Errorf("requests{route=%q,method=%q,code=%q} = %v, want %v; series: %q", c.route, c.method, c.code, got, c.want,
-				s.Series("auditgraph_http_requests_total"))
-		}
+		t.Run(c.route+" "+c.method+" "+c.code, func(t *testing.T) {
+			if got := s.Get("auditgraph_http_requests_total", "route", c.route, "method", c.method, "code", c.code); got != c.want {
+				t.Errorf("requests{route=%q,method=%q,code=%q} = %v, want %v; series: %q", c.route, c.method, c.code, got, c.want,
+					s.Series("auditgraph_http_requests_total"))
+			}
+		})
 	}
 	if got := s.Get("auditgraph_http_request_duration_seconds_count", "route", "GET /users/{name}", "method", "GET"); got != 2 {
 		t.Errorf("duration count for GET /users/{name} = %v, want 2", got)
@@ -204,10 +206,12 @@ func TestGraphQLCountsByTopLevelFields(t *testing.T) {
 		{"(invalid)", "error", 3},
 		{"auditEvents", "ok", 1},
 	} {
-		if got := s.Get("auditgraph_graphql_operations_total", "operation", c.operation, "outcome", c.outcome); got != c.want {
-			t.Errorf("operations{operation=%q,outcome=%q} = %v, want %v; series: %q", c.operation, c.outcome, got, c.want,
-				s.Series("auditgraph_graphql_operations_total"))
-		}
+		t.Run(c.operation+" "+c.outcome, func(t *testing.T) {
+			if got := s.Get("auditgraph_graphql_operations_total", "operation", c.operation, "outcome", c.outcome); got != c.want {
+				t.Errorf("operations{operation=%q,outcome=%q} = %v, want %v; series: %q", c.operation, c.outcome, got, c.want,
+					s.Series("auditgraph_graphql_operations_total"))
+			}
+		})
 	}
 	if n := len(s.Series("auditgraph_graphql_operations_total")); n != 7 {
 		t.Errorf("operation series = %d, want 7: %q", n, s.Series("auditgraph_graphql_operations_total"))
@@ -249,11 +253,13 @@ func TestIngestCounts(t *testing.T) {
 		{[]string{"auditgraph_audit_batches_rejected_total", "reason", "forbidden"}, 1},
 		{[]string{"auditgraph_audit_batches_rejected_total", "reason", "org"}, 0},
 	} {
-		if !s.Has(c.series[0], c.series[1:]...) {
-			t.Errorf("%q: no such series, want %v", c.series, c.want)
-		} else if got := s.Get(c.series[0], c.series[1:]...); got != c.want {
-			t.Errorf("%q = %v, want %v", c.series, got, c.want)
-		}
+		t.Run(strings.Join(c.series, " "), func(t *testing.T) {
+			if !s.Has(c.series[0], c.series[1:]...) {
+				t.Errorf("%q: no such series, want %v", c.series, c.want)
+			} else if got := s.Get(c.series[0], c.series[1:]...); got != c.want {
+				t.Errorf("%q = %v, want %v", c.series, got, c.want)
+			}
+		})
 	}
 	// Each action of the catalog has a series from the start; nothing else.
 	if got, want := len(s.Series("auditgraph_audit_events_ingested_total")), len(audit.Actions()); got != want {
