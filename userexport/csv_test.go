@@ -3,6 +3,7 @@ package userexport_test
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +27,11 @@ func TestNeutralize(t *testing.T) {
 		{"a=b", "a=b"},
 		{" =1", " =1"},
 	} {
-		if got := userexport.Neutralize(tc.in); got != tc.want {
-			t.Errorf("Neutralize(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("%q", tc.in), func(t *testing.T) {
+			if got := userexport.Neutralize(tc.in); got != tc.want {
+				t.Errorf("Neutralize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -72,12 +75,14 @@ func TestRowBytes(t *testing.T) {
 		{deployment.SelfManaged, userstatus.Inactive, `"Ann","ann","Member","Full","None","ann@x.io","Alpha, ml, zeta","-"` + "\r\n"},
 		{deployment.MultiTenant, userstatus.NeverActive, `"Ann","ann","-","Member","ann@x.io","Alpha, ml, zeta","Never active",5,3,7,"Full","None"` + "\r\n"},
 	} {
-		r.Status = tc.status
-		b := write(t, tc.mode, r)
-		_, got, _ := bytes.Cut(b, []byte("\r\n"))
-		if string(got) != tc.want {
-			t.Errorf("%s record = %q, want %q", tc.mode, got, tc.want)
-		}
+		t.Run(string(tc.mode), func(t *testing.T) {
+			r.Status = tc.status
+			b := write(t, tc.mode, r)
+			_, got, _ := bytes.Cut(b, []byte("\r\n"))
+			if string(got) != tc.want {
+				t.Errorf("%s record = %q, want %q", tc.mode, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -104,36 +109,38 @@ func TestRoundTrip(t *testing.T) {
 		rows = append(rows, row(c.name, "u"+string(rune('a'+i)), "=1+"+c.name+"@x.io", "-team", "t,eam"))
 	}
 	for _, mode := range []deployment.Mode{deployment.SelfManaged, deployment.MultiTenant} {
-		cols := userexport.Columns(mode)
-		idx := map[userexport.Column]int{}
-		for i, c := range cols {
-			idx[c] = i
-		}
-		records, err := csv.NewReader(bytes.NewReader(write(t, mode, rows...))).ReadAll()
-		if err != nil {
-			t.Fatalf("%s: csv.ReadAll: %v", mode, err)
-		}
-		if len(records) != len(cases)+1 {
-			t.Fatalf("%s: %d records, want %d", mode, len(records), len(cases)+1)
-		}
-		if strings.Join(records[0], "|") != joinColumns(cols) {
-			t.Errorf("%s header = %q, want %v", mode, records[0], cols)
-		}
-		for i, c := range cases {
-			rec := records[i+1]
-			if got := rec[idx[userexport.Name]]; got != c.want {
-				t.Errorf("%s: name %q read back as %q, want %q", mode, c.name, got, c.want)
+		t.Run(string(mode), func(t *testing.T) {
+			cols := userexport.Columns(mode)
+			idx := map[userexport.Column]int{}
+			for i, c := range cols {
+				idx[c] = i
 			}
-			if got, want := rec[idx[userexport.Email]], "'=1+"+c.name+"@x.io"; got != want {
-				t.Errorf("%s: email read back as %q, want %q", mode, got, want)
+			records, err := csv.NewReader(bytes.NewReader(write(t, mode, rows...))).ReadAll()
+			if err != nil {
+				t.Fatalf("%s: csv.ReadAll: %v", mode, err)
 			}
-			if got, want := rec[idx[userexport.Teams]], "'-team, t,eam"; got != want {
-				t.Errorf("%s: teams read back as %q, want %q", mode, got, want)
+			if len(records) != len(cases)+1 {
+				t.Fatalf("%s: %d records, want %d", mode, len(records), len(cases)+1)
 			}
-			if got := rec[idx[userexport.LastActive]]; got != "-" {
-				t.Errorf("%s: Last Active = %q, want the hyphen unchanged", mode, got)
+			if strings.Join(records[0], "|") != joinColumns(cols) {
+				t.Errorf("%s header = %q, want %v", mode, records[0], cols)
 			}
-		}
+			for i, c := range cases {
+				rec := records[i+1]
+				if got := rec[idx[userexport.Name]]; got != c.want {
+					t.Errorf("%s: name %q read back as %q, want %q", mode, c.name, got, c.want)
+				}
+				if got, want := rec[idx[userexport.Email]], "'=1+"+c.name+"@x.io"; got != want {
+					t.Errorf("%s: email read back as %q, want %q", mode, got, want)
+				}
+				if got, want := rec[idx[userexport.Teams]], "'-team, t,eam"; got != want {
+					t.Errorf("%s: teams read back as %q, want %q", mode, got, want)
+				}
+				if got := rec[idx[userexport.LastActive]]; got != "-" {
+					t.Errorf("%s: Last Active = %q, want the hyphen unchanged", mode, got)
+				}
+			}
+		})
 	}
 }
 
