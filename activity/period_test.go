@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +25,12 @@ func TestDays(t *testing.T) {
 		{Last12Months, date(2025, 4, 1)}, // Mar 31 2025 + 1 day
 		{AllTime, date(2024, 2, 29)},
 	} {
-		from, to := tc.p.Days(now, time.Date(2024, 2, 29, 13, 0, 0, 0, time.UTC))
-		if !from.Equal(tc.from) || !to.Equal(date(2026, 3, 31)) {
-			t.Errorf("%s.Days(%v) = %v..%v, want %v..2026-03-31", tc.p, now, from, to, tc.from)
-		}
+		t.Run(string(tc.p), func(t *testing.T) {
+			from, to := tc.p.Days(now, time.Date(2024, 2, 29, 13, 0, 0, 0, time.UTC))
+			if !from.Equal(tc.from) || !to.Equal(date(2026, 3, 31)) {
+				t.Errorf("%s.Days(%v) = %v..%v, want %v..2026-03-31", tc.p, now, from, to, tc.from)
+			}
+		})
 	}
 	// UTC midnight belongs to the new day; other zones are converted.
 	from, to := Last7Days.Days(time.Date(2026, 4, 1, 0, 30, 0, 0, time.FixedZone("E", 3*3600)), time.Time{})
@@ -52,12 +55,14 @@ func TestPeriodsAndDefaults(t *testing.T) {
 		{deployment.MultiTenant, WeeklyActiveUsers, Last30Days},
 		{deployment.MultiTenant, MostActiveUsers, Last30Days},
 	} {
-		if got := Default(tc.mode, tc.panel); got != tc.want {
-			t.Errorf("Default(%s, %d) = %s, want %s", tc.mode, tc.panel, got, tc.want)
-		}
-		if err := Check(tc.mode, tc.want); err != nil {
-			t.Errorf("Check(%s, default %s) = %v", tc.mode, tc.want, err)
-		}
+		t.Run(fmt.Sprintf("%s panel %d", tc.mode, tc.panel), func(t *testing.T) {
+			if got := Default(tc.mode, tc.panel); got != tc.want {
+				t.Errorf("Default(%s, %d) = %s, want %s", tc.mode, tc.panel, got, tc.want)
+			}
+			if err := Check(tc.mode, tc.want); err != nil {
+				t.Errorf("Check(%s, default %s) = %v", tc.mode, tc.want, err)
+			}
+		})
 	}
 	if err := Check(deployment.SelfManaged, Last7Days); err == nil || !strings.Contains(err.Error(), "LAST_30_DAYS, LAST_3_MONTHS, LAST_6_MONTHS, LAST_12_MONTHS, ALL_TIME") {
 		t.Errorf("Check(self-managed, LAST_7_DAYS) = %v, want an error listing the allowed periods", err)
