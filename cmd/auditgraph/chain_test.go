@@ -211,9 +211,11 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{[]string{"--bucket", "nosuch://x", "--public-key", "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="}, "--bucket"},
 		{[]string{"--database-url", "", "--data-dir", t.TempDir(), "--public-key", "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="}, "no database in --data-dir"},
 	} {
-		args := append([]string{"verify", "--database-url", unreachableDB}, tc.args...)
-		if code, _, stderr := runCmd(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("run(%q) = %d, %q; want 2 naming %s", args, code, stderr, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			args := append([]string{"verify", "--database-url", unreachableDB}, tc.args...)
+			if code, _, stderr := runCmd(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("run(%q) = %d, %q; want 2 naming %s", args, code, stderr, tc.want)
+			}
+		})
 	}
 }

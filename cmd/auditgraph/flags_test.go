@@ -127,8 +127,10 @@ func TestDefaultPublicURL(t *testing.T) {
 		{"[::]:9000", &net.TCPAddr{IP: net.IPv6unspecified, Port: 9000}, "http://localhost:9000"},
 		{"[::1]:9000", &net.TCPAddr{IP: net.IPv6loopback, Port: 9000}, "http://[::1]:9000"},
 	} {
-		if got := defaultPublicURL(tc.listen, tc.bound); got != tc.want {
-			t.Errorf("defaultPublicURL(%q, %v) = %q, want %q", tc.listen, tc.bound, got, tc.want)
-		}
+		t.Run(tc.listen, func(t *testing.T) {
+			if got := defaultPublicURL(tc.listen, tc.bound); got != tc.want {
+				t.Errorf("defaultPublicURL(%q, %v) = %q, want %q", tc.listen, tc.bound, got, tc.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -96,15 +97,17 @@ func TestParseFlagsReadsEnvironment(t *testing.T) {
 		{[]string{"--listen="}, "", 7 * time.Second}, // given, even empty, beats the environment
 		{[]string{"--shutdown-timeout", "1m"}, "0.0.0.0:9999", time.Minute},
 	} {
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		listen := fs.String("listen", "127.0.0.1:8080", "")
-		drain := fs.Duration("shutdown-timeout", 30*time.Second, "")
-		if err := parseFlags(fs, tc.args); err != nil {
-			t.Fatalf("parseFlags(%q) = %v", tc.args, err)
-		}
-		if *listen != tc.wantListen || *drain != tc.wantDrain {
-			t.Errorf("parseFlags(%q): listen, shutdown-timeout = %q, %v; want %q, %v", tc.args, *listen, *drain, tc.wantListen, tc.wantDrain)
-		}
+		t.Run(cmp.Or(strings.Join(tc.args, " "), "no flags"), func(t *testing.T) {
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			listen := fs.String("listen", "127.0.0.1:8080", "")
+			drain := fs.Duration("shutdown-timeout", 30*time.Second, "")
+			if err := parseFlags(fs, tc.args); err != nil {
+				t.Fatalf("parseFlags(%q) = %v", tc.args, err)
+			}
+			if *listen != tc.wantListen || *drain != tc.wantDrain {
+				t.Errorf("parseFlags(%q): listen, shutdown-timeout = %q, %v; want %q, %v", tc.args, *listen, *drain, tc.wantListen, tc.wantDrain)
+			}
+		})
 	}
 }
 
