@@ -157,9 +157,11 @@ func TestThrottleSourceKey(t *testing.T) {
 		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
 		{"not an address", "not an address"},
 	} {
-		if got := sourceKey(tc.ip); got != tc.want {
-			t.Errorf("sourceKey(%q) = %q, want %q", tc.ip, got, tc.want)
-		}
+		t.Run(tc.ip, func(t *testing.T) {
+			if got := sourceKey(tc.ip); got != tc.want {
+				t.Errorf("sourceKey(%q) = %q, want %q", tc.ip, got, tc.want)
+			}
+		})
 	}
 }
 
