@@ -45,11 +45,13 @@ func TestStateVerify(t *testing.T) {
 		{"expired", signed, now.Add(StateTTL), "has expired"},
 		{"long", strings.Repeat("a", 2000) + "." + sig, now, "is malformed"},
 	} {
-		_, err := verify(key, tc.raw, tc.at)
-		var se *StateError
-		if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("verify(%s) err = %v, want a StateError with %q", tc.name, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verify(key, tc.raw, tc.at)
+			var se *StateError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("verify(%s) err = %v, want a StateError with %q", tc.name, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -71,9 +73,11 @@ func TestStateFromBrowser(t *testing.T) {
 		{"another install's cookie", "other", "did not start"},
 		{"the hash itself", browserHash("n0nce"), "did not start"},
 	} {
-		var se *StateError
-		if err := fromBrowser(st, tc.nonce); !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("fromBrowser(%s) = %v, want a StateError with %q", tc.name, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var se *StateError
+			if err := fromBrowser(st, tc.nonce); !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("fromBrowser(%s) = %v, want a StateError with %q", tc.name, err, tc.want)
+			}
+		})
 	}
 }
