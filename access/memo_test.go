@@ -51,18 +51,20 @@ func TestMemoReadsEachMembershipOnce(t *testing.T) {
 		{"without a memo", ctx, 6},
 		{"with a memo", access.WithMemo(ctx), 2}, // each of the two memberships once
 	} {
-		r.reads = 0
-		for range 3 {
-			if ok, err := access.IsOrgAdmin(tc.ctx, r, member, org.ID); !ok || err != nil {
-				t.Fatalf("%s: IsOrgAdmin(mia) = %v, %v, want true", tc.name, ok, err)
+		t.Run(tc.name, func(t *testing.T) {
+			r.reads = 0
+			for range 3 {
+				if ok, err := access.IsOrgAdmin(tc.ctx, r, member, org.ID); !ok || err != nil {
+					t.Fatalf("%s: IsOrgAdmin(mia) = %v, %v, want true", tc.name, ok, err)
+				}
+				if err := access.RequireMember(tc.ctx, r, outsider, org); err == nil {
+					t.Fatalf("%s: RequireMember(otto) = nil, want forbidden", tc.name)
+				}
 			}
-			if err := access.RequireMember(tc.ctx, r, outsider, org); err == nil {
-				t.Fatalf("%s: RequireMember(otto) = nil, want forbidden", tc.name)
+			if r.reads != tc.reads {
+				t.Errorf("%s: membership reads = %d, want %d", tc.name, r.reads, tc.reads)
 			}
-		}
-		if r.reads != tc.reads {
-			t.Errorf("%s: membership reads = %d, want %d", tc.name, r.reads, tc.reads)
-		}
+		})
 	}
 }
 
