@@ -37,18 +37,20 @@ func TestValidate(t *testing.T) {
 		{"fractional window", func(r *alerting.Rule) { r.Threshold, r.Window = 2, 1500*time.Millisecond }, "window: 1.5s is not whole seconds"},
 		{"no integrations", func(r *alerting.Rule) { r.Integrations = nil }, "integrations: give at least one"},
 	} {
-		r := valid()
-		tc.edit(&r)
-		err := r.Validate()
-		if tc.want == "" {
-			if err != nil {
-				t.Errorf("%s: Validate() = %v, want nil", tc.name, err)
+		t.Run(tc.name, func(t *testing.T) {
+			r := valid()
+			tc.edit(&r)
+			err := r.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("%s: Validate() = %v, want nil", tc.name, err)
+				}
+				return
 			}
-			continue
-		}
-		if err == nil || !errors.Is(err, alerting.ErrInvalid) || err.Error() != "invalid alert rule: "+tc.want {
-			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
-		}
+			if err == nil || !errors.Is(err, alerting.ErrInvalid) || err.Error() != "invalid alert rule: "+tc.want {
+				t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -79,11 +81,13 @@ func TestMatches(t *testing.T) {
 		{"code above range", func(r *alerting.Rule) { r.CodeMax = 400 }, login, false},
 		{"no code fails a code condition", func(r *alerting.Rule) { r.CodeMax = 599 }, audit.Event{Action: audit.UserLogin}, false},
 	} {
-		r := valid()
-		tc.edit(&r)
-		if got := r.Matches(tc.e); got != tc.want {
-			t.Errorf("%s: Matches(%+v) = %v, want %v", tc.name, tc.e, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := valid()
+			tc.edit(&r)
+			if got := r.Matches(tc.e); got != tc.want {
+				t.Errorf("%s: Matches(%+v) = %v, want %v", tc.name, tc.e, got, tc.want)
+			}
+		})
 	}
 }
 
