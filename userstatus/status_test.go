@@ -33,9 +33,11 @@ func TestOf(t *testing.T) {
 		{"multi-tenant active long ago", deployment.MultiTenant, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(now.AddDate(-1, 0, 0))}, Active},
 		{"multi-tenant ignores deactivation", deployment.MultiTenant, storage.User{DeactivatedAt: at(now)}, storage.Membership{LastActiveAt: at(now)}, Active},
 	} {
-		if got := Of(tc.mode, tc.u, tc.m, now); got != tc.want {
-			t.Errorf("Of(%s) = %s, want %s", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Of(tc.mode, tc.u, tc.m, now); got != tc.want {
+				t.Errorf("Of(%s) = %s, want %s", tc.name, got, tc.want)
+			}
+		})
 	}
 }
 
