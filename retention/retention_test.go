@@ -45,17 +45,19 @@ func TestCheckHIPAA(t *testing.T) {
 		{"5y", true, false}, {"2190d", true, false}, {"30d", true, false},
 		{"30d", false, true}, {"1y", false, true},
 	} {
-		p, err := retention.Parse(tc.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = retention.Check(p, tc.hipaa)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, retention.ErrTooShort)) {
-			t.Errorf("Check(%s, hipaa=%v) = %v, want ok=%v", tc.in, tc.hipaa, err, tc.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), "--hipaa requires") {
-			t.Errorf("Check(%s) = %q, want it to say what --hipaa requires", tc.in, err)
-		}
+		t.Run(fmt.Sprintf("%s hipaa=%v", tc.in, tc.hipaa), func(t *testing.T) {
+			p, err := retention.Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = retention.Check(p, tc.hipaa)
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, retention.ErrTooShort)) {
+				t.Errorf("Check(%s, hipaa=%v) = %v, want ok=%v", tc.in, tc.hipaa, err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "--hipaa requires") {
+				t.Errorf("Check(%s) = %q, want it to say what --hipaa requires", tc.in, err)
+			}
+		})
 	}
 }
 
