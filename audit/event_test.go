@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,14 +16,16 @@ func TestAppendString(t *testing.T) {
 		"a&b<c>\u2028é":      "\"a&b<c>\u2028é\"",
 		"\b\f\n\r\t\x01\x1f": `"\b\f\n\r\t\u0001\u001f"`,
 	} {
-		got := string(AppendString(nil, in))
-		if got != want {
-			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
-		}
-		var back string
-		if err := json.Unmarshal([]byte(got), &back); err != nil || back != in {
-			t.Errorf("AppendString(%q) does not decode back: %q, %v", in, back, err)
-		}
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			got := string(AppendString(nil, in))
+			if got != want {
+				t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
+			}
+			var back string
+			if err := json.Unmarshal([]byte(got), &back); err != nil || back != in {
+				t.Errorf("AppendString(%q) does not decode back: %q, %v", in, back, err)
+			}
+		})
 	}
 }
 
