@@ -203,11 +203,13 @@ func TestDecodeWireErrorsNameTheKey(t *testing.T) {
 		`{"response_code":200,"response_code":null}`:     "response_code",
 		`{"org_scoped":true,"org_scoped":true}`:          "org_scoped",
 	} {
-		var w wire
-		f, reason, ok := decodeWire([]byte(in), &w)
-		if ok || f != field || reason == "" {
-			t.Errorf("decodeWire(%s) = %q, %q, %v; want an error for field %q", in, f, reason, ok, field)
-		}
+		t.Run(in, func(t *testing.T) {
+			var w wire
+			f, reason, ok := decodeWire([]byte(in), &w)
+			if ok || f != field || reason == "" {
+				t.Errorf("decodeWire(%s) = %q, %q, %v; want an error for field %q", in, f, reason, ok, field)
+			}
+		})
 	}
 }
 
