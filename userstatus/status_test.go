@@ -48,8 +48,10 @@ func TestLastActive(t *testing.T) {
 		Active: "2026-01-02T02:04:05Z", InvitePending: "Invite pending", Deactivated: "Deactivated",
 		Inactive: "-", NeverActive: "-",
 	} {
-		if got := LastActive(s, m); got != want {
-			t.Errorf("LastActive(%s) = %q, want %q", s, got, want)
-		}
+		t.Run(string(s), func(t *testing.T) {
+			if got := LastActive(s, m); got != want {
+				t.Errorf("LastActive(%s) = %q, want %q", s, got, want)
+			}
+		})
 	}
 }
