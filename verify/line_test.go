@@ -40,9 +40,11 @@ func TestLineEventRefuses(t *testing.T) {
 		`{"timestamp":"yesterday"}`:              "timestamp",
 		`{"action":`:                             "EOF",
 	} {
-		if _, err := lineEvent([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("lineEvent(%s) error = %v, want one naming %s", in, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			if _, err := lineEvent([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("lineEvent(%s) error = %v, want one naming %s", in, err, want)
+			}
+		})
 	}
 }
 
