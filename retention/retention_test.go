@@ -1,6 +1,7 @@
 package retention_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,14 +25,18 @@ func TestParse(t *testing.T) {
 	for in, want := range map[string]retention.Period{
 		"": {}, "forever": {}, "2190d": {Days: 2190}, "6y": {Years: 6}, "1d": {Days: 1},
 	} {
-		if got, err := retention.Parse(in); err != nil || got != want {
-			t.Errorf("Parse(%q) = %v, %v, want %v", in, got, err, want)
-		}
+		t.Run(cmp.Or(in, "empty"), func(t *testing.T) {
+			if got, err := retention.Parse(in); err != nil || got != want {
+				t.Errorf("Parse(%q) = %v, %v, want %v", in, got, err, want)
+			}
+		})
 	}
 	for _, in := range []string{"6", "y", "0d", "-1d", "+5d", "6m", "1.5y", "6 y", "2000y", "6yd"} {
-		if got, err := retention.Parse(in); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", in)) {
-			t.Errorf("Parse(%q) = %v, %v, want an error naming the value", in, got, err)
-		}
+		t.Run(in, func(t *testing.T) {
+			if got, err := retention.Parse(in); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", in)) {
+				t.Errorf("Parse(%q) = %v, %v, want an error naming the value", in, got, err)
+			}
+		})
 	}
 }
 
