@@ -20,9 +20,11 @@ func TestCheckKey(t *testing.T) {
 	t.Run("nothing stored", func(t *testing.T) {
 		s := storagetest.New(t)
 		for name, b := range map[string]*secretbox.Box{"no key": nil, "a key": box} {
-			if err := CheckKey(ctx, s, b); err != nil {
-				t.Errorf("CheckKey(%s) on an empty database: %v, want nil", name, err)
-			}
+			t.Run(name, func(t *testing.T) {
+				if err := CheckKey(ctx, s, b); err != nil {
+					t.Errorf("CheckKey(%s) on an empty database: %v, want nil", name, err)
+				}
+			})
 		}
 	})
 	t.Run("Slack app stored", func(t *testing.T) {
