@@ -125,38 +125,42 @@ func TestDeliverToPlugins(t *testing.T) {
 
 func TestDeliverStopsAtRevoked(t *testing.T) {
 	for _, p := range plugins {
-		for _, code := range []int{403, 404, 410} {
-			rc, clock, attempts, err := deliver(t, p.new, answer{status: code})
-			requests, _ := rc.counts()
-			if attempts != 1 || requests != 1 || len(clock.Waits()) != 0 ||
-				!errors.Is(err, notify.ErrRevoked) || !errors.Is(err, notify.ErrGaveUp) {
-				t.Errorf("%s, %d: Deliver = %d, %v after %d requests, waits %v; want 1 attempt, ErrRevoked, no wait",
-					p.name, code, attempts, err, requests, clock.Waits())
+		t.Run(p.name, func(t *testing.T) {
+			for _, code := range []int{403, 404, 410} {
+				rc, clock, attempts, err := deliver(t, p.new, answer{status: code})
+				requests, _ := rc.counts()
+				if attempts != 1 || requests != 1 || len(clock.Waits()) != 0 ||
+					!errors.Is(err, notify.ErrRevoked) || !errors.Is(err, notify.ErrGaveUp) {
+					t.Errorf("%s, %d: Deliver = %d, %v after %d requests, waits %v; want 1 attempt, ErrRevoked, no wait",
+						p.name, code, attempts, err, requests, clock.Waits())
+				}
 			}
-		}
-		rc, _, attempts, err := deliver(t, p.new, answer{status: 400})
-		if requests, _ := rc.counts(); attempts != 1 || requests != 1 || !errors.Is(err, notify.ErrGaveUp) || errors.Is(err, notify.ErrRevoked) {
-			t.Errorf("%s, 400: Deliver = %d, %v, want 1 attempt, ErrGaveUp, not revoked", p.name, attempts, err)
-		}
+			rc, _, attempts, err := deliver(t, p.new, answer{status: 400})
+			if requests, _ := rc.counts(); attempts != 1 || requests != 1 || !errors.Is(err, notify.ErrGaveUp) || errors.Is(err, notify.ErrRevoked) {
+				t.Errorf("%s, 400: Deliver = %d, %v, want 1 attempt, ErrGaveUp, not revoked", p.name, attempts, err)
+			}
+		})
 	}
 }
 
 func TestDeliverStopsWhenContextEnds(t *testing.T) {
 	for _, p := range plugins {
-		ctx, cancel := context.WithCancel(t.Context())
-		rc := &scripted{script: slices.Repeat([]answer{{503, ""}}, 100)}
-		rc.onRequest = func(n int) {
-			if n == 3 {
-				cancel()
+		t.Run(p.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			rc := &scripted{script: slices.Repeat([]answer{{503, ""}}, 100)}
+			rc.onRequest = func(n int) {
+				if n == 3 {
+					cancel()
+				}
 			}
-		}
-		srv := httptest.NewServer(rc)
-		r := &notify.Retrier{Backoff: steady, Clock: notifytest.NewClock(start)}
-		attempts, err := r.Deliver(ctx, p.new(srv.URL), alert)
-		srv.Close()
-		if requests, _ := rc.counts(); attempts != 3 || requests != 3 || !errors.Is(err, context.Canceled) {
-			t.Errorf("%s: Deliver = %d, %v after %d requests, want 3, context.Canceled", p.name, attempts, err, requests)
-		}
+			srv := httptest.NewServer(rc)
+			r := &notify.Retrier{Backoff: steady, Clock: notifytest.NewClock(start)}
+			attempts, err := r.Deliver(ctx, p.new(srv.URL), alert)
+			srv.Close()
+			if requests, _ := rc.counts(); attempts != 3 || requests != 3 || !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: Deliver = %d, %v after %d requests, want 3, context.Canceled", p.name, attempts, err, requests)
+			}
+		})
 	}
 }
 
