@@ -2,6 +2,7 @@ package playground
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"io"
 	"net/http"
@@ -168,13 +169,15 @@ func TestAssets(t *testing.T) {
 func TestAssetWithoutCurrentVersionIsNotCachedForLong(t *testing.T) {
 	h := Handler("/graphql")
 	for _, target := range []string{"/graphiql/assets/graphiql.js", "/graphiql/assets/graphiql.js?v=0000"} {
-		resp := get(t, h, "GET", target)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: status %d", target, resp.StatusCode)
-		}
-		if cc := resp.Header.Get("Cache-Control"); cc != "no-cache" {
-			t.Errorf("%s: Cache-Control %q", target, cc)
-		}
+		t.Run(target, func(t *testing.T) {
+			resp := get(t, h, "GET", target)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: status %d", target, resp.StatusCode)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-cache" {
+				t.Errorf("%s: Cache-Control %q", target, cc)
+			}
+		})
 	}
 }
 
@@ -184,13 +187,15 @@ func TestNotFound(t *testing.T) {
 		"/graphiql/x", "/graphiql/assets/", "/graphiql/assets/nope.js",
 		"/graphiql/assets/../playground.go", "/graphiql/index.html", "/graphiqlx", "/graphql",
 	} {
-		resp := get(t, h, "GET", target)
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s: status %d, want 404", target, resp.StatusCode)
-		}
-		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q", target, ct)
-		}
+		t.Run(target, func(t *testing.T) {
+			resp := get(t, h, "GET", target)
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: status %d, want 404", target, resp.StatusCode)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s: Content-Type %q", target, ct)
+			}
+		})
 	}
 }
 
@@ -198,12 +203,14 @@ func TestNotFound(t *testing.T) {
 func TestTrailingSlashRedirectsToPage(t *testing.T) {
 	h := Handler("/graphql")
 	for target, want := range map[string]string{"/graphiql/": "/graphiql", "/graphiql/?query=%7B%7D": "/graphiql?query=%7B%7D"} {
-		for _, method := range []string{"GET", "HEAD"} {
-			resp := get(t, h, method, target)
-			if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
-				t.Errorf("%s %s: status %d, Location %q; want 301 to %s", method, target, resp.StatusCode, resp.Header.Get("Location"), want)
+		t.Run(target, func(t *testing.T) {
+			for _, method := range []string{"GET", "HEAD"} {
+				resp := get(t, h, method, target)
+				if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+					t.Errorf("%s %s: status %d, Location %q; want 301 to %s", method, target, resp.StatusCode, resp.Header.Get("Location"), want)
+				}
 			}
-		}
+		})
 	}
 	if resp := get(t, h, "POST", "/graphiql/"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /graphiql/: status %d, want 405", resp.StatusCode)
@@ -217,10 +224,12 @@ func TestMethods(t *testing.T) {
 		t.Errorf("HEAD: status %d", resp.StatusCode)
 	}
 	for _, target := range []string{"/graphiql", "/graphiql/assets/graphiql.js"} {
-		resp := get(t, h, "POST", target)
-		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
-			t.Errorf("POST %s: status %d, Allow %q", target, resp.StatusCode, resp.Header.Get("Allow"))
-		}
+		t.Run(target, func(t *testing.T) {
+			resp := get(t, h, "POST", target)
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("POST %s: status %d, Allow %q", target, resp.StatusCode, resp.Header.Get("Allow"))
+			}
+		})
 	}
 }
 
@@ -233,14 +242,16 @@ func TestGraphQLPathIsEscaped(t *testing.T) {
 
 func TestBadGraphQLPath(t *testing.T) {
 	for _, p := range []string{"", "graphql", "//evil.example/graphql", "https://evil.example/graphql"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("Handler(%q) did not panic", p)
-				}
+		t.Run(cmp.Or(p, "empty"), func(t *testing.T) {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("Handler(%q) did not panic", p)
+					}
+				}()
+				Handler(p)
 			}()
-			Handler(p)
-		}()
+		})
 	}
 }
 
@@ -254,12 +265,14 @@ func TestAcceptsGzip(t *testing.T) {
 		"br;q=1, gzip;q=0.0": false,
 		"identity":           false,
 	} {
-		req := httptest.NewRequest("GET", "/", nil)
-		if header != "" {
-			req.Header.Set("Accept-Encoding", header)
-		}
-		if got := acceptsGzip(req); got != want {
-			t.Errorf("Accept-Encoding %q: %v, want %v", header, got, want)
-		}
+		t.Run(cmp.Or(header, "none"), func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			if header != "" {
+				req.Header.Set("Accept-Encoding", header)
+			}
+			if got := acceptsGzip(req); got != want {
+				t.Errorf("Accept-Encoding %q: %v, want %v", header, got, want)
+			}
+		})
 	}
 }
