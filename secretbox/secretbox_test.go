@@ -42,9 +42,11 @@ func TestSealOpen(t *testing.T) {
 	damaged := append([]byte(nil), s1...)
 	damaged[len(damaged)-1] ^= 1
 	for name, v := range map[string][]byte{"damaged": damaged, "empty": nil, "short": s1[:10], "version": append([]byte{2}, s1[1:]...)} {
-		if _, err := b.Open("integration-url", v); !errors.Is(err, secretbox.ErrOpen) {
-			t.Errorf("Open(%s) err = %v, want ErrOpen", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := b.Open("integration-url", v); !errors.Is(err, secretbox.ErrOpen) {
+				t.Errorf("Open(%s) err = %v, want ErrOpen", name, err)
+			}
+		})
 	}
 }
 
