@@ -78,9 +78,11 @@ func TestEnvName(t *testing.T) {
 		"database-url":     "AUDITGRAPH_DATABASE_URL",
 		"shutdown-timeout": "AUDITGRAPH_SHUTDOWN_TIMEOUT",
 	} {
-		if got := EnvName(flagName); got != want {
-			t.Errorf("EnvName(%q) = %q, want %q", flagName, got, want)
-		}
+		t.Run(flagName, func(t *testing.T) {
+			if got := EnvName(flagName); got != want {
+				t.Errorf("EnvName(%q) = %q, want %q", flagName, got, want)
+			}
+		})
 	}
 }
 
