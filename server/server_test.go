@@ -319,10 +319,12 @@ func TestServerHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	e := newGQLEnv(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, body := e.do(http.MethodGet, path, "", nil)
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s = %d %s, want 200", path, resp.StatusCode, body)
-		}
+		t.Run(path, func(t *testing.T) {
+			resp, body := e.do(http.MethodGet, path, "", nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s = %d %s, want 200", path, resp.StatusCode, body)
+			}
+		})
 	}
 	// A database missing a migration is not ready.
 	if _, err := e.store.DB().Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
@@ -343,10 +345,12 @@ func testGraphQLPageSizeCap(t *testing.T, e *gqlEnv) {
 		`{ organizations(first: -1) { totalCount } }`,
 		`{ organization(name: "acme") { teams(first: 101) { totalCount } } }`,
 	} {
-		code, res := e.query(authz, q, nil)
-		if code != http.StatusOK || len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Message, "maximum") {
-			t.Errorf("POST /graphql %s = %d, errors %+v; want an error mentioning the maximum", q, code, res.Errors)
-		}
+		t.Run(q, func(t *testing.T) {
+			code, res := e.query(authz, q, nil)
+			if code != http.StatusOK || len(res.Errors) == 0 || !strings.Contains(res.Errors[0].Message, "maximum") {
+				t.Errorf("POST /graphql %s = %d, errors %+v; want an error mentioning the maximum", q, code, res.Errors)
+			}
+		})
 	}
 	var data struct {
 		Organizations struct{ TotalCount int }
