@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"testing"
@@ -77,8 +78,10 @@ func TestParseAppended(t *testing.T) {
 		t.Errorf("ParseAppended = %+v, %v; want {1 10 20}", got, err)
 	}
 	for _, bad := range []string{``, `{}`, `{"org":1,"from":5,"to":4}`, `{"org":"x"}`} {
-		if _, err := storage.ParseAppended(bad); err == nil {
-			t.Errorf("ParseAppended(%q) = nil error, want one", bad)
-		}
+		t.Run(cmp.Or(bad, "empty"), func(t *testing.T) {
+			if _, err := storage.ParseAppended(bad); err == nil {
+				t.Errorf("ParseAppended(%q) = nil error, want one", bad)
+			}
+		})
 	}
 }
