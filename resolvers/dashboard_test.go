@@ -781,10 +781,12 @@ func testUsersBadArguments(t *testing.T, e *env) {
 		`last: 2, before: "bogus"`,
 		fmt.Sprintf(`first: 2, after: %q, orderBy: {field: DATE_ADDED, direction: ASC}`, *byName.PageInfo.EndCursor),
 	} {
-		err := e.queryError("alice", `{ organization(name: "acme") { users(`+args+`) { totalCount } } }`, nil)
-		if err.code() != "BAD_USER_INPUT" || !strings.Contains(err.Message, "cursor") {
-			t.Errorf("users(%s): error %q with code %q, want BAD_USER_INPUT about the cursor", args, err.Message, err.code())
-		}
+		t.Run(args, func(t *testing.T) {
+			err := e.queryError("alice", `{ organization(name: "acme") { users(`+args+`) { totalCount } } }`, nil)
+			if err.code() != "BAD_USER_INPUT" || !strings.Contains(err.Message, "cursor") {
+				t.Errorf("users(%s): error %q with code %q, want BAD_USER_INPUT about the cursor", args, err.Message, err.code())
+			}
+		})
 	}
 }
 
@@ -845,31 +847,35 @@ func TestDashboardAccessSelfManaged(t *testing.T) {
 
 	// Members and viewers see themselves only, and neither panels nor log.
 	for _, u := range []string{"bob", "vic"} {
-		for _, args := range []string{"first: 100", "last: 100", `first: 100, filter: {search: "alice"}`} {
-			p := e.usersPage(u, args)
-			if want := []string{u}; args == `first: 100, filter: {search: "alice"}` {
-				if len(p.Edges) != 0 || p.TotalCount != 0 {
-					t.Errorf("%s: users(%s) = %v, totalCount %d; want nobody", u, args, p.usernames(), p.TotalCount)
+		t.Run(u+" sees only self", func(t *testing.T) {
+			for _, args := range []string{"first: 100", "last: 100", `first: 100, filter: {search: "alice"}`} {
+				p := e.usersPage(u, args)
+				if want := []string{u}; args == `first: 100, filter: {search: "alice"}` {
+					if len(p.Edges) != 0 || p.TotalCount != 0 {
+						t.Errorf("%s: users(%s) = %v, totalCount %d; want nobody", u, args, p.usernames(), p.TotalCount)
+					}
+				} else if !slices.Equal(p.usernames(), want) || p.TotalCount != 1 {
+					t.Errorf("%s: users(%s) = %v, totalCount %d; want %v, 1", u, args, p.usernames(), p.TotalCount, want)
 				}
-			} else if !slices.Equal(p.usernames(), want) || p.TotalCount != 1 {
-				t.Errorf("%s: users(%s) = %v, totalCount %d; want %v, 1", u, args, p.usernames(), p.TotalCount, want)
 			}
-		}
-		for _, field := range []string{"activity { totalActiveUsers { count } }", "auditEvents { nodes { action } }"} {
-			err := e.queryError(u, `{ organization(name: "acme") { `+field+` } }`, nil)
-			if err.code() != "FORBIDDEN" {
-				t.Errorf("%s: %s error %q code %q, want FORBIDDEN", u, field, err.Message, err.code())
+			for _, field := range []string{"activity { totalActiveUsers { count } }", "auditEvents { nodes { action } }"} {
+				err := e.queryError(u, `{ organization(name: "acme") { `+field+` } }`, nil)
+				if err.code() != "FORBIDDEN" {
+					t.Errorf("%s: %s error %q code %q, want FORBIDDEN", u, field, err.Message, err.code())
+				}
 			}
-		}
+		})
 	}
 
 	// Outsiders, and invitees who have not accepted, do not see acme.
 	for _, u := range []string{"oscar", "ian"} {
-		data, _ := e.query(u, `{ organization(name: "acme") { name users { totalCount } } }`, nil)
-		var d struct{ Organization *struct{ Name string } }
-		if err := json.Unmarshal(data, &d); err != nil || d.Organization != nil {
-			t.Errorf("%s: organization(acme) = %s, want null", u, data)
-		}
+		t.Run(u+" does not see acme", func(t *testing.T) {
+			data, _ := e.query(u, `{ organization(name: "acme") { name users { totalCount } } }`, nil)
+			var d struct{ Organization *struct{ Name string } }
+			if err := json.Unmarshal(data, &d); err != nil || d.Organization != nil {
+				t.Errorf("%s: organization(acme) = %s, want null", u, data)
+			}
+		})
 	}
 
 	// The instance admin sees every organization; others their own.

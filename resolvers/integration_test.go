@@ -46,23 +46,25 @@ func TestOrganizationIntegrations(t *testing.T) {
 		}
 	}
 	for _, user := range []string{"admin", "olga"} {
-		var p1, p2 page
-		e.mustQuery(user, q, nil, &p1)
-		c := p1.Organization.Integrations
-		if c.TotalCount != 2 || !c.PageInfo.HasNextPage || len(c.Nodes) != 1 {
-			t.Fatalf("%s: first page = %+v", user, c)
-		}
-		if n := c.Nodes[0].Node; n.Name != "#alerts" || n.Kind != "SLACK" || n.Status != "OK" || n.SlackChannel == nil || *n.SlackChannel != "#alerts" || *n.SlackTeam != "Acme" {
-			t.Errorf("%s: slack node = %+v", user, n)
-		}
-		e.mustQuery(user, q, map[string]any{"after": c.PageInfo.EndCursor}, &p2)
-		c = p2.Organization.Integrations
-		if len(c.Nodes) != 1 || c.PageInfo.HasNextPage {
-			t.Fatalf("%s: second page = %+v", user, c)
-		}
-		if n := c.Nodes[0].Node; n.Name != "siem" || n.Kind != "WEBHOOK" || n.SlackChannel != nil || n.SlackTeam != nil {
-			t.Errorf("%s: webhook node = %+v", user, n)
-		}
+		t.Run(user, func(t *testing.T) {
+			var p1, p2 page
+			e.mustQuery(user, q, nil, &p1)
+			c := p1.Organization.Integrations
+			if c.TotalCount != 2 || !c.PageInfo.HasNextPage || len(c.Nodes) != 1 {
+				t.Fatalf("%s: first page = %+v", user, c)
+			}
+			if n := c.Nodes[0].Node; n.Name != "#alerts" || n.Kind != "SLACK" || n.Status != "OK" || n.SlackChannel == nil || *n.SlackChannel != "#alerts" || *n.SlackTeam != "Acme" {
+				t.Errorf("%s: slack node = %+v", user, n)
+			}
+			e.mustQuery(user, q, map[string]any{"after": c.PageInfo.EndCursor}, &p2)
+			c = p2.Organization.Integrations
+			if len(c.Nodes) != 1 || c.PageInfo.HasNextPage {
+				t.Fatalf("%s: second page = %+v", user, c)
+			}
+			if n := c.Nodes[0].Node; n.Name != "siem" || n.Kind != "WEBHOOK" || n.SlackChannel != nil || n.SlackTeam != nil {
+				t.Errorf("%s: webhook node = %+v", user, n)
+			}
+		})
 	}
 	if err := e.queryError("mia", q, nil); err.code() != "FORBIDDEN" {
 		t.Errorf("member: error %+v, want FORBIDDEN", err)
