@@ -85,10 +85,12 @@ func TestFlagValidation(t *testing.T) {
 
 func TestVersionFlags(t *testing.T) {
 	for _, arg := range []string{"version", "--version", "-version"} {
-		code, stdout, stderr := runCmd(t, arg)
-		if code != 0 || stdout != "auditgraph "+buildVersion()+"\n" || stderr != "" {
-			t.Errorf("run(%s) = %d, %q, %q; want 0, %q, nothing", arg, code, stdout, stderr, "auditgraph "+buildVersion()+"\n")
-		}
+		t.Run(arg, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, arg)
+			if code != 0 || stdout != "auditgraph "+buildVersion()+"\n" || stderr != "" {
+				t.Errorf("run(%s) = %d, %q, %q; want 0, %q, nothing", arg, code, stdout, stderr, "auditgraph "+buildVersion()+"\n")
+			}
+		})
 	}
 }
 

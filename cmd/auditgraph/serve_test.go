@@ -269,10 +269,12 @@ func TestEmbeddedDataFolderInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"verify", "--data-dir", dir}, {"keys", "create-admin-key", "--data-dir", dir}} {
-		code, out, stderr := runCmd(t, args...)
-		if want := "uses an older database schema (1 migrations behind this auditgraph"; code != 1 || out != "" || !strings.Contains(stderr, want) {
-			t.Errorf("%s on a running server one migration behind = %d, %q, stderr:\n%s\nwant 1 and %q", args[0], code, out, stderr, want)
-		}
+		t.Run(args[0], func(t *testing.T) {
+			code, out, stderr := runCmd(t, args...)
+			if want := "uses an older database schema (1 migrations behind this auditgraph"; code != 1 || out != "" || !strings.Contains(stderr, want) {
+				t.Errorf("%s on a running server one migration behind = %d, %q, stderr:\n%s\nwant 1 and %q", args[0], code, out, stderr, want)
+			}
+		})
 	}
 	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n != 0 {
 		t.Errorf("migration %d after verify on a running server: %d rows, %v; want it not applied", version, n, err)
