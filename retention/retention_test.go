@@ -185,11 +185,13 @@ func TestAppendOnlyStillRefused(t *testing.T) {
 		// not inside that path.
 		`SET auditgraph.retention_drop = 'audit_events_2016_05'; DROP TABLE audit_events_2016_05`,
 	} {
-		_, err := st.DB().ExecContext(ctx, stmt)
-		var pe *pq.Error
-		if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "append-only") {
-			t.Errorf("%s: %v, want the append-only refusal", stmt, err)
-		}
+		t.Run(stmt, func(t *testing.T) {
+			_, err := st.DB().ExecContext(ctx, stmt)
+			var pe *pq.Error
+			if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "append-only") {
+				t.Errorf("%s: %v, want the append-only refusal", stmt, err)
+			}
+		})
 	}
 	st.DB().Exec(`RESET auditgraph.retention_drop`)
 	var n int
