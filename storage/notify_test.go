@@ -38,38 +38,44 @@ func TestEventFilterMatchesAgreesWithEvents(t *testing.T) {
 	if err != nil || len(stored) != len(batch) {
 		t.Fatalf("EventsBySeq(1, %d) = %d events, %v", len(batch), len(stored), err)
 	}
-	for _, f := range []storage.EventFilter{
-		{},
-		{Actions: []string{"user:login", "run:update"}},
-		{Actor: "7"},
-		{Actor: "bob@x.io"},
-		{TargetUser: "carol@x.io"},
-		{TargetUser: "user-9"},
-		{Entity: "ml"},
-		{Project: "p"},
-		{CodeMin: 400},
-		{CodeMax: 299},
-		{CodeMin: 200, CodeMax: 499},
-		{Actions: []string{"user:login"}, CodeMin: 400},
+	for _, tc := range []struct {
+		name string
+		f    storage.EventFilter
+	}{
+		{"no filter", storage.EventFilter{}},
+		{"two actions", storage.EventFilter{Actions: []string{"user:login", "run:update"}}},
+		{"actor user id", storage.EventFilter{Actor: "7"}},
+		{"actor email", storage.EventFilter{Actor: "bob@x.io"}},
+		{"target email", storage.EventFilter{TargetUser: "carol@x.io"}},
+		{"target asset", storage.EventFilter{TargetUser: "user-9"}},
+		{"entity", storage.EventFilter{Entity: "ml"}},
+		{"project", storage.EventFilter{Project: "p"}},
+		{"code min", storage.EventFilter{CodeMin: 400}},
+		{"code max", storage.EventFilter{CodeMax: 299}},
+		{"code range", storage.EventFilter{CodeMin: 200, CodeMax: 499}},
+		{"action and code", storage.EventFilter{Actions: []string{"user:login"}, CodeMin: 400}},
 	} {
-		f.OrgID, f.Start, f.End, f.Limit = org, time.Unix(0, 0), time.Now().Add(time.Hour), 100
-		rows, _, _, err := s.Events(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sql, live []int64
-		for _, e := range rows {
-			sql = append(sql, e.Seq)
-		}
-		for _, e := range stored {
-			if f.Matches(e.Event) {
-				live = append(live, e.Seq)
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			f.OrgID, f.Start, f.End, f.Limit = org, time.Unix(0, 0), time.Now().Add(time.Hour), 100
+			rows, _, _, err := s.Events(ctx, f)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		slices.Sort(sql)
-		if !slices.Equal(live, sql) {
-			t.Errorf("%+v: Matches selects %v, Events %v", f, live, sql)
-		}
+			var sql, live []int64
+			for _, e := range rows {
+				sql = append(sql, e.Seq)
+			}
+			for _, e := range stored {
+				if f.Matches(e.Event) {
+					live = append(live, e.Seq)
+				}
+			}
+			slices.Sort(sql)
+			if !slices.Equal(live, sql) {
+				t.Errorf("%+v: Matches selects %v, Events %v", f, live, sql)
+			}
+		})
 	}
 }
 
