@@ -1162,29 +1162,31 @@ func testAuditEventsOrder(t *testing.T, e *env) {
 
 func testAuditEventsPaging(t *testing.T, e *env) {
 	for _, order := range []string{"OLDEST_FIRST", "NEWEST_FIRST"} {
-		all := e.events(`first: 100, order: ` + order + `, filter: {numDays: 10}`).tags()
-		for _, size := range []int{1, 2, 3} {
-			var got []string
-			after := ""
-			for i := 0; i <= len(all); i++ {
-				args := fmt.Sprintf(`first: %d, order: %s, filter: {numDays: 10}`, size, order)
-				if after != "" {
-					args += fmt.Sprintf(", after: %q", after)
+		t.Run(order, func(t *testing.T) {
+			all := e.events(`first: 100, order: ` + order + `, filter: {numDays: 10}`).tags()
+			for _, size := range []int{1, 2, 3} {
+				var got []string
+				after := ""
+				for i := 0; i <= len(all); i++ {
+					args := fmt.Sprintf(`first: %d, order: %s, filter: {numDays: 10}`, size, order)
+					if after != "" {
+						args += fmt.Sprintf(", after: %q", after)
+					}
+					p := e.events(args)
+					got = append(got, p.tags()...)
+					if p.PageInfo.HasPreviousPage != (i > 0) || p.PageInfo.HasNextPage != (len(got) < len(all)) {
+						t.Errorf("%s, first %d, page %d: hasNextPage %v, hasPreviousPage %v", order, size, i, p.PageInfo.HasNextPage, p.PageInfo.HasPreviousPage)
+					}
+					if !p.PageInfo.HasNextPage {
+						break
+					}
+					after = *p.PageInfo.EndCursor
 				}
-				p := e.events(args)
-				got = append(got, p.tags()...)
-				if p.PageInfo.HasPreviousPage != (i > 0) || p.PageInfo.HasNextPage != (len(got) < len(all)) {
-					t.Errorf("%s, first %d, page %d: hasNextPage %v, hasPreviousPage %v", order, size, i, p.PageInfo.HasNextPage, p.PageInfo.HasPreviousPage)
+				if !slices.Equal(got, all) {
+					t.Errorf("auditEvents(%s) paged by %d = %v, want %v", order, size, got, all)
 				}
-				if !p.PageInfo.HasNextPage {
-					break
-				}
-				after = *p.PageInfo.EndCursor
 			}
-			if !slices.Equal(got, all) {
-				t.Errorf("auditEvents(%s) paged by %d = %v, want %v", order, size, got, all)
-			}
-		}
+		})
 	}
 }
 
