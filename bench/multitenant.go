@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/auth"
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/ingest"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/log/ingest"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -8,9 +8,9 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -3,8 +3,8 @@ package resolvers
 import (
 	"time"
 
-	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/alerting"
 )
 
 // ruleFromInput translates an AlertRuleInput; the service validates it.

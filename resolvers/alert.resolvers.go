@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/alerting/rules"
-	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/alerting/rules"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

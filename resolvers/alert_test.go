@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
 	"github.com/auditgraph/auditgraph/notify/outbox"
 	"github.com/auditgraph/auditgraph/notify/webhook"
-	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -3,10 +3,10 @@ package resolvers
 import (
 	"context"
 
-	"github.com/auditgraph/auditgraph/auth"
-	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
 )
 
 func slackAppModel(app connect.SlackApp) *model.SlackApp {

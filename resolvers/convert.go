@@ -9,9 +9,9 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/auth"
-	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
 )
 
 // MaxPageSize caps `first` on every connection.

@@ -7,13 +7,13 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/auditgraph/auditgraph/activity"
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/auditlog"
-	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/userstatus"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
+	"github.com/auditgraph/auditgraph/internal/log/auditlog"
 )
 
 // viewer returns the caller, or a user with no rights when there is none

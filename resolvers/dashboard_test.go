@@ -19,7 +19,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

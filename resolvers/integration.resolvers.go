@@ -9,9 +9,9 @@ import (
 	"context"
 	"strings"
 
-	"github.com/auditgraph/auditgraph/connect"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/auth"
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

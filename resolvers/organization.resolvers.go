@@ -12,9 +12,9 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
 	"github.com/auditgraph/auditgraph/storage"
-	"github.com/auditgraph/auditgraph/userstatus"
 )
 
 // User is the resolver for the user field.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/server"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 

@@ -9,16 +9,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/auditgraph/auditgraph/activity"
-	"github.com/auditgraph/auditgraph/alerting/rules"
-	"github.com/auditgraph/auditgraph/auditlog"
-	"github.com/auditgraph/auditgraph/connect"
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/live"
-	"github.com/auditgraph/auditgraph/loaders"
-	"github.com/auditgraph/auditgraph/secretbox"
-	"github.com/auditgraph/auditgraph/verify"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/alerting/rules"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/log/auditlog"
+	"github.com/auditgraph/auditgraph/internal/log/live"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/loaders"
 )
 
 //go:generate go tool gqlgen generate

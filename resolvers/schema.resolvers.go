@@ -11,7 +11,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

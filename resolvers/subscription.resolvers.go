@@ -10,11 +10,11 @@ import (
 	"errors"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/auditgraph/auditgraph/auditlog"
-	"github.com/auditgraph/auditgraph/auth"
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/live"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/log/auditlog"
+	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 

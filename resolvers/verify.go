@@ -7,8 +7,8 @@ import (
 
 	"github.com/auditgraph/auditgraph/chain"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/verify"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
 )
 
 // oneVerification claims org's verification slot, or refuses with

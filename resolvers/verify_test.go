@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/metrics"
-	"github.com/auditgraph/auditgraph/metrics/metricstest"
-	"github.com/auditgraph/auditgraph/notary"
-	"github.com/auditgraph/auditgraph/server"
-	"github.com/auditgraph/auditgraph/verify"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics/metricstest"
+	"github.com/auditgraph/auditgraph/internal/server"
 )
 
 const verifyQuery = `query($org: String!) { verifyAuditLog(organization: $org) {

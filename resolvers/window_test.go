@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/auditgraph/auditgraph/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 )
 
 // GraphQL's auditEvents(filter: {from, to}) and REST's startDate/endDate

@@ -15,10 +15,10 @@ import (
 	_ "gocloud.dev/blob/fileblob"
 
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/bucketsync"
-	"github.com/auditgraph/auditgraph/ledger"
-	"github.com/auditgraph/auditgraph/notary"
-	"github.com/auditgraph/auditgraph/retention"
+	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
+	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/log/retention"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/ledger"
+	"github.com/auditgraph/auditgraph/internal/log/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

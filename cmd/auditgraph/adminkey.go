@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 )
 
 // createAdminKey runs `auditgraph keys create-admin-key`: a new API key for

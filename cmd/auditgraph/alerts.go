@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/auditgraph/auditgraph/bucketsync"
-	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/notify/outbox"
-	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -22,10 +22,10 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/auditgraph/auditgraph/chain"
-	"github.com/auditgraph/auditgraph/metrics"
-	"github.com/auditgraph/auditgraph/notary"
+	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/storage"
-	"github.com/auditgraph/auditgraph/verify"
 )
 
 // signingKeyEnv holds the signing key itself; it is read from the

@@ -15,7 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/auditgraph/auditgraph/chain"
-	"github.com/auditgraph/auditgraph/notary"
+	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

@@ -11,8 +11,8 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/auditgraph/auditgraph/pgembed"
-	"github.com/auditgraph/auditgraph/retention"
+	"github.com/auditgraph/auditgraph/internal/log/retention"
+	"github.com/auditgraph/auditgraph/internal/platform/pgembed"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

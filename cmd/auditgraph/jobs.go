@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/auditgraph/auditgraph/bucketsync"
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/metrics"
-	"github.com/auditgraph/auditgraph/retention"
+	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
+	"github.com/auditgraph/auditgraph/internal/log/retention"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

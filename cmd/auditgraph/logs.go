@@ -14,8 +14,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/auditgraph/auditgraph/bucketsync"
-	"github.com/auditgraph/auditgraph/logpull"
+	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
+	"github.com/auditgraph/auditgraph/internal/log/logpull"
 )
 
 const logsUsage = `usage: auditgraph logs pull --url URL --username U --out DIR|BUCKET-URL [flags]

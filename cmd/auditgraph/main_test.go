@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/logtest"
+	"github.com/auditgraph/auditgraph/internal/platform/logtest"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

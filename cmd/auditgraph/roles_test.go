@@ -16,8 +16,8 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
-	"github.com/auditgraph/auditgraph/ledger"
-	"github.com/auditgraph/auditgraph/notary"
+	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

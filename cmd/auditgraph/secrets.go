@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/auditgraph/auditgraph/connect"
-	"github.com/auditgraph/auditgraph/secretbox"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditgraph/auditgraph/connect"
-	"github.com/auditgraph/auditgraph/secretbox"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

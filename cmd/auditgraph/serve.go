@@ -15,15 +15,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditgraph/auditgraph/activity"
-	"github.com/auditgraph/auditgraph/connect"
-	"github.com/auditgraph/auditgraph/deployment"
-	"github.com/auditgraph/auditgraph/identity"
-	"github.com/auditgraph/auditgraph/live"
-	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/log/live"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
+	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/notify/outbox"
-	"github.com/auditgraph/auditgraph/server"
-	"github.com/auditgraph/auditgraph/verify"
 )
 
 // serve runs the server until ctx ends (SIGINT, SIGTERM) or one of its

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditgraph/auditgraph/pgembed"
+	"github.com/auditgraph/auditgraph/internal/platform/pgembed"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )

@@ -3,8 +3,8 @@ package integration
 import (
 	"fmt"
 
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
 	"github.com/auditgraph/auditgraph/notify"
-	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
-	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -22,12 +22,12 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/auditgraph/auditgraph/alerting"
 	"github.com/auditgraph/auditgraph/audit"
-	"github.com/auditgraph/auditgraph/metrics"
+	"github.com/auditgraph/auditgraph/internal/alerting"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
-	"github.com/auditgraph/auditgraph/secretbox"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/auditgraph/auditgraph/pgembed"
+	"github.com/auditgraph/auditgraph/internal/platform/pgembed"
 	"github.com/auditgraph/auditgraph/storage"
 )
 

@@ -18,8 +18,8 @@ const module = "github.com/auditgraph/auditgraph"
 // one is gone, so that the list only shrinks. The resolvers and the server
 // still read the store directly until every read goes through a service.
 var knownViolations = map[string][]string{
-	"resolvers": {"storage"},
-	"server":    {"storage"},
+	"resolvers":       {"storage"},
+	"internal/server": {"storage"},
 }
 
 // A rule says which of the module's packages a package may not import.
@@ -41,7 +41,7 @@ var rules = []rule{
 	},
 	{
 		name:      "resolvers and server never import storage",
-		applies:   func(pkg string) bool { return under(pkg, "resolvers") || under(pkg, "server") },
+		applies:   func(pkg string) bool { return under(pkg, "resolvers") || under(pkg, "internal/server") },
 		forbidden: func(_, imp string) bool { return under(imp, "storage") },
 	},
 	{
@@ -156,15 +156,15 @@ func TestLayering(t *testing.T) {
 func TestRulesCatchViolations(t *testing.T) {
 	pkgs := []listed{
 		{ImportPath: "storage", Imports: []string{"audit", "chain"}},
-		{ImportPath: "server/handlers", Imports: []string{"storage/storagetest", "ledger"}},
+		{ImportPath: "internal/server/handlers", Imports: []string{"storage/storagetest", "internal/log/ledger"}},
 		{ImportPath: "resolvers", Imports: []string{"storage"}},
-		{ImportPath: "ledger", XTestImports: []string{"cmd/auditgraph"}},
+		{ImportPath: "internal/log/ledger", XTestImports: []string{"cmd/auditgraph"}},
 		{ImportPath: "cmd/auditgraph", Imports: []string{"cmd/auditgraph/internal"}},
 	}
 	want := map[string][]string{
 		"storage imports only audit":                {"storage -> chain"},
-		"resolvers and server never import storage": {"resolvers -> storage", "server/handlers -> storage/storagetest"},
-		"nothing imports cmd":                       {"ledger -> cmd/auditgraph"},
+		"resolvers and server never import storage": {"internal/server/handlers -> storage/storagetest", "resolvers -> storage"},
+		"nothing imports cmd":                       {"internal/log/ledger -> cmd/auditgraph"},
 	}
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {

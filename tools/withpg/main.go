@@ -18,7 +18,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/auditgraph/auditgraph/pgembed"
+	"github.com/auditgraph/auditgraph/internal/platform/pgembed"
 )
 
 func main() {

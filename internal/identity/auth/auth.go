@@ -1,0 +1,190 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// Principal is who a request acts as.
+type Principal struct {
+	User  storage.User
+	KeyID int64
+	// IP is the client address, recorded as actor_ip on the events it causes.
+	IP string
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the request's principal, or nil when unauthenticated.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// Realm is sent in WWW-Authenticate challenges.
+const Realm = "auditgraph"
+
+// Errors Authenticate returns; their text is safe to show to the client.
+var (
+	ErrNoCredentials  = errors.New("authentication required: send HTTP Basic username:API-KEY or a Bearer API key")
+	ErrBadCredentials = errors.New("invalid username or API key")
+	ErrMalformed      = errors.New("malformed Authorization header")
+	ErrDeactivated    = errors.New("user is deactivated")
+)
+
+// Keys looks users up by key hash; *storage.Store implements it.
+type Keys interface {
+	Authenticate(ctx context.Context, hash []byte) (storage.User, int64, error)
+}
+
+// Authenticator checks the credentials of HTTP requests.
+type Authenticator struct {
+	keys Keys
+	log  *slog.Logger
+	// OnFailure, when set, is told of each refusal of credentials: its
+	// reason (one of metrics' Auth reasons) and whether it was answered 429.
+	OnFailure func(reason string, throttled bool)
+
+	now      func() time.Time
+	failures *limiter
+	// logs and throttleLogs hold back failure lines and throttling lines
+	// beyond a few a minute.
+	logs, throttleLogs logGate
+}
+
+// New returns an Authenticator over keys.
+func New(keys Keys, log *slog.Logger) *Authenticator {
+	return &Authenticator{keys: keys, log: log, now: time.Now, failures: newLimiter(FailureRate, FailureBurst, maxSources)}
+}
+
+// Authenticate returns the principal named by r's Authorization header:
+// "Basic base64(username:API-KEY)" or "Bearer API-KEY".
+func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	return a.AuthenticateHeader(r.Context(), r.Header.Get("Authorization"), ClientIP(r))
+}
+
+// AuthenticateHeader returns the principal named by an Authorization header
+// value h, as Authenticate does, for credentials that arrive another way
+// (a WebSocket's connection_init payload); ip is the client's address.
+func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*Principal, error) {
+	if h == "" {
+		return nil, ErrNoCredentials
+	}
+	scheme, cred, ok := strings.Cut(h, " ")
+	if !ok {
+		return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
+	}
+	cred = strings.TrimSpace(cred)
+	var username, key string
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
+		}
+		username, key, ok = strings.Cut(string(raw), ":")
+		if !ok {
+			return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
+		}
+	case "bearer":
+		key = cred
+	default:
+		return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
+	}
+	if key == "" {
+		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
+	}
+	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Basic auth names the user; a key presented under another name is refused
+	// rather than silently accepted for its owner.
+	if username != "" && username != u.Username {
+		return nil, refuse(ErrBadCredentials, metrics.AuthWrongUser, username)
+	}
+	if u.Deactivated() {
+		return nil, refuse(ErrDeactivated, metrics.AuthDeactivated, u.Username)
+	}
+	return &Principal{User: u, KeyID: keyID, IP: ip}, nil
+}
+
+// Require wraps next so that it only runs for authenticated requests, with
+// the principal in the request context. Others get 401 with a challenge, or
+// 429 when their address failed too often (see Failed).
+func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r)
+		if err != nil {
+			if !IsAuthError(err) {
+				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+				WriteUnavailable(w, "authentication is unavailable, try again")
+				return
+			}
+			if wait := a.Failed(r.Context(), ClientIP(r), err); wait > 0 {
+				WriteThrottled(w, wait)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+			WriteError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+// IsAuthError reports whether err refuses the credentials, rather than
+// saying that they could not be checked.
+func IsAuthError(err error) bool {
+	return errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrBadCredentials) ||
+		errors.Is(err, ErrMalformed) || errors.Is(err, ErrDeactivated)
+}
+
+// WriteError answers with the JSON error body every auditgraph API uses.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// unavailableRetry is the Retry-After of a 503 for a database that went
+// away, in seconds: about what a PostgreSQL restart takes.
+const unavailableRetry = "2"
+
+// WriteUnavailable answers 503 with Retry-After for a request that failed
+// because the database could not be reached or went away: trying again
+// shortly can succeed.
+func WriteUnavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", unavailableRetry)
+	WriteError(w, http.StatusServiceUnavailable, msg)
+}
+
+// ClientIP returns the address r came from.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

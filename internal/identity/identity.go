@@ -1,0 +1,154 @@
+// Package identity manages organizations, users, memberships, teams,
+// service accounts and API keys. Every change it makes is written together
+// with its audit event in one transaction: no change without its event, no
+// event without its change.
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// ErrInvalid wraps errors about bad input; the text says what was wrong.
+var ErrInvalid = errors.New("invalid input")
+
+func invalid(format string, args ...any) error {
+	return fault.New(ErrInvalid, format, args...)
+}
+
+// Service applies identity changes on behalf of an authenticated principal.
+type Service struct {
+	store *storage.Store
+	mode  deployment.Mode
+	log   *slog.Logger
+	// beforeCommit, when set by tests, runs inside each change's transaction
+	// after the change and its events were written.
+	beforeCommit func(*storage.Tx) error
+}
+
+// New returns a Service over store for a server running in mode.
+func New(store *storage.Store, mode deployment.Mode, log *slog.Logger) *Service {
+	return &Service{store: store, mode: mode, log: log}
+}
+
+// change runs fn in a transaction; fn records its events on the recorder,
+// which writes them in the same transaction before it commits.
+func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx *storage.Tx, rec *recorder) error) error {
+	return s.store.InTx(ctx, func(tx *storage.Tx) error {
+		rec := &recorder{actor: actor, now: time.Now().UTC(), byOrg: map[int64][]audit.Event{}}
+		if err := fn(tx, rec); err != nil {
+			return err
+		}
+		for _, orgID := range rec.orgs {
+			if err := ledger.Append(ctx, tx, orgID, rec.byOrg[orgID]); err != nil {
+				return err
+			}
+		}
+		if s.beforeCommit != nil {
+			return s.beforeCommit(tx)
+		}
+		return nil
+	})
+}
+
+// recorder collects a change's audit events per organization.
+type recorder struct {
+	actor *auth.Principal
+	now   time.Time
+	orgs  []int64
+	byOrg map[int64][]audit.Event
+}
+
+// add records e in org's log, filling in the actor, the time and the
+// response code of a change that succeeded.
+func (r *recorder) add(orgID int64, e audit.Event) {
+	if r.actor != nil {
+		e.ActorUserID = id(r.actor.User.ID)
+		e.ActorEmail = r.actor.User.Email
+		e.ActorIP = r.actor.IP
+	}
+	e.Timestamp = r.now
+	e.ResponseCode = 200
+	if _, ok := r.byOrg[orgID]; !ok {
+		r.orgs = append(r.orgs, orgID)
+	}
+	r.byOrg[orgID] = append(r.byOrg[orgID], e)
+}
+
+// id renders a database id the way events carry asset ids.
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// userEvent returns an event about u as its target.
+func userEvent(a audit.Action, u storage.User) audit.Event {
+	return audit.Event{Action: a, UserAsset: id(u.ID), UserEmail: u.Email}
+}
+
+// teamEvent returns an event about team t.
+func teamEvent(a audit.Action, t storage.Team) audit.Event {
+	return audit.Event{Action: a, EntityAsset: id(t.ID), EntityName: t.Name}
+}
+
+// userOrgs returns the organizations whose logs record a change to u: every
+// organization u belongs to. A user in none is recorded in the instance's own
+// organization; multi-tenant has none, and the platform does not collect
+// user actions tied to no organization there.
+func (s *Service) userOrgs(ctx context.Context, tx *storage.Tx, u storage.User) ([]int64, error) {
+	ms, err := tx.UserMemberships(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	var orgs []int64
+	for _, m := range ms {
+		orgs = append(orgs, m.OrgID)
+	}
+	if len(orgs) == 0 && s.mode.HasInstanceOrg() {
+		if org, err := s.instanceOrg(ctx, tx); err == nil {
+			orgs = append(orgs, org.ID)
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return orgs, nil
+}
+
+// instanceOrg returns the organization created at first start.
+func (s *Service) instanceOrg(ctx context.Context, tx *storage.Tx) (storage.Organization, error) {
+	v, err := tx.Setting(ctx, storage.SettingInstanceOrg)
+	if err != nil {
+		return storage.Organization{}, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return storage.Organization{}, fmt.Errorf("identity: bad instance organization setting %q", v)
+	}
+	return tx.Organization(ctx, n)
+}
+
+// InstanceOrg returns the instance's own organization, if the mode has one.
+func (s *Service) InstanceOrg(ctx context.Context) (storage.Organization, error) {
+	var org storage.Organization
+	err := s.store.InTx(ctx, func(tx *storage.Tx) (err error) {
+		org, err = s.instanceOrg(ctx, tx)
+		return err
+	})
+	return org, err
+}
+
+func requireInstanceAdmin(actor *auth.Principal, what string) error {
+	if !actor.User.InstanceAdmin {
+		return access.Forbidden("only an instance admin may %s", what)
+	}
+	return nil
+}

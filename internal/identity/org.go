@@ -1,0 +1,84 @@
+package identity
+
+import (
+	"context"
+	"errors"
+
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// CreateOrganization creates an organization (instance admins only). The
+// catalog has no organization action; an organization is the platform's
+// top-level entity, so its creation is recorded as team:create in its own log.
+func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal, name, plan string) (storage.Organization, error) {
+	var org storage.Organization
+	if err := requireInstanceAdmin(actor, "create organizations"); err != nil {
+		return org, err
+	}
+	plan = orDefault(plan, "free")
+	if err := CheckName("organization name", name); err != nil {
+		return org, err
+	}
+	if err := checkOneOf("plan", plan, Plans); err != nil {
+		return org, err
+	}
+	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
+		org, err = tx.CreateOrganization(ctx, name, plan)
+		if err != nil {
+			return conflict(err, "an organization called %s exists already", name)
+		}
+		rec.add(org.ID, audit.Event{Action: audit.TeamCreate, EntityAsset: "org-" + id(org.ID), EntityName: org.Name})
+		return nil
+	})
+	return org, err
+}
+
+// Organization returns the organization called name if actor may see it.
+func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (storage.Organization, error) {
+	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
+	if errors.Is(err, storage.ErrNotFound) && !actor.User.InstanceAdmin {
+		// Refused as an organization the actor is not in.
+		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
+	}
+	if err != nil {
+		return org, notFound(err, "no organization called %q", name)
+	}
+	access.Remember(ctx, org.ID, actor.User.ID, m)
+	return org, access.RequireMember(ctx, s.store, actor.User, org)
+}
+
+// Organizations returns the organizations actor may see: all of them for an
+// instance admin, their own for anyone else.
+func (s *Service) Organizations(ctx context.Context, actor *auth.Principal, after int64, limit int) ([]storage.Organization, int, error) {
+	if actor.User.InstanceAdmin {
+		orgs, err := s.store.Organizations(ctx, after, limit)
+		if err != nil {
+			return nil, 0, err
+		}
+		n, err := s.store.CountOrganizations(ctx)
+		return orgs, n, err
+	}
+	all, err := s.store.UserOrganizations(ctx, actor.User.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	var mine []storage.Organization
+	for _, o := range all {
+		if role, err := access.Role(ctx, s.store, actor.User, o.ID); err != nil {
+			return nil, 0, err
+		} else if role != "" {
+			mine = append(mine, o)
+		}
+	}
+	n := len(mine)
+	var page []storage.Organization
+	for _, o := range mine {
+		if o.ID > after && len(page) < limit {
+			page = append(page, o)
+		}
+	}
+	return page, n, nil
+}

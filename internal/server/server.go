@@ -1,0 +1,209 @@
+// Package server wires auditgraph's HTTP APIs: GraphQL, health checks and,
+// later, the REST audit-log API.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/auditgraph/auditgraph/internal/alerting/rules"
+	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/log/auditlog"
+	"github.com/auditgraph/auditgraph/internal/log/live"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/loaders"
+	"github.com/auditgraph/auditgraph/internal/platform/metrics"
+	"github.com/auditgraph/auditgraph/internal/platform/playground"
+	"github.com/auditgraph/auditgraph/resolvers"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// Config is what the HTTP server needs.
+type Config struct {
+	Store    *storage.Store
+	Identity *identity.Service
+	Mode     deployment.Mode
+	Log      *slog.Logger
+	// Version is reported by the index page.
+	Version string
+	// Tracker, when set, counts authenticated requests as user activity
+	// (self-managed and dedicated only: multi-tenant counts audited actions).
+	Tracker *activity.Tracker
+	// ActivityCutoff is the first instant that counts as activity in
+	// multi-tenant mode.
+	ActivityCutoff time.Time
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Live, when set, serves the auditEvents subscription; whoever creates
+	// it runs it.
+	Live *live.Hub
+	// Metrics records the server's metrics; nil makes a set of its own.
+	Metrics *metrics.Metrics
+	// MetricsElsewhere says the caller serves Metrics on a listener of its
+	// own (--metrics-listen), so this handler has no /metrics route.
+	MetricsElsewhere bool
+	// Secrets seals and opens stored secrets (Slack, webhooks); nil when the
+	// server runs without the instance key.
+	Secrets *secretbox.Box
+	// PublicURL is the URL users reach the server at (the Slack redirect URL).
+	PublicURL string
+	// SlackAPIURL and SlackAuthorizeURL replace Slack's Web API base and
+	// OAuth authorize URL when set (tests, Slack-compatible gateways).
+	SlackAPIURL, SlackAuthorizeURL string
+	// Verify answers the verifyAuditLog query; nil turns it off.
+	Verify *verify.Service
+	// GraphQLMaxBody is the largest POST /graphql body read, in bytes;
+	// larger ones get 413. 0 means DefaultGraphQLMaxBody.
+	GraphQLMaxBody int64
+	// IngestMemory bounds the decompressed bytes of the audit event batches
+	// being read or stored at once; a batch that finds no room within
+	// IngestWait is refused with 503. Zero means DefaultIngestMemory and 5s.
+	IngestMemory int64
+	IngestWait   time.Duration
+}
+
+// New returns the handler of every route.
+func New(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.GraphQLMaxBody <= 0 {
+		cfg.GraphQLMaxBody = DefaultGraphQLMaxBody
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
+	}
+	authn := auth.New(cfg.Store, cfg.Log)
+	authn.OnFailure = cfg.Metrics.AuthFailure
+	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
+		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
+	if cfg.Mode.MultiTenant() {
+		api.activeSince = cfg.ActivityCutoff
+	}
+	// protect requires credentials and counts the request as activity.
+	protect := func(h http.Handler) http.Handler {
+		if cfg.Tracker == nil || cfg.Mode.MultiTenant() {
+			return authn.Require(h)
+		}
+		return authn.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cfg.Tracker.Seen(auth.FromContext(r.Context()).User.ID, cfg.Now())
+			h.ServeHTTP(w, r)
+		}))
+	}
+	// seen counts a WebSocket connection's user as active, as protect does.
+	var seen func(userID int64)
+	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
+		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
+	}
+	conn := newConnect(cfg)
+	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: rules.New(cfg.Store), Stats: activity.NewStats(cfg.Store),
+		AuditLog: auditlog.NewReader(cfg.Store, cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, cfg.Store) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
+	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), cfg.Store); err != nil {
+			cfg.Log.WarnContext(r.Context(), "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("/graphql", websocketOr(gql, protect(gql)))
+	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
+	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
+	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
+	routeSlack(mux, conn, api, protect)
+	if !cfg.MetricsElsewhere {
+		// The figures add up every organization's traffic and events, so on
+		// the API's listener they are for instance admins; a scraper without
+		// credentials gets its own listener (--metrics-listen). A scrape is
+		// not user activity: authn.Require, not protect.
+		mux.Handle("GET /metrics", authn.Require(instanceAdminOnly(cfg.Metrics.Handler())))
+	}
+	// The playground page and its assets hold no data: they load without
+	// credentials, and the page asks for them before it sends any query.
+	pg := playground.Handler("/graphql")
+	mux.Handle("/graphiql", pg)
+	mux.Handle("/graphiql/", pg)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		indexPage.Execute(w, struct{ Version, Mode string }{cfg.Version, string(cfg.Mode)})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+	return logRequests(cfg.Log, cfg.Metrics.InstrumentHandler(mux, refuseCrossOrigin(cfg.PublicURL, mux)))
+}
+
+// instanceAdminOnly refuses every authenticated caller but instance admins.
+func instanceAdminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !auth.FromContext(r.Context()).User.InstanceAdmin {
+			auth.WriteError(w, http.StatusForbidden, "metrics are for instance admins")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ready checks that the database answers and has every migration applied.
+func ready(ctx context.Context, s *storage.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	n, err := s.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d database migrations not applied", n)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs one line per request: never headers or query strings,
+// which can carry credentials.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.code), slog.Duration("duration", time.Since(start)))
+	})
+}
