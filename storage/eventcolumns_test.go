@@ -20,7 +20,7 @@ import (
 func TestEventColumnsRoundTrip(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	ts := time.Date(2026, 2, 3, 4, 5, 6, 789000, time.UTC)
 	var want []audit.Event
 	for i, k := range audit.Specs {

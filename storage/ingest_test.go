@@ -14,46 +14,14 @@ import (
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
-// newOrg creates an organization with one member, returning both ids.
-func newOrg(t *testing.T, s *storage.Store, name, email string) (orgID, userID int64) {
-	t.Helper()
-	ctx := context.Background()
-	err := s.InTx(ctx, func(tx *storage.Tx) error {
-		o, err := tx.CreateOrganization(ctx, name, "enterprise")
-		if err != nil {
-			return err
-		}
-		u, err := tx.CreateUser(ctx, storage.NewUser{Username: name + "-user", Email: email})
-		if err != nil {
-			return err
-		}
-		orgID, userID = o.ID, u.ID
-		_, err = tx.AddMembership(ctx, storage.NewMembership{OrgID: o.ID, UserID: u.ID, Role: "member", ModelsSeat: "full", WeaveAccess: "full"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return orgID, userID
-}
-
 func ev(id string, a audit.Action, ts time.Time) ledger.IngestEvent {
 	return ledger.IngestEvent{ClientID: id, Event: audit.Event{Action: a, Timestamp: ts}}
-}
-
-func countEvents(t *testing.T, s *storage.Store, orgID int64) int {
-	t.Helper()
-	var n int
-	if err := s.DB().Get(&n, `SELECT count(*) FROM audit_events WHERE org_id = $1`, orgID); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestRecordActivity(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, user := newOrg(t, s, "acme", "a@acme.io")
+	org, user := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	at := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 	for i := 0; i < 2; i++ { // the same day twice counts once
 		if err := s.RecordActivity(ctx, []storage.Activity{{UserID: user, At: at.Add(time.Duration(i) * time.Hour)}}); err != nil {
@@ -69,7 +37,7 @@ func TestRecordActivity(t *testing.T) {
 func TestStreamEventsOrderAndAnonymize(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	base := time.Now().UTC().Truncate(time.Second).Add(-2 * time.Hour)
 	full := audit.Event{Action: audit.ArtifactRead, ActorEmail: "a@x.io", ActorIP: "1.2.3.4", ActorUserID: "9",
 		ArtifactAsset: "aa", ArtifactDigest: "ad", ArtifactQualifiedName: "aq", ArtifactSequenceAsset: "as",
@@ -117,7 +85,7 @@ func TestStreamEventsOrderAndAnonymize(t *testing.T) {
 func TestEventsPageCompleteWhileIngesting(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	base := time.Now().UTC().Add(-3 * time.Hour)
 	var batch []ledger.IngestEvent
 	for i := 0; i < 250; i++ {

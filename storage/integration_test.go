@@ -15,7 +15,7 @@ func TestIntegrations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t)
-	org, _ := newOrg(t, s, "acme", "a@x.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	create := func(in storage.Integration) (storage.Integration, error) {
 		var out storage.Integration
 		err := s.InTx(ctx, func(tx *storage.Tx) error {
@@ -77,7 +77,7 @@ func TestOrganizationWithMembership(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t)
-	orgID, userID := newOrg(t, s, "acme", "a@x.io")
+	orgID, userID := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	want, err := s.Membership(ctx, orgID, userID)
 	if err != nil {
 		t.Fatal(err)

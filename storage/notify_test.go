@@ -19,7 +19,7 @@ func TestEventFilterMatchesAgreesWithEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t)
-	org, _ := newOrg(t, s, "acme", "a@x.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	batch := []audit.Event{
 		{Action: audit.UserLogin, ActorEmail: "alice@x.io", ActorUserID: "7", ResponseCode: 200},
 		{Action: audit.UserLogin, ActorEmail: "bob@x.io", ResponseCode: 401},

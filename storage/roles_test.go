@@ -98,7 +98,7 @@ func TestAppRoleCannotTamper(t *testing.T) {
 			}
 		})
 	}
-	if n := countEvents(t, owner, org.ID); n != 2 {
+	if n := storagetest.CountEvents(t, owner, org.ID); n != 2 {
 		t.Errorf("events after the refused statements = %d, want 2", n)
 	}
 

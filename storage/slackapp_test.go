@@ -43,7 +43,7 @@ func TestSlackAppSettings(t *testing.T) {
 	if _, err := s.SlackApp(ctx); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("SlackApp after clearing: err = %v, want ErrNotFound", err)
 	}
-	org, _ := newOrg(t, s, "acme", "a@x.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	if err := s.InTx(ctx, func(tx *storage.Tx) error {
 		_, err := tx.CreateIntegration(ctx, storage.Integration{OrgID: org, Name: "hook", Kind: "slack", URLSealed: []byte{1}})
 		return err
@@ -83,7 +83,7 @@ func TestConfigChangesAppendOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t)
-	org, user := newOrg(t, s, "acme", "a@x.io")
+	org, user := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	for _, c := range []storage.ConfigChange{
 		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: storage.ChangeIntegrationConnect, Target: "#alerts (Acme)"},
 		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: storage.ChangeIntegrationDisconnect, Target: "#alerts (Acme)"},

@@ -89,7 +89,7 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 			}
 		})
 	}
-	if n := countEvents(t, s, org.ID); n != 2 {
+	if n := storagetest.CountEvents(t, s, org.ID); n != 2 {
 		t.Errorf("events after refused statements = %d, want 2", n)
 	}
 }
@@ -259,7 +259,7 @@ func TestAppendEventsRejects(t *testing.T) {
 			}
 		})
 	}
-	if n := countEvents(t, s, org.ID); n != 0 {
+	if n := storagetest.CountEvents(t, s, org.ID); n != 0 {
 		t.Errorf("events after rejected appends = %d, want 0", n)
 	}
 	var last int64
@@ -458,7 +458,7 @@ func TestIngestWithCaseVariantEmails(t *testing.T) {
 	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, user := newOrg(t, s, "acme", "ann@acme.io")
+	org, user := storagetest.NewOrgWithMember(t, s, "acme", "ann@acme.io")
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
 		_, err := tx.CreateUser(ctx, storage.NewUser{Username: "ann2", Email: "Ann@acme.io"})
 		return err

@@ -236,3 +236,37 @@ func NewOrg(t testing.TB, s *storage.Store, name string) int64 {
 	}
 	return id
 }
+
+// NewOrgWithMember creates an organization with one member (username
+// name+"-user", the given email) and returns both ids.
+func NewOrgWithMember(t testing.TB, s *storage.Store, name, email string) (orgID, userID int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.InTx(ctx, func(tx *storage.Tx) error {
+		o, err := tx.CreateOrganization(ctx, name, "enterprise")
+		if err != nil {
+			return err
+		}
+		u, err := tx.CreateUser(ctx, storage.NewUser{Username: name + "-user", Email: email})
+		if err != nil {
+			return err
+		}
+		orgID, userID = o.ID, u.ID
+		_, err = tx.AddMembership(ctx, storage.NewMembership{OrgID: o.ID, UserID: u.ID, Role: "member", ModelsSeat: "full", WeaveAccess: "full"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orgID, userID
+}
+
+// CountEvents returns how many events an organization's log holds.
+func CountEvents(t testing.TB, s *storage.Store, orgID int64) int {
+	t.Helper()
+	var n int
+	if err := s.DB().Get(&n, `SELECT count(*) FROM audit_events WHERE org_id = $1`, orgID); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

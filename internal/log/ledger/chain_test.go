@@ -19,7 +19,7 @@ import (
 func TestStoredEventsAreChained(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	ts := time.Now().Add(-time.Hour).Truncate(time.Second).Add(999_999_999) // rounds up if not truncated first
 	if _, err := ledger.Ingest(ctx, s, org, []ledger.IngestEvent{ev("a", audit.RunUpdate, ts), ev("", audit.RunStop, time.Time{})}, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestStoredEventsAreChained(t *testing.T) {
 func TestConcurrentAppendsFormOneChain(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	errs := make(chan error, 16)
 	for g := range 8 {
 		go func() {

@@ -14,7 +14,7 @@ import (
 func TestIngestIsIdempotent(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	ts := time.Now().Add(-time.Hour)
 	batch := []ledger.IngestEvent{ev("a", audit.RunUpdate, ts), ev("b", audit.RunStop, ts), ev("", audit.UserLogin, ts), ev("a", audit.RunUpdate, ts)}
 	res, err := ledger.Ingest(ctx, s, org, batch, time.Time{})
@@ -31,11 +31,11 @@ func TestIngestIsIdempotent(t *testing.T) {
 	if res.Stored != 0 || res.Duplicates != 2 {
 		t.Errorf("retried Ingest = %+v, want 0 stored, 2 duplicates", res)
 	}
-	if n := countEvents(t, s, org); n != 3 {
+	if n := storagetest.CountEvents(t, s, org); n != 3 {
 		t.Errorf("events stored = %d, want 3", n)
 	}
 	// The same client id in another organization is another event.
-	other, _ := newOrg(t, s, "other", "o@other.io")
+	other, _ := storagetest.NewOrgWithMember(t, s, "other", "o@other.io")
 	if res, err := ledger.Ingest(ctx, s, other, batch[:1], time.Time{}); err != nil || res.Stored != 1 {
 		t.Errorf("Ingest into another org = %+v, %v; want 1 stored", res, err)
 	}
@@ -44,13 +44,13 @@ func TestIngestIsIdempotent(t *testing.T) {
 func TestIngestAllOrNothing(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "a@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	ts := time.Now()
 	bad := []ledger.IngestEvent{ev("a", audit.RunUpdate, ts), ev("b", "run:explode", ts)}
 	if _, err := ledger.Ingest(ctx, s, org, bad, time.Time{}); err == nil {
 		t.Fatal("Ingest with an unknown action succeeded")
 	}
-	if n := countEvents(t, s, org); n != 0 {
+	if n := storagetest.CountEvents(t, s, org); n != 0 {
 		t.Errorf("events after a failed batch = %d, want 0", n)
 	}
 	// The failed batch's ids were not remembered: resending the good part stores it.
@@ -62,7 +62,7 @@ func TestIngestAllOrNothing(t *testing.T) {
 func TestIngestMarksActivity(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, user := newOrg(t, s, "acme", "Ann@acme.io")
+	org, user := storagetest.NewOrgWithMember(t, s, "acme", "Ann@acme.io")
 	day1 := time.Date(2026, 1, 10, 23, 59, 0, 0, time.UTC)
 	day2 := time.Date(2026, 1, 11, 0, 1, 0, 0, time.UTC)
 	s.EnsurePartitions(ctx, day1, day2)
@@ -89,7 +89,7 @@ func TestIngestMarksActivity(t *testing.T) {
 		t.Errorf("activity_days rows = %d, want 2 (the stranger is no member)", days)
 	}
 	// Before the cut-off nothing counts.
-	org2, user2 := newOrg(t, s, "late", "l@late.io")
+	org2, user2 := storagetest.NewOrgWithMember(t, s, "late", "l@late.io")
 	early := ledger.IngestEvent{Event: audit.Event{Action: audit.RunUpdate, Timestamp: day1, ActorUserID: fmt.Sprint(user2)}}
 	if _, err := ledger.Ingest(ctx, s, org2, []ledger.IngestEvent{early}, day2); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestOnlyReportedEventsMarkActivity(t *testing.T) {
 	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, user := newOrg(t, s, "acme", "ann@acme.io")
+	org, user := storagetest.NewOrgWithMember(t, s, "acme", "ann@acme.io")
 	e := audit.Event{Action: audit.RunUpdate, Timestamp: time.Now(), ActorUserID: strconv.FormatInt(user, 10)}
 	if err := s.InTx(ctx, func(tx *storage.Tx) error { return ledger.Append(ctx, tx, org, []audit.Event{e}) }); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestAppendLeavesTheCallersEvents(t *testing.T) {
 	t.Parallel()
 	s := storagetest.New(t)
 	ctx := context.Background()
-	org, _ := newOrg(t, s, "acme", "ann@acme.io")
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "ann@acme.io")
 	own := []audit.Event{{Action: audit.UserRead}}
 	reported := []ledger.IngestEvent{{Event: audit.Event{Action: audit.RunStop}}}
 	before := time.Now()
