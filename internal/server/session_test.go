@@ -575,6 +575,28 @@ func TestSignOut(t *testing.T) {
 	}
 }
 
+// TestSignInAgain checks that signing in from a browser that holds a
+// session ends that session (as a sign-out) and sets a new cookie.
+func TestSignInAgain(t *testing.T) {
+	e := newSessionEnv(t, sessionOptions{})
+	bob := e.mustSignIn("bob")
+	b, _ := json.Marshal(map[string]string{"username": "alice", "apiKey": e.keys["alice"]})
+	resp, body := e.request(http.MethodPost, "/api/session", bob, jsonHeader, string(b))
+	c := sessionCookie(resp)
+	if resp.StatusCode != http.StatusOK || c == nil || c.Value == bob {
+		t.Fatalf("sign-in with bob's cookie: %d %s, cookie %v; want a new session", resp.StatusCode, body, c)
+	}
+	if status, _ := e.viewer(bob, ""); status != http.StatusUnauthorized {
+		t.Errorf("bob's session after alice signed in from the same browser: %d, want 401", status)
+	}
+	if _, who := e.viewer(c.Value, ""); who != "alice" {
+		t.Errorf("the new cookie is %q's, want alice's", who)
+	}
+	if n := e.events("user:logout"); n != 1 {
+		t.Errorf("%d user:logout events, want 1 (bob's)", n)
+	}
+}
+
 // TestSessionsEndOnRevocation checks that deactivating a user or deleting
 // the key a session was opened with ends the session at once, and that a
 // reactivation does not bring it back.

@@ -54,8 +54,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, idle, lifetime time.Duration) *fixture {
 	t.Helper()
+	return newFixtureOn(t, storagetest.New(t), idle, lifetime)
+}
+
+func newFixtureOn(t *testing.T, st *storage.Store, idle, lifetime time.Duration) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	st := storagetest.New(t)
 	log := slog.New(slog.DiscardHandler)
 	ids := identity.New(st, deployment.SelfManaged, log)
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", OrgName: "default"}); err != nil {
@@ -344,5 +348,35 @@ func TestRevokedLifetime(t *testing.T) {
 	f.clock.advance(2 * time.Hour)
 	if revoked, err := f.svc.Revoked(f.ctx, []int64{p.Session.ID}); err != nil || !revoked[p.Session.ID] {
 		t.Errorf("Revoked at the end of the lifetime = %v, %v; want the session", revoked, err)
+	}
+}
+
+// TestAsAppRole runs a session's life as the role serve runs as, which
+// owns no table: opening, using, the cleanup, the deactivation trigger and
+// signing out all work with its privileges.
+func TestAsAppRole(t *testing.T) {
+	app, _ := storagetest.NewApp(t)
+	f := newFixtureOn(t, app, time.Hour, 0)
+	tok, _ := f.open()
+	f.clock.advance(2 * time.Minute)
+	if _, err := f.svc.Lookup(f.ctx, tok, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.advance(2 * time.Hour)
+	if _, err := f.svc.Lookup(f.ctx, tok, ""); !errors.Is(err, auth.ErrSessionEnded) {
+		t.Fatalf("idle: %v, want ErrSessionEnded", err)
+	}
+	f.open()
+	f.clock.advance(2 * time.Hour)
+	tok, _ = f.open() // deletes the idle one
+	if ended, err := f.svc.End(f.ctx, tok, testIP); err != nil || !ended {
+		t.Fatalf("End = %v, %v", ended, err)
+	}
+	f.open()
+	if _, err := f.ids.DeactivateUser(f.ctx, f.admin, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM sessions`); n != 0 {
+		t.Errorf("%d sessions left, want 0", n)
 	}
 }
