@@ -49,7 +49,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // bob and gone (deactivated), an injected clock and a log that keeps
 // everything (debug level), for the sign-in tests.
 type sessionEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	url   string
 	store *storage.Store
@@ -84,7 +84,7 @@ type sessionOptions struct {
 	lifetime  time.Duration
 }
 
-func newSessionEnv(t *testing.T, o sessionOptions) *sessionEnv {
+func newSessionEnv(t testing.TB, o sessionOptions) *sessionEnv {
 	t.Helper()
 	if o.mode == "" {
 		o.mode = deployment.SelfManaged
@@ -675,6 +675,30 @@ func TestSessionCrossSite(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM teams WHERE name = 'evil'`); n != 1 {
 		t.Errorf("%d teams made, want 1 (the same-origin request only)", n)
 	}
+	crossSite := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+	t.Run("DELETE /api/session cross-site", func(t *testing.T) {
+		e := *e
+		e.t = t
+		if resp, b := e.request(http.MethodDelete, "/api/session", alice, crossSite, ""); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site sign-out: %d %s, want 403", resp.StatusCode, b)
+		}
+		if _, who := e.viewer(alice, ""); who != "alice" {
+			t.Errorf("a cross-site sign-out ended the session")
+		}
+	})
+	t.Run("POST /api/session cross-site", func(t *testing.T) {
+		e := *e
+		e.t = t
+		h := http.Header{"Content-Type": {"application/json"}}
+		for k, v := range crossSite {
+			h[k] = v
+		}
+		b, _ := json.Marshal(map[string]string{"username": "bob", "apiKey": e.keys["bob"]})
+		resp, body := e.request(http.MethodPost, "/api/session", "", h, string(b))
+		if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
+			t.Errorf("cross-site sign-in: %d %s, want 403 and no cookie", resp.StatusCode, body)
+		}
+	})
 	cookie := auth.CookieName + "=" + alice
 	for _, tc := range []struct {
 		name   string
@@ -783,5 +807,24 @@ func TestSessionTokenNeverLogged(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s shows in the log:\n%s", name, logs)
 		}
+	}
+}
+
+// BenchmarkSessionRequest measures an authenticated GraphQL request with
+// the session cookie beside the same request with Basic credentials.
+func BenchmarkSessionRequest(b *testing.B) {
+	e := newSessionEnv(b, sessionOptions{})
+	tok := e.mustSignIn("alice")
+	basic := basicAuth("alice", e.keys["alice"])
+	for _, bc := range []struct{ name, token, authz string }{{"cookie", tok, ""}, {"basic", "", basic}} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := *e
+			e.t = b
+			for b.Loop() {
+				if _, who := e.viewer(bc.token, bc.authz); who != "alice" {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }
