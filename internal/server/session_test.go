@@ -468,7 +468,7 @@ func TestSessionWebSocket(t *testing.T) {
 	if err := c.init(nil); err != nil {
 		t.Fatalf("connection_init with the session cookie: %v", err)
 	}
-	c.subscribe("1", `subscription { auditEvents(organization: "acme") { sequence } }`, nil).listen()
+	c.subscribe("1", `subscription { auditEvents(organization: "acme") { action } }`, nil).listen()
 	// Another connection with a made-up cookie is refused.
 	bad := must(dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {auth.CookieName + "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}}))
 	if err := bad.init(nil); websocket.CloseStatus(err) != 4403 {
@@ -826,5 +826,55 @@ func BenchmarkSessionRequest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSessionSubscriptionEndsOnSignOut checks that a live subscription
+// opened with the session cookie ends as soon as its feed brings the
+// user:logout that ended its session, without delivering it.
+func TestSessionSubscriptionEndsOnSignOut(t *testing.T) {
+	e := newLiveEnv(t, 0)
+	signIn := func() string {
+		b, _ := json.Marshal(map[string]string{"username": "alice", "apiKey": e.keys["alice"]})
+		resp, err := http.Post(e.a+"/api/session", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c := sessionCookie(resp)
+		if resp.StatusCode != http.StatusOK || c == nil {
+			t.Fatalf("sign-in: %d", resp.StatusCode)
+		}
+		return c.Value
+	}
+	tok := signIn()
+	c := must(dialWS(t, e.a, dialOptions{header: http.Header{"Cookie": {auth.CookieName + "=" + tok}}}))
+	if err := c.init(nil); err != nil {
+		t.Fatalf("connection_init with the cookie: %v", err)
+	}
+	c.subscribe("1", `subscription { auditEvents(organization: "acme") { action } }`, nil).listen()
+	e.waitSubscribed(1)
+	signIn() // another browser's sign-in: delivered, the subscription goes on
+	if m := c.next(); m.Type != "next" || !strings.Contains(string(m.Payload), "user:login") {
+		t.Fatalf("got %s %s, want the other sign-in's user:login", m.Type, m.Payload)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, e.a+"/api/session", nil)
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: tok})
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for m := range c.msgs {
+		if strings.Contains(string(m.Payload), "user:logout") {
+			t.Errorf("the subscription delivered the sign-out that ended its session: %s", m.Payload)
+		}
+	}
+	if got := websocket.CloseStatus(c.err); got != 4403 || !strings.Contains(c.err.Error(), "session ended") {
+		t.Errorf("after sign-out the connection ended with %v, want 4403 session ended", c.err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the connection closed %v after the sign-out, want at once (the feed brought it)", d)
 	}
 }
