@@ -912,3 +912,26 @@ func TestSessionDatabaseUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionWebSocketPublicOrigin checks that a WebSocket upgrade from
+// --public-url's origin is accepted with the cookie whatever the Host (a
+// proxy that rewrites it), and that another origin still is not.
+func TestSessionWebSocketPublicOrigin(t *testing.T) {
+	for _, public := range []string{"https://audit.example.com", "http://[2001:db8::1]:8443"} {
+		t.Run(public, func(t *testing.T) {
+			e := newSessionEnv(t, sessionOptions{publicURL: public})
+			cookie := auth.CookieName + "=" + e.mustSignIn("alice")
+			c, resp, err := dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {cookie}, "Origin": {public}, "Sec-Fetch-Site": {"same-origin"}}})
+			if err != nil {
+				t.Fatalf("upgrade from the public URL's origin: %v %v", resp, err)
+			}
+			if err := c.init(nil); err != nil {
+				t.Errorf("connection_init with the cookie: %v", err)
+			}
+			_, resp, err = dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {cookie}, "Origin": {"https://evil.example"}}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Errorf("upgrade from another origin: %v %v, want 403", resp, err)
+			}
+		})
+	}
+}
