@@ -1437,3 +1437,45 @@ func TestDatabaseErrorsAreHidden(t *testing.T) {
 		t.Errorf("activity with its table gone: error %q with code %q, want \"internal server error\" with INTERNAL_SERVER_ERROR", err.Message, err.code())
 	}
 }
+
+// A dashboard panel asked as an organization admin costs the caller's key,
+// the organization with the caller's membership, and the panel's own query:
+// the panel's permission check takes the organization from the request's
+// memo instead of reading it again by id.
+func TestPanelReadsOrganizationOnce(t *testing.T) {
+	t.Parallel()
+	registerOnce.Do(func() { sql.Register("postgres-counting", countingDriver{}) })
+	ctx := context.Background()
+	dbURL := storagetest.URL(t)
+	st, err := storage.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	counted, err := storage.OpenDriver(ctx, "postgres-counting", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { counted.Close() })
+	e := newEnvOn(t, deployment.SelfManaged, st, counted)
+	e.add("acme", member{username: "alice", role: "admin"})
+	e.key("alice")
+	e.active("alice", at(2026, 10, 13, 9, 0, 0))
+	for _, panel := range []string{"totalActiveUsers(period: LAST_30_DAYS) { count }", "usersActiveOverTime(period: LAST_30_DAYS) { period }"} {
+		name, _, _ := strings.Cut(panel, "(")
+		t.Run(name, func(t *testing.T) {
+			before := nSent()
+			e.mustQuery("alice", `{ organization(name: "acme") { activity { `+panel+` } } }`, nil, &struct{}{})
+			got := sent(before)
+			byID := 0
+			for _, s := range got {
+				if strings.Contains(s, "FROM organizations WHERE id") {
+					byID++
+				}
+			}
+			if byID != 0 || len(got) > 3 {
+				t.Errorf("%d statements, %d of them reading the organization by id; want at most 3 and none:\n%s", len(got), byID, strings.Join(got, "\n"))
+			}
+		})
+	}
+}

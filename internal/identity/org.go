@@ -46,6 +46,7 @@ func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name 
 	if err != nil {
 		return org, notFound(err, "no organization called %q", name)
 	}
+	access.RememberOrg(ctx, org)
 	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)
 }

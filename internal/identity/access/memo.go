@@ -11,10 +11,12 @@ import (
 
 type memoKey struct{}
 
-// memo holds the memberships the rules read during one request.
+// memo holds the memberships and organizations the rules read during one
+// request.
 type memo struct {
 	mu   sync.Mutex
 	seen map[[2]int64]memoEntry
+	orgs map[int64]storage.Organization
 }
 
 type memoEntry struct {
@@ -22,12 +24,47 @@ type memoEntry struct {
 	err error
 }
 
-// WithMemo returns a context in which the rules read each membership once:
-// a GraphQL query checks the caller's role in several fields, and a
-// read-only request may answer them all from one reading. Not for requests
-// that change memberships, whose later checks must see the change.
+// WithMemo returns a context in which the rules read each membership and
+// each organization once: a GraphQL query checks the caller's role in
+// several fields (a dashboard panel checks it again with the organization's
+// id), and a read-only request may answer them all from one reading. Not
+// for requests that change memberships or organizations, whose later checks
+// must see the change.
 func WithMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, memoKey{}, &memo{seen: map[[2]int64]memoEntry{}})
+	return context.WithValue(ctx, memoKey{}, &memo{seen: map[[2]int64]memoEntry{}, orgs: map[int64]storage.Organization{}})
+}
+
+// Organization reads the organization id through ctx's memo, if it has one:
+// once a request has read it (or Remembered it), later reads of the same
+// request take it from there. Only organizations found are kept.
+func Organization(ctx context.Context, r Reader, id int64) (storage.Organization, error) {
+	mm, _ := ctx.Value(memoKey{}).(*memo)
+	if mm == nil {
+		return r.Organization(ctx, id)
+	}
+	mm.mu.Lock()
+	org, ok := mm.orgs[id]
+	mm.mu.Unlock()
+	if ok {
+		return org, nil
+	}
+	org, err := r.Organization(ctx, id)
+	if err == nil {
+		RememberOrg(ctx, org)
+	}
+	return org, err
+}
+
+// RememberOrg tells ctx's memo, if it has one, the organization org, read
+// by the caller along with something else.
+func RememberOrg(ctx context.Context, org storage.Organization) {
+	mm, _ := ctx.Value(memoKey{}).(*memo)
+	if mm == nil {
+		return
+	}
+	mm.mu.Lock()
+	mm.orgs[org.ID] = org
+	mm.mu.Unlock()
 }
 
 // membership reads a membership through ctx's memo, if it has one.

@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/auditgraph/auditgraph/internal/identity/access"
@@ -89,4 +90,69 @@ func TestRemember(t *testing.T) {
 	if ok, _ := access.IsOrgAdmin(ctx, r, u, org.ID); ok || r.reads != 1 {
 		t.Errorf("IsOrgAdmin without a memo = %v with %d reads, want the database's answer (false) from 1 read", ok, r.reads)
 	}
+}
+
+// orgCounting is a Reader over a real store that counts organization reads.
+type orgCounting struct {
+	*storage.Store
+	reads int
+}
+
+func (c *orgCounting) Organization(ctx context.Context, id int64) (storage.Organization, error) {
+	c.reads++
+	return c.Store.Organization(ctx, id)
+}
+
+// A panel query reads the organization by name (Remembered) and then each
+// panel asks for it by id: inside a memo, no read at all; a missing one is
+// read every time and not kept.
+func TestMemoReadsEachOrganizationOnce(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.New(t)
+	var org storage.Organization
+	if err := st.InTx(ctx, func(tx *storage.Tx) (err error) {
+		org, err = tx.CreateOrganization(ctx, "acme", "enterprise")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		remember bool
+		reads    int
+	}{
+		{"without a memo", ctx, false, 3},
+		{"with a memo", access.WithMemo(ctx), false, 1},
+		{"with a memo and Remembered", access.WithMemo(ctx), true, 0},
+		{"Remembered without a memo", ctx, true, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &orgCounting{Store: st}
+			if tc.remember {
+				access.RememberOrg(tc.ctx, org)
+			}
+			for range 3 {
+				got, err := access.Organization(tc.ctx, r, org.ID)
+				if err != nil || got.Name != "acme" {
+					t.Fatalf("Organization(%d) = %+v, %v, want acme", org.ID, got, err)
+				}
+			}
+			if r.reads != tc.reads {
+				t.Errorf("organization reads = %d, want %d", r.reads, tc.reads)
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		r := &orgCounting{Store: st}
+		memo := access.WithMemo(ctx)
+		for range 2 {
+			if _, err := access.Organization(memo, r, org.ID+100); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("Organization(missing) = %v, want ErrNotFound", err)
+			}
+		}
+		if r.reads != 2 {
+			t.Errorf("organization reads = %d, want 2", r.reads)
+		}
+	})
 }
