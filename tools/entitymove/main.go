@@ -345,6 +345,10 @@ func rewriteFile(path string) (bool, error) {
 	if needApp {
 		astutil.AddImport(fset, f, appPath)
 	}
+	if inStorage && !astutil.UsesImport(f, "time") {
+		// The moved declarations took the file's only use of time.
+		astutil.DeleteImport(fset, f, "time")
+	}
 	if storageName != "" && !astutil.UsesImport(f, storagePath) {
 		astutil.DeleteImport(fset, f, storagePath)
 	}
