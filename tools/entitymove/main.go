@@ -178,7 +178,11 @@ func moveDecls() error {
 		kept.Write(src[last:])
 		out := filepath.Join("internal/entity", filepath.Base(name))
 		head := "package entity\n\nimport \"time\"\n\n"
-		if err := os.WriteFile(out, append([]byte(head), moved.Bytes()...), 0o644); err != nil {
+		code, err := format.Source(append([]byte(head), moved.Bytes()...))
+		if err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+		if err := os.WriteFile(out, code, 0o644); err != nil {
 			return err
 		}
 		if err := os.WriteFile(name, kept.Bytes(), 0o644); err != nil {
