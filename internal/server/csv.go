@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/identity/userexport"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // usersCSV serves GET /admin/users.csv, the dashboard's user export.
@@ -20,7 +20,7 @@ func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
 	export := userexport.NewExporter(h.store, h.mode)
-	org, err := h.orgParam(r, p, func(org storage.Organization) error { return export.Authorize(ctx, p.User, org) })
+	org, err := h.orgParam(r, p, func(org entity.Organization) error { return export.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}

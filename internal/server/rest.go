@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -74,8 +75,8 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusForbidden, access.ErrNoOrg.Error())
 	case errors.Is(err, access.ErrForbidden):
 		auth.WriteError(w, http.StatusForbidden, fault.Message(err, access.ErrForbidden))
-	case errors.Is(err, storage.ErrBadCursor):
-		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, storage.ErrBadCursor))
+	case errors.Is(err, fault.ErrBadCursor):
+		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, fault.ErrBadCursor))
 	case errors.Is(err, identity.ErrInvalid):
 		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(fault.Message(err, identity.ErrInvalid), identity.ErrInvalid.Error()+": "))
 	case errors.Is(err, errCapacity):
@@ -95,14 +96,14 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 // to act on it. A caller who is not an instance admin is refused a missing
 // organization exactly as check refuses one they have no role in, so that a
 // refusal does not tell them which names exist.
-func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(storage.Organization) error) (storage.Organization, error) {
+func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(entity.Organization) error) (entity.Organization, error) {
 	if name != "" {
 		if err := identity.CheckName("org: organization name", name); err != nil {
-			return storage.Organization{}, err
+			return entity.Organization{}, err
 		}
 	}
 	org, err := access.Org(r.Context(), h.store, p.User, name, check)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
 	return org, err
@@ -110,10 +111,10 @@ func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(s
 
 // orgParam returns the organization named by the request's org parameter,
 // or the caller's API organization when there is none, once check allows.
-func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(storage.Organization) error) (storage.Organization, error) {
+func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(entity.Organization) error) (entity.Organization, error) {
 	name, err := param(r, "org")
 	if err != nil {
-		return storage.Organization{}, err
+		return entity.Organization{}, err
 	}
 	return h.org(r, p, name, check)
 }
@@ -162,7 +163,7 @@ func rejectReason(err error) string {
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p, func(org storage.Organization) error { return access.RequireIngester(ctx, h.store, p.User, org) })
+	org, err := h.orgParam(r, p, func(org entity.Organization) error { return access.RequireIngester(ctx, h.store, p.User, org) })
 	if err != nil {
 		return err
 	}
@@ -229,7 +230,7 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	log := auditlog.NewReader(h.store, h.mode)
-	org, err := h.org(r, p, q.Org, func(org storage.Organization) error { return log.Authorize(ctx, p.User, org) })
+	org, err := h.org(r, p, q.Org, func(org entity.Organization) error { return log.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -292,8 +293,8 @@ func testGraphQLForbiddenForMember(t *testing.T, e *gqlEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.TeamByName(e.ctx, acme.ID, "ml"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("TeamByName(acme, ml) after a refused createTeam = %v, want %v", err, storage.ErrNotFound)
+	if _, err := e.store.TeamByName(e.ctx, acme.ID, "ml"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("TeamByName(acme, ml) after a refused createTeam = %v, want %v", err, fault.ErrNotFound)
 	}
 }
 
@@ -310,8 +311,8 @@ func testGraphQLGetRunsQueriesOnly(t *testing.T, e *gqlEnv) {
 		t.Errorf("GET /graphql mutation = %d %s, want it refused", resp.StatusCode, body)
 	}
 	acme, _ := e.store.OrganizationByName(e.ctx, "acme")
-	if _, err := e.store.TeamByName(e.ctx, acme.ID, "viaget"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("TeamByName(acme, viaget) after GET mutation = %v, want %v", err, storage.ErrNotFound)
+	if _, err := e.store.TeamByName(e.ctx, acme.ID, "viaget"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("TeamByName(acme, viaget) after GET mutation = %v, want %v", err, fault.ErrNotFound)
 	}
 }
 

@@ -19,9 +19,9 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/internal/server"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // countEvents returns how many events acme's log holds with action.
@@ -207,7 +207,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 		t.Errorf("cross-site GET mutation = %d %s, want it refused", code, body)
 	}
 	acme, _ := e.store.OrganizationByName(context.Background(), "acme")
-	if _, err := e.store.TeamByName(context.Background(), acme.ID, "viaget"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := e.store.TeamByName(context.Background(), acme.ID, "viaget"); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("a GET mutation created a team (%v)", err)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -16,7 +18,7 @@ type counting struct {
 	reads int
 }
 
-func (c *counting) Membership(ctx context.Context, orgID, userID int64) (storage.Membership, error) {
+func (c *counting) Membership(ctx context.Context, orgID, userID int64) (entity.Membership, error) {
 	c.reads++
 	return c.Store.Membership(ctx, orgID, userID)
 }
@@ -24,8 +26,8 @@ func (c *counting) Membership(ctx context.Context, orgID, userID int64) (storage
 func TestMemoReadsEachMembershipOnce(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	var org storage.Organization
-	var member, outsider storage.User
+	var org entity.Organization
+	var member, outsider entity.User
 	err := st.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		if org, err = tx.CreateOrganization(ctx, "acme", "enterprise"); err != nil {
@@ -75,10 +77,10 @@ func TestRemember(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
 	r := &counting{Store: st}
-	u := storage.User{ID: 7, Username: "mia"}
-	org := storage.Organization{ID: 3, Name: "acme"}
+	u := entity.User{ID: 7, Username: "mia"}
+	org := entity.Organization{ID: 3, Name: "acme"}
 	memo := access.WithMemo(ctx)
-	access.Remember(memo, org.ID, u.ID, &storage.Membership{OrgID: org.ID, UserID: u.ID, Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
+	access.Remember(memo, org.ID, u.ID, &entity.Membership{OrgID: org.ID, UserID: u.ID, Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
 	if ok, err := access.IsOrgAdmin(memo, r, u, org.ID); !ok || err != nil || r.reads != 0 {
 		t.Errorf("IsOrgAdmin after Remember(admin) = %v, %v with %d reads, want true with none", ok, err, r.reads)
 	}
@@ -86,7 +88,7 @@ func TestRemember(t *testing.T) {
 	if err := access.RequireMember(memo, r, u, org); err == nil || r.reads != 0 {
 		t.Errorf("RequireMember after Remember(none) = %v with %d reads, want forbidden with none", err, r.reads)
 	}
-	access.Remember(ctx, org.ID, u.ID, &storage.Membership{Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
+	access.Remember(ctx, org.ID, u.ID, &entity.Membership{Role: access.RoleAdmin, AcceptedAt: &org.CreatedAt})
 	if ok, _ := access.IsOrgAdmin(ctx, r, u, org.ID); ok || r.reads != 1 {
 		t.Errorf("IsOrgAdmin without a memo = %v with %d reads, want the database's answer (false) from 1 read", ok, r.reads)
 	}
@@ -98,7 +100,7 @@ type orgCounting struct {
 	reads int
 }
 
-func (c *orgCounting) Organization(ctx context.Context, id int64) (storage.Organization, error) {
+func (c *orgCounting) Organization(ctx context.Context, id int64) (entity.Organization, error) {
 	c.reads++
 	return c.Store.Organization(ctx, id)
 }
@@ -109,7 +111,7 @@ func (c *orgCounting) Organization(ctx context.Context, id int64) (storage.Organ
 func TestMemoReadsEachOrganizationOnce(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New(t)
-	var org storage.Organization
+	var org entity.Organization
 	if err := st.InTx(ctx, func(tx *storage.Tx) (err error) {
 		org, err = tx.CreateOrganization(ctx, "acme", "enterprise")
 		return err
@@ -147,7 +149,7 @@ func TestMemoReadsEachOrganizationOnce(t *testing.T) {
 		r := &orgCounting{Store: st}
 		memo := access.WithMemo(ctx)
 		for range 2 {
-			if _, err := access.Organization(memo, r, org.ID+100); !errors.Is(err, storage.ErrNotFound) {
+			if _, err := access.Organization(memo, r, org.ID+100); !errors.Is(err, fault.ErrNotFound) {
 				t.Fatalf("Organization(missing) = %v, want ErrNotFound", err)
 			}
 		}

@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Principal is who a request acts as.
 type Principal struct {
-	User  storage.User
+	User  entity.User
 	KeyID int64
 	// IP is the client address, recorded as actor_ip on the events it causes.
 	IP string
@@ -49,7 +50,7 @@ var (
 
 // Keys looks users up by key hash; *storage.Store implements it.
 type Keys interface {
-	Authenticate(ctx context.Context, hash []byte) (storage.User, int64, error)
+	Authenticate(ctx context.Context, hash []byte) (entity.User, int64, error)
 }
 
 // Authenticator checks the credentials of HTTP requests.
@@ -110,7 +111,7 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	if err != nil {
