@@ -6,7 +6,6 @@ import (
 
 	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
-	"github.com/auditgraph/auditgraph/internal/identity/userexport"
 )
 
 // usersCSV serves GET /admin/users.csv, the dashboard's user export.
@@ -19,7 +18,7 @@ func (h *rest) usersCSV(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	export := userexport.NewExporter(h.store, h.mode)
+	export := h.svc.Exporter(h.mode)
 	org, err := h.orgParam(r, p, func(org entity.Organization) error { return export.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 )
 
 func newConnect(cfg Config) *connect.Service {
-	return connect.New(connect.Config{Store: cfg.Store, Secrets: cfg.Secrets, PublicURL: cfg.PublicURL,
+	return cfg.Services.Connect(connect.Config{Secrets: cfg.Secrets, PublicURL: cfg.PublicURL,
 		SlackAPIURL: cfg.SlackAPIURL, SlackAuthorizeURL: cfg.SlackAuthorizeURL, Now: cfg.Now, Log: cfg.Log})
 }
 
