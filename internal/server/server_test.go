@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -74,7 +75,7 @@ func newGQLEnv(t *testing.T) *gqlEnv {
 	if _, err := ids.DeactivateUser(ctx, e.admin, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
@@ -268,7 +269,7 @@ func TestGraphQLDocumentedBasicExample(t *testing.T) {
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "demo", AdminAPIKey: "p@55w0rd", OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	e := &gqlEnv{t: t, ctx: ctx, url: srv.URL, store: st}
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
@@ -158,7 +159,7 @@ func openStore(t *testing.T, dbURL string) *storage.Store {
 // its URL.
 func (e *slackEnv) newServer(st *storage.Store) string {
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: identity.New(st, deployment.SelfManaged, log),
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: identity.New(st, deployment.SelfManaged, log),
 		Mode: deployment.SelfManaged, Log: log, Now: e.clock, Secrets: e.box, PublicURL: slackPublicURL,
 		SlackAPIURL: e.slack.url + "/api/"}))
 	e.t.Cleanup(srv.Close)

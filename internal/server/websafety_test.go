@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
@@ -420,7 +421,7 @@ func TestSlackInstallCookieOverHTTP(t *testing.T) {
 	e := newSlackEnv(t, true)
 	e.registerApp()
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, deployment.SelfManaged, log),
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(e.store), Identity: identity.New(e.store, deployment.SelfManaged, log),
 		Mode: deployment.SelfManaged, Log: log, Secrets: e.box, PublicURL: "http://auditgraph.internal:8080"}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
