@@ -4,8 +4,8 @@ import "time"
 
 // Rule is what an alert rule says. It has exactly alerting.Rule's fields,
 // which says what each means and which values are valid, so the two convert
-// into each other (alerting.Rule(r), storage.Rule(r)); storage keeps its own
-// so that it does not import the domain.
+// into each other (alerting.Rule(r), entity.Rule(r)); it is a type of its
+// own so that storage, which stores it, does not import the domain.
 type Rule struct {
 	ID               int64
 	OrgID            int64

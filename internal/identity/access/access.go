@@ -46,7 +46,7 @@ type NameReader interface {
 // allows u to act on it. Someone who is not an instance admin is refused a
 // missing organization exactly as check refuses one they have no role in,
 // so that a refusal does not tell them which names exist; an instance admin
-// is told it does not exist (storage.ErrNotFound).
+// is told it does not exist (fault.ErrNotFound).
 func Org(ctx context.Context, r NameReader, u entity.User, name string, check func(entity.Organization) error) (entity.Organization, error) {
 	if name == "" {
 		org, err := APIOrg(ctx, r, u)
