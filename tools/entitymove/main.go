@@ -21,10 +21,12 @@
 //     (once internal/app exists).
 //
 // Imports are added and dropped as needed; files are gofmt'ed. gqlgen.yml's
-// bindings are rewritten too (run make generate afterwards). What it cannot
-// do is described in the report of the commit that added it: code that
-// calls storage methods directly in internal/server or resolvers must go
-// through a service by hand.
+// bindings are rewritten too (run make generate afterwards). What it leaves
+// to a person: code in internal/server or resolvers that uses the store
+// itself (cfg.Store, a service built with New(cfg.Store)) gets the service
+// from app.Services instead (add a method there when there is none, as
+// Sessions for the sign-in sessions), and an assignment to a Config's Store
+// field (c.Store = st) becomes c.Services = app.New(st).
 package main
 
 import (
