@@ -15,6 +15,7 @@ require (
 	github.com/vikstrous/dataloadgen v0.0.9
 	gocloud.dev v0.47.0
 	golang.org/x/sync v0.23.0
+	golang.org/x/tools v0.51.0
 )
 
 require (
@@ -99,7 +100,6 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
-	golang.org/x/tools v0.51.0 // indirect
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
 	google.golang.org/api v0.297.0 // indirect
 	google.golang.org/genproto v0.0.0-20260904194346-d0f1323225a4 // indirect

@@ -15,7 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -450,7 +450,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type APIKeyResolver interface {
-	ID(ctx context.Context, obj *storage.APIKey) (string, error)
+	ID(ctx context.Context, obj *entity.APIKey) (string, error)
 }
 type ActivityStatsResolver interface {
 	TotalActiveUsers(ctx context.Context, obj *model.ActivityStats, period *model.ActivityPeriod) (*model.ActiveUserCount, error)
@@ -460,142 +460,142 @@ type ActivityStatsResolver interface {
 	MostActiveUsers(ctx context.Context, obj *model.ActivityStats, period *model.ActivityPeriod) (*model.MostActiveUsers, error)
 }
 type AlertDeliveryResolver interface {
-	ID(ctx context.Context, obj *storage.OutboxAlert) (string, error)
-	Rule(ctx context.Context, obj *storage.OutboxAlert) (string, error)
-	EventSequence(ctx context.Context, obj *storage.OutboxAlert) (*int, error)
+	ID(ctx context.Context, obj *entity.OutboxAlert) (string, error)
+	Rule(ctx context.Context, obj *entity.OutboxAlert) (string, error)
+	EventSequence(ctx context.Context, obj *entity.OutboxAlert) (*int, error)
 
-	Status(ctx context.Context, obj *storage.OutboxAlert) (model.AlertDeliveryStatus, error)
+	Status(ctx context.Context, obj *entity.OutboxAlert) (model.AlertDeliveryStatus, error)
 
-	NextAttemptAt(ctx context.Context, obj *storage.OutboxAlert) (*time.Time, error)
+	NextAttemptAt(ctx context.Context, obj *entity.OutboxAlert) (*time.Time, error)
 }
 type AlertRuleResolver interface {
-	ID(ctx context.Context, obj *storage.AlertRule) (string, error)
-	Name(ctx context.Context, obj *storage.AlertRule) (string, error)
-	Actions(ctx context.Context, obj *storage.AlertRule) ([]string, error)
-	Actor(ctx context.Context, obj *storage.AlertRule) (*string, error)
-	Target(ctx context.Context, obj *storage.AlertRule) (*string, error)
-	ResponseCodes(ctx context.Context, obj *storage.AlertRule) ([]int, error)
-	ResponseCodeMin(ctx context.Context, obj *storage.AlertRule) (*int, error)
-	ResponseCodeMax(ctx context.Context, obj *storage.AlertRule) (*int, error)
-	Threshold(ctx context.Context, obj *storage.AlertRule) (*int, error)
-	WindowSeconds(ctx context.Context, obj *storage.AlertRule) (*int, error)
-	Integrations(ctx context.Context, obj *storage.AlertRule) ([]storage.Integration, error)
-	Enabled(ctx context.Context, obj *storage.AlertRule) (bool, error)
-	Suggestion(ctx context.Context, obj *storage.AlertRule) (*model.AlertSuggestion, error)
+	ID(ctx context.Context, obj *entity.AlertRule) (string, error)
+	Name(ctx context.Context, obj *entity.AlertRule) (string, error)
+	Actions(ctx context.Context, obj *entity.AlertRule) ([]string, error)
+	Actor(ctx context.Context, obj *entity.AlertRule) (*string, error)
+	Target(ctx context.Context, obj *entity.AlertRule) (*string, error)
+	ResponseCodes(ctx context.Context, obj *entity.AlertRule) ([]int, error)
+	ResponseCodeMin(ctx context.Context, obj *entity.AlertRule) (*int, error)
+	ResponseCodeMax(ctx context.Context, obj *entity.AlertRule) (*int, error)
+	Threshold(ctx context.Context, obj *entity.AlertRule) (*int, error)
+	WindowSeconds(ctx context.Context, obj *entity.AlertRule) (*int, error)
+	Integrations(ctx context.Context, obj *entity.AlertRule) ([]entity.Integration, error)
+	Enabled(ctx context.Context, obj *entity.AlertRule) (bool, error)
+	Suggestion(ctx context.Context, obj *entity.AlertRule) (*model.AlertSuggestion, error)
 }
 type ConfigChangeResolver interface {
-	ID(ctx context.Context, obj *storage.ConfigChange) (string, error)
+	ID(ctx context.Context, obj *entity.ConfigChange) (string, error)
 }
 type IntegrationResolver interface {
-	ID(ctx context.Context, obj *storage.Integration) (string, error)
+	ID(ctx context.Context, obj *entity.Integration) (string, error)
 
-	Kind(ctx context.Context, obj *storage.Integration) (model.IntegrationKind, error)
-	SlackChannel(ctx context.Context, obj *storage.Integration) (*string, error)
-	SlackTeam(ctx context.Context, obj *storage.Integration) (*string, error)
-	Status(ctx context.Context, obj *storage.Integration) (model.IntegrationStatus, error)
+	Kind(ctx context.Context, obj *entity.Integration) (model.IntegrationKind, error)
+	SlackChannel(ctx context.Context, obj *entity.Integration) (*string, error)
+	SlackTeam(ctx context.Context, obj *entity.Integration) (*string, error)
+	Status(ctx context.Context, obj *entity.Integration) (model.IntegrationStatus, error)
 
-	Delivery(ctx context.Context, obj *storage.Integration) (*storage.DeliveryStats, error)
+	Delivery(ctx context.Context, obj *entity.Integration) (*entity.DeliveryStats, error)
 }
 type IntegrationDeliveryResolver interface {
-	Recent(ctx context.Context, obj *storage.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error)
+	Recent(ctx context.Context, obj *entity.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error)
 }
 type MemberResolver interface {
-	User(ctx context.Context, obj *storage.Membership) (*storage.User, error)
-	Organization(ctx context.Context, obj *storage.Membership) (*storage.Organization, error)
-	Role(ctx context.Context, obj *storage.Membership) (model.OrgRole, error)
-	ModelsSeat(ctx context.Context, obj *storage.Membership) (model.SeatLevel, error)
-	WeaveAccess(ctx context.Context, obj *storage.Membership) (model.SeatLevel, error)
-	DateAdded(ctx context.Context, obj *storage.Membership) (*time.Time, error)
-	InvitePending(ctx context.Context, obj *storage.Membership) (bool, error)
-	Teams(ctx context.Context, obj *storage.Membership) ([]storage.Team, error)
-	Name(ctx context.Context, obj *storage.Membership) (string, error)
-	Username(ctx context.Context, obj *storage.Membership) (string, error)
-	Email(ctx context.Context, obj *storage.Membership) (*string, error)
-	Status(ctx context.Context, obj *storage.Membership) (model.UserStatus, error)
-	LastActiveAt(ctx context.Context, obj *storage.Membership) (*time.Time, error)
-	LastActiveDisplay(ctx context.Context, obj *storage.Membership) (string, error)
-	ActiveDays(ctx context.Context, obj *storage.Membership) (int, error)
-	ReportCount(ctx context.Context, obj *storage.Membership) (*int, error)
-	RunCount(ctx context.Context, obj *storage.Membership) (*int, error)
+	User(ctx context.Context, obj *entity.Membership) (*entity.User, error)
+	Organization(ctx context.Context, obj *entity.Membership) (*entity.Organization, error)
+	Role(ctx context.Context, obj *entity.Membership) (model.OrgRole, error)
+	ModelsSeat(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error)
+	WeaveAccess(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error)
+	DateAdded(ctx context.Context, obj *entity.Membership) (*time.Time, error)
+	InvitePending(ctx context.Context, obj *entity.Membership) (bool, error)
+	Teams(ctx context.Context, obj *entity.Membership) ([]entity.Team, error)
+	Name(ctx context.Context, obj *entity.Membership) (string, error)
+	Username(ctx context.Context, obj *entity.Membership) (string, error)
+	Email(ctx context.Context, obj *entity.Membership) (*string, error)
+	Status(ctx context.Context, obj *entity.Membership) (model.UserStatus, error)
+	LastActiveAt(ctx context.Context, obj *entity.Membership) (*time.Time, error)
+	LastActiveDisplay(ctx context.Context, obj *entity.Membership) (string, error)
+	ActiveDays(ctx context.Context, obj *entity.Membership) (int, error)
+	ReportCount(ctx context.Context, obj *entity.Membership) (*int, error)
+	RunCount(ctx context.Context, obj *entity.Membership) (*int, error)
 }
 type MutationResolver interface {
-	CreateAlertRule(ctx context.Context, organization string, input model.AlertRuleInput) (*storage.AlertRule, error)
-	UpdateAlertRule(ctx context.Context, id string, input model.AlertRuleInput) (*storage.AlertRule, error)
+	CreateAlertRule(ctx context.Context, organization string, input model.AlertRuleInput) (*entity.AlertRule, error)
+	UpdateAlertRule(ctx context.Context, id string, input model.AlertRuleInput) (*entity.AlertRule, error)
 	DeleteAlertRule(ctx context.Context, id string) (bool, error)
-	EnableSuggestedAlertRule(ctx context.Context, organization string, suggestion model.AlertSuggestion, integrations []string) (*storage.AlertRule, error)
-	SendTestAlert(ctx context.Context, integration string) (*storage.OutboxAlert, error)
+	EnableSuggestedAlertRule(ctx context.Context, organization string, suggestion model.AlertSuggestion, integrations []string) (*entity.AlertRule, error)
+	SendTestAlert(ctx context.Context, integration string) (*entity.OutboxAlert, error)
 	CreateAPIKey(ctx context.Context, username *string, name *string) (*model.CreatedAPIKey, error)
 	DeleteAPIKey(ctx context.Context, id string) (bool, error)
-	CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*storage.Organization, error)
-	InviteUser(ctx context.Context, input model.InviteUserInput) (*storage.Membership, error)
-	AcceptInvitation(ctx context.Context, organization string) (*storage.Membership, error)
-	UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*storage.Membership, error)
+	CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*entity.Organization, error)
+	InviteUser(ctx context.Context, input model.InviteUserInput) (*entity.Membership, error)
+	AcceptInvitation(ctx context.Context, organization string) (*entity.Membership, error)
+	UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*entity.Membership, error)
 	RemoveMember(ctx context.Context, organization string, username string) (bool, error)
 	SetSlackApp(ctx context.Context, clientID string, clientSecret string) (*model.SlackApp, error)
 	ClearSlackApp(ctx context.Context) (*model.SlackApp, error)
 	SlackInstallURL(ctx context.Context, organization *string) (string, error)
 	CreateWebhookIntegration(ctx context.Context, organization string, name string, url string, signingSecret *string) (*model.CreateWebhookIntegrationPayload, error)
-	DisconnectIntegration(ctx context.Context, id string) (*storage.Integration, error)
-	CreateTeam(ctx context.Context, organization string, name string) (*storage.Team, error)
+	DisconnectIntegration(ctx context.Context, id string) (*entity.Integration, error)
+	CreateTeam(ctx context.Context, organization string, name string) (*entity.Team, error)
 	DeleteTeam(ctx context.Context, organization string, name string) (bool, error)
-	AddTeamMember(ctx context.Context, organization string, team string, username string) (*storage.Team, error)
-	RemoveTeamMember(ctx context.Context, organization string, team string, username string) (*storage.Team, error)
-	CreateServiceAccount(ctx context.Context, input model.CreateServiceAccountInput) (*storage.User, error)
-	CreateUser(ctx context.Context, input model.CreateUserInput) (*storage.User, error)
-	UpdateUser(ctx context.Context, input model.UpdateUserInput) (*storage.User, error)
-	DeactivateUser(ctx context.Context, username string) (*storage.User, error)
-	ReactivateUser(ctx context.Context, username string) (*storage.User, error)
+	AddTeamMember(ctx context.Context, organization string, team string, username string) (*entity.Team, error)
+	RemoveTeamMember(ctx context.Context, organization string, team string, username string) (*entity.Team, error)
+	CreateServiceAccount(ctx context.Context, input model.CreateServiceAccountInput) (*entity.User, error)
+	CreateUser(ctx context.Context, input model.CreateUserInput) (*entity.User, error)
+	UpdateUser(ctx context.Context, input model.UpdateUserInput) (*entity.User, error)
+	DeactivateUser(ctx context.Context, username string) (*entity.User, error)
+	ReactivateUser(ctx context.Context, username string) (*entity.User, error)
 	DeleteUser(ctx context.Context, username string) (bool, error)
-	SetDefaultOrganization(ctx context.Context, organization *string) (*storage.User, error)
+	SetDefaultOrganization(ctx context.Context, organization *string) (*entity.User, error)
 }
 type OrganizationResolver interface {
-	ID(ctx context.Context, obj *storage.Organization) (string, error)
+	ID(ctx context.Context, obj *entity.Organization) (string, error)
 
-	Plan(ctx context.Context, obj *storage.Organization) (model.Plan, error)
+	Plan(ctx context.Context, obj *entity.Organization) (model.Plan, error)
 
-	ViewerRole(ctx context.Context, obj *storage.Organization) (*model.OrgRole, error)
-	Users(ctx context.Context, obj *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.MemberConnection, error)
-	Teams(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.TeamConnection, error)
-	Activity(ctx context.Context, obj *storage.Organization) (*model.ActivityStats, error)
-	AlertRules(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.AlertRuleConnection, error)
-	AuditEvents(ctx context.Context, obj *storage.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error)
-	Integrations(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.IntegrationConnection, error)
-	ConfigChanges(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.ConfigChangeConnection, error)
+	ViewerRole(ctx context.Context, obj *entity.Organization) (*model.OrgRole, error)
+	Users(ctx context.Context, obj *entity.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.MemberConnection, error)
+	Teams(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.TeamConnection, error)
+	Activity(ctx context.Context, obj *entity.Organization) (*model.ActivityStats, error)
+	AlertRules(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.AlertRuleConnection, error)
+	AuditEvents(ctx context.Context, obj *entity.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error)
+	Integrations(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.IntegrationConnection, error)
+	ConfigChanges(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.ConfigChangeConnection, error)
 }
 type QueryResolver interface {
-	Viewer(ctx context.Context) (*storage.User, error)
-	Organization(ctx context.Context, name string) (*storage.Organization, error)
+	Viewer(ctx context.Context) (*entity.User, error)
+	Organization(ctx context.Context, name string) (*entity.Organization, error)
 	Organizations(ctx context.Context, first *int, after *string) (*model.OrganizationConnection, error)
-	User(ctx context.Context, username string) (*storage.User, error)
+	User(ctx context.Context, username string) (*entity.User, error)
 	SlackApp(ctx context.Context) (*model.SlackApp, error)
 	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
 	VerifyAuditLog(ctx context.Context, organization string, from *int, to *int) (*model.ChainVerification, error)
 }
 type RankedUserResolver interface {
-	User(ctx context.Context, obj *model.RankedUser) (*storage.User, error)
+	User(ctx context.Context, obj *model.RankedUser) (*entity.User, error)
 }
 type SubscriptionResolver interface {
 	AuditEvents(ctx context.Context, organization string, filter *model.AuditEventFilter, anonymize *bool) (<-chan *model.AuditEvent, error)
 }
 type TeamResolver interface {
-	ID(ctx context.Context, obj *storage.Team) (string, error)
+	ID(ctx context.Context, obj *entity.Team) (string, error)
 
-	Organization(ctx context.Context, obj *storage.Team) (*storage.Organization, error)
+	Organization(ctx context.Context, obj *entity.Team) (*entity.Organization, error)
 
-	Members(ctx context.Context, obj *storage.Team, first *int, after *string) (*model.UserConnection, error)
+	Members(ctx context.Context, obj *entity.Team, first *int, after *string) (*model.UserConnection, error)
 }
 type UserResolver interface {
-	ID(ctx context.Context, obj *storage.User) (string, error)
+	ID(ctx context.Context, obj *entity.User) (string, error)
 
-	Email(ctx context.Context, obj *storage.User) (*string, error)
+	Email(ctx context.Context, obj *entity.User) (*string, error)
 
-	ServiceAccount(ctx context.Context, obj *storage.User) (bool, error)
-	ServiceAccountTeam(ctx context.Context, obj *storage.User) (*storage.Team, error)
-	Deactivated(ctx context.Context, obj *storage.User) (bool, error)
+	ServiceAccount(ctx context.Context, obj *entity.User) (bool, error)
+	ServiceAccountTeam(ctx context.Context, obj *entity.User) (*entity.Team, error)
+	Deactivated(ctx context.Context, obj *entity.User) (bool, error)
 
-	DefaultOrganization(ctx context.Context, obj *storage.User) (*storage.Organization, error)
-	Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error)
-	APIKeys(ctx context.Context, obj *storage.User) ([]storage.APIKey, error)
+	DefaultOrganization(ctx context.Context, obj *entity.User) (*entity.Organization, error)
+	Memberships(ctx context.Context, obj *entity.User) ([]entity.Membership, error)
+	APIKeys(ctx context.Context, obj *entity.User) ([]entity.APIKey, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -6643,7 +6643,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _APIKey_id(ctx context.Context, field graphql.CollectedField, obj *storage.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIKey_id(ctx context.Context, field graphql.CollectedField, obj *entity.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6666,7 +6666,7 @@ func (ec *executionContext) fieldContext_APIKey_id(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("APIKey", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _APIKey_name(ctx context.Context, field graphql.CollectedField, obj *storage.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIKey_name(ctx context.Context, field graphql.CollectedField, obj *entity.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6689,7 +6689,7 @@ func (ec *executionContext) fieldContext_APIKey_name(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _APIKey_prefix(ctx context.Context, field graphql.CollectedField, obj *storage.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIKey_prefix(ctx context.Context, field graphql.CollectedField, obj *entity.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6712,7 +6712,7 @@ func (ec *executionContext) fieldContext_APIKey_prefix(_ context.Context, field 
 	return graphql.NewScalarFieldContext("APIKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _APIKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.APIKey) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.APIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7194,7 +7194,7 @@ func (ec *executionContext) fieldContext_ActivityStats_mostActiveUsers(ctx conte
 	return fc, nil
 }
 
-func (ec *executionContext) _AlertDelivery_id(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_id(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7217,7 +7217,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("AlertDelivery", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_rule(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_rule(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7240,7 +7240,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_rule(_ context.Context, f
 	return graphql.NewScalarFieldContext("AlertDelivery", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_eventSequence(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_eventSequence(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7263,7 +7263,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_eventSequence(_ context.C
 	return graphql.NewScalarFieldContext("AlertDelivery", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7286,7 +7286,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_idempotencyKey(_ context.
 	return graphql.NewScalarFieldContext("AlertDelivery", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_status(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_status(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7309,7 +7309,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_status(_ context.Context,
 	return graphql.NewScalarFieldContext("AlertDelivery", field, true, true, errors.New("field of type AlertDeliveryStatus does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7332,7 +7332,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_attempts(_ context.Contex
 	return graphql.NewScalarFieldContext("AlertDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7355,7 +7355,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_lastError(_ context.Conte
 	return graphql.NewScalarFieldContext("AlertDelivery", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7378,7 +7378,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_createdAt(_ context.Conte
 	return graphql.NewScalarFieldContext("AlertDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_lastAttemptAt(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_lastAttemptAt(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7401,7 +7401,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_lastAttemptAt(_ context.C
 	return graphql.NewScalarFieldContext("AlertDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7424,7 +7424,7 @@ func (ec *executionContext) fieldContext_AlertDelivery_nextAttemptAt(_ context.C
 	return graphql.NewScalarFieldContext("AlertDelivery", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _AlertDelivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *storage.OutboxAlert) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertDelivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *entity.OutboxAlert) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7546,8 +7546,8 @@ func (ec *executionContext) _AlertDeliveryEdge_node(ctx context.Context, field g
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.OutboxAlert) graphql.Marshaler {
-			return ec.marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOutboxAlert(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.OutboxAlert) graphql.Marshaler {
+			return ec.marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOutboxAlert(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7566,7 +7566,7 @@ func (ec *executionContext) fieldContext_AlertDeliveryEdge_node(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _AlertRule_id(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_id(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7589,7 +7589,7 @@ func (ec *executionContext) fieldContext_AlertRule_id(_ context.Context, field g
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_name(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_name(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7612,7 +7612,7 @@ func (ec *executionContext) fieldContext_AlertRule_name(_ context.Context, field
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_actions(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_actions(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7635,7 +7635,7 @@ func (ec *executionContext) fieldContext_AlertRule_actions(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_actor(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_actor(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7658,7 +7658,7 @@ func (ec *executionContext) fieldContext_AlertRule_actor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_target(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_target(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7681,7 +7681,7 @@ func (ec *executionContext) fieldContext_AlertRule_target(_ context.Context, fie
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_responseCodes(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_responseCodes(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7704,7 +7704,7 @@ func (ec *executionContext) fieldContext_AlertRule_responseCodes(_ context.Conte
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_responseCodeMin(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_responseCodeMin(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7727,7 +7727,7 @@ func (ec *executionContext) fieldContext_AlertRule_responseCodeMin(_ context.Con
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_responseCodeMax(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_responseCodeMax(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7750,7 +7750,7 @@ func (ec *executionContext) fieldContext_AlertRule_responseCodeMax(_ context.Con
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_threshold(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_threshold(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7773,7 +7773,7 @@ func (ec *executionContext) fieldContext_AlertRule_threshold(_ context.Context, 
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7796,7 +7796,7 @@ func (ec *executionContext) fieldContext_AlertRule_windowSeconds(_ context.Conte
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_integrations(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_integrations(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7808,8 +7808,8 @@ func (ec *executionContext) _AlertRule_integrations(ctx context.Context, field g
 			return ec.Resolvers.AlertRule().Integrations(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Integration) graphql.Marshaler {
-			return ec.marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegrationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []entity.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegrationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7828,7 +7828,7 @@ func (ec *executionContext) fieldContext_AlertRule_integrations(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _AlertRule_enabled(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_enabled(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7851,7 +7851,7 @@ func (ec *executionContext) fieldContext_AlertRule_enabled(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_suggestion(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_suggestion(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7874,7 +7874,7 @@ func (ec *executionContext) fieldContext_AlertRule_suggestion(_ context.Context,
 	return graphql.NewScalarFieldContext("AlertRule", field, true, true, errors.New("field of type AlertSuggestion does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7897,7 +7897,7 @@ func (ec *executionContext) fieldContext_AlertRule_createdAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("AlertRule", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _AlertRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *storage.AlertRule) (ret graphql.Marshaler) {
+func (ec *executionContext) _AlertRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *entity.AlertRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8042,8 +8042,8 @@ func (ec *executionContext) _AlertRuleEdge_node(ctx context.Context, field graph
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.AlertRule) graphql.Marshaler {
-			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAlertRule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.AlertRule) graphql.Marshaler {
+			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAlertRule(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9229,7 +9229,7 @@ func (ec *executionContext) fieldContext_ChainVerification_verifiedAt(_ context.
 	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _ConfigChange_id(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConfigChange_id(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9252,7 +9252,7 @@ func (ec *executionContext) fieldContext_ConfigChange_id(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ConfigChange", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _ConfigChange_action(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConfigChange_action(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9275,7 +9275,7 @@ func (ec *executionContext) fieldContext_ConfigChange_action(_ context.Context, 
 	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ConfigChange_actorUsername(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConfigChange_actorUsername(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9298,7 +9298,7 @@ func (ec *executionContext) fieldContext_ConfigChange_actorUsername(_ context.Co
 	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ConfigChange_target(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConfigChange_target(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9321,7 +9321,7 @@ func (ec *executionContext) fieldContext_ConfigChange_target(_ context.Context, 
 	return graphql.NewScalarFieldContext("ConfigChange", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ConfigChange_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.ConfigChange) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConfigChange_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9466,8 +9466,8 @@ func (ec *executionContext) _ConfigChangeEdge_node(ctx context.Context, field gr
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.ConfigChange) graphql.Marshaler {
-			return ec.marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐConfigChange(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.ConfigChange) graphql.Marshaler {
+			return ec.marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐConfigChange(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9498,8 +9498,8 @@ func (ec *executionContext) _CreateWebhookIntegrationPayload_integration(ctx con
 			return obj.Integration, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
-			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9576,8 +9576,8 @@ func (ec *executionContext) _CreatedAPIKey_apiKey(ctx context.Context, field gra
 			return obj.APIKey, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.APIKey) graphql.Marshaler {
-			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKey(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.APIKey) graphql.Marshaler {
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKey(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9596,7 +9596,7 @@ func (ec *executionContext) fieldContext_CreatedAPIKey_apiKey(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Integration_id(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_id(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9619,7 +9619,7 @@ func (ec *executionContext) fieldContext_Integration_id(_ context.Context, field
 	return graphql.NewScalarFieldContext("Integration", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_name(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_name(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9642,7 +9642,7 @@ func (ec *executionContext) fieldContext_Integration_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Integration", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_kind(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9665,7 +9665,7 @@ func (ec *executionContext) fieldContext_Integration_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Integration", field, true, true, errors.New("field of type IntegrationKind does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_slackChannel(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_slackChannel(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9688,7 +9688,7 @@ func (ec *executionContext) fieldContext_Integration_slackChannel(_ context.Cont
 	return graphql.NewScalarFieldContext("Integration", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_slackTeam(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_slackTeam(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9711,7 +9711,7 @@ func (ec *executionContext) fieldContext_Integration_slackTeam(_ context.Context
 	return graphql.NewScalarFieldContext("Integration", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_status(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_status(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9734,7 +9734,7 @@ func (ec *executionContext) fieldContext_Integration_status(_ context.Context, f
 	return graphql.NewScalarFieldContext("Integration", field, true, true, errors.New("field of type IntegrationStatus does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_statusReason(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_statusReason(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9757,7 +9757,7 @@ func (ec *executionContext) fieldContext_Integration_statusReason(_ context.Cont
 	return graphql.NewScalarFieldContext("Integration", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9780,7 +9780,7 @@ func (ec *executionContext) fieldContext_Integration_createdAt(_ context.Context
 	return graphql.NewScalarFieldContext("Integration", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_statusChangedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_statusChangedAt(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9803,7 +9803,7 @@ func (ec *executionContext) fieldContext_Integration_statusChangedAt(_ context.C
 	return graphql.NewScalarFieldContext("Integration", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Integration_delivery(ctx context.Context, field graphql.CollectedField, obj *storage.Integration) (ret graphql.Marshaler) {
+func (ec *executionContext) _Integration_delivery(ctx context.Context, field graphql.CollectedField, obj *entity.Integration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9815,8 +9815,8 @@ func (ec *executionContext) _Integration_delivery(ctx context.Context, field gra
 			return ec.Resolvers.Integration().Delivery(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.DeliveryStats) graphql.Marshaler {
-			return ec.marshalNIntegrationDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐDeliveryStats(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.DeliveryStats) graphql.Marshaler {
+			return ec.marshalNIntegrationDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐDeliveryStats(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9922,7 +9922,7 @@ func (ec *executionContext) fieldContext_IntegrationConnection_totalCount(_ cont
 	return graphql.NewScalarFieldContext("IntegrationConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_lastSuccessAt(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_lastSuccessAt(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9945,7 +9945,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_lastSuccessAt(_ con
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9968,7 +9968,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_lastError(_ context
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_lastErrorAt(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_lastErrorAt(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9991,7 +9991,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_lastErrorAt(_ conte
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10014,7 +10014,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_attempts(_ context.
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_delivered(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_delivered(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10037,7 +10037,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_delivered(_ context
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_pending(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_pending(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10060,7 +10060,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_pending(_ context.C
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_failed(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_failed(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10083,7 +10083,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_failed(_ context.Co
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_dropped(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_dropped(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10106,7 +10106,7 @@ func (ec *executionContext) fieldContext_IntegrationDelivery_dropped(_ context.C
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _IntegrationDelivery_recent(ctx context.Context, field graphql.CollectedField, obj *storage.DeliveryStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntegrationDelivery_recent(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10185,8 +10185,8 @@ func (ec *executionContext) _IntegrationEdge_node(ctx context.Context, field gra
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
-			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10205,7 +10205,7 @@ func (ec *executionContext) fieldContext_IntegrationEdge_node(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_user(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_user(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10217,8 +10217,8 @@ func (ec *executionContext) _Member_user(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Member().User(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10237,7 +10237,7 @@ func (ec *executionContext) fieldContext_Member_user(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_organization(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_organization(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10249,8 +10249,8 @@ func (ec *executionContext) _Member_organization(ctx context.Context, field grap
 			return ec.Resolvers.Member().Organization(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10269,7 +10269,7 @@ func (ec *executionContext) fieldContext_Member_organization(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_role(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_role(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10292,7 +10292,7 @@ func (ec *executionContext) fieldContext_Member_role(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type OrgRole does not have child fields"))
 }
 
-func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10315,7 +10315,7 @@ func (ec *executionContext) fieldContext_Member_modelsSeat(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type SeatLevel does not have child fields"))
 }
 
-func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10338,7 +10338,7 @@ func (ec *executionContext) fieldContext_Member_weaveAccess(_ context.Context, f
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type SeatLevel does not have child fields"))
 }
 
-func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10361,7 +10361,7 @@ func (ec *executionContext) fieldContext_Member_dateAdded(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Member_invitePending(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_invitePending(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10384,7 +10384,7 @@ func (ec *executionContext) fieldContext_Member_invitePending(_ context.Context,
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _Member_teams(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_teams(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10396,8 +10396,8 @@ func (ec *executionContext) _Member_teams(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Member().Teams(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Team) graphql.Marshaler {
-			return ec.marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeamᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []entity.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeamᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10416,7 +10416,7 @@ func (ec *executionContext) fieldContext_Member_teams(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10439,7 +10439,7 @@ func (ec *executionContext) fieldContext_Member_name(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_username(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_username(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10462,7 +10462,7 @@ func (ec *executionContext) fieldContext_Member_username(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_email(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_email(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10485,7 +10485,7 @@ func (ec *executionContext) fieldContext_Member_email(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_status(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_status(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10508,7 +10508,7 @@ func (ec *executionContext) fieldContext_Member_status(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type UserStatus does not have child fields"))
 }
 
-func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10531,7 +10531,7 @@ func (ec *executionContext) fieldContext_Member_lastActiveAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Member_lastActiveDisplay(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_lastActiveDisplay(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10554,7 +10554,7 @@ func (ec *executionContext) fieldContext_Member_lastActiveDisplay(_ context.Cont
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10577,7 +10577,7 @@ func (ec *executionContext) fieldContext_Member_activeDays(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Member_reportCount(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_reportCount(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10600,7 +10600,7 @@ func (ec *executionContext) fieldContext_Member_reportCount(_ context.Context, f
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Member_runCount(ctx context.Context, field graphql.CollectedField, obj *storage.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_runCount(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10667,8 +10667,8 @@ func (ec *executionContext) _MemberConnection_nodes(ctx context.Context, field g
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembershipᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10777,8 +10777,8 @@ func (ec *executionContext) _MemberEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10911,8 +10911,8 @@ func (ec *executionContext) _Mutation_createAlertRule(ctx context.Context, field
 			return ec.Resolvers.Mutation().CreateAlertRule(ctx, fc.Args["organization"].(string), fc.Args["input"].(model.AlertRuleInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.AlertRule) graphql.Marshaler {
-			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAlertRule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.AlertRule) graphql.Marshaler {
+			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAlertRule(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10955,8 +10955,8 @@ func (ec *executionContext) _Mutation_updateAlertRule(ctx context.Context, field
 			return ec.Resolvers.Mutation().UpdateAlertRule(ctx, fc.Args["id"].(string), fc.Args["input"].(model.AlertRuleInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.AlertRule) graphql.Marshaler {
-			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAlertRule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.AlertRule) graphql.Marshaler {
+			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAlertRule(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11043,8 +11043,8 @@ func (ec *executionContext) _Mutation_enableSuggestedAlertRule(ctx context.Conte
 			return ec.Resolvers.Mutation().EnableSuggestedAlertRule(ctx, fc.Args["organization"].(string), fc.Args["suggestion"].(model.AlertSuggestion), fc.Args["integrations"].([]string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.AlertRule) graphql.Marshaler {
-			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAlertRule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.AlertRule) graphql.Marshaler {
+			return ec.marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAlertRule(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11087,8 +11087,8 @@ func (ec *executionContext) _Mutation_sendTestAlert(ctx context.Context, field g
 			return ec.Resolvers.Mutation().SendTestAlert(ctx, fc.Args["integration"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.OutboxAlert) graphql.Marshaler {
-			return ec.marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOutboxAlert(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.OutboxAlert) graphql.Marshaler {
+			return ec.marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOutboxAlert(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11219,8 +11219,8 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 			return ec.Resolvers.Mutation().CreateOrganization(ctx, fc.Args["input"].(model.CreateOrganizationInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11263,8 +11263,8 @@ func (ec *executionContext) _Mutation_inviteUser(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().InviteUser(ctx, fc.Args["input"].(model.InviteUserInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11307,8 +11307,8 @@ func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, fiel
 			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["organization"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11351,8 +11351,8 @@ func (ec *executionContext) _Mutation_updateMember(ctx context.Context, field gr
 			return ec.Resolvers.Mutation().UpdateMember(ctx, fc.Args["input"].(model.UpdateMemberInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11603,8 +11603,8 @@ func (ec *executionContext) _Mutation_disconnectIntegration(ctx context.Context,
 			return ec.Resolvers.Mutation().DisconnectIntegration(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
-			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
+			return ec.marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11647,8 +11647,8 @@ func (ec *executionContext) _Mutation_createTeam(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().CreateTeam(ctx, fc.Args["organization"].(string), fc.Args["name"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Team) graphql.Marshaler {
-			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11735,8 +11735,8 @@ func (ec *executionContext) _Mutation_addTeamMember(ctx context.Context, field g
 			return ec.Resolvers.Mutation().AddTeamMember(ctx, fc.Args["organization"].(string), fc.Args["team"].(string), fc.Args["username"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Team) graphql.Marshaler {
-			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11779,8 +11779,8 @@ func (ec *executionContext) _Mutation_removeTeamMember(ctx context.Context, fiel
 			return ec.Resolvers.Mutation().RemoveTeamMember(ctx, fc.Args["organization"].(string), fc.Args["team"].(string), fc.Args["username"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Team) graphql.Marshaler {
-			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11823,8 +11823,8 @@ func (ec *executionContext) _Mutation_createServiceAccount(ctx context.Context, 
 			return ec.Resolvers.Mutation().CreateServiceAccount(ctx, fc.Args["input"].(model.CreateServiceAccountInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11867,8 +11867,8 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(model.CreateUserInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11911,8 +11911,8 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().UpdateUser(ctx, fc.Args["input"].(model.UpdateUserInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11955,8 +11955,8 @@ func (ec *executionContext) _Mutation_deactivateUser(ctx context.Context, field 
 			return ec.Resolvers.Mutation().DeactivateUser(ctx, fc.Args["username"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11999,8 +11999,8 @@ func (ec *executionContext) _Mutation_reactivateUser(ctx context.Context, field 
 			return ec.Resolvers.Mutation().ReactivateUser(ctx, fc.Args["username"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12087,8 +12087,8 @@ func (ec *executionContext) _Mutation_setDefaultOrganization(ctx context.Context
 			return ec.Resolvers.Mutation().SetDefaultOrganization(ctx, fc.Args["organization"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12118,7 +12118,7 @@ func (ec *executionContext) fieldContext_Mutation_setDefaultOrganization(ctx con
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12141,7 +12141,7 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Organization", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12164,7 +12164,7 @@ func (ec *executionContext) fieldContext_Organization_name(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Organization_plan(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_plan(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12187,7 +12187,7 @@ func (ec *executionContext) fieldContext_Organization_plan(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Organization", field, true, true, errors.New("field of type Plan does not have child fields"))
 }
 
-func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12210,7 +12210,7 @@ func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Organization", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Organization_viewerRole(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_viewerRole(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12233,7 +12233,7 @@ func (ec *executionContext) fieldContext_Organization_viewerRole(_ context.Conte
 	return graphql.NewScalarFieldContext("Organization", field, true, true, errors.New("field of type OrgRole does not have child fields"))
 }
 
-func (ec *executionContext) _Organization_users(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_users(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12277,7 +12277,7 @@ func (ec *executionContext) fieldContext_Organization_users(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_teams(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_teams(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12321,7 +12321,7 @@ func (ec *executionContext) fieldContext_Organization_teams(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_activity(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_activity(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12353,7 +12353,7 @@ func (ec *executionContext) fieldContext_Organization_activity(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_alertRules(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_alertRules(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12397,7 +12397,7 @@ func (ec *executionContext) fieldContext_Organization_alertRules(ctx context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_auditEvents(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_auditEvents(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12441,7 +12441,7 @@ func (ec *executionContext) fieldContext_Organization_auditEvents(ctx context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_integrations(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_integrations(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12485,7 +12485,7 @@ func (ec *executionContext) fieldContext_Organization_integrations(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_configChanges(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_configChanges(ctx context.Context, field graphql.CollectedField, obj *entity.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12651,8 +12651,8 @@ func (ec *executionContext) _OrganizationEdge_node(ctx context.Context, field gr
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12775,8 +12775,8 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Viewer(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12808,8 +12808,8 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 			return ec.Resolvers.Query().Organization(ctx, fc.Args["name"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -12896,8 +12896,8 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Query().User(ctx, fc.Args["username"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalOUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -13158,8 +13158,8 @@ func (ec *executionContext) _RankedUser_user(ctx context.Context, field graphql.
 			return ec.Resolvers.RankedUser().User(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13383,7 +13383,7 @@ func (ec *executionContext) fieldContext_Subscription_auditEvents(ctx context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Team_id(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
+func (ec *executionContext) _Team_id(ctx context.Context, field graphql.CollectedField, obj *entity.Team) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13406,7 +13406,7 @@ func (ec *executionContext) fieldContext_Team_id(_ context.Context, field graphq
 	return graphql.NewScalarFieldContext("Team", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _Team_name(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
+func (ec *executionContext) _Team_name(ctx context.Context, field graphql.CollectedField, obj *entity.Team) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13429,7 +13429,7 @@ func (ec *executionContext) fieldContext_Team_name(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Team", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Team_organization(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
+func (ec *executionContext) _Team_organization(ctx context.Context, field graphql.CollectedField, obj *entity.Team) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13441,8 +13441,8 @@ func (ec *executionContext) _Team_organization(ctx context.Context, field graphq
 			return ec.Resolvers.Team().Organization(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13461,7 +13461,7 @@ func (ec *executionContext) fieldContext_Team_organization(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Team_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
+func (ec *executionContext) _Team_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.Team) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13484,7 +13484,7 @@ func (ec *executionContext) fieldContext_Team_createdAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("Team", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Team_members(ctx context.Context, field graphql.CollectedField, obj *storage.Team) (ret graphql.Marshaler) {
+func (ec *executionContext) _Team_members(ctx context.Context, field graphql.CollectedField, obj *entity.Team) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13650,8 +13650,8 @@ func (ec *executionContext) _TeamEdge_node(ctx context.Context, field graphql.Co
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Team) graphql.Marshaler {
-			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Team) graphql.Marshaler {
+			return ec.marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13670,7 +13670,7 @@ func (ec *executionContext) fieldContext_TeamEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13693,7 +13693,7 @@ func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphq
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type ID does not have child fields"))
 }
 
-func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_username(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13716,7 +13716,7 @@ func (ec *executionContext) fieldContext_User_username(_ context.Context, field 
 	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13739,7 +13739,7 @@ func (ec *executionContext) fieldContext_User_name(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_email(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13762,7 +13762,7 @@ func (ec *executionContext) fieldContext_User_email(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _User_instanceAdmin(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_instanceAdmin(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13785,7 +13785,7 @@ func (ec *executionContext) fieldContext_User_instanceAdmin(_ context.Context, f
 	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _User_serviceAccount(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_serviceAccount(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13808,7 +13808,7 @@ func (ec *executionContext) fieldContext_User_serviceAccount(_ context.Context, 
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _User_serviceAccountTeam(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_serviceAccountTeam(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13820,8 +13820,8 @@ func (ec *executionContext) _User_serviceAccountTeam(ctx context.Context, field 
 			return ec.Resolvers.User().ServiceAccountTeam(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Team) graphql.Marshaler {
-			return ec.marshalOTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Team) graphql.Marshaler {
+			return ec.marshalOTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, selections, v)
 		},
 		true,
 		false,
@@ -13840,7 +13840,7 @@ func (ec *executionContext) fieldContext_User_serviceAccountTeam(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _User_deactivated(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_deactivated(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13863,7 +13863,7 @@ func (ec *executionContext) fieldContext_User_deactivated(_ context.Context, fie
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13886,7 +13886,7 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _User_defaultOrganization(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_defaultOrganization(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13898,8 +13898,8 @@ func (ec *executionContext) _User_defaultOrganization(ctx context.Context, field
 			return ec.Resolvers.User().DefaultOrganization(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -13918,7 +13918,7 @@ func (ec *executionContext) fieldContext_User_defaultOrganization(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _User_memberships(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_memberships(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13930,8 +13930,8 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 			return ec.Resolvers.User().Memberships(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembershipᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
+			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13950,7 +13950,7 @@ func (ec *executionContext) fieldContext_User_memberships(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _User_apiKeys(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
+func (ec *executionContext) _User_apiKeys(ctx context.Context, field graphql.CollectedField, obj *entity.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13962,8 +13962,8 @@ func (ec *executionContext) _User_apiKeys(ctx context.Context, field graphql.Col
 			return ec.Resolvers.User().APIKeys(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.APIKey) graphql.Marshaler {
-			return ec.marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKeyᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []entity.APIKey) graphql.Marshaler {
+			return ec.marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKeyᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14104,8 +14104,8 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -16101,7 +16101,7 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 
 var aPIKeyImplementors = []string{"APIKey"}
 
-func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, obj *storage.APIKey) graphql.Marshaler {
+func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, obj *entity.APIKey) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16559,7 +16559,7 @@ func (ec *executionContext) _ActivityStats(ctx context.Context, sel ast.Selectio
 
 var alertDeliveryImplementors = []string{"AlertDelivery"}
 
-func (ec *executionContext) _AlertDelivery(ctx context.Context, sel ast.SelectionSet, obj *storage.OutboxAlert) graphql.Marshaler {
+func (ec *executionContext) _AlertDelivery(ctx context.Context, sel ast.SelectionSet, obj *entity.OutboxAlert) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, alertDeliveryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16898,7 +16898,7 @@ func (ec *executionContext) _AlertDeliveryEdge(ctx context.Context, sel ast.Sele
 
 var alertRuleImplementors = []string{"AlertRule"}
 
-func (ec *executionContext) _AlertRule(ctx context.Context, sel ast.SelectionSet, obj *storage.AlertRule) graphql.Marshaler {
+func (ec *executionContext) _AlertRule(ctx context.Context, sel ast.SelectionSet, obj *entity.AlertRule) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, alertRuleImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -17931,7 +17931,7 @@ func (ec *executionContext) _ChainVerification(ctx context.Context, sel ast.Sele
 
 var configChangeImplementors = []string{"ConfigChange"}
 
-func (ec *executionContext) _ConfigChange(ctx context.Context, sel ast.SelectionSet, obj *storage.ConfigChange) graphql.Marshaler {
+func (ec *executionContext) _ConfigChange(ctx context.Context, sel ast.SelectionSet, obj *entity.ConfigChange) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, configChangeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18199,7 +18199,7 @@ func (ec *executionContext) _CreatedAPIKey(ctx context.Context, sel ast.Selectio
 
 var integrationImplementors = []string{"Integration"}
 
-func (ec *executionContext) _Integration(ctx context.Context, sel ast.SelectionSet, obj *storage.Integration) graphql.Marshaler {
+func (ec *executionContext) _Integration(ctx context.Context, sel ast.SelectionSet, obj *entity.Integration) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, integrationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18528,7 +18528,7 @@ func (ec *executionContext) _IntegrationConnection(ctx context.Context, sel ast.
 
 var integrationDeliveryImplementors = []string{"IntegrationDelivery"}
 
-func (ec *executionContext) _IntegrationDelivery(ctx context.Context, sel ast.SelectionSet, obj *storage.DeliveryStats) graphql.Marshaler {
+func (ec *executionContext) _IntegrationDelivery(ctx context.Context, sel ast.SelectionSet, obj *entity.DeliveryStats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, integrationDeliveryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18682,7 +18682,7 @@ func (ec *executionContext) _IntegrationEdge(ctx context.Context, sel ast.Select
 
 var memberImplementors = []string{"Member"}
 
-func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *storage.Membership) graphql.Marshaler {
+func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *entity.Membership) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19747,7 +19747,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 
 var organizationImplementors = []string{"Organization"}
 
-func (ec *executionContext) _Organization(ctx context.Context, sel ast.SelectionSet, obj *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) _Organization(ctx context.Context, sel ast.SelectionSet, obj *entity.Organization) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, organizationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20687,7 +20687,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 
 var teamImplementors = []string{"Team"}
 
-func (ec *executionContext) _Team(ctx context.Context, sel ast.SelectionSet, obj *storage.Team) graphql.Marshaler {
+func (ec *executionContext) _Team(ctx context.Context, sel ast.SelectionSet, obj *entity.Team) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, teamImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20935,7 +20935,7 @@ func (ec *executionContext) _TeamEdge(ctx context.Context, sel ast.SelectionSet,
 
 var userImplementors = []string{"User"}
 
-func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *storage.User) graphql.Marshaler {
+func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *entity.User) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -21773,15 +21773,15 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v storage.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v entity.APIKey) graphql.Marshaler {
 	return ec._APIKey(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.APIKey) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKey(ctx, sel, v[i])
+		return ec.marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKey(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21793,7 +21793,7 @@ func (ec *executionContext) marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditg
 	return ret
 }
 
-func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *storage.APIKey) graphql.Marshaler {
+func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *entity.APIKey) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -21843,7 +21843,7 @@ func (ec *executionContext) marshalNActivityStats2ᚖgithubᚗcomᚋauditgraph�
 	return ec._ActivityStats(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOutboxAlert(ctx context.Context, sel ast.SelectionSet, v *storage.OutboxAlert) graphql.Marshaler {
+func (ec *executionContext) marshalNAlertDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOutboxAlert(ctx context.Context, sel ast.SelectionSet, v *entity.OutboxAlert) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -21893,7 +21893,7 @@ func (ec *executionContext) marshalNAlertDeliveryStatus2githubᚗcomᚋauditgrap
 	return v
 }
 
-func (ec *executionContext) marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐAlertRule(ctx context.Context, sel ast.SelectionSet, v *storage.AlertRule) graphql.Marshaler {
+func (ec *executionContext) marshalNAlertRule2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAlertRule(ctx context.Context, sel ast.SelectionSet, v *entity.AlertRule) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22064,7 +22064,7 @@ func (ec *executionContext) marshalNChainVerification2ᚖgithubᚗcomᚋauditgra
 	return ec._ChainVerification(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐConfigChange(ctx context.Context, sel ast.SelectionSet, v *storage.ConfigChange) graphql.Marshaler {
+func (ec *executionContext) marshalNConfigChange2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐConfigChange(ctx context.Context, sel ast.SelectionSet, v *entity.ConfigChange) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22229,15 +22229,15 @@ func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.S
 	return ret
 }
 
-func (ec *executionContext) marshalNIntegration2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx context.Context, sel ast.SelectionSet, v storage.Integration) graphql.Marshaler {
+func (ec *executionContext) marshalNIntegration2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx context.Context, sel ast.SelectionSet, v entity.Integration) graphql.Marshaler {
 	return ec._Integration(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegrationᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Integration) graphql.Marshaler {
+func (ec *executionContext) marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegrationᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Integration) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNIntegration2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx, sel, v[i])
+		return ec.marshalNIntegration2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -22249,7 +22249,7 @@ func (ec *executionContext) marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋa
 	return ret
 }
 
-func (ec *executionContext) marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐIntegration(ctx context.Context, sel ast.SelectionSet, v *storage.Integration) graphql.Marshaler {
+func (ec *executionContext) marshalNIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx context.Context, sel ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22269,7 +22269,7 @@ func (ec *executionContext) marshalNIntegrationConnection2ᚖgithubᚗcomᚋaudi
 	return ec._IntegrationConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNIntegrationDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐDeliveryStats(ctx context.Context, sel ast.SelectionSet, v *storage.DeliveryStats) graphql.Marshaler {
+func (ec *executionContext) marshalNIntegrationDelivery2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐDeliveryStats(ctx context.Context, sel ast.SelectionSet, v *entity.DeliveryStats) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22324,15 +22324,15 @@ func (ec *executionContext) unmarshalNInviteUserInput2githubᚗcomᚋauditgraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx context.Context, sel ast.SelectionSet, v storage.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx context.Context, sel ast.SelectionSet, v entity.Membership) graphql.Marshaler {
 	return ec._Member(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx, sel, v[i])
+		return ec.marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -22344,7 +22344,7 @@ func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditg
 	return ret
 }
 
-func (ec *executionContext) marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐMembership(ctx context.Context, sel ast.SelectionSet, v *storage.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx context.Context, sel ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22404,7 +22404,7 @@ func (ec *executionContext) marshalNOrgRole2githubᚗcomᚋauditgraphᚋauditgra
 	return v
 }
 
-func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22549,15 +22549,15 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
-func (ec *executionContext) marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx context.Context, sel ast.SelectionSet, v storage.Team) graphql.Marshaler {
+func (ec *executionContext) marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx context.Context, sel ast.SelectionSet, v entity.Team) graphql.Marshaler {
 	return ec._Team(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeamᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Team) graphql.Marshaler {
+func (ec *executionContext) marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeamᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Team) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx, sel, v[i])
+		return ec.marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -22569,7 +22569,7 @@ func (ec *executionContext) marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgra
 	return ret
 }
 
-func (ec *executionContext) marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx context.Context, sel ast.SelectionSet, v *storage.Team) graphql.Marshaler {
+func (ec *executionContext) marshalNTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx context.Context, sel ast.SelectionSet, v *entity.Team) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -22657,7 +22657,7 @@ func (ec *executionContext) unmarshalNUpdateUserInput2githubᚗcomᚋauditgraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx context.Context, sel ast.SelectionSet, v *storage.User) graphql.Marshaler {
+func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx context.Context, sel ast.SelectionSet, v *entity.User) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -23069,7 +23069,7 @@ func (ec *executionContext) marshalOOrgRole2ᚖgithubᚗcomᚋauditgraphᚋaudit
 	return v
 }
 
-func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalOOrganization2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *entity.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -23161,7 +23161,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalOTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐTeam(ctx context.Context, sel ast.SelectionSet, v *storage.Team) graphql.Marshaler {
+func (ec *executionContext) marshalOTeam2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx context.Context, sel ast.SelectionSet, v *entity.Team) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -23186,7 +23186,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋstorageᚐUser(ctx context.Context, sel ast.SelectionSet, v *storage.User) graphql.Marshaler {
+func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx context.Context, sel ast.SelectionSet, v *entity.User) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

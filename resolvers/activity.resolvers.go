@@ -10,8 +10,8 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // TotalActiveUsers is the resolver for the totalActiveUsers field.
@@ -64,7 +64,7 @@ func (r *activityStatsResolver) MostActiveUsers(ctx context.Context, obj *model.
 }
 
 // Activity is the resolver for the activity field.
-func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organization) (*model.ActivityStats, error) {
+func (r *organizationResolver) Activity(ctx context.Context, obj *entity.Organization) (*model.ActivityStats, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (r *organizationResolver) Activity(ctx context.Context, obj *storage.Organi
 }
 
 // User is the resolver for the user field.
-func (r *rankedUserResolver) User(ctx context.Context, obj *model.RankedUser) (*storage.User, error) {
+func (r *rankedUserResolver) User(ctx context.Context, obj *model.RankedUser) (*entity.User, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return &u, err
 }

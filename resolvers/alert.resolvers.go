@@ -14,21 +14,21 @@ import (
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
 	"github.com/auditgraph/auditgraph/internal/alerting/rules"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // ID is the resolver for the id field.
-func (r *alertDeliveryResolver) ID(ctx context.Context, obj *storage.OutboxAlert) (string, error) {
+func (r *alertDeliveryResolver) ID(ctx context.Context, obj *entity.OutboxAlert) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Rule is the resolver for the rule field.
-func (r *alertDeliveryResolver) Rule(ctx context.Context, obj *storage.OutboxAlert) (string, error) {
+func (r *alertDeliveryResolver) Rule(ctx context.Context, obj *entity.OutboxAlert) (string, error) {
 	return obj.RuleName, nil
 }
 
 // EventSequence is the resolver for the eventSequence field.
-func (r *alertDeliveryResolver) EventSequence(ctx context.Context, obj *storage.OutboxAlert) (*int, error) {
+func (r *alertDeliveryResolver) EventSequence(ctx context.Context, obj *entity.OutboxAlert) (*int, error) {
 	if obj.EventSeq == nil {
 		return nil, nil
 	}
@@ -37,12 +37,12 @@ func (r *alertDeliveryResolver) EventSequence(ctx context.Context, obj *storage.
 }
 
 // Status is the resolver for the status field.
-func (r *alertDeliveryResolver) Status(ctx context.Context, obj *storage.OutboxAlert) (model.AlertDeliveryStatus, error) {
+func (r *alertDeliveryResolver) Status(ctx context.Context, obj *entity.OutboxAlert) (model.AlertDeliveryStatus, error) {
 	return model.AlertDeliveryStatus(strings.ToUpper(obj.Status)), nil
 }
 
 // NextAttemptAt is the resolver for the nextAttemptAt field.
-func (r *alertDeliveryResolver) NextAttemptAt(ctx context.Context, obj *storage.OutboxAlert) (*time.Time, error) {
+func (r *alertDeliveryResolver) NextAttemptAt(ctx context.Context, obj *entity.OutboxAlert) (*time.Time, error) {
 	if obj.Status != connect.AlertPending {
 		return nil, nil
 	}
@@ -50,57 +50,57 @@ func (r *alertDeliveryResolver) NextAttemptAt(ctx context.Context, obj *storage.
 }
 
 // ID is the resolver for the id field.
-func (r *alertRuleResolver) ID(ctx context.Context, obj *storage.AlertRule) (string, error) {
+func (r *alertRuleResolver) ID(ctx context.Context, obj *entity.AlertRule) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Name is the resolver for the name field.
-func (r *alertRuleResolver) Name(ctx context.Context, obj *storage.AlertRule) (string, error) {
+func (r *alertRuleResolver) Name(ctx context.Context, obj *entity.AlertRule) (string, error) {
 	return obj.Name, nil
 }
 
 // Actions is the resolver for the actions field.
-func (r *alertRuleResolver) Actions(ctx context.Context, obj *storage.AlertRule) ([]string, error) {
+func (r *alertRuleResolver) Actions(ctx context.Context, obj *entity.AlertRule) ([]string, error) {
 	return obj.Actions, nil
 }
 
 // Actor is the resolver for the actor field.
-func (r *alertRuleResolver) Actor(ctx context.Context, obj *storage.AlertRule) (*string, error) {
+func (r *alertRuleResolver) Actor(ctx context.Context, obj *entity.AlertRule) (*string, error) {
 	return unlessZero(obj.Actor), nil
 }
 
 // Target is the resolver for the target field.
-func (r *alertRuleResolver) Target(ctx context.Context, obj *storage.AlertRule) (*string, error) {
+func (r *alertRuleResolver) Target(ctx context.Context, obj *entity.AlertRule) (*string, error) {
 	return unlessZero(obj.Target), nil
 }
 
 // ResponseCodes is the resolver for the responseCodes field.
-func (r *alertRuleResolver) ResponseCodes(ctx context.Context, obj *storage.AlertRule) ([]int, error) {
+func (r *alertRuleResolver) ResponseCodes(ctx context.Context, obj *entity.AlertRule) ([]int, error) {
 	return obj.Codes, nil
 }
 
 // ResponseCodeMin is the resolver for the responseCodeMin field.
-func (r *alertRuleResolver) ResponseCodeMin(ctx context.Context, obj *storage.AlertRule) (*int, error) {
+func (r *alertRuleResolver) ResponseCodeMin(ctx context.Context, obj *entity.AlertRule) (*int, error) {
 	return unlessZero(obj.CodeMin), nil
 }
 
 // ResponseCodeMax is the resolver for the responseCodeMax field.
-func (r *alertRuleResolver) ResponseCodeMax(ctx context.Context, obj *storage.AlertRule) (*int, error) {
+func (r *alertRuleResolver) ResponseCodeMax(ctx context.Context, obj *entity.AlertRule) (*int, error) {
 	return unlessZero(obj.CodeMax), nil
 }
 
 // Threshold is the resolver for the threshold field.
-func (r *alertRuleResolver) Threshold(ctx context.Context, obj *storage.AlertRule) (*int, error) {
+func (r *alertRuleResolver) Threshold(ctx context.Context, obj *entity.AlertRule) (*int, error) {
 	return unlessZero(obj.Threshold), nil
 }
 
 // WindowSeconds is the resolver for the windowSeconds field.
-func (r *alertRuleResolver) WindowSeconds(ctx context.Context, obj *storage.AlertRule) (*int, error) {
+func (r *alertRuleResolver) WindowSeconds(ctx context.Context, obj *entity.AlertRule) (*int, error) {
 	return unlessZero(int(obj.Window / time.Second)), nil
 }
 
 // Integrations is the resolver for the integrations field.
-func (r *alertRuleResolver) Integrations(ctx context.Context, obj *storage.AlertRule) ([]storage.Integration, error) {
+func (r *alertRuleResolver) Integrations(ctx context.Context, obj *entity.AlertRule) ([]entity.Integration, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -109,12 +109,12 @@ func (r *alertRuleResolver) Integrations(ctx context.Context, obj *storage.Alert
 }
 
 // Enabled is the resolver for the enabled field.
-func (r *alertRuleResolver) Enabled(ctx context.Context, obj *storage.AlertRule) (bool, error) {
+func (r *alertRuleResolver) Enabled(ctx context.Context, obj *entity.AlertRule) (bool, error) {
 	return obj.Enabled, nil
 }
 
 // Suggestion is the resolver for the suggestion field.
-func (r *alertRuleResolver) Suggestion(ctx context.Context, obj *storage.AlertRule) (*model.AlertSuggestion, error) {
+func (r *alertRuleResolver) Suggestion(ctx context.Context, obj *entity.AlertRule) (*model.AlertSuggestion, error) {
 	if obj.Suggestion == "" {
 		return nil, nil
 	}
@@ -123,7 +123,7 @@ func (r *alertRuleResolver) Suggestion(ctx context.Context, obj *storage.AlertRu
 }
 
 // Delivery is the resolver for the delivery field.
-func (r *integrationResolver) Delivery(ctx context.Context, obj *storage.Integration) (*storage.DeliveryStats, error) {
+func (r *integrationResolver) Delivery(ctx context.Context, obj *entity.Integration) (*entity.DeliveryStats, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (r *integrationResolver) Delivery(ctx context.Context, obj *storage.Integra
 }
 
 // Recent is the resolver for the recent field.
-func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error) {
+func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *entity.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (r *integrationDeliveryResolver) Recent(ctx context.Context, obj *storage.D
 }
 
 // CreateAlertRule is the resolver for the createAlertRule field.
-func (r *mutationResolver) CreateAlertRule(ctx context.Context, organization string, input model.AlertRuleInput) (*storage.AlertRule, error) {
+func (r *mutationResolver) CreateAlertRule(ctx context.Context, organization string, input model.AlertRuleInput) (*entity.AlertRule, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func (r *mutationResolver) CreateAlertRule(ctx context.Context, organization str
 }
 
 // UpdateAlertRule is the resolver for the updateAlertRule field.
-func (r *mutationResolver) UpdateAlertRule(ctx context.Context, id string, input model.AlertRuleInput) (*storage.AlertRule, error) {
+func (r *mutationResolver) UpdateAlertRule(ctx context.Context, id string, input model.AlertRuleInput) (*entity.AlertRule, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (r *mutationResolver) DeleteAlertRule(ctx context.Context, id string) (bool
 }
 
 // EnableSuggestedAlertRule is the resolver for the enableSuggestedAlertRule field.
-func (r *mutationResolver) EnableSuggestedAlertRule(ctx context.Context, organization string, suggestion model.AlertSuggestion, integrations []string) (*storage.AlertRule, error) {
+func (r *mutationResolver) EnableSuggestedAlertRule(ctx context.Context, organization string, suggestion model.AlertSuggestion, integrations []string) (*entity.AlertRule, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (r *mutationResolver) EnableSuggestedAlertRule(ctx context.Context, organiz
 }
 
 // SendTestAlert is the resolver for the sendTestAlert field.
-func (r *mutationResolver) SendTestAlert(ctx context.Context, integration string) (*storage.OutboxAlert, error) {
+func (r *mutationResolver) SendTestAlert(ctx context.Context, integration string) (*entity.OutboxAlert, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -248,7 +248,7 @@ func (r *mutationResolver) SendTestAlert(ctx context.Context, integration string
 }
 
 // AlertRules is the resolver for the alertRules field.
-func (r *organizationResolver) AlertRules(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.AlertRuleConnection, error) {
+func (r *organizationResolver) AlertRules(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.AlertRuleConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

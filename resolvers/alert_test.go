@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
@@ -50,9 +51,9 @@ func TestAlertRules(t *testing.T) {
 	defer recv.Close()
 	u, s := integration.Seal(box, integration.Config{Name: "siem", Kind: integration.Webhook,
 		URL: notify.NewSecret(recv.URL + "/" + token), SigningSecret: notify.NewSecret(secret)})
-	var hook storage.Integration
+	var hook entity.Integration
 	if err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
-		hook, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: acme.ID, Name: "siem", Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
+		hook, err = tx.CreateIntegration(e.ctx, entity.Integration{OrgID: acme.ID, Name: "siem", Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func TestAlertRules(t *testing.T) {
 	u, s = integration.Seal(box, integration.Config{Name: "old", Kind: integration.Webhook,
 		URL: notify.NewSecret(gone.URL + "/" + token), SigningSecret: notify.NewSecret(secret)})
 	if err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
-		hook, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: acme.ID, Name: "old", Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
+		hook, err = tx.CreateIntegration(e.ctx, entity.Integration{OrgID: acme.ID, Name: "old", Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -10,11 +10,11 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // ID is the resolver for the id field.
-func (r *aPIKeyResolver) ID(ctx context.Context, obj *storage.APIKey) (string, error) {
+func (r *aPIKeyResolver) ID(ctx context.Context, obj *entity.APIKey) (string, error) {
 	return formatID(obj.ID), nil
 }
 

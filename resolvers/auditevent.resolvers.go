@@ -9,11 +9,11 @@ import (
 	"context"
 
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // AuditEvents is the resolver for the auditEvents field.
-func (r *organizationResolver) AuditEvents(ctx context.Context, obj *storage.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error) {
+func (r *organizationResolver) AuditEvents(ctx context.Context, obj *entity.Organization, first *int, after *string, filter *model.AuditEventFilter, order *model.AuditEventOrder, anonymize *bool) (*model.AuditEventConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

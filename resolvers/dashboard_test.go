@@ -1437,3 +1437,66 @@ func TestDatabaseErrorsAreHidden(t *testing.T) {
 		t.Errorf("activity with its table gone: error %q with code %q, want \"internal server error\" with INTERNAL_SERVER_ERROR", err.Message, err.code())
 	}
 }
+
+// A dashboard panel asked as an organization admin costs the caller's key,
+// the organization with the caller's membership, and the panel's own query
+// (ALL_TIME one more, for the first day): the panel's permission check
+// takes the organization from the request's memo instead of reading it
+// again by id. Not parallel: the counting driver's log is shared.
+func TestPanelReadsOrganizationOnce(t *testing.T) {
+	registerOnce.Do(func() { sql.Register("postgres-counting", countingDriver{}) })
+	ctx := context.Background()
+	for _, mode := range []deployment.Mode{deployment.SelfManaged, deployment.MultiTenant} {
+		dbURL := storagetest.URL(t)
+		st, err := storage.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		counted, err := storage.OpenDriver(ctx, "postgres-counting", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { counted.Close() })
+		e := newEnvOn(t, mode, st, counted)
+		e.add("acme", member{username: "alice", role: "admin"})
+		e.key("alice")
+		e.active("alice", at(2026, 10, 13, 9, 0, 0))
+		panels := []struct {
+			panel string
+			max   int
+		}{
+			{"totalActiveUsers(period: LAST_30_DAYS) { count }", 3},
+			{"totalActiveUsers(period: ALL_TIME) { count }", 4},
+			{"usersActiveOverTime(period: LAST_30_DAYS) { period }", 3},
+		}
+		if mode.MultiTenant() {
+			panels = []struct {
+				panel string
+				max   int
+			}{
+				{"activeUserCount(period: LAST_7_DAYS) { count }", 3},
+				{"weeklyActiveUsers(period: LAST_30_DAYS) { period }", 3},
+				{"mostActiveUsers(period: LAST_30_DAYS) { users { user { username } } }", 3},
+			}
+		}
+		for _, p := range panels {
+			name, rest, _ := strings.Cut(p.panel, "(period: ")
+			period, _, _ := strings.Cut(rest, ")")
+			t.Run(string(mode)+"/"+name+"/"+period, func(t *testing.T) {
+				before := nSent()
+				e.with(t).mustQuery("alice", `{ organization(name: "acme") { activity { `+p.panel+` } } }`, nil, &struct{}{})
+				got := sent(before)
+				byID := 0
+				for _, s := range got {
+					if strings.Contains(s, "FROM organizations WHERE id") {
+						byID++
+					}
+				}
+				if byID != 0 || len(got) > p.max {
+					t.Errorf("%d statements, %d of them reading the organization by id; want at most %d and none:\n%s", len(got), byID, p.max, strings.Join(got, "\n"))
+				}
+			})
+		}
+	}
+}

@@ -12,36 +12,36 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // ID is the resolver for the id field.
-func (r *integrationResolver) ID(ctx context.Context, obj *storage.Integration) (string, error) {
+func (r *integrationResolver) ID(ctx context.Context, obj *entity.Integration) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Kind is the resolver for the kind field.
-func (r *integrationResolver) Kind(ctx context.Context, obj *storage.Integration) (model.IntegrationKind, error) {
+func (r *integrationResolver) Kind(ctx context.Context, obj *entity.Integration) (model.IntegrationKind, error) {
 	return model.IntegrationKind(strings.ToUpper(obj.Kind)), nil
 }
 
 // SlackChannel is the resolver for the slackChannel field.
-func (r *integrationResolver) SlackChannel(ctx context.Context, obj *storage.Integration) (*string, error) {
+func (r *integrationResolver) SlackChannel(ctx context.Context, obj *entity.Integration) (*string, error) {
 	return slackOnly(obj, obj.SlackChannel), nil
 }
 
 // SlackTeam is the resolver for the slackTeam field.
-func (r *integrationResolver) SlackTeam(ctx context.Context, obj *storage.Integration) (*string, error) {
+func (r *integrationResolver) SlackTeam(ctx context.Context, obj *entity.Integration) (*string, error) {
 	return slackOnly(obj, obj.SlackTeam), nil
 }
 
 // Status is the resolver for the status field.
-func (r *integrationResolver) Status(ctx context.Context, obj *storage.Integration) (model.IntegrationStatus, error) {
+func (r *integrationResolver) Status(ctx context.Context, obj *entity.Integration) (model.IntegrationStatus, error) {
 	return model.IntegrationStatus(strings.ToUpper(obj.Status)), nil
 }
 
 // Integrations is the resolver for the integrations field.
-func (r *organizationResolver) Integrations(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.IntegrationConnection, error) {
+func (r *organizationResolver) Integrations(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.IntegrationConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

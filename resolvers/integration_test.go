@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -18,7 +19,7 @@ func TestOrganizationIntegrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, in := range []storage.Integration{
+	for _, in := range []entity.Integration{
 		{OrgID: acme.ID, Name: "#alerts", Kind: "slack", URLSealed: []byte{1}, SlackChannel: "#alerts", SlackTeam: "Acme"},
 		{OrgID: acme.ID, Name: "siem", Kind: "webhook", URLSealed: []byte{2}, SigningSecretSealed: []byte{3}},
 	} {

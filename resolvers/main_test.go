@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
@@ -71,7 +72,7 @@ func newEnvOn(t *testing.T, mode deployment.Mode, st, served *storage.Store) *en
 	e := &env{t: t, ctx: ctx, mode: mode, store: st, ids: ids, admin: &auth.Principal{User: admin}, keys: map[string]string{"admin": adminKey}}
 	e.org("acme", "enterprise")
 	srv := httptest.NewServer(server.New(server.Config{
-		Store: served, Identity: identity.New(served, mode, log), Mode: mode, Log: log,
+		Services: app.New(served), Identity: identity.New(served, mode, log), Mode: mode, Log: log,
 		ActivityCutoff: cutoff, Now: func() time.Time { return now },
 	}))
 	t.Cleanup(srv.Close)

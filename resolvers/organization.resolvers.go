@@ -12,67 +12,67 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // User is the resolver for the user field.
-func (r *memberResolver) User(ctx context.Context, obj *storage.Membership) (*storage.User, error) {
+func (r *memberResolver) User(ctx context.Context, obj *entity.Membership) (*entity.User, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return &u, err
 }
 
 // Organization is the resolver for the organization field.
-func (r *memberResolver) Organization(ctx context.Context, obj *storage.Membership) (*storage.Organization, error) {
+func (r *memberResolver) Organization(ctx context.Context, obj *entity.Membership) (*entity.Organization, error) {
 	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 
 // Role is the resolver for the role field.
-func (r *memberResolver) Role(ctx context.Context, obj *storage.Membership) (model.OrgRole, error) {
+func (r *memberResolver) Role(ctx context.Context, obj *entity.Membership) (model.OrgRole, error) {
 	return orgRole(obj.Role), nil
 }
 
 // ModelsSeat is the resolver for the modelsSeat field.
-func (r *memberResolver) ModelsSeat(ctx context.Context, obj *storage.Membership) (model.SeatLevel, error) {
+func (r *memberResolver) ModelsSeat(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error) {
 	return seatLevel(obj.ModelsSeat), nil
 }
 
 // WeaveAccess is the resolver for the weaveAccess field.
-func (r *memberResolver) WeaveAccess(ctx context.Context, obj *storage.Membership) (model.SeatLevel, error) {
+func (r *memberResolver) WeaveAccess(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error) {
 	return seatLevel(obj.WeaveAccess), nil
 }
 
 // DateAdded is the resolver for the dateAdded field.
-func (r *memberResolver) DateAdded(ctx context.Context, obj *storage.Membership) (*time.Time, error) {
+func (r *memberResolver) DateAdded(ctx context.Context, obj *entity.Membership) (*time.Time, error) {
 	return &obj.AddedAt, nil
 }
 
 // InvitePending is the resolver for the invitePending field.
-func (r *memberResolver) InvitePending(ctx context.Context, obj *storage.Membership) (bool, error) {
+func (r *memberResolver) InvitePending(ctx context.Context, obj *entity.Membership) (bool, error) {
 	return obj.Pending(), nil
 }
 
 // Teams is the resolver for the teams field.
-func (r *memberResolver) Teams(ctx context.Context, obj *storage.Membership) ([]storage.Team, error) {
+func (r *memberResolver) Teams(ctx context.Context, obj *entity.Membership) ([]entity.Team, error) {
 	return r.Loaders(ctx).MemberTeams.Load(ctx, identity.MemberKey{OrgID: obj.OrgID, UserID: obj.UserID})
 }
 
 // Name is the resolver for the name field.
-func (r *memberResolver) Name(ctx context.Context, obj *storage.Membership) (string, error) {
+func (r *memberResolver) Name(ctx context.Context, obj *entity.Membership) (string, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return u.Name, err
 }
 
 // Username is the resolver for the username field.
-func (r *memberResolver) Username(ctx context.Context, obj *storage.Membership) (string, error) {
+func (r *memberResolver) Username(ctx context.Context, obj *entity.Membership) (string, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	return u.Username, err
 }
 
 // Email is the resolver for the email field.
-func (r *memberResolver) Email(ctx context.Context, obj *storage.Membership) (*string, error) {
+func (r *memberResolver) Email(ctx context.Context, obj *entity.Membership) (*string, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
 	if err != nil || u.Email == "" {
 		return nil, err
@@ -81,29 +81,29 @@ func (r *memberResolver) Email(ctx context.Context, obj *storage.Membership) (*s
 }
 
 // Status is the resolver for the status field.
-func (r *memberResolver) Status(ctx context.Context, obj *storage.Membership) (model.UserStatus, error) {
+func (r *memberResolver) Status(ctx context.Context, obj *entity.Membership) (model.UserStatus, error) {
 	s, err := r.status(ctx, obj)
 	return model.UserStatus(s), err
 }
 
 // LastActiveAt is the resolver for the lastActiveAt field.
-func (r *memberResolver) LastActiveAt(ctx context.Context, obj *storage.Membership) (*time.Time, error) {
+func (r *memberResolver) LastActiveAt(ctx context.Context, obj *entity.Membership) (*time.Time, error) {
 	return obj.LastActiveAt, nil
 }
 
 // LastActiveDisplay is the resolver for the lastActiveDisplay field.
-func (r *memberResolver) LastActiveDisplay(ctx context.Context, obj *storage.Membership) (string, error) {
+func (r *memberResolver) LastActiveDisplay(ctx context.Context, obj *entity.Membership) (string, error) {
 	s, err := r.status(ctx, obj)
 	return userstatus.LastActive(s, *obj), err
 }
 
 // ActiveDays is the resolver for the activeDays field.
-func (r *memberResolver) ActiveDays(ctx context.Context, obj *storage.Membership) (int, error) {
+func (r *memberResolver) ActiveDays(ctx context.Context, obj *entity.Membership) (int, error) {
 	return obj.ActiveDays, nil
 }
 
 // ReportCount is the resolver for the reportCount field.
-func (r *memberResolver) ReportCount(ctx context.Context, obj *storage.Membership) (*int, error) {
+func (r *memberResolver) ReportCount(ctx context.Context, obj *entity.Membership) (*int, error) {
 	if !r.Mode.MultiTenant() {
 		return nil, nil
 	}
@@ -111,7 +111,7 @@ func (r *memberResolver) ReportCount(ctx context.Context, obj *storage.Membershi
 }
 
 // RunCount is the resolver for the runCount field.
-func (r *memberResolver) RunCount(ctx context.Context, obj *storage.Membership) (*int, error) {
+func (r *memberResolver) RunCount(ctx context.Context, obj *entity.Membership) (*int, error) {
 	if !r.Mode.MultiTenant() {
 		return nil, nil
 	}
@@ -119,7 +119,7 @@ func (r *memberResolver) RunCount(ctx context.Context, obj *storage.Membership) 
 }
 
 // CreateOrganization is the resolver for the createOrganization field.
-func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*storage.Organization, error) {
+func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*entity.Organization, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.C
 }
 
 // InviteUser is the resolver for the inviteUser field.
-func (r *mutationResolver) InviteUser(ctx context.Context, input model.InviteUserInput) (*storage.Membership, error) {
+func (r *mutationResolver) InviteUser(ctx context.Context, input model.InviteUserInput) (*entity.Membership, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func (r *mutationResolver) InviteUser(ctx context.Context, input model.InviteUse
 }
 
 // AcceptInvitation is the resolver for the acceptInvitation field.
-func (r *mutationResolver) AcceptInvitation(ctx context.Context, organization string) (*storage.Membership, error) {
+func (r *mutationResolver) AcceptInvitation(ctx context.Context, organization string) (*entity.Membership, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (r *mutationResolver) AcceptInvitation(ctx context.Context, organization st
 }
 
 // UpdateMember is the resolver for the updateMember field.
-func (r *mutationResolver) UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*storage.Membership, error) {
+func (r *mutationResolver) UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*entity.Membership, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -177,17 +177,17 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, organization string
 }
 
 // ID is the resolver for the id field.
-func (r *organizationResolver) ID(ctx context.Context, obj *storage.Organization) (string, error) {
+func (r *organizationResolver) ID(ctx context.Context, obj *entity.Organization) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Plan is the resolver for the plan field.
-func (r *organizationResolver) Plan(ctx context.Context, obj *storage.Organization) (model.Plan, error) {
+func (r *organizationResolver) Plan(ctx context.Context, obj *entity.Organization) (model.Plan, error) {
 	return model.Plan(strings.ToUpper(obj.Plan)), nil
 }
 
 // ViewerRole is the resolver for the viewerRole field.
-func (r *organizationResolver) ViewerRole(ctx context.Context, obj *storage.Organization) (*model.OrgRole, error) {
+func (r *organizationResolver) ViewerRole(ctx context.Context, obj *entity.Organization) (*model.OrgRole, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -201,7 +201,7 @@ func (r *organizationResolver) ViewerRole(ctx context.Context, obj *storage.Orga
 }
 
 // Users is the resolver for the users field.
-func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.MemberConnection, error) {
+func (r *organizationResolver) Users(ctx context.Context, obj *entity.Organization, first *int, after *string, last *int, before *string, filter *model.UserFilter, orderBy *model.UserOrder) (*model.MemberConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func (r *organizationResolver) Users(ctx context.Context, obj *storage.Organizat
 }
 
 // Teams is the resolver for the teams field.
-func (r *organizationResolver) Teams(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.TeamConnection, error) {
+func (r *organizationResolver) Teams(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.TeamConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

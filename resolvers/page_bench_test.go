@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
@@ -35,7 +36,7 @@ func BenchmarkAuditEventsPage(b *testing.B) {
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "acme"}); err != nil {
 		b.Fatal(err)
 	}
-	h := server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff})
+	h := server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff})
 	var body strings.Builder
 	t0 := time.Now().UTC().Add(-time.Hour)
 	for i := range 100 {

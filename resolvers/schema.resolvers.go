@@ -11,12 +11,12 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Viewer is the resolver for the viewer field.
-func (r *queryResolver) Viewer(ctx context.Context) (*storage.User, error) {
+func (r *queryResolver) Viewer(ctx context.Context) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -26,7 +26,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*storage.User, error) {
 }
 
 // Organization is the resolver for the organization field.
-func (r *queryResolver) Organization(ctx context.Context, name string) (*storage.Organization, error) {
+func (r *queryResolver) Organization(ctx context.Context, name string) (*entity.Organization, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func (r *queryResolver) Organizations(ctx context.Context, first *int, after *st
 }
 
 // User is the resolver for the user field.
-func (r *queryResolver) User(ctx context.Context, username string) (*storage.User, error) {
+func (r *queryResolver) User(ctx context.Context, username string) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

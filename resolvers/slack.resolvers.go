@@ -10,11 +10,11 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // ID is the resolver for the id field.
-func (r *configChangeResolver) ID(ctx context.Context, obj *storage.ConfigChange) (string, error) {
+func (r *configChangeResolver) ID(ctx context.Context, obj *entity.ConfigChange) (string, error) {
 	return formatID(obj.ID), nil
 }
 
@@ -72,7 +72,7 @@ func (r *mutationResolver) CreateWebhookIntegration(ctx context.Context, organiz
 }
 
 // DisconnectIntegration is the resolver for the disconnectIntegration field.
-func (r *mutationResolver) DisconnectIntegration(ctx context.Context, id string) (*storage.Integration, error) {
+func (r *mutationResolver) DisconnectIntegration(ctx context.Context, id string) (*entity.Integration, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (r *mutationResolver) DisconnectIntegration(ctx context.Context, id string)
 }
 
 // ConfigChanges is the resolver for the configChanges field.
-func (r *organizationResolver) ConfigChanges(ctx context.Context, obj *storage.Organization, first *int, after *string) (*model.ConfigChangeConnection, error) {
+func (r *organizationResolver) ConfigChanges(ctx context.Context, obj *entity.Organization, first *int, after *string) (*model.ConfigChangeConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

@@ -10,11 +10,11 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // CreateTeam is the resolver for the createTeam field.
-func (r *mutationResolver) CreateTeam(ctx context.Context, organization string, name string) (*storage.Team, error) {
+func (r *mutationResolver) CreateTeam(ctx context.Context, organization string, name string) (*entity.Team, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (r *mutationResolver) DeleteTeam(ctx context.Context, organization string, 
 }
 
 // AddTeamMember is the resolver for the addTeamMember field.
-func (r *mutationResolver) AddTeamMember(ctx context.Context, organization string, team string, username string) (*storage.Team, error) {
+func (r *mutationResolver) AddTeamMember(ctx context.Context, organization string, team string, username string) (*entity.Team, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (r *mutationResolver) AddTeamMember(ctx context.Context, organization strin
 }
 
 // RemoveTeamMember is the resolver for the removeTeamMember field.
-func (r *mutationResolver) RemoveTeamMember(ctx context.Context, organization string, team string, username string) (*storage.Team, error) {
+func (r *mutationResolver) RemoveTeamMember(ctx context.Context, organization string, team string, username string) (*entity.Team, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (r *mutationResolver) RemoveTeamMember(ctx context.Context, organization st
 }
 
 // CreateServiceAccount is the resolver for the createServiceAccount field.
-func (r *mutationResolver) CreateServiceAccount(ctx context.Context, input model.CreateServiceAccountInput) (*storage.User, error) {
+func (r *mutationResolver) CreateServiceAccount(ctx context.Context, input model.CreateServiceAccountInput) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -72,18 +72,18 @@ func (r *mutationResolver) CreateServiceAccount(ctx context.Context, input model
 }
 
 // ID is the resolver for the id field.
-func (r *teamResolver) ID(ctx context.Context, obj *storage.Team) (string, error) {
+func (r *teamResolver) ID(ctx context.Context, obj *entity.Team) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Organization is the resolver for the organization field.
-func (r *teamResolver) Organization(ctx context.Context, obj *storage.Team) (*storage.Organization, error) {
+func (r *teamResolver) Organization(ctx context.Context, obj *entity.Team) (*entity.Organization, error) {
 	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 
 // Members is the resolver for the members field.
-func (r *teamResolver) Members(ctx context.Context, obj *storage.Team, first *int, after *string) (*model.UserConnection, error) {
+func (r *teamResolver) Members(ctx context.Context, obj *entity.Team, first *int, after *string) (*model.UserConnection, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

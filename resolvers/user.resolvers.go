@@ -10,12 +10,12 @@ import (
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // CreateUser is the resolver for the createUser field.
-func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*storage.User, error) {
+func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUserInput) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.CreateUse
 }
 
 // UpdateUser is the resolver for the updateUser field.
-func (r *mutationResolver) UpdateUser(ctx context.Context, input model.UpdateUserInput) (*storage.User, error) {
+func (r *mutationResolver) UpdateUser(ctx context.Context, input model.UpdateUserInput) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, input model.UpdateUse
 }
 
 // DeactivateUser is the resolver for the deactivateUser field.
-func (r *mutationResolver) DeactivateUser(ctx context.Context, username string) (*storage.User, error) {
+func (r *mutationResolver) DeactivateUser(ctx context.Context, username string) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (r *mutationResolver) DeactivateUser(ctx context.Context, username string) 
 }
 
 // ReactivateUser is the resolver for the reactivateUser field.
-func (r *mutationResolver) ReactivateUser(ctx context.Context, username string) (*storage.User, error) {
+func (r *mutationResolver) ReactivateUser(ctx context.Context, username string) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, username string) (boo
 }
 
 // SetDefaultOrganization is the resolver for the setDefaultOrganization field.
-func (r *mutationResolver) SetDefaultOrganization(ctx context.Context, organization *string) (*storage.User, error) {
+func (r *mutationResolver) SetDefaultOrganization(ctx context.Context, organization *string) (*entity.User, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -82,12 +82,12 @@ func (r *mutationResolver) SetDefaultOrganization(ctx context.Context, organizat
 }
 
 // ID is the resolver for the id field.
-func (r *userResolver) ID(ctx context.Context, obj *storage.User) (string, error) {
+func (r *userResolver) ID(ctx context.Context, obj *entity.User) (string, error) {
 	return formatID(obj.ID), nil
 }
 
 // Email is the resolver for the email field.
-func (r *userResolver) Email(ctx context.Context, obj *storage.User) (*string, error) {
+func (r *userResolver) Email(ctx context.Context, obj *entity.User) (*string, error) {
 	if obj.Email == "" {
 		return nil, nil
 	}
@@ -95,12 +95,12 @@ func (r *userResolver) Email(ctx context.Context, obj *storage.User) (*string, e
 }
 
 // ServiceAccount is the resolver for the serviceAccount field.
-func (r *userResolver) ServiceAccount(ctx context.Context, obj *storage.User) (bool, error) {
+func (r *userResolver) ServiceAccount(ctx context.Context, obj *entity.User) (bool, error) {
 	return obj.IsServiceAccount(), nil
 }
 
 // ServiceAccountTeam is the resolver for the serviceAccountTeam field.
-func (r *userResolver) ServiceAccountTeam(ctx context.Context, obj *storage.User) (*storage.Team, error) {
+func (r *userResolver) ServiceAccountTeam(ctx context.Context, obj *entity.User) (*entity.Team, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -109,12 +109,12 @@ func (r *userResolver) ServiceAccountTeam(ctx context.Context, obj *storage.User
 }
 
 // Deactivated is the resolver for the deactivated field.
-func (r *userResolver) Deactivated(ctx context.Context, obj *storage.User) (bool, error) {
+func (r *userResolver) Deactivated(ctx context.Context, obj *entity.User) (bool, error) {
 	return obj.Deactivated(), nil
 }
 
 // DefaultOrganization is the resolver for the defaultOrganization field.
-func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.User) (*storage.Organization, error) {
+func (r *userResolver) DefaultOrganization(ctx context.Context, obj *entity.User) (*entity.Organization, error) {
 	if obj.DefaultOrgID == nil {
 		return nil, nil
 	}
@@ -130,7 +130,7 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *storage.Use
 }
 
 // Memberships is the resolver for the memberships field.
-func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]storage.Membership, error) {
+func (r *userResolver) Memberships(ctx context.Context, obj *entity.User) ([]entity.Membership, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func (r *userResolver) Memberships(ctx context.Context, obj *storage.User) ([]st
 }
 
 // APIKeys is the resolver for the apiKeys field.
-func (r *userResolver) APIKeys(ctx context.Context, obj *storage.User) ([]storage.APIKey, error) {
+func (r *userResolver) APIKeys(ctx context.Context, obj *entity.User) ([]entity.APIKey, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
@@ -65,7 +66,7 @@ func TestVerifyAuditLog(t *testing.T) {
 	// The same server as the env's, with verification configured.
 	reg := metrics.New(e.store.DB().DB)
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(e.store), Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
 		Now: func() time.Time { return now }, Metrics: reg,
 		Verify: &verify.Service{Store: e.store, Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Metrics: reg}}))
 	t.Cleanup(srv.Close)
@@ -124,7 +125,7 @@ func scrape(t *testing.T, m *metrics.Metrics) metricstest.Samples {
 func (e *env) serveVerify() {
 	key := ed25519.NewKeyFromSeed([]byte("auditgraph-resolver-test-seed-32"))
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(e.store), Identity: identity.New(e.store, e.mode, log), Mode: e.mode, Log: log,
 		Now:    func() time.Time { return now },
 		Verify: &verify.Service{Store: e.store, Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}}))
 	e.t.Cleanup(srv.Close)

@@ -5,36 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/lib/pq"
 )
-
-// Rule is what an alert rule says. It has exactly alerting.Rule's fields,
-// which says what each means and which values are valid, so the two convert
-// into each other (alerting.Rule(r), storage.Rule(r)); storage keeps its own
-// so that it does not import the domain.
-type Rule struct {
-	ID               int64
-	OrgID            int64
-	Name             string
-	Actions          []string
-	Actor            string
-	Target           string
-	Codes            []int
-	CodeMin, CodeMax int
-	Threshold        int
-	Window           time.Duration
-	Integrations     []int64
-	Enabled          bool
-	Suggestion       string
-}
-
-// AlertRule is an alert rule as stored.
-type AlertRule struct {
-	Rule
-	CreatedBy *int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
 
 const alertRuleColumns = `id, org_id, name, actions, actor, target, codes, code_min, code_max, threshold,
 	window_seconds, integration_ids, enabled, suggestion, created_by, created_at, updated_at`
@@ -59,13 +32,13 @@ type alertRuleRow struct {
 	UpdatedAt      time.Time      `db:"updated_at"`
 }
 
-func (r alertRuleRow) rule() AlertRule {
+func (r alertRuleRow) rule() entity.AlertRule {
 	codes := make([]int, len(r.Codes))
 	for i, c := range r.Codes {
 		codes[i] = int(c)
 	}
-	return AlertRule{
-		Rule: Rule{
+	return entity.AlertRule{
+		Rule: entity.Rule{
 			ID: r.ID, OrgID: r.OrgID, Name: r.Name, Actions: []string(r.Actions), Actor: r.Actor, Target: r.Target,
 			Codes: codes, CodeMin: r.CodeMin, CodeMax: r.CodeMax, Threshold: r.Threshold,
 			Window: time.Duration(r.WindowSeconds) * time.Second, Integrations: []int64(r.IntegrationIDs),
@@ -75,7 +48,7 @@ func (r alertRuleRow) rule() AlertRule {
 	}
 }
 
-func ruleArgs(r Rule) []any {
+func ruleArgs(r entity.Rule) []any {
 	codes := make(pq.Int64Array, len(r.Codes))
 	for i, c := range r.Codes {
 		codes[i] = int64(c)
@@ -87,9 +60,9 @@ func ruleArgs(r Rule) []any {
 // CreateAlertRule stores a new rule of r.OrgID. A name the organization
 // already uses is ErrConflict; an integration that is not the
 // organization's is ErrInvalid.
-func (tx *Tx) CreateAlertRule(ctx context.Context, r Rule, createdBy *int64) (AlertRule, error) {
+func (tx *Tx) CreateAlertRule(ctx context.Context, r entity.Rule, createdBy *int64) (entity.AlertRule, error) {
 	if err := tx.checkRuleIntegrations(ctx, r); err != nil {
-		return AlertRule{}, err
+		return entity.AlertRule{}, err
 	}
 	var row alertRuleRow
 	err := tx.get(ctx, &row, `INSERT INTO alert_rules (name, actions, actor, target, codes, code_min, code_max,
@@ -97,7 +70,7 @@ func (tx *Tx) CreateAlertRule(ctx context.Context, r Rule, createdBy *int64) (Al
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+alertRuleColumns,
 		append(ruleArgs(r), r.OrgID, createdBy)...)
 	if err != nil {
-		return AlertRule{}, fmt.Errorf("storage: create alert rule %q in organization %d: %w", r.Name, r.OrgID, classify(err))
+		return entity.AlertRule{}, fmt.Errorf("storage: create alert rule %q in organization %d: %w", r.Name, r.OrgID, classify(err))
 	}
 	return row.rule(), nil
 }
@@ -105,9 +78,9 @@ func (tx *Tx) CreateAlertRule(ctx context.Context, r Rule, createdBy *int64) (Al
 // UpdateAlertRule replaces the conditions, integrations and enabled flag
 // of rule r.ID (its organization stays). Changing a threshold rule resets
 // its counters, since they counted under the old conditions.
-func (tx *Tx) UpdateAlertRule(ctx context.Context, r Rule) (AlertRule, error) {
+func (tx *Tx) UpdateAlertRule(ctx context.Context, r entity.Rule) (entity.AlertRule, error) {
 	if err := tx.checkRuleIntegrations(ctx, r); err != nil {
-		return AlertRule{}, err
+		return entity.AlertRule{}, err
 	}
 	var row alertRuleRow
 	err := tx.get(ctx, &row, `UPDATE alert_rules SET name = $1, actions = $2, actor = $3, target = $4, codes = $5,
@@ -115,17 +88,17 @@ func (tx *Tx) UpdateAlertRule(ctx context.Context, r Rule) (AlertRule, error) {
 			suggestion = $12, updated_at = now()
 		WHERE id = $13 AND org_id = $14 RETURNING `+alertRuleColumns, append(ruleArgs(r), r.ID, r.OrgID)...)
 	if err != nil {
-		return AlertRule{}, notFound(classify(err), "storage: update alert rule %d", r.ID)
+		return entity.AlertRule{}, notFound(classify(err), "storage: update alert rule %d", r.ID)
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM alert_counters WHERE rule_id = $1`, r.ID); err != nil {
-		return AlertRule{}, fmt.Errorf("storage: reset counters of alert rule %d: %w", r.ID, err)
+		return entity.AlertRule{}, fmt.Errorf("storage: reset counters of alert rule %d: %w", r.ID, err)
 	}
 	return row.rule(), nil
 }
 
 // checkRuleIntegrations makes sure every integration of r belongs to r's
 // organization.
-func (tx *Tx) checkRuleIntegrations(ctx context.Context, r Rule) error {
+func (tx *Tx) checkRuleIntegrations(ctx context.Context, r entity.Rule) error {
 	var n int
 	if err := tx.get(ctx, &n, `SELECT count(*) FROM integrations WHERE org_id = $1 AND id = ANY($2)`,
 		r.OrgID, int64Array(r.Integrations)); err != nil {
@@ -148,7 +121,7 @@ func (tx *Tx) DeleteAlertRule(ctx context.Context, id int64) error {
 }
 
 // AlertRule returns the rule with id.
-func (q queries) AlertRule(ctx context.Context, id int64) (AlertRule, error) {
+func (q queries) AlertRule(ctx context.Context, id int64) (entity.AlertRule, error) {
 	var row alertRuleRow
 	err := q.get(ctx, &row, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE id = $1`, id)
 	return row.rule(), notFound(err, "storage: get alert rule %d", id)
@@ -156,14 +129,14 @@ func (q queries) AlertRule(ctx context.Context, id int64) (AlertRule, error) {
 
 // OrgAlertRules returns up to limit of an organization's rules with ids
 // above afterID, oldest first.
-func (q queries) OrgAlertRules(ctx context.Context, orgID, afterID int64, limit int) ([]AlertRule, error) {
+func (q queries) OrgAlertRules(ctx context.Context, orgID, afterID int64, limit int) ([]entity.AlertRule, error) {
 	var rows []alertRuleRow
 	err := q.sel(ctx, &rows, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE org_id = $1 AND id > $2
 		ORDER BY id LIMIT $3`, orgID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: alert rules of organization %d: %w", orgID, err)
 	}
-	rules := make([]AlertRule, len(rows))
+	rules := make([]entity.AlertRule, len(rows))
 	for i, r := range rows {
 		rules[i] = r.rule()
 	}
@@ -180,13 +153,13 @@ func (q queries) CountOrgAlertRules(ctx context.Context, orgID int64) (int, erro
 }
 
 // EnabledAlertRules returns an organization's enabled rules.
-func (tx *Tx) EnabledAlertRules(ctx context.Context, orgID int64) ([]Rule, error) {
+func (tx *Tx) EnabledAlertRules(ctx context.Context, orgID int64) ([]entity.Rule, error) {
 	var rows []alertRuleRow
 	err := tx.sel(ctx, &rows, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE org_id = $1 AND enabled ORDER BY id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: enabled alert rules of organization %d: %w", orgID, err)
 	}
-	rules := make([]Rule, len(rows))
+	rules := make([]entity.Rule, len(rows))
 	for i, r := range rows {
 		rules[i] = r.rule().Rule
 	}
@@ -195,7 +168,7 @@ func (tx *Tx) EnabledAlertRules(ctx context.Context, orgID int64) ([]Rule, error
 
 // AlertRuleBySuggestion returns the organization's rule made from a
 // built-in suggestion.
-func (q queries) AlertRuleBySuggestion(ctx context.Context, orgID int64, suggestion string) (AlertRule, error) {
+func (q queries) AlertRuleBySuggestion(ctx context.Context, orgID int64, suggestion string) (entity.AlertRule, error) {
 	var row alertRuleRow
 	err := q.get(ctx, &row, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE org_id = $1 AND suggestion = $2
 		ORDER BY id LIMIT 1`, orgID, suggestion)

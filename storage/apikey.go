@@ -3,24 +3,15 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
-
-// APIKey describes a user's key; the key itself is never stored.
-type APIKey struct {
-	ID         int64      `db:"id"`
-	UserID     int64      `db:"user_id"`
-	Name       string     `db:"name"`
-	Prefix     string     `db:"prefix"`
-	CreatedAt  time.Time  `db:"created_at"`
-	LastUsedAt *time.Time `db:"last_used_at"`
-}
 
 const apiKeyColumns = `id, user_id, name, prefix, created_at, last_used_at`
 
 // CreateAPIKey stores the hash of a new key.
-func (tx *Tx) CreateAPIKey(ctx context.Context, userID int64, name, prefix string, hash []byte) (APIKey, error) {
-	var k APIKey
+func (tx *Tx) CreateAPIKey(ctx context.Context, userID int64, name, prefix string, hash []byte) (entity.APIKey, error) {
+	var k entity.APIKey
 	err := tx.get(ctx, &k, `INSERT INTO api_keys (user_id, name, prefix, hash) VALUES ($1, $2, $3, $4)
 		RETURNING `+apiKeyColumns, userID, name, prefix, hash)
 	if err != nil {
@@ -30,15 +21,15 @@ func (tx *Tx) CreateAPIKey(ctx context.Context, userID int64, name, prefix strin
 }
 
 // APIKey returns the key with id.
-func (q queries) APIKey(ctx context.Context, id int64) (APIKey, error) {
-	var k APIKey
+func (q queries) APIKey(ctx context.Context, id int64) (entity.APIKey, error) {
+	var k entity.APIKey
 	err := q.get(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id)
 	return k, notFound(err, "storage: get API key %d", id)
 }
 
 // UserAPIKeys returns a user's keys, oldest first.
-func (q queries) UserAPIKeys(ctx context.Context, userID int64) ([]APIKey, error) {
-	var ks []APIKey
+func (q queries) UserAPIKeys(ctx context.Context, userID int64) ([]entity.APIKey, error) {
+	var ks []entity.APIKey
 	if err := q.sel(ctx, &ks, `SELECT `+apiKeyColumns+` FROM api_keys WHERE user_id = $1 ORDER BY id`, userID); err != nil {
 		return nil, fmt.Errorf("storage: API keys of user %d: %w", userID, err)
 	}
@@ -56,9 +47,10 @@ func (tx *Tx) DeleteAPIKey(ctx context.Context, id int64) error {
 
 // Authenticate returns the user owning the key with hash, with the key's id.
 // It does not check whether the user is deactivated: callers decide.
-func (q queries) Authenticate(ctx context.Context, hash []byte) (User, int64, error) {
+func (q queries) Authenticate(ctx context.Context, hash []byte) (entity.User, int64, error) {
 	var row struct {
-		User
+		entity.User
+
 		KeyID int64 `db:"key_id"`
 	}
 	err := q.get(ctx, &row, `SELECT u.id, u.username, u.name, COALESCE(u.email, '') AS email, u.instance_admin,

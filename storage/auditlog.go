@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // eventJSON returns the SQL expression that writes an event as the
@@ -90,8 +90,9 @@ func (s *Store) StreamEvents(ctx context.Context, orgID int64, start, end time.T
 	}
 }
 
-// ErrBadCursor means a pagination cursor was not issued for this query.
-var ErrBadCursor = errors.New("cursor is not valid for this query")
+// ErrBadCursor means a pagination cursor was not issued for this query
+// (entity.ErrBadCursor, the same value).
+var ErrBadCursor = entity.ErrBadCursor
 
 // Page is one page of an organization's events in a time range.
 type Page struct {

@@ -3,13 +3,14 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // Batch reads for the GraphQL dataloaders: one query for many keys.
 
 // OrganizationsByID returns the organizations with the given ids.
-func (q queries) OrganizationsByID(ctx context.Context, ids []int64) ([]Organization, error) {
-	var os []Organization
+func (q queries) OrganizationsByID(ctx context.Context, ids []int64) ([]entity.Organization, error) {
+	var os []entity.Organization
 	if err := q.sel(ctx, &os, `SELECT `+orgColumns+` FROM organizations WHERE id = ANY($1)`, int64Array(ids)); err != nil {
 		return nil, fmt.Errorf("storage: get organizations: %w", err)
 	}
@@ -24,7 +25,7 @@ type MemberKey struct {
 // MemberTeam is one team of a member.
 type MemberTeam struct {
 	UserID int64 `db:"user_id"`
-	Team
+	entity.Team
 }
 
 // TeamsOfMembers returns the teams of many members, by team name.
@@ -46,8 +47,8 @@ func (q queries) TeamsOfMembers(ctx context.Context, keys []MemberKey) ([]Member
 }
 
 // MembershipsOfUsers returns the memberships of many users, by organization.
-func (q queries) MembershipsOfUsers(ctx context.Context, userIDs []int64) ([]Membership, error) {
-	var ms []Membership
+func (q queries) MembershipsOfUsers(ctx context.Context, userIDs []int64) ([]entity.Membership, error) {
+	var ms []entity.Membership
 	err := q.sel(ctx, &ms, `SELECT `+membershipColumns+` FROM memberships WHERE user_id = ANY($1) ORDER BY org_id`, int64Array(userIDs))
 	if err != nil {
 		return nil, fmt.Errorf("storage: memberships of users: %w", err)

@@ -3,37 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
-	"time"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
-
-// Integration statuses.
-const (
-	IntegrationOK           = "ok"
-	IntegrationFailing      = "failing"
-	IntegrationRevoked      = "revoked"
-	IntegrationDisconnected = "disconnected"
-)
-
-// Integration is a notifier target of an organization as stored: its URL and
-// signing secret are sealed (package secretbox) and only their owner opens
-// them.
-type Integration struct {
-	ID                  int64     `db:"id"`
-	OrgID               int64     `db:"org_id"`
-	Name                string    `db:"name"`
-	Kind                string    `db:"kind"`
-	URLSealed           []byte    `db:"url_sealed"`
-	SigningSecretSealed []byte    `db:"signing_secret_sealed"`
-	SlackChannel        string    `db:"slack_channel"`
-	SlackChannelID      string    `db:"slack_channel_id"`
-	SlackTeam           string    `db:"slack_team"`
-	SlackTeamID         string    `db:"slack_team_id"`
-	Status              string    `db:"status"`
-	StatusReason        string    `db:"status_reason"`
-	CreatedBy           *int64    `db:"created_by"`
-	CreatedAt           time.Time `db:"created_at"`
-	StatusChangedAt     time.Time `db:"status_changed_at"`
-}
 
 const integrationColumns = `id, org_id, name, kind, url_sealed, signing_secret_sealed, slack_channel,
 	slack_channel_id, slack_team, slack_team_id, status, status_reason, created_by, created_at, status_changed_at`
@@ -41,8 +12,8 @@ const integrationColumns = `id, org_id, name, kind, url_sealed, signing_secret_s
 // CreateIntegration stores a new integration from in's org, name, kind,
 // sealed secrets, Slack details and creator; it starts ok. A name already
 // used by one of the organization's integrations in use is ErrConflict.
-func (tx *Tx) CreateIntegration(ctx context.Context, in Integration) (Integration, error) {
-	var out Integration
+func (tx *Tx) CreateIntegration(ctx context.Context, in entity.Integration) (entity.Integration, error) {
+	var out entity.Integration
 	err := tx.get(ctx, &out, `INSERT INTO integrations (org_id, name, kind, url_sealed, signing_secret_sealed,
 			slack_channel, slack_channel_id, slack_team, slack_team_id, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+integrationColumns,
@@ -55,16 +26,16 @@ func (tx *Tx) CreateIntegration(ctx context.Context, in Integration) (Integratio
 }
 
 // Integration returns the integration with id.
-func (q queries) Integration(ctx context.Context, id int64) (Integration, error) {
-	var in Integration
+func (q queries) Integration(ctx context.Context, id int64) (entity.Integration, error) {
+	var in entity.Integration
 	err := q.get(ctx, &in, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1`, id)
 	return in, notFound(err, "storage: get integration %d", id)
 }
 
 // OrgIntegrations returns up to limit of an organization's integrations with
 // ids above afterID, disconnected ones included, oldest first.
-func (q queries) OrgIntegrations(ctx context.Context, orgID, afterID int64, limit int) ([]Integration, error) {
-	var ins []Integration
+func (q queries) OrgIntegrations(ctx context.Context, orgID, afterID int64, limit int) ([]entity.Integration, error) {
+	var ins []entity.Integration
 	err := q.sel(ctx, &ins, `SELECT `+integrationColumns+` FROM integrations WHERE org_id = $1 AND id > $2
 		ORDER BY id LIMIT $3`, orgID, afterID, limit)
 	if err != nil {
@@ -97,8 +68,8 @@ func (tx *Tx) SetIntegrationStatus(ctx context.Context, id int64, status, reason
 
 // InUseIntegrationByName returns an organization's integration called name
 // that is not disconnected.
-func (q queries) InUseIntegrationByName(ctx context.Context, orgID int64, name string) (Integration, error) {
-	var in Integration
+func (q queries) InUseIntegrationByName(ctx context.Context, orgID int64, name string) (entity.Integration, error) {
+	var in entity.Integration
 	err := q.get(ctx, &in, `SELECT `+integrationColumns+` FROM integrations
 		WHERE org_id = $1 AND name = $2 AND status <> 'disconnected'`, orgID, name)
 	return in, notFound(err, "storage: get integration %q of organization %d", name, orgID)

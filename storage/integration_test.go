@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -16,8 +17,8 @@ func TestIntegrations(t *testing.T) {
 	ctx := context.Background()
 	s := storagetest.New(t)
 	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
-	create := func(in storage.Integration) (storage.Integration, error) {
-		var out storage.Integration
+	create := func(in entity.Integration) (entity.Integration, error) {
+		var out entity.Integration
 		err := s.InTx(ctx, func(tx *storage.Tx) error {
 			var err error
 			out, err = tx.CreateIntegration(ctx, in)
@@ -25,41 +26,41 @@ func TestIntegrations(t *testing.T) {
 		})
 		return out, err
 	}
-	slack, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{1, 2},
+	slack, err := create(entity.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{1, 2},
 		SlackChannel: "#alerts", SlackChannelID: "C1", SlackTeam: "Acme", SlackTeamID: "T1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slack.Status != storage.IntegrationOK || slack.SlackChannelID != "C1" || !bytes.Equal(slack.URLSealed, []byte{1, 2}) {
+	if slack.Status != entity.IntegrationOK || slack.SlackChannelID != "C1" || !bytes.Equal(slack.URLSealed, []byte{1, 2}) {
 		t.Errorf("created %+v", slack)
 	}
-	if _, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrConflict) {
+	if _, err := create(entity.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("second %q: err = %v, want ErrConflict", "#alerts", err)
 	}
-	if _, err := create(storage.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrInvalid) {
+	if _, err := create(entity.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("webhook without signing secret: err = %v, want ErrInvalid", err)
 	}
-	hook, err := create(storage.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}, SigningSecretSealed: []byte{4}})
+	hook, err := create(entity.Integration{OrgID: org, Name: "hook", Kind: "webhook", URLSealed: []byte{3}, SigningSecretSealed: []byte{4}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	setStatus := func(id int64, status string) error {
 		return s.InTx(ctx, func(tx *storage.Tx) error { return tx.SetIntegrationStatus(ctx, id, status, "because") })
 	}
-	if err := setStatus(slack.ID, storage.IntegrationDisconnected); err != nil {
+	if err := setStatus(slack.ID, entity.IntegrationDisconnected); err != nil {
 		t.Fatal(err)
 	}
-	if err := setStatus(slack.ID, storage.IntegrationOK); !errors.Is(err, storage.ErrNotFound) {
+	if err := setStatus(slack.ID, entity.IntegrationOK); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("reviving a disconnected integration: err = %v, want ErrNotFound", err)
 	}
-	if _, err := create(storage.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{5}}); err != nil {
+	if _, err := create(entity.Integration{OrgID: org, Name: "#alerts", Kind: "slack", URLSealed: []byte{5}}); err != nil {
 		t.Errorf("reusing a disconnected integration's name: %v", err)
 	}
 	if err := setStatus(hook.ID, "broken"); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("unknown status: err = %v, want ErrInvalid", err)
 	}
 	all, err := s.OrgIntegrations(ctx, org, 0, 10)
-	if err != nil || len(all) != 3 || all[0].Status != storage.IntegrationDisconnected || all[0].StatusReason != "because" {
+	if err != nil || len(all) != 3 || all[0].Status != entity.IntegrationDisconnected || all[0].StatusReason != "because" {
 		t.Errorf("OrgIntegrations = %+v, %v", all, err)
 	}
 	if rest, err := s.OrgIntegrations(ctx, org, all[0].ID, 1); err != nil || len(rest) != 1 || rest[0].ID != all[1].ID {

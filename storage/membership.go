@@ -3,31 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
-
-// Membership is a user's place in an organization.
-type Membership struct {
-	OrgID       int64  `db:"org_id"`
-	UserID      int64  `db:"user_id"`
-	Role        string `db:"role"`
-	ModelsSeat  string `db:"models_seat"`
-	WeaveAccess string `db:"weave_access"`
-	// AddedAt is when the user was added or invited.
-	AddedAt time.Time `db:"added_at"`
-	// AcceptedAt is nil while an invitation is pending.
-	AcceptedAt   *time.Time `db:"accepted_at"`
-	InvitedBy    *int64     `db:"invited_by"`
-	LastActiveAt *time.Time `db:"last_active_at"`
-	ActiveDays   int        `db:"active_days"`
-	// RunEvents and ReportEvents count the member's ingested run:* and
-	// report:* events in the organization.
-	RunEvents    int `db:"run_events"`
-	ReportEvents int `db:"report_events"`
-}
-
-// Pending reports whether m is an invitation not yet accepted.
-func (m Membership) Pending() bool { return m.AcceptedAt == nil }
 
 const membershipColumns = `org_id, user_id, role, models_seat, weave_access, added_at,
 	accepted_at, invited_by, last_active_at, active_days, run_events, report_events`
@@ -44,8 +22,8 @@ type NewMembership struct {
 }
 
 // AddMembership puts a user in an organization.
-func (tx *Tx) AddMembership(ctx context.Context, nm NewMembership) (Membership, error) {
-	var m Membership
+func (tx *Tx) AddMembership(ctx context.Context, nm NewMembership) (entity.Membership, error) {
+	var m entity.Membership
 	err := tx.get(ctx, &m, `INSERT INTO memberships (org_id, user_id, role, models_seat, weave_access, invited_by, accepted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6::bigint IS NULL THEN now() END)
 		RETURNING `+membershipColumns,
@@ -57,15 +35,15 @@ func (tx *Tx) AddMembership(ctx context.Context, nm NewMembership) (Membership, 
 }
 
 // Membership returns a user's membership of an organization.
-func (q queries) Membership(ctx context.Context, orgID, userID int64) (Membership, error) {
-	var m Membership
+func (q queries) Membership(ctx context.Context, orgID, userID int64) (entity.Membership, error) {
+	var m entity.Membership
 	err := q.get(ctx, &m, `SELECT `+membershipColumns+` FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
 	return m, notFound(err, "storage: membership of user %d in organization %d", userID, orgID)
 }
 
 // UserMemberships returns every membership of a user, by organization id.
-func (q queries) UserMemberships(ctx context.Context, userID int64) ([]Membership, error) {
-	var ms []Membership
+func (q queries) UserMemberships(ctx context.Context, userID int64) ([]entity.Membership, error) {
+	var ms []entity.Membership
 	err := q.sel(ctx, &ms, `SELECT `+membershipColumns+` FROM memberships WHERE user_id = $1 ORDER BY org_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: memberships of user %d: %w", userID, err)
@@ -75,8 +53,8 @@ func (q queries) UserMemberships(ctx context.Context, userID int64) ([]Membershi
 
 // OrgMemberships returns up to limit memberships of an organization with
 // user id > after, by user id.
-func (q queries) OrgMemberships(ctx context.Context, orgID, after int64, limit int) ([]Membership, error) {
-	var ms []Membership
+func (q queries) OrgMemberships(ctx context.Context, orgID, after int64, limit int) ([]entity.Membership, error) {
+	var ms []entity.Membership
 	err := q.sel(ctx, &ms, `SELECT `+membershipColumns+` FROM memberships WHERE org_id = $1 AND user_id > $2
 		ORDER BY user_id LIMIT $3`, orgID, after, limit)
 	if err != nil {
@@ -102,8 +80,8 @@ type MembershipUpdate struct {
 }
 
 // UpdateMembership changes a user's role, seat or access in an organization.
-func (tx *Tx) UpdateMembership(ctx context.Context, orgID, userID int64, up MembershipUpdate) (Membership, error) {
-	var m Membership
+func (tx *Tx) UpdateMembership(ctx context.Context, orgID, userID int64, up MembershipUpdate) (entity.Membership, error) {
+	var m entity.Membership
 	err := tx.get(ctx, &m, `UPDATE memberships SET
 		role = COALESCE($3, role), models_seat = COALESCE($4, models_seat), weave_access = COALESCE($5, weave_access)
 		WHERE org_id = $1 AND user_id = $2 RETURNING `+membershipColumns,
@@ -112,8 +90,8 @@ func (tx *Tx) UpdateMembership(ctx context.Context, orgID, userID int64, up Memb
 }
 
 // AcceptMembership marks a pending invitation accepted.
-func (tx *Tx) AcceptMembership(ctx context.Context, orgID, userID int64) (Membership, error) {
-	var m Membership
+func (tx *Tx) AcceptMembership(ctx context.Context, orgID, userID int64) (entity.Membership, error) {
+	var m entity.Membership
 	err := tx.get(ctx, &m, `UPDATE memberships SET accepted_at = COALESCE(accepted_at, now())
 		WHERE org_id = $1 AND user_id = $2 RETURNING `+membershipColumns, orgID, userID)
 	return m, notFound(err, "storage: accept invitation of user %d to organization %d", userID, orgID)
@@ -138,9 +116,10 @@ func (tx *Tx) RemoveMembership(ctx context.Context, orgID, userID int64) error {
 // OrganizationWithMembership returns the organization called name and
 // userID's membership in it (nil when there is none), in one round trip:
 // every org-scoped GraphQL query by a member needs both.
-func (q queries) OrganizationWithMembership(ctx context.Context, name string, userID int64) (Organization, *Membership, error) {
+func (q queries) OrganizationWithMembership(ctx context.Context, name string, userID int64) (entity.Organization, *entity.Membership, error) {
 	var row struct {
-		Organization
+		entity.Organization
+
 		MOrgID        *int64     `db:"m_org_id"`
 		MUserID       *int64     `db:"m_user_id"`
 		MRole         *string    `db:"m_role"`
@@ -167,7 +146,7 @@ func (q queries) OrganizationWithMembership(ctx context.Context, name string, us
 	if row.MOrgID == nil {
 		return row.Organization, nil, nil
 	}
-	return row.Organization, &Membership{OrgID: *row.MOrgID, UserID: *row.MUserID, Role: *row.MRole,
+	return row.Organization, &entity.Membership{OrgID: *row.MOrgID, UserID: *row.MUserID, Role: *row.MRole,
 		ModelsSeat: *row.MModelsSeat, WeaveAccess: *row.MWeaveAccess, AddedAt: *row.MAddedAt,
 		AcceptedAt: row.MAcceptedAt, InvitedBy: row.MInvitedBy, LastActiveAt: row.MLastActiveAt,
 		ActiveDays: *row.MActiveDays, RunEvents: *row.MRunEvents, ReportEvents: *row.MReportEvents}, nil

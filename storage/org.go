@@ -5,22 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
-
-// Organization is a tenant: it holds users through memberships, and teams.
-type Organization struct {
-	ID        int64     `db:"id"`
-	Name      string    `db:"name"`
-	Plan      string    `db:"plan"`
-	CreatedAt time.Time `db:"created_at"`
-}
 
 const orgColumns = `id, name, plan, created_at`
 
 // CreateOrganization inserts an organization.
-func (tx *Tx) CreateOrganization(ctx context.Context, name, plan string) (Organization, error) {
-	var o Organization
+func (tx *Tx) CreateOrganization(ctx context.Context, name, plan string) (entity.Organization, error) {
+	var o entity.Organization
 	err := tx.get(ctx, &o, `INSERT INTO organizations (name, plan) VALUES ($1, $2) RETURNING `+orgColumns, name, plan)
 	if err != nil {
 		return o, fmt.Errorf("storage: create organization %q: %w", name, classify(err))
@@ -29,22 +21,22 @@ func (tx *Tx) CreateOrganization(ctx context.Context, name, plan string) (Organi
 }
 
 // Organization returns the organization with id.
-func (q queries) Organization(ctx context.Context, id int64) (Organization, error) {
-	var o Organization
+func (q queries) Organization(ctx context.Context, id int64) (entity.Organization, error) {
+	var o entity.Organization
 	err := q.get(ctx, &o, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id)
 	return o, notFound(err, "storage: get organization %d", id)
 }
 
 // OrganizationByName returns the organization called name.
-func (q queries) OrganizationByName(ctx context.Context, name string) (Organization, error) {
-	var o Organization
+func (q queries) OrganizationByName(ctx context.Context, name string) (entity.Organization, error) {
+	var o entity.Organization
 	err := q.get(ctx, &o, `SELECT `+orgColumns+` FROM organizations WHERE name = $1`, name)
 	return o, notFound(err, "storage: get organization %q", name)
 }
 
 // Organizations returns up to limit organizations with id > after, by id.
-func (q queries) Organizations(ctx context.Context, after int64, limit int) ([]Organization, error) {
-	var os []Organization
+func (q queries) Organizations(ctx context.Context, after int64, limit int) ([]entity.Organization, error) {
+	var os []entity.Organization
 	err := q.sel(ctx, &os, `SELECT `+orgColumns+` FROM organizations WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: list organizations: %w", err)
@@ -64,8 +56,8 @@ func (q queries) CountOrganizations(ctx context.Context) (int, error) {
 
 // UserOrganizations returns the organizations the user is a member of
 // (pending invitations included), by id.
-func (q queries) UserOrganizations(ctx context.Context, userID int64) ([]Organization, error) {
-	var os []Organization
+func (q queries) UserOrganizations(ctx context.Context, userID int64) ([]entity.Organization, error) {
+	var os []entity.Organization
 	err := q.sel(ctx, &os, `SELECT o.id, o.name, o.plan, o.created_at FROM organizations o
 		JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 ORDER BY o.id`, userID)
 	if err != nil {

@@ -8,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/lib/pq"
 )
 
 // OrgUser is a member of an organization with their user record.
 type OrgUser struct {
-	User
-	Membership
+	entity.User
+	entity.Membership
+
 	// Status is the member's status, computed by the database with the same
 	// rules as userstatus.Of so that it can be filtered on.
 	Status string `db:"status"`

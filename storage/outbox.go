@@ -9,20 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/lib/pq"
 )
 
 // OutboxChannel is the NOTIFY channel that announces new alerts in the
 // outbox, so that delivery workers need not wait for their next poll.
 const OutboxChannel = "alert_outbox"
-
-// Outbox statuses.
-const (
-	AlertPending   = "pending"
-	AlertDelivered = "delivered"
-	AlertFailed    = "failed"
-	AlertDropped   = "dropped"
-)
 
 // NewAlert is an alert raised by an event, for one integration.
 type NewAlert struct {
@@ -142,8 +135,8 @@ func (tx *Tx) SaveAlertCounters(ctx context.Context, cs []AlertCounter) error {
 // ruleName, in the outbox; a failing integration gets one too (a test is how
 // an admin checks a repaired receiver), a revoked or disconnected one is
 // ErrNotFound.
-func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64, ruleName string) (OutboxAlert, error) {
-	var a OutboxAlert
+func (tx *Tx) EnqueueTestAlert(ctx context.Context, orgID, integrationID int64, ruleName string) (entity.OutboxAlert, error) {
+	var a entity.OutboxAlert
 	key := make([]byte, 16)
 	if _, err := rand.Read(key); err != nil {
 		return a, fmt.Errorf("storage: test alert key: %w", err)
@@ -178,30 +171,13 @@ func (tx *Tx) EnqueueNotice(ctx context.Context, orgID int64, title string) (int
 	return int(n), tx.NotifyOutbox(ctx)
 }
 
-// OutboxAlert is one alert to one integration.
-type OutboxAlert struct {
-	ID             int64      `db:"id"`
-	OrgID          int64      `db:"org_id"`
-	IntegrationID  int64      `db:"integration_id"`
-	RuleID         *int64     `db:"rule_id"`
-	RuleName       string     `db:"rule_name"`
-	EventSeq       *int64     `db:"event_seq"`
-	IdempotencyKey string     `db:"idempotency_key"`
-	Status         string     `db:"status"`
-	Attempts       int        `db:"attempts"`
-	NextAttemptAt  time.Time  `db:"next_attempt_at"`
-	LastError      string     `db:"last_error"`
-	LastAttemptAt  *time.Time `db:"last_attempt_at"`
-	DeliveredAt    *time.Time `db:"delivered_at"`
-	CreatedAt      time.Time  `db:"created_at"`
-}
-
 const outboxColumns = `id, org_id, integration_id, rule_id, rule_name, event_seq, idempotency_key, status,
 	attempts, next_attempt_at, last_error, last_attempt_at, delivered_at, created_at`
 
 // Claim is an outbox row a worker holds until its lease ends.
 type Claim struct {
-	OutboxAlert
+	entity.OutboxAlert
+
 	Token string // proves the claim when the outcome is recorded
 }
 
@@ -214,7 +190,7 @@ func (s *Store) ClaimAlerts(ctx context.Context, lease time.Duration, limit int)
 		return nil, fmt.Errorf("storage: claim token: %w", err)
 	}
 	token := hex.EncodeToString(b)
-	var rows []OutboxAlert
+	var rows []entity.OutboxAlert
 	err := s.sel(ctx, &rows, `UPDATE alert_outbox SET claimed_until = now() + $1 * interval '1 microsecond',
 			claim_token = $2, attempts = attempts + 1, last_attempt_at = now()
 		WHERE id IN (SELECT id FROM alert_outbox
@@ -280,24 +256,9 @@ func (q queries) PendingAlerts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// DeliveryStats sums up the deliveries to one integration.
-type DeliveryStats struct {
-	IntegrationID int64      `db:"integration_id"`
-	Delivered     int        `db:"delivered"`
-	Pending       int        `db:"pending"`
-	Failed        int        `db:"failed"`
-	Dropped       int        `db:"dropped"`
-	Attempts      int        `db:"attempts"`
-	LastSuccessAt *time.Time `db:"last_success_at"`
-	// LastError is the latest failed attempt's error (secrets are never
-	// in it: notifiers redact them) and when it happened.
-	LastError   string     `db:"last_error"`
-	LastErrorAt *time.Time `db:"last_error_at"`
-}
-
 // IntegrationDelivery returns the delivery figures of an integration.
-func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (DeliveryStats, error) {
-	var d DeliveryStats
+func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (entity.DeliveryStats, error) {
+	var d entity.DeliveryStats
 	err := q.get(ctx, &d, `SELECT $1::bigint AS integration_id,
 			count(*) FILTER (WHERE status = 'delivered') AS delivered,
 			count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -318,8 +279,8 @@ func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (
 
 // IntegrationDeliveries returns up to limit of an integration's alerts with
 // ids below beforeID (0: from the newest), newest first.
-func (q queries) IntegrationDeliveries(ctx context.Context, integrationID, beforeID int64, limit int) ([]OutboxAlert, error) {
-	var rows []OutboxAlert
+func (q queries) IntegrationDeliveries(ctx context.Context, integrationID, beforeID int64, limit int) ([]entity.OutboxAlert, error) {
+	var rows []entity.OutboxAlert
 	err := q.sel(ctx, &rows, `SELECT `+outboxColumns+` FROM alert_outbox WHERE integration_id = $1
 		AND ($2::bigint = 0 OR id < $2::bigint) ORDER BY id DESC LIMIT $3`, integrationID, beforeID, limit)
 	if err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
 
@@ -92,9 +93,10 @@ type UserActivity struct {
 	UserID     int64     `db:"user_id"`
 	ActiveDays int       `db:"active_days"`
 	LastActive time.Time `db:"last_active"`
-	// User is filled in by MostActiveUsers, which the dashboard shows by
-	// name: reading them with the ranking spares a second round trip.
-	User
+	entity.
+		// User is filled in by MostActiveUsers, which the dashboard shows by
+		// name: reading them with the ranking spares a second round trip.
+		User
 }
 
 // MostActiveUsers returns the limit users with the most active days from

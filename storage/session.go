@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
 
@@ -45,10 +46,10 @@ func (tx *Tx) TrimUserSessions(ctx context.Context, userID int64, keep int) (int
 // SessionByHash returns the session whose token has hash, with its user, in
 // one query. It does not check expiry or whether the user is deactivated:
 // callers decide.
-func (q queries) SessionByHash(ctx context.Context, hash []byte) (Session, User, error) {
+func (q queries) SessionByHash(ctx context.Context, hash []byte) (Session, entity.User, error) {
 	var row struct {
 		Session
-		User `db:"u"`
+		entity.User `db:"u"`
 	}
 	err := q.get(ctx, &row, `SELECT s.id, s.user_id, s.api_key_id, s.created_at, s.last_seen_at, s.expires_at,
 		u.id AS "u.id", u.username AS "u.username", u.name AS "u.name", COALESCE(u.email, '') AS "u.email",

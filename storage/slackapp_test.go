@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -45,7 +46,7 @@ func TestSlackAppSettings(t *testing.T) {
 	}
 	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
 	if err := s.InTx(ctx, func(tx *storage.Tx) error {
-		_, err := tx.CreateIntegration(ctx, storage.Integration{OrgID: org, Name: "hook", Kind: "slack", URLSealed: []byte{1}})
+		_, err := tx.CreateIntegration(ctx, entity.Integration{OrgID: org, Name: "hook", Kind: "slack", URLSealed: []byte{1}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -84,21 +85,21 @@ func TestConfigChangesAppendOnly(t *testing.T) {
 	ctx := context.Background()
 	s := storagetest.New(t)
 	org, user := storagetest.NewOrgWithMember(t, s, "acme", "a@x.io")
-	for _, c := range []storage.ConfigChange{
-		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: storage.ChangeIntegrationConnect, Target: "#alerts (Acme)"},
-		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: storage.ChangeIntegrationDisconnect, Target: "#alerts (Acme)"},
-		{ActorUserID: &user, ActorUsername: "admin", Action: storage.ChangeSlackAppUpdate},
+	for _, c := range []entity.ConfigChange{
+		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: entity.ChangeIntegrationConnect, Target: "#alerts (Acme)"},
+		{OrgID: &org, ActorUserID: &user, ActorUsername: "alice", Action: entity.ChangeIntegrationDisconnect, Target: "#alerts (Acme)"},
+		{ActorUserID: &user, ActorUsername: "admin", Action: entity.ChangeSlackAppUpdate},
 	} {
 		if err := s.InTx(ctx, func(tx *storage.Tx) error { return tx.RecordConfigChange(ctx, c) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	bad := storage.ConfigChange{OrgID: &org, ActorUsername: "alice", Action: "Integration Connect"}
+	bad := entity.ConfigChange{OrgID: &org, ActorUsername: "alice", Action: "Integration Connect"}
 	if err := s.InTx(ctx, func(tx *storage.Tx) error { return tx.RecordConfigChange(ctx, bad) }); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("action %q: err = %v, want ErrInvalid", bad.Action, err)
 	}
 	cs, err := s.ConfigChanges(ctx, &org, 0, 10)
-	if err != nil || len(cs) != 2 || cs[0].Action != storage.ChangeIntegrationDisconnect || cs[1].Action != storage.ChangeIntegrationConnect {
+	if err != nil || len(cs) != 2 || cs[0].Action != entity.ChangeIntegrationDisconnect || cs[1].Action != entity.ChangeIntegrationConnect {
 		t.Fatalf("ConfigChanges(org) = %+v, %v, want disconnect then connect", cs, err)
 	}
 	older, err := s.ConfigChanges(ctx, &org, cs[0].ID, 10)
@@ -110,7 +111,7 @@ func TestConfigChangesAppendOnly(t *testing.T) {
 		t.Errorf("ConfigChanges(org, before 2^40) = %+v, %v, want both", all, err)
 	}
 	inst, err := s.ConfigChanges(ctx, nil, 0, 10)
-	if n, _ := s.CountConfigChanges(ctx, nil); err != nil || len(inst) != 1 || n != 1 || inst[0].Action != storage.ChangeSlackAppUpdate {
+	if n, _ := s.CountConfigChanges(ctx, nil); err != nil || len(inst) != 1 || n != 1 || inst[0].Action != entity.ChangeSlackAppUpdate {
 		t.Errorf("ConfigChanges(instance) = %+v (count %d), %v, want the slack_app:update", inst, n, err)
 	}
 	for _, stmt := range []string{

@@ -1,7 +1,8 @@
 // Package storage keeps auditgraph's state in PostgreSQL. All SQL lives here,
 // and only SQL: the domain packages decide which statements run in which
 // order (package ledger, for instance, the steps of an append to the audit
-// log). It imports nothing of the module but audit (tools/layering tests it).
+// log). It imports nothing of the module but audit and entity, the rows it
+// shares with the domain (tools/layering tests it).
 package storage
 
 import (
@@ -13,15 +14,18 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
-// Errors callers test for with errors.Is.
+// Errors callers test for with errors.Is: the entity package's kinds, the
+// same values (outside storage, the domain names them fault.ErrNotFound, …).
 var (
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = entity.ErrNotFound
 	// ErrConflict means a unique name or key is already taken.
-	ErrConflict = errors.New("already exists")
+	ErrConflict = entity.ErrConflict
 	// ErrInvalid means the database refused a value its checks do not allow.
-	ErrInvalid = errors.New("invalid value")
+	ErrInvalid = entity.ErrInvalid
 )
 
 // Store is the PostgreSQL-backed state of one auditgraph deployment.

@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
 // createOrg creates an organization in its own transaction.
-func createOrg(t *testing.T, s *storage.Store, name string) storage.Organization {
+func createOrg(t *testing.T, s *storage.Store, name string) entity.Organization {
 	t.Helper()
-	var o storage.Organization
+	var o entity.Organization
 	err := s.InTx(context.Background(), func(tx *storage.Tx) (err error) {
 		o, err = tx.CreateOrganization(context.Background(), name, "enterprise")
 		return err
@@ -107,7 +108,7 @@ func TestAppendEventsSequencePerOrg(t *testing.T) {
 	appendEvents(t, s, b.ID, e, e)
 
 	for _, tc := range []struct {
-		org  storage.Organization
+		org  entity.Organization
 		want []int64
 	}{
 		{a, []int64{1, 2, 3}},

@@ -3,23 +3,15 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
-
-// Team is a group of users inside an organization (an entity, in the
-// platform's terms).
-type Team struct {
-	ID        int64     `db:"id"`
-	OrgID     int64     `db:"org_id"`
-	Name      string    `db:"name"`
-	CreatedAt time.Time `db:"created_at"`
-}
 
 const teamColumns = `id, org_id, name, created_at`
 
 // CreateTeam inserts a team.
-func (tx *Tx) CreateTeam(ctx context.Context, orgID int64, name string) (Team, error) {
-	var t Team
+func (tx *Tx) CreateTeam(ctx context.Context, orgID int64, name string) (entity.Team, error) {
+	var t entity.Team
 	err := tx.get(ctx, &t, `INSERT INTO teams (org_id, name) VALUES ($1, $2) RETURNING `+teamColumns, orgID, name)
 	if err != nil {
 		return t, fmt.Errorf("storage: create team %q: %w", name, classify(err))
@@ -28,22 +20,22 @@ func (tx *Tx) CreateTeam(ctx context.Context, orgID int64, name string) (Team, e
 }
 
 // Team returns the team with id.
-func (q queries) Team(ctx context.Context, id int64) (Team, error) {
-	var t Team
+func (q queries) Team(ctx context.Context, id int64) (entity.Team, error) {
+	var t entity.Team
 	err := q.get(ctx, &t, `SELECT `+teamColumns+` FROM teams WHERE id = $1`, id)
 	return t, notFound(err, "storage: get team %d", id)
 }
 
 // TeamByName returns an organization's team called name.
-func (q queries) TeamByName(ctx context.Context, orgID int64, name string) (Team, error) {
-	var t Team
+func (q queries) TeamByName(ctx context.Context, orgID int64, name string) (entity.Team, error) {
+	var t entity.Team
 	err := q.get(ctx, &t, `SELECT `+teamColumns+` FROM teams WHERE org_id = $1 AND name = $2`, orgID, name)
 	return t, notFound(err, "storage: get team %q", name)
 }
 
 // OrgTeams returns up to limit teams of an organization with id > after, by id.
-func (q queries) OrgTeams(ctx context.Context, orgID, after int64, limit int) ([]Team, error) {
-	var ts []Team
+func (q queries) OrgTeams(ctx context.Context, orgID, after int64, limit int) ([]entity.Team, error) {
+	var ts []entity.Team
 	err := q.sel(ctx, &ts, `SELECT `+teamColumns+` FROM teams WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`, orgID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: teams of organization %d: %w", orgID, err)
@@ -61,8 +53,8 @@ func (q queries) CountOrgTeams(ctx context.Context, orgID int64) (int, error) {
 }
 
 // UserTeams returns the teams a user belongs to in an organization, by name.
-func (q queries) UserTeams(ctx context.Context, orgID, userID int64) ([]Team, error) {
-	var ts []Team
+func (q queries) UserTeams(ctx context.Context, orgID, userID int64) ([]entity.Team, error) {
+	var ts []entity.Team
 	err := q.sel(ctx, &ts, `SELECT t.id, t.org_id, t.name, t.created_at FROM teams t
 		JOIN team_members m ON m.team_id = t.id WHERE t.org_id = $1 AND m.user_id = $2 ORDER BY t.name`, orgID, userID)
 	if err != nil {

@@ -3,28 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"time"
 )
-
-// User is a person or a service account.
-type User struct {
-	ID            int64  `db:"id"`
-	Username      string `db:"username"`
-	Name          string `db:"name"`
-	Email         string `db:"email"`
-	InstanceAdmin bool   `db:"instance_admin"`
-	// ServiceAccountTeam is the team a service account belongs to; nil for people.
-	ServiceAccountTeam *int64     `db:"service_account_team"`
-	DefaultOrgID       *int64     `db:"default_org_id"`
-	DeactivatedAt      *time.Time `db:"deactivated_at"`
-	CreatedAt          time.Time  `db:"created_at"`
-}
-
-// IsServiceAccount reports whether u is a service account.
-func (u User) IsServiceAccount() bool { return u.ServiceAccountTeam != nil }
-
-// Deactivated reports whether an admin revoked u's access.
-func (u User) Deactivated() bool { return u.DeactivatedAt != nil }
 
 const userColumns = `id, username, name, COALESCE(email, '') AS email, instance_admin,
 	service_account_team, default_org_id, deactivated_at, created_at`
@@ -39,8 +20,8 @@ type NewUser struct {
 }
 
 // CreateUser inserts a user.
-func (tx *Tx) CreateUser(ctx context.Context, nu NewUser) (User, error) {
-	var u User
+func (tx *Tx) CreateUser(ctx context.Context, nu NewUser) (entity.User, error) {
+	var u entity.User
 	err := tx.get(ctx, &u, `INSERT INTO users (username, name, email, instance_admin, service_account_team)
 		VALUES ($1, $2, NULLIF($3, ''), $4, $5) RETURNING `+userColumns,
 		nu.Username, nu.Name, nu.Email, nu.InstanceAdmin, nu.ServiceAccountTeam)
@@ -51,30 +32,30 @@ func (tx *Tx) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 }
 
 // User returns the user with id.
-func (q queries) User(ctx context.Context, id int64) (User, error) {
-	var u User
+func (q queries) User(ctx context.Context, id int64) (entity.User, error) {
+	var u entity.User
 	err := q.get(ctx, &u, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
 	return u, notFound(err, "storage: get user %d", id)
 }
 
 // UserByUsername returns the user called username.
-func (q queries) UserByUsername(ctx context.Context, username string) (User, error) {
-	var u User
+func (q queries) UserByUsername(ctx context.Context, username string) (entity.User, error) {
+	var u entity.User
 	err := q.get(ctx, &u, `SELECT `+userColumns+` FROM users WHERE username = $1`, username)
 	return u, notFound(err, "storage: get user %q", username)
 }
 
 // UserByEmail returns the user with email.
-func (q queries) UserByEmail(ctx context.Context, email string) (User, error) {
-	var u User
+func (q queries) UserByEmail(ctx context.Context, email string) (entity.User, error) {
+	var u entity.User
 	err := q.get(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1`, email)
 	return u, notFound(err, "storage: get user with email %q", email)
 }
 
 // UsersByID returns the users with the given ids, in the order of ids;
 // missing users are left out.
-func (q queries) UsersByID(ctx context.Context, ids []int64) ([]User, error) {
-	var us []User
+func (q queries) UsersByID(ctx context.Context, ids []int64) ([]entity.User, error) {
+	var us []entity.User
 	err := q.sel(ctx, &us, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)
 		ORDER BY array_position($1, id)`, int64Array(ids))
 	if err != nil {
@@ -90,8 +71,8 @@ type UserUpdate struct {
 }
 
 // UpdateUser changes a user's profile.
-func (tx *Tx) UpdateUser(ctx context.Context, id int64, up UserUpdate) (User, error) {
-	var u User
+func (tx *Tx) UpdateUser(ctx context.Context, id int64, up UserUpdate) (entity.User, error) {
+	var u entity.User
 	err := tx.get(ctx, &u, `UPDATE users SET
 		name = COALESCE($2, name),
 		email = CASE WHEN $3::text IS NULL THEN email ELSE NULLIF($3, '') END
@@ -100,16 +81,16 @@ func (tx *Tx) UpdateUser(ctx context.Context, id int64, up UserUpdate) (User, er
 }
 
 // SetUserDeactivated deactivates (at != nil) or reactivates (at == nil) a user.
-func (tx *Tx) SetUserDeactivated(ctx context.Context, id int64, at *time.Time) (User, error) {
-	var u User
+func (tx *Tx) SetUserDeactivated(ctx context.Context, id int64, at *time.Time) (entity.User, error) {
+	var u entity.User
 	err := tx.get(ctx, &u, `UPDATE users SET deactivated_at = $2 WHERE id = $1 RETURNING `+userColumns, id, at)
 	return u, notFound(err, "storage: deactivate user %d", id)
 }
 
 // SetDefaultOrg sets the organization that org-scoped APIs use for a user who
 // belongs to several.
-func (tx *Tx) SetDefaultOrg(ctx context.Context, userID int64, orgID *int64) (User, error) {
-	var u User
+func (tx *Tx) SetDefaultOrg(ctx context.Context, userID int64, orgID *int64) (entity.User, error) {
+	var u entity.User
 	err := tx.get(ctx, &u, `UPDATE users SET default_org_id = $2 WHERE id = $1 RETURNING `+userColumns, userID, orgID)
 	return u, notFound(err, "storage: set default organization of user %d", userID)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
@@ -31,7 +32,7 @@ func TestStallAlerterQueuesNotices(t *testing.T) {
 	var ids []int64
 	for _, name := range []string{"ops", "siem", "gone"} {
 		err := st.InTx(ctx, func(tx *storage.Tx) error {
-			in, err := tx.CreateIntegration(ctx, storage.Integration{OrgID: org.ID, Name: name, Kind: "webhook", URLSealed: []byte{1}, SigningSecretSealed: []byte{2}})
+			in, err := tx.CreateIntegration(ctx, entity.Integration{OrgID: org.ID, Name: name, Kind: "webhook", URLSealed: []byte{1}, SigningSecretSealed: []byte{2}})
 			ids = append(ids, in.ID)
 			return err
 		})
@@ -40,7 +41,7 @@ func TestStallAlerterQueuesNotices(t *testing.T) {
 		}
 	}
 	if err := st.InTx(ctx, func(tx *storage.Tx) error {
-		return tx.SetIntegrationStatus(ctx, ids[2], storage.IntegrationRevoked, "410")
+		return tx.SetIntegrationStatus(ctx, ids[2], entity.IntegrationRevoked, "410")
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,10 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -246,7 +248,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				switch o, err := store.OrganizationByName(ctx, name); {
 				case err == nil:
 					id = o.ID
-				case !errors.Is(err, storage.ErrNotFound):
+				case !errors.Is(err, fault.ErrNotFound):
 					return err
 				case dbReports[name] == nil:
 					// Deleted from the database, events, checkpoints and all.
@@ -340,7 +342,7 @@ func readExpected(files []string, keys []ed25519.PublicKey) ([]chain.Checkpoint,
 
 // absentOrgs returns a report for each organization an expected checkpoint
 // names that the database does not have.
-func absentOrgs(orgs []storage.Organization, exp []chain.Checkpoint) []*chain.Report {
+func absentOrgs(orgs []entity.Organization, exp []chain.Checkpoint) []*chain.Report {
 	var rs []*chain.Report
 	seen := map[string]bool{}
 	for _, o := range orgs {
@@ -400,15 +402,15 @@ func publicKeys(list string, kf *keyFlags, dataDir string) ([]ed25519.PublicKey,
 	return []ed25519.PublicKey{key.Public()}, nil
 }
 
-func orgsToVerify(ctx context.Context, store *storage.Store, name string) ([]storage.Organization, error) {
+func orgsToVerify(ctx context.Context, store *storage.Store, name string) ([]entity.Organization, error) {
 	if name != "" {
 		o, err := store.OrganizationByName(ctx, name)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return nil, usageError{fmt.Errorf("--org: no organization %q", name)}
 		}
-		return []storage.Organization{o}, err
+		return []entity.Organization{o}, err
 	}
-	var all []storage.Organization
+	var all []entity.Organization
 	for after := int64(0); ; {
 		page, err := store.Organizations(ctx, after, 500)
 		if err != nil || len(page) == 0 {

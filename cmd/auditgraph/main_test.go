@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/logtest"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -213,7 +214,7 @@ var generatedKey = regexp.MustCompile(keyAnnouncement + `:\s+([0-9a-f]{40})\s`)
 
 // adminMembership returns the instance admin's membership of the instance's
 // organization "default".
-func adminMembership(t *testing.T, dbURL string) storage.Membership {
+func adminMembership(t *testing.T, dbURL string) entity.Membership {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, dbURL)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
@@ -42,7 +42,7 @@ func TestLoadSecrets(t *testing.T) {
 	if err != nil || box == nil {
 		t.Fatalf("loadSecrets(key file) = %v, %v", box, err)
 	}
-	admin := storage.User{ID: 1, Username: "admin", InstanceAdmin: true}
+	admin := entity.User{ID: 1, Username: "admin", InstanceAdmin: true}
 	if _, err := connect.New(connect.Config{Store: st, Secrets: box}).SetSlackApp(ctx, admin, "1.2", "client-secret-x"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
 	"github.com/auditgraph/auditgraph/internal/identity/session"
@@ -99,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	srv := &http.Server{
-		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
+		Handler: server.New(server.Config{Services: app.New(store), Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
 			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody, IngestMemory: int64(sf.ingestMemory),
 			SessionIdleTimeout: sf.sessionIdle, SessionLifetime: sf.sessionLifetime,

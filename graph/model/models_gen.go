@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/internal/entity"
 )
 
 // A count of users over a period.
@@ -44,8 +44,8 @@ type AlertDeliveryConnection struct {
 
 // An alert delivery with its cursor.
 type AlertDeliveryEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *storage.OutboxAlert `json:"node"`
+	Cursor string              `json:"cursor"`
+	Node   *entity.OutboxAlert `json:"node"`
 }
 
 // A page of alert rules.
@@ -57,8 +57,8 @@ type AlertRuleConnection struct {
 
 // An alert rule with its cursor.
 type AlertRuleEdge struct {
-	Cursor string             `json:"cursor"`
-	Node   *storage.AlertRule `json:"node"`
+	Cursor string            `json:"cursor"`
+	Node   *entity.AlertRule `json:"node"`
 }
 
 // An alert rule as an admin writes it.
@@ -186,8 +186,8 @@ type ConfigChangeConnection struct {
 
 // A configuration change with its cursor.
 type ConfigChangeEdge struct {
-	Cursor string                `json:"cursor"`
-	Node   *storage.ConfigChange `json:"node"`
+	Cursor string               `json:"cursor"`
+	Node   *entity.ConfigChange `json:"node"`
 }
 
 // A new organization.
@@ -223,7 +223,7 @@ type CreateUserInput struct {
 
 // A webhook integration just created.
 type CreateWebhookIntegrationPayload struct {
-	Integration *storage.Integration `json:"integration"`
+	Integration *entity.Integration `json:"integration"`
 	// The signing secret the server generated, shown this once: the receiver
 	// checks X-Auditgraph-Signature with it. Null when the caller gave one.
 	SigningSecret *string `json:"signingSecret,omitempty"`
@@ -232,8 +232,8 @@ type CreateWebhookIntegrationPayload struct {
 // A key just created: `key` is shown this once and cannot be read again.
 type CreatedAPIKey struct {
 	// The secret key. Use it as the password in HTTP Basic auth, or as a Bearer token.
-	Key    string          `json:"key"`
-	APIKey *storage.APIKey `json:"apiKey"`
+	Key    string         `json:"key"`
+	APIKey *entity.APIKey `json:"apiKey"`
 }
 
 // A page of integrations.
@@ -245,8 +245,8 @@ type IntegrationConnection struct {
 
 // An integration with its cursor.
 type IntegrationEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *storage.Integration `json:"node"`
+	Cursor string              `json:"cursor"`
+	Node   *entity.Integration `json:"node"`
 }
 
 // Whom to invite, and with what access.
@@ -266,16 +266,16 @@ type InviteUserInput struct {
 type MemberConnection struct {
 	Edges []MemberEdge `json:"edges"`
 	// The members of the page, without cursors.
-	Nodes    []storage.Membership `json:"nodes"`
-	PageInfo *PageInfo            `json:"pageInfo"`
+	Nodes    []entity.Membership `json:"nodes"`
+	PageInfo *PageInfo           `json:"pageInfo"`
 	// How many members match the filter in all.
 	TotalCount int `json:"totalCount"`
 }
 
 // A member with its cursor.
 type MemberEdge struct {
-	Cursor string              `json:"cursor"`
-	Node   *storage.Membership `json:"node"`
+	Cursor string             `json:"cursor"`
+	Node   *entity.Membership `json:"node"`
 }
 
 // The most active users of a period.
@@ -302,8 +302,8 @@ type OrganizationConnection struct {
 
 // An organization with its cursor.
 type OrganizationEdge struct {
-	Cursor string                `json:"cursor"`
-	Node   *storage.Organization `json:"node"`
+	Cursor string               `json:"cursor"`
+	Node   *entity.Organization `json:"node"`
 }
 
 // Where a page of a connection sits in the whole list (Relay cursor connections).
@@ -358,8 +358,8 @@ type TeamConnection struct {
 
 // A team with its cursor.
 type TeamEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *storage.Team `json:"node"`
+	Cursor string       `json:"cursor"`
+	Node   *entity.Team `json:"node"`
 }
 
 // Changes to a member's access; omitted fields stay as they are.
@@ -388,8 +388,8 @@ type UserConnection struct {
 
 // A user with its cursor.
 type UserEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *storage.User `json:"node"`
+	Cursor string       `json:"cursor"`
+	Node   *entity.User `json:"node"`
 }
 
 // Which users `Organization.users` lists; all given conditions must hold.

@@ -31,7 +31,7 @@ const (
 )
 
 // Rule is an organization's alert rule. Its conditions are all required to
-// hold (an empty one holds for every event). storage.Rule, its stored form,
+// hold (an empty one holds for every event). entity.Rule, its stored form,
 // has the same fields, so each converts to the other.
 type Rule struct {
 	ID    int64

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -13,10 +14,10 @@ import (
 
 // CreateAPIKey creates a key for a user (the actor when username is empty)
 // and returns it; the key itself is shown this once and only its hash is kept.
-func (s *Service) CreateAPIKey(ctx context.Context, actor *auth.Principal, username, name string) (string, storage.APIKey, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, actor *auth.Principal, username, name string) (string, entity.APIKey, error) {
 	var (
 		key string
-		k   storage.APIKey
+		k   entity.APIKey
 	)
 	if len(name) > 200 {
 		return key, k, invalid("key name is longer than 200 characters")
@@ -42,7 +43,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor *auth.Principal, usern
 
 // keyOwner returns the user whose keys actor wants to manage: themselves, or
 // a user they manage.
-func (s *Service) keyOwner(ctx context.Context, tx *storage.Tx, actor *auth.Principal, username string) (storage.User, error) {
+func (s *Service) keyOwner(ctx context.Context, tx *storage.Tx, actor *auth.Principal, username string) (entity.User, error) {
 	if username == "" || username == actor.User.Username {
 		return tx.User(ctx, actor.User.ID)
 	}
@@ -58,7 +59,7 @@ func (s *Service) keyOwner(ctx context.Context, tx *storage.Tx, actor *auth.Prin
 }
 
 // APIKeys lists a user's keys (without the keys themselves).
-func (s *Service) APIKeys(ctx context.Context, actor *auth.Principal, u storage.User) ([]storage.APIKey, error) {
+func (s *Service) APIKeys(ctx context.Context, actor *auth.Principal, u entity.User) ([]entity.APIKey, error) {
 	if err := s.canManage(ctx, s.store, actor, u, false); err != nil {
 		return nil, err
 	}
@@ -72,11 +73,11 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *auth.Principal, keyID
 		// are refused alike, without naming the key's owner.
 		refused := access.Forbidden("%s may not delete API key %d", actor.User.Username, keyID)
 		k, err := tx.APIKey(ctx, keyID)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			if !actor.User.InstanceAdmin {
 				return refused
 			}
-			return fault.Wrap(storage.ErrNotFound, err, "no API key %d", keyID)
+			return fault.Wrap(fault.ErrNotFound, err, "no API key %d", keyID)
 		}
 		if err != nil {
 			return err

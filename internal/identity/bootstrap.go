@@ -11,6 +11,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -137,7 +138,7 @@ func (s *Service) RecoverAdminKey(ctx context.Context, r AdminKeyRecovery) (key 
 	}
 	err = s.change(ctx, nil, func(tx *storage.Tx, rec *recorder) error {
 		u, err := tx.UserByUsername(ctx, r.Username)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return invalid("no user %q", r.Username)
 		}
 		if err != nil {

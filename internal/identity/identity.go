@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
@@ -91,12 +92,12 @@ func (r *recorder) add(orgID int64, e audit.Event) {
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 // userEvent returns an event about u as its target.
-func userEvent(a audit.Action, u storage.User) audit.Event {
+func userEvent(a audit.Action, u entity.User) audit.Event {
 	return audit.Event{Action: a, UserAsset: id(u.ID), UserEmail: u.Email}
 }
 
 // teamEvent returns an event about team t.
-func teamEvent(a audit.Action, t storage.Team) audit.Event {
+func teamEvent(a audit.Action, t entity.Team) audit.Event {
 	return audit.Event{Action: a, EntityAsset: id(t.ID), EntityName: t.Name}
 }
 
@@ -104,7 +105,7 @@ func teamEvent(a audit.Action, t storage.Team) audit.Event {
 // organization u belongs to. A user in none is recorded in the instance's own
 // organization; multi-tenant has none, and the platform does not collect
 // user actions tied to no organization there.
-func (s *Service) userOrgs(ctx context.Context, tx *storage.Tx, u storage.User) ([]int64, error) {
+func (s *Service) userOrgs(ctx context.Context, tx *storage.Tx, u entity.User) ([]int64, error) {
 	ms, err := tx.UserMemberships(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func (s *Service) userOrgs(ctx context.Context, tx *storage.Tx, u storage.User) 
 	if len(orgs) == 0 && s.mode.HasInstanceOrg() {
 		if org, err := s.instanceOrg(ctx, tx); err == nil {
 			orgs = append(orgs, org.ID)
-		} else if !errors.Is(err, storage.ErrNotFound) {
+		} else if !errors.Is(err, fault.ErrNotFound) {
 			return nil, err
 		}
 	}
@@ -124,21 +125,21 @@ func (s *Service) userOrgs(ctx context.Context, tx *storage.Tx, u storage.User) 
 }
 
 // instanceOrg returns the organization created at first start.
-func (s *Service) instanceOrg(ctx context.Context, tx *storage.Tx) (storage.Organization, error) {
+func (s *Service) instanceOrg(ctx context.Context, tx *storage.Tx) (entity.Organization, error) {
 	v, err := tx.Setting(ctx, storage.SettingInstanceOrg)
 	if err != nil {
-		return storage.Organization{}, err
+		return entity.Organization{}, err
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return storage.Organization{}, fmt.Errorf("identity: bad instance organization setting %q", v)
+		return entity.Organization{}, fmt.Errorf("identity: bad instance organization setting %q", v)
 	}
 	return tx.Organization(ctx, n)
 }
 
 // InstanceOrg returns the instance's own organization, if the mode has one.
-func (s *Service) InstanceOrg(ctx context.Context) (storage.Organization, error) {
-	var org storage.Organization
+func (s *Service) InstanceOrg(ctx context.Context) (entity.Organization, error) {
+	var org entity.Organization
 	err := s.store.InTx(ctx, func(tx *storage.Tx) (err error) {
 		org, err = s.instanceOrg(ctx, tx)
 		return err

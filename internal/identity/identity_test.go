@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -58,7 +60,7 @@ func (f *fixture) with(t *testing.T) *fixture {
 type scope struct {
 	*fixture
 	p    string
-	acme storage.Organization
+	acme entity.Organization
 }
 
 func (f *fixture) scope(p string) *scope {
@@ -77,7 +79,7 @@ func (f *fixture) scope(p string) *scope {
 func (s *scope) n(name string) string { return s.p + name }
 
 // addUser creates a user with email <username>@x.io as a member of org.
-func (f *fixture) addUser(username, org, role string) storage.User {
+func (f *fixture) addUser(username, org, role string) entity.User {
 	f.t.Helper()
 	u, err := f.svc.CreateUser(f.ctx, f.as("admin"), NewUser{Username: username, Email: username + "@x.io", Org: org, Role: role})
 	if err != nil {
@@ -92,7 +94,7 @@ func (f *fixture) as(username string) *auth.Principal {
 	return &auth.Principal{User: f.user(username), IP: testIP}
 }
 
-func (f *fixture) user(username string) storage.User {
+func (f *fixture) user(username string) entity.User {
 	f.t.Helper()
 	u, err := f.store.UserByUsername(f.ctx, username)
 	if err != nil {
@@ -102,10 +104,10 @@ func (f *fixture) user(username string) storage.User {
 }
 
 // lookup returns the user called username and whether they exist.
-func (f *fixture) lookup(username string) (storage.User, bool) {
+func (f *fixture) lookup(username string) (entity.User, bool) {
 	f.t.Helper()
 	u, err := f.store.UserByUsername(f.ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return u, false
 	}
 	if err != nil {
@@ -114,10 +116,10 @@ func (f *fixture) lookup(username string) (storage.User, bool) {
 	return u, true
 }
 
-func (f *fixture) org(name string) (storage.Organization, bool) {
+func (f *fixture) org(name string) (entity.Organization, bool) {
 	f.t.Helper()
 	o, err := f.store.OrganizationByName(f.ctx, name)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return o, false
 	}
 	if err != nil {
@@ -126,15 +128,15 @@ func (f *fixture) org(name string) (storage.Organization, bool) {
 	return o, true
 }
 
-func (f *fixture) membership(org, username string) (storage.Membership, bool) {
+func (f *fixture) membership(org, username string) (entity.Membership, bool) {
 	f.t.Helper()
 	o, ok := f.org(org)
 	u, ok2 := f.lookup(username)
 	if !ok || !ok2 {
-		return storage.Membership{}, false
+		return entity.Membership{}, false
 	}
 	m, err := f.store.Membership(f.ctx, o.ID, u.ID)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return m, false
 	}
 	if err != nil {
@@ -146,7 +148,7 @@ func (f *fixture) membership(org, username string) (storage.Membership, bool) {
 func (s *scope) teamExists(name string) bool {
 	s.t.Helper()
 	_, err := s.store.TeamByName(s.ctx, s.acme.ID, name)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		s.t.Fatal(err)
 	}
 	return err == nil
@@ -484,7 +486,7 @@ func TestMutationsWriteOneEvent(t *testing.T) {
 				m.setup(s)
 			}
 			actor := s.as(s.actorName(m.actor))
-			var target storage.User
+			var target entity.User
 			targetExisted := false
 			if m.user != "" {
 				target, targetExisted = s.lookup(s.n(m.user))
@@ -772,7 +774,7 @@ func TestBootstrap(t *testing.T) {
 	if err != nil || org.Name != "home" {
 		t.Fatalf("InstanceOrg() = %+v, %v; want organization home", org, err)
 	}
-	if ok, err := access.IsOrgAdmin(ctx, st, storage.User{ID: u.ID}, org.ID); err != nil || !ok {
+	if ok, err := access.IsOrgAdmin(ctx, st, entity.User{ID: u.ID}, org.ID); err != nil || !ok {
 		t.Errorf("root is org admin of home = %v, %v; want true", ok, err)
 	}
 	es, err := st.OrgEvents(ctx, org.ID, 0, 100)
@@ -834,8 +836,8 @@ func TestBootstrapMultiTenant(t *testing.T) {
 	if n, err := st.CountOrganizations(ctx); err != nil || n != 0 {
 		t.Errorf("organizations after multi-tenant Bootstrap = %d, %v; want 0", n, err)
 	}
-	if _, err := st.Setting(ctx, storage.SettingInstanceOrg); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("Setting(%q) = %v, want %v", storage.SettingInstanceOrg, err, storage.ErrNotFound)
+	if _, err := st.Setting(ctx, storage.SettingInstanceOrg); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("Setting(%q) = %v, want %v", storage.SettingInstanceOrg, err, fault.ErrNotFound)
 	}
 	if u, _, err := st.Authenticate(ctx, auth.Hash(key)); err != nil || !u.InstanceAdmin {
 		t.Errorf("Authenticate(generated key) = %+v, %v; want the instance admin", u, err)
@@ -868,7 +870,7 @@ func TestAPIOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	check := func(username string, want storage.Organization) {
+	check := func(username string, want entity.Organization) {
 		t.Helper()
 		got, err := access.APIOrg(f.ctx, f.store, f.user(username))
 		if err != nil || got.ID != want.ID {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -29,10 +30,10 @@ type Invitation struct {
 // stays pending (status INVITE_PENDING) until the user accepts. A new email
 // gets a user record as part of the invitation, recorded by the one
 // team:invite_user event.
-func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Invitation) (storage.User, storage.Membership, error) {
+func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Invitation) (entity.User, entity.Membership, error) {
 	var (
-		u storage.User
-		m storage.Membership
+		u entity.User
+		m entity.Membership
 	)
 	if err := checkEmail(inv.Email); err != nil {
 		return u, m, err
@@ -52,7 +53,7 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 			return err
 		}
 		u, err = tx.UserByEmail(ctx, inv.Email)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			username := inv.Username
 			if username == "" {
 				if username, err = freeUsername(ctx, tx, inv.Email); err != nil {
@@ -69,8 +70,8 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 		}
 		nm.OrgID, nm.UserID, nm.InvitedBy = org.ID, u.ID, &actor.User.ID
 		if m, err = tx.AddMembership(ctx, nm); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return fault.New(storage.ErrConflict, "%s is already a member of or invited to %s", inv.Email, org.Name)
+			if errors.Is(err, fault.ErrConflict) {
+				return fault.New(fault.ErrConflict, "%s is already a member of or invited to %s", inv.Email, org.Name)
 			}
 			return err
 		}
@@ -84,16 +85,16 @@ func (s *Service) InviteUser(ctx context.Context, actor *auth.Principal, inv Inv
 
 // namedOrg returns the organization called name (or the instance's own when
 // name is empty) after checking that actor administers it.
-func (s *Service) namedOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, name string) (storage.Organization, error) {
+func (s *Service) namedOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, name string) (entity.Organization, error) {
 	if name != "" {
 		return access.AdminOrg(ctx, tx, actor.User, name)
 	}
 	org, err := s.targetOrg(ctx, tx, name)
 	if err != nil {
-		return storage.Organization{}, err
+		return entity.Organization{}, err
 	}
 	if org == nil {
-		return storage.Organization{}, invalid("name the organization")
+		return entity.Organization{}, invalid("name the organization")
 	}
 	return *org, access.RequireOrgAdmin(ctx, tx, actor.User, *org)
 }
@@ -119,7 +120,7 @@ func freeUsername(ctx context.Context, tx *storage.Tx, email string) (string, er
 		if i > 0 {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
-		if _, err := tx.UserByUsername(ctx, name); errors.Is(err, storage.ErrNotFound) {
+		if _, err := tx.UserByUsername(ctx, name); errors.Is(err, fault.ErrNotFound) {
 			return name, nil
 		} else if err != nil {
 			return "", err
@@ -129,18 +130,18 @@ func freeUsername(ctx context.Context, tx *storage.Tx, email string) (string, er
 }
 
 // AcceptInvitation accepts the actor's pending invitation to an organization.
-func (s *Service) AcceptInvitation(ctx context.Context, actor *auth.Principal, orgName string) (storage.Membership, error) {
-	var m storage.Membership
+func (s *Service) AcceptInvitation(ctx context.Context, actor *auth.Principal, orgName string) (entity.Membership, error) {
+	var m entity.Membership
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
 		// A missing organization and one that did not invite the actor
 		// answer alike.
 		org, err := tx.OrganizationByName(ctx, orgName)
-		var old storage.Membership
+		var old entity.Membership
 		if err == nil {
 			old, err = tx.Membership(ctx, org.ID, actor.User.ID)
 		}
-		if errors.Is(err, storage.ErrNotFound) {
-			return fault.New(storage.ErrNotFound, "no invitation to %s for %s", orgName, actor.User.Username)
+		if errors.Is(err, fault.ErrNotFound) {
+			return fault.New(fault.ErrNotFound, "no invitation to %s for %s", orgName, actor.User.Username)
 		}
 		if err != nil {
 			return err
@@ -161,8 +162,8 @@ func (s *Service) AcceptInvitation(ctx context.Context, actor *auth.Principal, o
 type MembershipUpdate = storage.MembershipUpdate
 
 // UpdateMembership changes a member's role, models seat or weave access.
-func (s *Service) UpdateMembership(ctx context.Context, actor *auth.Principal, orgName, username string, up MembershipUpdate) (storage.Membership, error) {
-	var m storage.Membership
+func (s *Service) UpdateMembership(ctx context.Context, actor *auth.Principal, orgName, username string, up MembershipUpdate) (entity.Membership, error) {
+	var m entity.Membership
 	for _, c := range []struct {
 		field   string
 		v       *string

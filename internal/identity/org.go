@@ -5,16 +5,18 @@ import (
 	"errors"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
 // CreateOrganization creates an organization (instance admins only). The
 // catalog has no organization action; an organization is the platform's
 // top-level entity, so its creation is recorded as team:create in its own log.
-func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal, name, plan string) (storage.Organization, error) {
-	var org storage.Organization
+func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal, name, plan string) (entity.Organization, error) {
+	var org entity.Organization
 	if err := requireInstanceAdmin(actor, "create organizations"); err != nil {
 		return org, err
 	}
@@ -37,22 +39,23 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 }
 
 // Organization returns the organization called name if actor may see it.
-func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (storage.Organization, error) {
+func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (entity.Organization, error) {
 	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
-	if errors.Is(err, storage.ErrNotFound) && !actor.User.InstanceAdmin {
+	if errors.Is(err, fault.ErrNotFound) && !actor.User.InstanceAdmin {
 		// Refused as an organization the actor is not in.
 		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
 	}
 	if err != nil {
 		return org, notFound(err, "no organization called %q", name)
 	}
+	access.RememberOrg(ctx, org)
 	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)
 }
 
 // Organizations returns the organizations actor may see: all of them for an
 // instance admin, their own for anyone else.
-func (s *Service) Organizations(ctx context.Context, actor *auth.Principal, after int64, limit int) ([]storage.Organization, int, error) {
+func (s *Service) Organizations(ctx context.Context, actor *auth.Principal, after int64, limit int) ([]entity.Organization, int, error) {
 	if actor.User.InstanceAdmin {
 		orgs, err := s.store.Organizations(ctx, after, limit)
 		if err != nil {
@@ -65,7 +68,7 @@ func (s *Service) Organizations(ctx context.Context, actor *auth.Principal, afte
 	if err != nil {
 		return nil, 0, err
 	}
-	var mine []storage.Organization
+	var mine []entity.Organization
 	for _, o := range all {
 		if role, err := access.Role(ctx, s.store, actor.User, o.ID); err != nil {
 			return nil, 0, err
@@ -74,7 +77,7 @@ func (s *Service) Organizations(ctx context.Context, actor *auth.Principal, afte
 		}
 	}
 	n := len(mine)
-	var page []storage.Organization
+	var page []entity.Organization
 	for _, o := range mine {
 		if o.ID > after && len(page) < limit {
 			page = append(page, o)

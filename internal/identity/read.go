@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -13,12 +14,12 @@ import (
 // The rows this service reads and returns, under the names its callers use,
 // so that the transports need not import storage.
 type (
-	User          = storage.User
-	Organization  = storage.Organization
-	Membership    = storage.Membership
-	Team          = storage.Team
+	User          = entity.User
+	Organization  = entity.Organization
+	Membership    = entity.Membership
+	Team          = entity.Team
 	TeamMember    = storage.TeamMember
-	APIKey        = storage.APIKey
+	APIKey        = entity.APIKey
 	MemberKey     = storage.MemberKey
 	OrgUsersQuery = storage.OrgUsersQuery
 	OrgUsersPage  = storage.OrgUsersPage
@@ -27,7 +28,7 @@ type (
 
 // The kinds of failure the service's callers tell apart.
 var (
-	ErrNotFound  = storage.ErrNotFound
+	ErrNotFound  = fault.ErrNotFound
 	ErrForbidden = access.ErrForbidden
 )
 
@@ -147,16 +148,16 @@ func (s *Service) requireMemberOf(ctx context.Context, actor *auth.Principal, or
 
 // conflict gives a refused duplicate its public message; other errors pass.
 func conflict(err error, format string, args ...any) error {
-	if errors.Is(err, storage.ErrConflict) {
-		return fault.Wrap(storage.ErrConflict, err, format, args...)
+	if errors.Is(err, fault.ErrConflict) {
+		return fault.Wrap(fault.ErrConflict, err, format, args...)
 	}
 	return err
 }
 
 // notFound gives a missing row its public message; other errors pass.
 func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return fault.Wrap(storage.ErrNotFound, err, format, args...)
+	if errors.Is(err, fault.ErrNotFound) {
+		return fault.Wrap(fault.ErrNotFound, err, format, args...)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -12,8 +13,8 @@ import (
 )
 
 // CreateTeam creates a team in an organization (org admins).
-func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName, name string) (storage.Team, error) {
-	var t storage.Team
+func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName, name string) (entity.Team, error) {
+	var t entity.Team
 	if err := CheckName("team name", name); err != nil {
 		return t, err
 	}
@@ -33,24 +34,24 @@ func (s *Service) CreateTeam(ctx context.Context, actor *auth.Principal, orgName
 
 // team returns an organization's team after checking that actor administers
 // the organization.
-func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName, team string) (storage.Team, error) {
+func (s *Service) team(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName, team string) (entity.Team, error) {
 	org, err := s.namedOrg(ctx, tx, actor, orgName)
 	if err != nil {
-		return storage.Team{}, err
+		return entity.Team{}, err
 	}
 	t, err := tx.TeamByName(ctx, org.ID, team)
-	if errors.Is(err, storage.ErrNotFound) {
-		return t, fault.Wrap(storage.ErrNotFound, err, "organization %s has no team called %s", org.Name, team)
+	if errors.Is(err, fault.ErrNotFound) {
+		return t, fault.Wrap(fault.ErrNotFound, err, "organization %s has no team called %s", org.Name, team)
 	}
 	return t, err
 }
 
 // userByName returns the user called name; the caller has already checked
 // that the actor may look users up.
-func userByName(ctx context.Context, tx *storage.Tx, name string) (storage.User, error) {
+func userByName(ctx context.Context, tx *storage.Tx, name string) (entity.User, error) {
 	u, err := tx.UserByUsername(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return u, fault.Wrap(storage.ErrNotFound, err, "no user called %s", name)
+	if errors.Is(err, fault.ErrNotFound) {
+		return u, fault.Wrap(fault.ErrNotFound, err, "no user called %s", name)
 	}
 	return u, err
 }
@@ -78,8 +79,8 @@ func (s *Service) DeleteTeam(ctx context.Context, actor *auth.Principal, orgName
 
 // AddTeamMember adds a member of the organization to one of its teams and
 // returns the team.
-func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
-	var t storage.Team
+func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (entity.Team, error) {
+	var t entity.Team
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
 		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
@@ -89,7 +90,7 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Membership(ctx, t.OrgID, u.ID); errors.Is(err, storage.ErrNotFound) {
+		if _, err := tx.Membership(ctx, t.OrgID, u.ID); errors.Is(err, fault.ErrNotFound) {
 			return invalid("%s is not a member of organization %s", username, orgName)
 		} else if err != nil {
 			return err
@@ -109,8 +110,8 @@ func (s *Service) AddTeamMember(ctx context.Context, actor *auth.Principal, orgN
 }
 
 // RemoveTeamMember takes a user out of a team and returns the team.
-func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (storage.Team, error) {
-	var t storage.Team
+func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, orgName, team, username string) (entity.Team, error) {
+	var t entity.Team
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
 		t, err = s.team(ctx, tx, actor, orgName, team)
 		if err != nil {
@@ -136,8 +137,8 @@ func (s *Service) RemoveTeamMember(ctx context.Context, actor *auth.Principal, o
 
 // CreateServiceAccount creates a service account in a team: a non-human user
 // that belongs to that team, and so to exactly one organization.
-func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principal, orgName, team, username, name string) (storage.User, error) {
-	var u storage.User
+func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principal, orgName, team, username, name string) (entity.User, error) {
+	var u entity.User
 	if err := CheckName("username", username); err != nil {
 		return u, err
 	}
@@ -162,8 +163,8 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *auth.Principa
 		rec.add(t.OrgID, e)
 		return nil
 	})
-	if errors.Is(err, storage.ErrConflict) {
-		err = fault.Wrap(storage.ErrConflict, err, "username %q is taken", username)
+	if errors.Is(err, fault.ErrConflict) {
+		err = fault.Wrap(fault.ErrConflict, err, "username %q is taken", username)
 	}
 	return u, err
 }

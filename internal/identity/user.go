@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -29,8 +30,8 @@ type NewUser struct {
 
 // CreateUser creates a user, already a member of an organization. Instance
 // admins may create any user; an org admin may create users in their org.
-func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewUser) (storage.User, error) {
-	var u storage.User
+func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewUser) (entity.User, error) {
+	var u entity.User
 	if err := CheckName("username", nu.Username); err != nil {
 		return u, err
 	}
@@ -49,7 +50,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewU
 		}
 	}
 	err = s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
-		var org *storage.Organization
+		var org *entity.Organization
 		if nu.Org != "" {
 			o, err := access.AdminOrg(ctx, tx, actor.User, nu.Org)
 			if err != nil {
@@ -85,13 +86,13 @@ func (s *Service) CreateUser(ctx context.Context, actor *auth.Principal, nu NewU
 
 // targetOrg resolves an organization named in a request; an empty name means
 // the instance's own organization, or nil where the mode has none.
-func (s *Service) targetOrg(ctx context.Context, tx *storage.Tx, name string) (*storage.Organization, error) {
+func (s *Service) targetOrg(ctx context.Context, tx *storage.Tx, name string) (*entity.Organization, error) {
 	if name == "" {
 		if !s.mode.HasInstanceOrg() {
 			return nil, nil
 		}
 		org, err := s.instanceOrg(ctx, tx)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return nil, nil
 		}
 		return &org, err
@@ -121,8 +122,8 @@ func newMembership(role, seat, weave string) (storage.NewMembership, error) {
 // User returns the user called username if actor may see them: themselves,
 // anyone for an instance admin, and members of their orgs for an org admin.
 // Reading a profile is audited (user:read), in the same transaction.
-func (s *Service) User(ctx context.Context, actor *auth.Principal, username string) (storage.User, error) {
-	var u storage.User
+func (s *Service) User(ctx context.Context, actor *auth.Principal, username string) (entity.User, error) {
+	var u entity.User
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) (err error) {
 		if u, err = s.managedUser(ctx, tx, actor, username, false); err != nil {
 			return err
@@ -136,13 +137,13 @@ func (s *Service) User(ctx context.Context, actor *auth.Principal, username stri
 // may act on them (see canManage). Someone who is not an instance admin is
 // refused a missing user exactly as one they may not manage, so that a
 // refusal does not tell them which usernames exist.
-func (s *Service) managedUser(ctx context.Context, tx *storage.Tx, actor *auth.Principal, username string, all bool) (storage.User, error) {
+func (s *Service) managedUser(ctx context.Context, tx *storage.Tx, actor *auth.Principal, username string, all bool) (entity.User, error) {
 	u, err := tx.UserByUsername(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		if !actor.User.InstanceAdmin {
 			return u, mayNotManage(actor, username)
 		}
-		return u, fault.Wrap(storage.ErrNotFound, err, "no user called %q", username)
+		return u, fault.Wrap(fault.ErrNotFound, err, "no user called %q", username)
 	}
 	if err != nil {
 		return u, err
@@ -158,7 +159,7 @@ func mayNotManage(actor *auth.Principal, username string) error {
 // allowed), an instance admin, or an admin of an organization u belongs to.
 // With all set, actor must administer every organization u belongs to, so
 // that one org's admin cannot lock a user out of another org.
-func (s *Service) canManage(ctx context.Context, r access.Reader, actor *auth.Principal, u storage.User, all bool) error {
+func (s *Service) canManage(ctx context.Context, r access.Reader, actor *auth.Principal, u entity.User, all bool) error {
 	if actor.User.InstanceAdmin || (actor.User.ID == u.ID && !all) {
 		return nil
 	}
@@ -192,8 +193,8 @@ type UserUpdate = storage.UserUpdate
 
 // UpdateUser changes a user's name or email: the user, or someone who
 // manages them.
-func (s *Service) UpdateUser(ctx context.Context, actor *auth.Principal, username string, up UserUpdate) (storage.User, error) {
-	var u storage.User
+func (s *Service) UpdateUser(ctx context.Context, actor *auth.Principal, username string, up UserUpdate) (entity.User, error) {
+	var u entity.User
 	if up.Email != nil && *up.Email != "" {
 		if err := checkEmail(*up.Email); err != nil {
 			return u, err
@@ -213,7 +214,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *auth.Principal, usernam
 }
 
 // recordUser records an event about u in every organization log concerned.
-func (s *Service) recordUser(ctx context.Context, tx *storage.Tx, rec *recorder, a audit.Action, u storage.User) error {
+func (s *Service) recordUser(ctx context.Context, tx *storage.Tx, rec *recorder, a audit.Action, u entity.User) error {
 	orgs, err := s.userOrgs(ctx, tx, u)
 	if err != nil {
 		return err
@@ -225,17 +226,17 @@ func (s *Service) recordUser(ctx context.Context, tx *storage.Tx, rec *recorder,
 }
 
 // DeactivateUser revokes a user's access; their API keys stop working at once.
-func (s *Service) DeactivateUser(ctx context.Context, actor *auth.Principal, username string) (storage.User, error) {
+func (s *Service) DeactivateUser(ctx context.Context, actor *auth.Principal, username string) (entity.User, error) {
 	return s.setDeactivated(ctx, actor, username, true)
 }
 
 // ReactivateUser restores a deactivated user's access.
-func (s *Service) ReactivateUser(ctx context.Context, actor *auth.Principal, username string) (storage.User, error) {
+func (s *Service) ReactivateUser(ctx context.Context, actor *auth.Principal, username string) (entity.User, error) {
 	return s.setDeactivated(ctx, actor, username, false)
 }
 
-func (s *Service) setDeactivated(ctx context.Context, actor *auth.Principal, username string, deactivate bool) (storage.User, error) {
-	var u storage.User
+func (s *Service) setDeactivated(ctx context.Context, actor *auth.Principal, username string, deactivate bool) (entity.User, error) {
+	var u entity.User
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
 		old, err := s.managedUser(ctx, tx, actor, username, true)
 		if err != nil {
@@ -285,13 +286,13 @@ func (s *Service) DeleteUser(ctx context.Context, actor *auth.Principal, usernam
 
 // SetDefaultOrganization sets the organization org-scoped APIs act on for the
 // actor when they belong to several; an empty name clears it.
-func (s *Service) SetDefaultOrganization(ctx context.Context, actor *auth.Principal, orgName string) (storage.User, error) {
-	var u storage.User
+func (s *Service) SetDefaultOrganization(ctx context.Context, actor *auth.Principal, orgName string) (entity.User, error) {
+	var u entity.User
 	err := s.change(ctx, actor, func(tx *storage.Tx, rec *recorder) error {
 		var orgID *int64
 		if orgName != "" {
 			org, err := tx.OrganizationByName(ctx, orgName)
-			if errors.Is(err, storage.ErrNotFound) {
+			if errors.Is(err, fault.ErrNotFound) {
 				// Refused as an organization the actor is not in.
 				return access.Forbidden("%s is not a member of organization %q", actor.User.Username, orgName)
 			}

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
-	"github.com/auditgraph/auditgraph/internal/identity/userexport"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // usersCSV serves GET /admin/users.csv, the dashboard's user export.
@@ -19,8 +18,8 @@ func (h *rest) usersCSV(w http.ResponseWriter, r *http.Request) {
 func (h *rest) serveUsersCSV(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	export := userexport.NewExporter(h.store, h.mode)
-	org, err := h.orgParam(r, p, func(org storage.Organization) error { return export.Authorize(ctx, p.User, org) })
+	export := h.svc.Exporter(h.mode)
+	org, err := h.orgParam(r, p, func(org entity.Organization) error { return export.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/resolvers"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Query cost limits: a query's parse size and its estimated cost are bounded
@@ -222,14 +221,14 @@ var errorKinds = []struct {
 	{access.ErrMultipleOrgs, "BAD_USER_INPUT"},
 	{access.ErrNoOrg, "BAD_USER_INPUT"},
 	{identity.ErrInvalid, "BAD_USER_INPUT"},
-	{storage.ErrInvalid, "BAD_USER_INPUT"},
-	{storage.ErrBadCursor, "BAD_USER_INPUT"},
+	{fault.ErrInvalid, "BAD_USER_INPUT"},
+	{fault.ErrBadCursor, "BAD_USER_INPUT"},
 	{alerting.ErrInvalid, "BAD_USER_INPUT"},
 	{connect.ErrInvalid, "BAD_USER_INPUT"},
 	{connect.ErrNoKey, "FAILED_PRECONDITION"},
 	{connect.ErrNotConfigured, "FAILED_PRECONDITION"},
-	{storage.ErrNotFound, "NOT_FOUND"},
-	{storage.ErrConflict, "CONFLICT"},
+	{fault.ErrNotFound, "NOT_FOUND"},
+	{fault.ErrConflict, "CONFLICT"},
 }
 
 // presentError gives each known kind of failure a code in the error's

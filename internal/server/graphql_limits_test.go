@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
@@ -32,7 +33,7 @@ func limitsServer(t *testing.T) func(query string) limitsResponse {
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: limitsAdminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	return func(query string) limitsResponse {
 		t.Helper()

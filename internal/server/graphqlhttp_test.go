@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
@@ -30,7 +31,7 @@ func httpServer(t *testing.T, maxBody int64) string {
 	if _, _, err := ids.Bootstrap(context.Background(), identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: limitsAdminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log, GraphQLMaxBody: maxBody}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, GraphQLMaxBody: maxBody}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/internal/server"
@@ -29,7 +30,7 @@ const ingestLimit = 256 << 20
 
 // serveWith replaces e's server with one configured by cfg.
 func (e *restEnv) serveWith(cfg func(*server.Config)) {
-	c := server.Config{Store: e.store, Identity: e.ids, Mode: deployment.SelfManaged, Log: slog.New(slog.DiscardHandler)}
+	c := server.Config{Services: app.New(e.store), Identity: e.ids, Mode: deployment.SelfManaged, Log: slog.New(slog.DiscardHandler)}
 	cfg(&c)
 	srv := httptest.NewServer(server.New(c))
 	e.t.Cleanup(srv.Close)
@@ -410,7 +411,7 @@ func TestIngestDatabaseUnreachable(t *testing.T) {
 	e := newRestEnv(t, deployment.SelfManaged)
 	gone := storagetest.New(t)
 	gone.Close()
-	e.serveWith(func(c *server.Config) { c.Store = gone })
+	e.serveWith(func(c *server.Config) { c.Services = app.New(gone) })
 	resp, m := e.small("unreachable")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("batch with the database unreachable = %d %v (Retry-After %q), want 503 with Retry-After", resp.StatusCode, m, resp.Header.Get("Retry-After"))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/internal/server"
@@ -127,7 +128,7 @@ func TestMetricsAccess(t *testing.T) {
 
 	// Served on a listener of its own, /metrics is not on the API's.
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: e.ids, Mode: deployment.SelfManaged, Log: log, MetricsElsewhere: true}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(e.store), Identity: e.ids, Mode: deployment.SelfManaged, Log: log, MetricsElsewhere: true}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	if resp, b := e.do("GET", "/metrics", "admin", nil); resp.StatusCode != http.StatusNotFound {

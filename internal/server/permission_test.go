@@ -21,6 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -170,7 +171,7 @@ func newMatrixEnv(t *testing.T, mode deployment.Mode) *matrixEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log,
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: mode, Log: log,
 		Live: hub, Secrets: box, PublicURL: "https://auditgraph.example", Verify: &verify.Service{Store: st}}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -26,14 +28,13 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // rest serves the REST audit-log API.
 type rest struct {
-	store *storage.Store
-	mode  deployment.Mode
-	log   *slog.Logger
+	svc  *app.Services
+	mode deployment.Mode
+	log  *slog.Logger
 	// activeSince is the first time that counts as activity (multi-tenant cut-off).
 	activeSince time.Time
 	now         func() time.Time
@@ -74,14 +75,14 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 		auth.WriteError(w, http.StatusForbidden, access.ErrNoOrg.Error())
 	case errors.Is(err, access.ErrForbidden):
 		auth.WriteError(w, http.StatusForbidden, fault.Message(err, access.ErrForbidden))
-	case errors.Is(err, storage.ErrBadCursor):
-		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, storage.ErrBadCursor))
+	case errors.Is(err, fault.ErrBadCursor):
+		auth.WriteError(w, http.StatusBadRequest, "cursor: "+fault.Message(err, fault.ErrBadCursor))
 	case errors.Is(err, identity.ErrInvalid):
 		auth.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(fault.Message(err, identity.ErrInvalid), identity.ErrInvalid.Error()+": "))
 	case errors.Is(err, errCapacity):
 		h.batches.refuse(w)
 	case errors.Is(err, context.Canceled):
-	case storage.Unavailable(err):
+	case app.Unavailable(err):
 		h.log.WarnContext(r.Context(), "database unavailable", "path", r.URL.Path, "err", err)
 		auth.WriteUnavailable(w, "the database is unavailable, try again")
 	default:
@@ -95,14 +96,14 @@ func (h *rest) respond(w http.ResponseWriter, r *http.Request, err error) {
 // to act on it. A caller who is not an instance admin is refused a missing
 // organization exactly as check refuses one they have no role in, so that a
 // refusal does not tell them which names exist.
-func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(storage.Organization) error) (storage.Organization, error) {
+func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(entity.Organization) error) (entity.Organization, error) {
 	if name != "" {
 		if err := identity.CheckName("org: organization name", name); err != nil {
-			return storage.Organization{}, err
+			return entity.Organization{}, err
 		}
 	}
-	org, err := access.Org(r.Context(), h.store, p.User, name, check)
-	if errors.Is(err, storage.ErrNotFound) {
+	org, err := access.Org(r.Context(), h.svc.Access(), p.User, name, check)
+	if errors.Is(err, fault.ErrNotFound) {
 		return org, fail(http.StatusNotFound, "org: no organization called %q", name)
 	}
 	return org, err
@@ -110,10 +111,10 @@ func (h *rest) org(r *http.Request, p *auth.Principal, name string, check func(s
 
 // orgParam returns the organization named by the request's org parameter,
 // or the caller's API organization when there is none, once check allows.
-func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(storage.Organization) error) (storage.Organization, error) {
+func (h *rest) orgParam(r *http.Request, p *auth.Principal, check func(entity.Organization) error) (entity.Organization, error) {
 	name, err := param(r, "org")
 	if err != nil {
-		return storage.Organization{}, err
+		return entity.Organization{}, err
 	}
 	return h.org(r, p, name, check)
 }
@@ -153,16 +154,20 @@ func rejectReason(err error) string {
 		return metrics.RejectCapacity
 	case errors.Is(err, context.Canceled):
 		return metrics.RejectCanceled
-	case storage.Unavailable(err):
+	case app.Unavailable(err):
 		return metrics.RejectUnavailable
 	}
 	return metrics.RejectInternal
 }
 
 func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+	// The ingester checks the caller's right twice: before the batch is
+	// read, and again when it stores it; the memo answers the second from
+	// the first reading (a batch changes no membership).
+	ctx := access.WithMemo(r.Context())
 	p := auth.FromContext(ctx)
-	org, err := h.orgParam(r, p, func(org storage.Organization) error { return access.RequireIngester(ctx, h.store, p.User, org) })
+	in := h.svc.Ingester()
+	org, err := h.orgParam(r.WithContext(ctx), p, func(org entity.Organization) error { return in.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}
@@ -196,7 +201,7 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 			events = append(events, l.IngestEvent)
 		}
 	}
-	res, err := ledger.Ingest(ctx, h.store, org.ID, events, h.activeSince)
+	res, err := in.Ingest(ctx, p.User, org, events, h.activeSince)
 	if err != nil {
 		return err
 	}
@@ -228,8 +233,8 @@ func (h *rest) serveAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := auditlog.NewReader(h.store, h.mode)
-	org, err := h.org(r, p, q.Org, func(org storage.Organization) error { return log.Authorize(ctx, p.User, org) })
+	log := h.svc.AuditLog(h.mode)
+	org, err := h.org(r, p, q.Org, func(org entity.Organization) error { return log.Authorize(ctx, p.User, org) })
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -57,7 +58,7 @@ func newRestEnv(t *testing.T, mode deployment.Mode) *restEnv {
 	}
 	e.addUser("alice", "acme", "admin")
 	e.addUser("bob", "acme", "member")
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: mode, Log: log}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e

@@ -18,7 +18,7 @@ import (
 const revalidateEvery = 2 * time.Second
 
 // Revocations tells which API keys no longer authenticate, and why;
-// *storage.Store implements it.
+// app.Services.Revocations hands one out.
 type Revocations interface {
 	RevokedKeys(ctx context.Context, ids []int64) (map[int64]string, error)
 }

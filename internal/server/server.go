@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/auditgraph/auditgraph/internal/alerting/rules"
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/identity/session"
-	"github.com/auditgraph/auditgraph/internal/log/auditlog"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
@@ -24,12 +23,13 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/internal/platform/playground"
 	"github.com/auditgraph/auditgraph/resolvers"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Config is what the HTTP server needs.
 type Config struct {
-	Store    *storage.Store
+	// Services are the domain services over the server's store: the server
+	// reaches the database through them only.
+	Services *app.Services
 	Identity *identity.Service
 	Mode     deployment.Mode
 	Log      *slog.Logger
@@ -85,17 +85,17 @@ func New(cfg Config) http.Handler {
 		cfg.GraphQLMaxBody = DefaultGraphQLMaxBody
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New(cfg.Store.DB().DB)
+		cfg.Metrics = metrics.New(cfg.Services.DB())
 	}
-	authn := auth.New(cfg.Store, cfg.Log)
+	authn := auth.New(cfg.Services.Keys(), cfg.Log)
 	authn.OnFailure = cfg.Metrics.AuthFailure
 	if cfg.Sessions == nil {
-		cfg.Sessions = session.New(cfg.Store, cfg.Identity, session.Config{IdleTimeout: cfg.SessionIdleTimeout,
+		cfg.Sessions = cfg.Services.Sessions(cfg.Identity, session.Config{IdleTimeout: cfg.SessionIdleTimeout,
 			Lifetime: cfg.SessionLifetime, Now: cfg.Now, Log: cfg.Log})
 	}
 	authn.Sessions = cfg.Sessions
 	authn.SecureCookies = secureURL(cfg.PublicURL)
-	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
+	api := &rest{svc: cfg.Services, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
 		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
@@ -124,16 +124,17 @@ func New(cfg Config) http.Handler {
 	protect, protectSession := guard(authn.Require), guard(authn.RequireSession)
 	si := &signin{authn: authn, sessions: cfg.Sessions, mode: cfg.Mode, secure: authn.SecureCookies, log: cfg.Log, seen: seen}
 	conn := newConnect(cfg)
-	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: rules.New(cfg.Store), Stats: activity.NewStats(cfg.Store),
-		AuditLog: auditlog.NewReader(cfg.Store, cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, cfg.Store) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody, publicOrigin(cfg.PublicURL)))
+	svc := cfg.Services
+	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: svc.Rules(), Stats: svc.Stats(),
+		AuditLog: svc.AuditLog(cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return svc.Loaders(ctx) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
+	gql := svc.LoaderMiddleware(newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(svc.Revocations(), cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody, publicOrigin(cfg.PublicURL)))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context(), cfg.Store); err != nil {
+		if err := cfg.Services.Ready(r.Context()); err != nil {
 			cfg.Log.WarnContext(r.Context(), "not ready", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 			return
@@ -189,23 +190,6 @@ func instanceAdminOnly(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// ready checks that the database answers and has every migration applied.
-func ready(ctx context.Context, s *storage.Store) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := s.DB().PingContext(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
-	}
-	n, err := s.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return fmt.Errorf("%d database migrations not applied", n)
-	}
-	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

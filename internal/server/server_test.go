@@ -15,10 +15,12 @@ import (
 	"testing"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -73,7 +75,7 @@ func newGQLEnv(t *testing.T) *gqlEnv {
 	if _, err := ids.DeactivateUser(ctx, e.admin, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
@@ -267,7 +269,7 @@ func TestGraphQLDocumentedBasicExample(t *testing.T) {
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "demo", AdminAPIKey: "p@55w0rd", OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log}))
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	e := &gqlEnv{t: t, ctx: ctx, url: srv.URL, store: st}
 
@@ -292,8 +294,8 @@ func testGraphQLForbiddenForMember(t *testing.T, e *gqlEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.TeamByName(e.ctx, acme.ID, "ml"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("TeamByName(acme, ml) after a refused createTeam = %v, want %v", err, storage.ErrNotFound)
+	if _, err := e.store.TeamByName(e.ctx, acme.ID, "ml"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("TeamByName(acme, ml) after a refused createTeam = %v, want %v", err, fault.ErrNotFound)
 	}
 }
 
@@ -310,8 +312,8 @@ func testGraphQLGetRunsQueriesOnly(t *testing.T, e *gqlEnv) {
 		t.Errorf("GET /graphql mutation = %d %s, want it refused", resp.StatusCode, body)
 	}
 	acme, _ := e.store.OrganizationByName(e.ctx, "acme")
-	if _, err := e.store.TeamByName(e.ctx, acme.ID, "viaget"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("TeamByName(acme, viaget) after GET mutation = %v, want %v", err, storage.ErrNotFound)
+	if _, err := e.store.TeamByName(e.ctx, acme.ID, "viaget"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("TeamByName(acme, viaget) after GET mutation = %v, want %v", err, fault.ErrNotFound)
 	}
 }
 

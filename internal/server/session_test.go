@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -124,7 +125,7 @@ func newSessionEnv(t testing.TB, o sessionOptions) *sessionEnv {
 	if _, err := ids.DeactivateUser(ctx, e.admin, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: o.mode, Log: log, Now: e.clock.now,
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: o.mode, Log: log, Now: e.clock.now,
 		PublicURL: o.publicURL, SessionIdleTimeout: o.idle, SessionLifetime: o.lifetime}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -888,7 +889,7 @@ func TestSessionDatabaseUnreachable(t *testing.T) {
 	gone := storagetest.New(t)
 	gone.Close()
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(server.New(server.Config{Store: gone, Identity: identity.New(gone, deployment.SelfManaged, log),
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(gone), Identity: identity.New(gone, deployment.SelfManaged, log),
 		Mode: deployment.SelfManaged, Log: log}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

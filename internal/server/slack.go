@@ -6,14 +6,14 @@ import (
 	"net/http"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 func newConnect(cfg Config) *connect.Service {
-	return connect.New(connect.Config{Store: cfg.Store, Secrets: cfg.Secrets, PublicURL: cfg.PublicURL,
+	return cfg.Services.Connect(connect.Config{Secrets: cfg.Secrets, PublicURL: cfg.PublicURL,
 		SlackAPIURL: cfg.SlackAPIURL, SlackAuthorizeURL: cfg.SlackAuthorizeURL, Now: cfg.Now, Log: cfg.Log})
 }
 
@@ -23,7 +23,7 @@ func newConnect(cfg Config) *connect.Service {
 func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
 	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
-		org, err := api.orgParam(r, p, func(org storage.Organization) error { return conn.AuthorizeInstall(r.Context(), p.User, org) })
+		org, err := api.orgParam(r, p, func(org entity.Organization) error { return conn.AuthorizeInstall(r.Context(), p.User, org) })
 		if err != nil {
 			api.respond(w, r, err)
 			return
@@ -65,7 +65,7 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 			code, page.Error = http.StatusForbidden, fault.Message(err, access.ErrForbidden)
 		case errors.Is(err, connect.ErrNoKey):
 			code, page.Error = http.StatusServiceUnavailable, connect.ErrNoKey.Error()
-		case errors.Is(err, storage.ErrConflict):
+		case errors.Is(err, fault.ErrConflict):
 			code, page.Error = http.StatusConflict, "this channel was connected by another install at the same moment; nothing was changed"
 		default:
 			api.log.ErrorContext(r.Context(), "Slack install callback failed", "err", err)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/app"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -157,7 +159,7 @@ func openStore(t *testing.T, dbURL string) *storage.Store {
 // its URL.
 func (e *slackEnv) newServer(st *storage.Store) string {
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: identity.New(st, deployment.SelfManaged, log),
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: identity.New(st, deployment.SelfManaged, log),
 		Mode: deployment.SelfManaged, Log: log, Now: e.clock, Secrets: e.box, PublicURL: slackPublicURL,
 		SlackAPIURL: e.slack.url + "/api/"}))
 	e.t.Cleanup(srv.Close)
@@ -300,7 +302,7 @@ func (e *slackEnv) callbackWith(q url.Values, c *http.Cookie) (int, string, []*h
 	return resp.StatusCode, body, resp.Cookies()
 }
 
-func (e *slackEnv) integrations(org string) []storage.Integration {
+func (e *slackEnv) integrations(org string) []entity.Integration {
 	e.t.Helper()
 	o, err := e.store.OrganizationByName(e.ctx, org)
 	if err != nil {
@@ -422,7 +424,7 @@ func TestSlackInstallEndToEnd(t *testing.T) {
 		t.Fatalf("acme has %d integrations, want 1", len(ins))
 	}
 	in := ins[0]
-	if in.Kind != "slack" || in.Status != storage.IntegrationOK || in.SlackChannel != "#alerts" || in.SlackChannelID != "C0ALERTS" ||
+	if in.Kind != "slack" || in.Status != entity.IntegrationOK || in.SlackChannel != "#alerts" || in.SlackChannelID != "C0ALERTS" ||
 		in.SlackTeam != "Acme & <Co>" || in.SlackTeamID != "T0ACME" || in.Name != "#alerts (Acme & <Co>)" {
 		t.Errorf("stored integration %+v", in)
 	}
@@ -447,7 +449,7 @@ func TestSlackInstallEndToEnd(t *testing.T) {
 		t.Errorf("second install = %d, want 200", code)
 	}
 	ins = e.integrations("acme")
-	if len(ins) != 2 || ins[0].Status != storage.IntegrationDisconnected || ins[1].Status != storage.IntegrationOK {
+	if len(ins) != 2 || ins[0].Status != entity.IntegrationDisconnected || ins[1].Status != entity.IntegrationOK {
 		t.Errorf("after a second install: %+v, want the first disconnected and the second ok", ins)
 	}
 

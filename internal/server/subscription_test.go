@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -65,7 +66,7 @@ func newLiveEnv(t *testing.T, buffer int) *liveEnv {
 			t.Fatal("hub not listening after 10s")
 		}
 		ids := identity.New(st, deployment.SelfManaged, log)
-		srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log, Live: hub}))
+		srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, Live: hub}))
 		t.Cleanup(srv.Close)
 		return srv.URL, hub, st, ids
 	}

@@ -16,12 +16,13 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics/metricstest"
 	"github.com/auditgraph/auditgraph/internal/server"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // countEvents returns how many events acme's log holds with action.
@@ -207,7 +208,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 		t.Errorf("cross-site GET mutation = %d %s, want it refused", code, body)
 	}
 	acme, _ := e.store.OrganizationByName(context.Background(), "acme")
-	if _, err := e.store.TeamByName(context.Background(), acme.ID, "viaget"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := e.store.TeamByName(context.Background(), acme.ID, "viaget"); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("a GET mutation created a team (%v)", err)
 	}
 }
@@ -420,7 +421,7 @@ func TestSlackInstallCookieOverHTTP(t *testing.T) {
 	e := newSlackEnv(t, true)
 	e.registerApp()
 	log := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(server.New(server.Config{Store: e.store, Identity: identity.New(e.store, deployment.SelfManaged, log),
+	srv := httptest.NewServer(server.New(server.Config{Services: app.New(e.store), Identity: identity.New(e.store, deployment.SelfManaged, log),
 		Mode: deployment.SelfManaged, Log: log, Secrets: e.box, PublicURL: "http://auditgraph.internal:8080"}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/notify"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // The labels values are sealed under, so that a sealed URL cannot be opened
@@ -27,7 +27,7 @@ func Seal(box *secretbox.Box, c Config) (url, signingSecret []byte) {
 
 // Open returns the configuration of a stored integration, its secrets
 // opened. Its name is the stored name.
-func Open(box *secretbox.Box, in storage.Integration) (Config, error) {
+func Open(box *secretbox.Box, in entity.Integration) (Config, error) {
 	c := Config{Name: in.Name, Kind: Kind(in.Kind)}
 	url, err := box.Open(labelURL, in.URLSealed)
 	if err != nil {

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 func TestSealOpen(t *testing.T) {
@@ -22,12 +22,12 @@ func TestSealOpen(t *testing.T) {
 	if bytes.Contains(url, []byte(signingSecret)) || bytes.Contains(secret, []byte(signingSecret)) {
 		t.Fatal("sealed values hold the secret in the clear")
 	}
-	got, err := integration.Open(box, storage.Integration{Name: "siem", Kind: "webhook", URLSealed: url, SigningSecretSealed: secret})
+	got, err := integration.Open(box, entity.Integration{Name: "siem", Kind: "webhook", URLSealed: url, SigningSecretSealed: secret})
 	if err != nil || got.URL.Reveal() != c.URL.Reveal() || got.SigningSecret.Reveal() != signingSecret || got.Kind != integration.Webhook {
 		t.Fatalf("Open = %+v, %v", got, err)
 	}
 	// A URL sealed value is not accepted as a signing secret.
-	_, err = integration.Open(box, storage.Integration{Name: "siem", Kind: "webhook", URLSealed: url, SigningSecretSealed: url})
+	_, err = integration.Open(box, entity.Integration{Name: "siem", Kind: "webhook", URLSealed: url, SigningSecretSealed: url})
 	if !errors.Is(err, secretbox.ErrOpen) {
 		t.Errorf("Open(swapped) err = %v, want ErrOpen", err)
 	}
@@ -35,7 +35,7 @@ func TestSealOpen(t *testing.T) {
 	if secret != nil {
 		t.Errorf("Seal(slack) gave a signing secret")
 	}
-	if got, err := integration.Open(box, storage.Integration{Name: "ops", Kind: "slack", URLSealed: url}); err != nil || got.URL.Reveal() != slackURL {
+	if got, err := integration.Open(box, entity.Integration{Name: "ops", Kind: "slack", URLSealed: url}); err != nil || got.URL.Reveal() != slackURL {
 		t.Errorf("Open(slack) = %+v, %v", got, err)
 	}
 }

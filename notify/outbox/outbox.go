@@ -25,6 +25,8 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/internal/alerting"
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
@@ -194,9 +196,9 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 		return // the lease runs out and the alert is tried again
 	}
 	switch in.Status {
-	case storage.IntegrationRevoked, storage.IntegrationDisconnected:
+	case entity.IntegrationRevoked, entity.IntegrationDisconnected:
 		w.record(ctx, log, in.Kind, metrics.DeliveryDropped,
-			w.cfg.Store.AlertFailed(ctx, c, storage.AlertDropped, "integration is "+in.Status))
+			w.cfg.Store.AlertFailed(ctx, c, entity.AlertDropped, "integration is "+in.Status))
 		return
 	}
 	n, alert, err := w.prepare(ctx, c, in)
@@ -204,9 +206,9 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 	switch {
 	case errors.As(err, &bad):
 		log.Error("alert outbox: cannot send", "err", err)
-		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
+		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, entity.AlertFailed, err.Error()))
 		if bad.integration {
-			w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
+			w.setStatus(ctx, log, in, entity.IntegrationFailing, err.Error())
 		}
 		return
 	case err != nil:
@@ -217,13 +219,13 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 	switch {
 	case err == nil:
 		w.record(ctx, log, in.Kind, metrics.DeliveryDelivered, w.cfg.Store.AlertDelivered(ctx, c))
-		if in.Status == storage.IntegrationFailing {
-			w.setStatus(ctx, log, in, storage.IntegrationOK, "")
+		if in.Status == entity.IntegrationFailing {
+			w.setStatus(ctx, log, in, entity.IntegrationOK, "")
 		}
 	case errors.Is(err, notify.ErrRevoked):
 		log.Warn("alert outbox: integration revoked by the receiver; nothing more is sent to it", "err", err)
-		w.record(ctx, log, in.Kind, metrics.DeliveryRevoked, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
-		w.setStatus(ctx, log, in, storage.IntegrationRevoked, err.Error())
+		w.record(ctx, log, in.Kind, metrics.DeliveryRevoked, w.cfg.Store.AlertFailed(ctx, c, entity.AlertFailed, err.Error()))
+		w.setStatus(ctx, log, in, entity.IntegrationRevoked, err.Error())
 		if _, err := w.cfg.Store.DropIntegrationAlerts(ctx, in.ID, "integration is revoked"); err != nil {
 			log.Error("alert outbox: drop alerts of revoked integration", "err", err)
 		}
@@ -235,12 +237,12 @@ func (w *Worker) deliver(ctx context.Context, c storage.Claim) {
 			return
 		}
 		log.Error("alert outbox: giving up: attempts exhausted", "err", err)
-		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
-		w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
+		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, entity.AlertFailed, err.Error()))
+		w.setStatus(ctx, log, in, entity.IntegrationFailing, err.Error())
 	default:
 		log.Error("alert outbox: giving up: the receiver refused the alert", "err", err)
-		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, storage.AlertFailed, err.Error()))
-		w.setStatus(ctx, log, in, storage.IntegrationFailing, err.Error())
+		w.record(ctx, log, in.Kind, metrics.DeliveryFailed, w.cfg.Store.AlertFailed(ctx, c, entity.AlertFailed, err.Error()))
+		w.setStatus(ctx, log, in, entity.IntegrationFailing, err.Error())
 	}
 }
 
@@ -256,7 +258,7 @@ func (b badAlert) Unwrap() error { return b.error }
 
 // prepare builds the integration's notifier and the alert. An error that
 // retrying cannot fix is a badAlert; others (the database failing) are not.
-func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integration) (notify.Notifier, notify.Alert, error) {
+func (w *Worker) prepare(ctx context.Context, c storage.Claim, in entity.Integration) (notify.Notifier, notify.Alert, error) {
 	var a notify.Alert
 	cfg, err := integration.Open(w.cfg.Secrets, in)
 	if err != nil {
@@ -294,7 +296,7 @@ func (w *Worker) prepare(ctx context.Context, c storage.Claim, in storage.Integr
 // worker's attempt is.
 func (w *Worker) record(ctx context.Context, log *slog.Logger, plugin, result string, err error) {
 	if err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
+		if !errors.Is(err, fault.ErrNotFound) {
 			log.Error("alert outbox: record outcome", "result", result, "err", err)
 		}
 		return
@@ -304,12 +306,12 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, plugin, result st
 	}
 }
 
-func (w *Worker) setStatus(ctx context.Context, log *slog.Logger, in storage.Integration, status, reason string) {
+func (w *Worker) setStatus(ctx context.Context, log *slog.Logger, in entity.Integration, status, reason string) {
 	if in.Status == status && in.StatusReason == reason {
 		return
 	}
 	err := w.cfg.Store.InTx(ctx, func(tx *storage.Tx) error { return tx.SetIntegrationStatus(ctx, in.ID, status, reason) })
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		log.Error("alert outbox: set integration status", "status", status, "err", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/internal/alerting"
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
@@ -52,7 +53,7 @@ type env struct {
 	store *storage.Store
 	ids   *identity.Service
 	admin *auth.Principal
-	org   storage.Organization
+	org   entity.Organization
 	box   *secretbox.Box
 	logs  *logtest.Buffer
 	log   *slog.Logger
@@ -101,10 +102,10 @@ func (e *env) webhook(name string, r *receiver) int64 {
 	e.t.Helper()
 	u, s := integration.Seal(e.box, integration.Config{Name: name, Kind: integration.Webhook,
 		URL: notify.NewSecret(r.srv.URL + "/hooks/" + urlToken), SigningSecret: notify.NewSecret(signingSecret)})
-	var in storage.Integration
+	var in entity.Integration
 	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
 		var err error
-		in, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: e.org.ID, Name: name, Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
+		in, err = tx.CreateIntegration(e.ctx, entity.Integration{OrgID: e.org.ID, Name: name, Kind: "webhook", URLSealed: u, SigningSecretSealed: s})
 		return err
 	})
 	if err != nil {
@@ -120,10 +121,10 @@ func (e *env) rule(r alerting.Rule) int64 {
 	if err := r.Validate(); err != nil {
 		e.t.Fatal(err)
 	}
-	var out storage.AlertRule
+	var out entity.AlertRule
 	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
 		var err error
-		out, err = tx.CreateAlertRule(e.ctx, storage.Rule(r), nil)
+		out, err = tx.CreateAlertRule(e.ctx, entity.Rule(r), nil)
 		return err
 	})
 	if err != nil {
@@ -145,7 +146,7 @@ func (e *env) ingest(events ...audit.Event) {
 }
 
 // deliveries returns an integration's outbox rows, oldest first.
-func (e *env) deliveries(integrationID int64) []storage.OutboxAlert {
+func (e *env) deliveries(integrationID int64) []entity.OutboxAlert {
 	e.t.Helper()
 	rows, err := e.store.IntegrationDeliveries(e.ctx, integrationID, 0, 1000)
 	if err != nil {
@@ -393,7 +394,7 @@ func TestServerEventsAlert(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "delivered status", func() bool {
 		d := e.deliveries(hook)
-		return len(d) == 1 && d[0].Status == storage.AlertDelivered
+		return len(d) == 1 && d[0].Status == entity.AlertDelivered
 	})
 }
 
@@ -452,7 +453,7 @@ func TestRestartLosesNothing(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	onceEach(t, r, 5)
 	for _, d := range e.deliveries(hook) {
-		if d.Status != storage.AlertDelivered || d.Attempts != 1 {
+		if d.Status != entity.AlertDelivered || d.Attempts != 1 {
 			t.Errorf("alert %d: status %s after %d attempts, want delivered after 1", d.ID, d.Status, d.Attempts)
 		}
 	}
@@ -495,7 +496,7 @@ func TestCrashAfterClaimResendsAfterLease(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	onceEach(t, r, 1)
-	if d := e.deliveries(hook); d[0].Attempts != 2 || d[0].Status != storage.AlertDelivered {
+	if d := e.deliveries(hook); d[0].Attempts != 2 || d[0].Status != entity.AlertDelivered {
 		t.Errorf("alert: %s after %d attempts, want delivered after 2", d[0].Status, d[0].Attempts)
 	}
 }
@@ -512,7 +513,7 @@ func TestRetryAfter(t *testing.T) {
 	if d := hits[1].at.Sub(hits[0].at); d < 2*time.Second {
 		t.Errorf("second attempt %s after the 429, want at least Retry-After's 2 s", d)
 	}
-	waitFor(t, 2*time.Second, "delivered", func() bool { return e.deliveries(hook)[0].Status == storage.AlertDelivered })
+	waitFor(t, 2*time.Second, "delivered", func() bool { return e.deliveries(hook)[0].Status == entity.AlertDelivered })
 	time.Sleep(300 * time.Millisecond)
 	if n := len(r.got()); n != 2 {
 		t.Errorf("%d requests, want 2", n)
@@ -548,7 +549,7 @@ func TestServerErrorsBackOffAndRecover(t *testing.T) {
 			t.Errorf("attempt %d came %s after the one before, want at least %d ms", i+2, d, min)
 		}
 	}
-	waitFor(t, 2*time.Second, "delivered", func() bool { return e.deliveries(hook)[0].Status == storage.AlertDelivered })
+	waitFor(t, 2*time.Second, "delivered", func() bool { return e.deliveries(hook)[0].Status == entity.AlertDelivered })
 	stats, err := e.store.IntegrationDelivery(e.ctx, hook)
 	if err != nil {
 		t.Fatal(err)
@@ -566,7 +567,7 @@ func TestGoneRevokesAndStops(t *testing.T) {
 	e.worker(outbox.Config{Batch: 1})
 	waitFor(t, 5*time.Second, "the integration revoked", func() bool {
 		in, err := e.store.Integration(e.ctx, hook)
-		return err == nil && in.Status == storage.IntegrationRevoked
+		return err == nil && in.Status == entity.IntegrationRevoked
 	})
 	in, _ := e.store.Integration(e.ctx, hook)
 	if !strings.Contains(in.StatusReason, "410") {
@@ -598,16 +599,16 @@ func TestClientErrorGivesUp(t *testing.T) {
 	e.worker(outbox.Config{})
 	waitFor(t, 5*time.Second, "the integration failing", func() bool {
 		in, err := e.store.Integration(e.ctx, hook)
-		return err == nil && in.Status == storage.IntegrationFailing
+		return err == nil && in.Status == entity.IntegrationFailing
 	})
-	if d := e.deliveries(hook)[0]; d.Status != storage.AlertFailed || d.LastError != "webhook: status 400 Bad Request" {
+	if d := e.deliveries(hook)[0]; d.Status != entity.AlertFailed || d.LastError != "webhook: status 400 Bad Request" {
 		t.Errorf("alert: %s, %q", d.Status, d.LastError)
 	}
 	// A later success makes it ok again.
 	e.ingest(audit.Event{Action: audit.UserCreateAPIKey})
 	waitFor(t, 5*time.Second, "the integration ok", func() bool {
 		in, err := e.store.Integration(e.ctx, hook)
-		return err == nil && in.Status == storage.IntegrationOK
+		return err == nil && in.Status == entity.IntegrationOK
 	})
 }
 
@@ -622,11 +623,11 @@ func TestSlackTestAlert(t *testing.T) {
 	}))
 	defer slack.Close()
 	u, _ := integration.Seal(e.box, integration.Config{Name: "#alerts", Kind: integration.Slack, URL: notify.NewSecret(slack.URL + "/services/" + urlToken)})
-	var in storage.Integration
-	var alert storage.OutboxAlert
+	var in entity.Integration
+	var alert entity.OutboxAlert
 	err := e.store.InTx(e.ctx, func(tx *storage.Tx) error {
 		var err error
-		if in, err = tx.CreateIntegration(e.ctx, storage.Integration{OrgID: e.org.ID, Name: "#alerts", Kind: "slack", URLSealed: u}); err != nil {
+		if in, err = tx.CreateIntegration(e.ctx, entity.Integration{OrgID: e.org.ID, Name: "#alerts", Kind: "slack", URLSealed: u}); err != nil {
 			return err
 		}
 		alert, err = tx.EnqueueTestAlert(e.ctx, e.org.ID, in.ID, alerting.TestRuleName)
@@ -657,7 +658,7 @@ func TestSlackTestAlert(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "delivered", func() bool {
 		d := e.deliveries(in.ID)
-		return len(d) == 1 && d[0].ID == alert.ID && d[0].Status == storage.AlertDelivered
+		return len(d) == 1 && d[0].ID == alert.ID && d[0].Status == entity.AlertDelivered
 	})
 }
 
@@ -675,12 +676,12 @@ func TestSecretsThatDoNotOpen(t *testing.T) {
 	// The alert is given up first, then the integration marked.
 	waitFor(t, 5*time.Second, "the integration failing", func() bool {
 		in, err := e.store.Integration(e.ctx, hook)
-		return err == nil && in.Status == storage.IntegrationFailing
+		return err == nil && in.Status == entity.IntegrationFailing
 	})
 	if in, _ := e.store.Integration(e.ctx, hook); !strings.Contains(in.StatusReason, "cannot open sealed value") {
 		t.Errorf("integration failing because %q, want because the secrets do not open", in.StatusReason)
 	}
-	if d := e.deliveries(hook)[0]; d.Status != storage.AlertFailed {
+	if d := e.deliveries(hook)[0]; d.Status != entity.AlertFailed {
 		t.Errorf("alert %s, want failed", d.Status)
 	}
 	if n := len(r.got()); n != 0 {
@@ -711,7 +712,7 @@ func TestAlertsCommitWithTheirEvents(t *testing.T) {
 	}
 }
 
-func (e *env) deliveriesIn(tx *storage.Tx, integrationID int64) []storage.OutboxAlert {
+func (e *env) deliveriesIn(tx *storage.Tx, integrationID int64) []entity.OutboxAlert {
 	e.t.Helper()
 	rows, err := tx.IntegrationDeliveries(e.ctx, integrationID, 0, 1000)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -105,6 +106,6 @@ func (s *Service) box() (*secretbox.Box, error) {
 }
 
 // change returns the record of a change by actor in org (nil: instance-wide).
-func change(actor storage.User, orgID *int64, action, target string) storage.ConfigChange {
-	return storage.ConfigChange{OrgID: orgID, ActorUserID: &actor.ID, ActorUsername: actor.Username, Action: action, Target: target}
+func change(actor entity.User, orgID *int64, action, target string) entity.ConfigChange {
+	return entity.ConfigChange{OrgID: orgID, ActorUserID: &actor.ID, ActorUsername: actor.Username, Action: action, Target: target}
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/integration"
 	"github.com/auditgraph/auditgraph/storage"
@@ -31,7 +33,7 @@ const InstallPath = "/slack/install"
 // StateTTL, and the nonce that binds the state to the browser: the caller
 // sets it as the install cookie of the browser it redirects. The org's
 // admins and instance admins only.
-func (s *Service) InstallURL(ctx context.Context, actor storage.User, org storage.Organization) (authorizeURL, nonce string, err error) {
+func (s *Service) InstallURL(ctx context.Context, actor entity.User, org entity.Organization) (authorizeURL, nonce string, err error) {
 	box, app, err := s.mayInstall(ctx, actor, org)
 	if err != nil {
 		return "", "", err
@@ -54,8 +56,8 @@ func (s *Service) InstallURL(ctx context.Context, actor storage.User, org storag
 // authority of its own (it asks the browser for credentials).
 // The organization is the one called orgName, or actor's API organization
 // when orgName is nil.
-func (s *Service) InstallLink(ctx context.Context, actor storage.User, orgName *string) (string, error) {
-	var org storage.Organization
+func (s *Service) InstallLink(ctx context.Context, actor entity.User, orgName *string) (string, error) {
+	var org entity.Organization
 	var err error
 	if orgName == nil {
 		org, err = access.APIOrg(ctx, s.cfg.Store, actor)
@@ -73,7 +75,7 @@ func (s *Service) InstallLink(ctx context.Context, actor storage.User, orgName *
 
 // mayInstall checks that actor may install Slack for org and that the
 // server can: the instance key and a registered Slack app.
-func (s *Service) mayInstall(ctx context.Context, actor storage.User, org storage.Organization) (*secretbox.Box, storage.SlackApp, error) {
+func (s *Service) mayInstall(ctx context.Context, actor entity.User, org entity.Organization) (*secretbox.Box, storage.SlackApp, error) {
 	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
 		return nil, storage.SlackApp{}, err
 	}
@@ -82,7 +84,7 @@ func (s *Service) mayInstall(ctx context.Context, actor storage.User, org storag
 		return nil, storage.SlackApp{}, err
 	}
 	app, err := s.cfg.Store.SlackApp(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return nil, app, ErrNotConfigured
 	}
 	return box, app, err
@@ -132,8 +134,8 @@ func slackErrorStatus(code string) int {
 
 // Installed is the result of a finished install.
 type Installed struct {
-	Org         storage.Organization
-	Integration storage.Integration
+	Org         entity.Organization
+	Integration entity.Integration
 }
 
 // Callback finishes an install from the query of Slack's redirect and the
@@ -159,7 +161,7 @@ func (s *Service) Callback(ctx context.Context, q url.Values, browserNonce strin
 	err = s.cfg.Store.InTx(ctx, func(tx *storage.Tx) error {
 		return tx.UseOAuthState(ctx, st.ID, time.Unix(st.Expires, 0), now)
 	})
-	if errors.Is(err, storage.ErrConflict) {
+	if errors.Is(err, fault.ErrConflict) {
 		return out, &StateError{"was used already: an install link works once, start the install again"}
 	}
 	if err != nil {
@@ -205,30 +207,30 @@ func (s *Service) Callback(ctx context.Context, q url.Values, browserNonce strin
 		if err := replace(ctx, tx, actor, org, name); err != nil {
 			return err
 		}
-		in, err := tx.CreateIntegration(ctx, storage.Integration{OrgID: org.ID, Name: name, Kind: string(integration.Slack),
+		in, err := tx.CreateIntegration(ctx, entity.Integration{OrgID: org.ID, Name: name, Kind: string(integration.Slack),
 			URLSealed: sealedURL, SlackChannel: hook.Channel, SlackChannelID: hook.ChannelID,
 			SlackTeam: resp.Team.Name, SlackTeamID: resp.Team.ID, CreatedBy: &actor.ID})
 		if err != nil {
 			return err
 		}
 		out.Integration = in
-		return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationConnect, name))
+		return tx.RecordConfigChange(ctx, change(actor, &org.ID, entity.ChangeIntegrationConnect, name))
 	})
 	return out, err
 }
 
 // installer returns the user and organization a verified state names, after
 // checking that the user may still administer the organization.
-func (s *Service) installer(ctx context.Context, st state) (storage.User, storage.Organization, error) {
+func (s *Service) installer(ctx context.Context, st state) (entity.User, entity.Organization, error) {
 	org, err := s.cfg.Store.Organization(ctx, st.OrgID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, org, &StateError{"names an organization that does not exist"}
+	if errors.Is(err, fault.ErrNotFound) {
+		return entity.User{}, org, &StateError{"names an organization that does not exist"}
 	}
 	if err != nil {
-		return storage.User{}, org, err
+		return entity.User{}, org, err
 	}
 	actor, err := s.cfg.Store.User(ctx, st.UserID)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return actor, org, &StateError{"names a user that does not exist"}
 	}
 	if err != nil {
@@ -252,22 +254,22 @@ func integrationName(channel, team string) string {
 
 // replace disconnects the organization's integration in use called name, if
 // any: installing the same channel again replaces the old webhook.
-func replace(ctx context.Context, tx *storage.Tx, actor storage.User, org storage.Organization, name string) error {
+func replace(ctx context.Context, tx *storage.Tx, actor entity.User, org entity.Organization, name string) error {
 	old, err := tx.InUseIntegrationByName(ctx, org.ID, name)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := tx.SetIntegrationStatus(ctx, old.ID, storage.IntegrationDisconnected, "replaced by a new install"); err != nil {
+	if err := tx.SetIntegrationStatus(ctx, old.ID, entity.IntegrationDisconnected, "replaced by a new install"); err != nil {
 		return err
 	}
-	return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationDisconnect, name))
+	return tx.RecordConfigChange(ctx, change(actor, &org.ID, entity.ChangeIntegrationDisconnect, name))
 }
 
 // AuthorizeInstall checks that actor may install Slack for org: its admins
 // and instance admins.
-func (s *Service) AuthorizeInstall(ctx context.Context, actor storage.User, org storage.Organization) error {
+func (s *Service) AuthorizeInstall(ctx context.Context, actor entity.User, org entity.Organization) error {
 	return access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org)
 }

@@ -4,27 +4,27 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // The rows this service reads and returns, under the names its callers use.
 type (
-	Integration   = storage.Integration
-	ConfigChange  = storage.ConfigChange
-	DeliveryStats = storage.DeliveryStats
-	OutboxAlert   = storage.OutboxAlert
+	Integration   = entity.Integration
+	ConfigChange  = entity.ConfigChange
+	DeliveryStats = entity.DeliveryStats
+	OutboxAlert   = entity.OutboxAlert
 )
 
 // AlertPending is the status of an alert still to be delivered.
-const AlertPending = storage.AlertPending
+const AlertPending = entity.AlertPending
 
 // Each read below checks that the actor may see what it asks for before it
 // reads anything.
 
 // Integrations returns up to limit of org's integrations after afterID, and
 // how many it has. The organization's admins and instance admins only.
-func (s *Service) Integrations(ctx context.Context, actor storage.User, org storage.Organization, afterID int64, limit int) ([]Integration, int, error) {
+func (s *Service) Integrations(ctx context.Context, actor entity.User, org entity.Organization, afterID int64, limit int) ([]Integration, int, error) {
 	if err := access.RequireOrgAdmin(ctx, s.cfg.Store, actor, org); err != nil {
 		return nil, 0, err
 	}
@@ -37,7 +37,7 @@ func (s *Service) Integrations(ctx context.Context, actor storage.User, org stor
 }
 
 // Integration returns the integration id, for an admin of its organization.
-func (s *Service) Integration(ctx context.Context, actor storage.User, id int64) (Integration, error) {
+func (s *Service) Integration(ctx context.Context, actor entity.User, id int64) (Integration, error) {
 	in, err := s.cfg.Store.Integration(ctx, id)
 	if err := access.RequireOwnerAdmin(ctx, s.cfg.Store, actor, in.OrgID, err, fmt.Sprintf("integration %d", id)); err != nil {
 		return Integration{}, err
@@ -47,7 +47,7 @@ func (s *Service) Integration(ctx context.Context, actor storage.User, id int64)
 
 // Delivery returns how in's alerts have been delivered, for an admin of its
 // organization.
-func (s *Service) Delivery(ctx context.Context, actor storage.User, in Integration) (DeliveryStats, error) {
+func (s *Service) Delivery(ctx context.Context, actor entity.User, in Integration) (DeliveryStats, error) {
 	if err := access.RequireOwnerAdmin(ctx, s.cfg.Store, actor, in.OrgID, nil, fmt.Sprintf("integration %d", in.ID)); err != nil {
 		return DeliveryStats{}, err
 	}
@@ -57,7 +57,7 @@ func (s *Service) Delivery(ctx context.Context, actor storage.User, in Integrati
 // Deliveries returns up to limit of the alerts of integration id before the
 // alert before (0: the newest), newest first, for an admin of its
 // organization.
-func (s *Service) Deliveries(ctx context.Context, actor storage.User, id, before int64, limit int) ([]OutboxAlert, error) {
+func (s *Service) Deliveries(ctx context.Context, actor entity.User, id, before int64, limit int) ([]OutboxAlert, error) {
 	if _, err := s.Integration(ctx, actor, id); err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (s *Service) Deliveries(ctx context.Context, actor storage.User, id, before
 // the change beforeID (0: the newest), newest first, and how many there
 // are: org's admins may ask. With org nil they are the instance's own
 // changes, for instance admins.
-func (s *Service) ConfigChanges(ctx context.Context, actor storage.User, org *storage.Organization, beforeID int64, limit int) ([]ConfigChange, int, error) {
+func (s *Service) ConfigChanges(ctx context.Context, actor entity.User, org *entity.Organization, beforeID int64, limit int) ([]ConfigChange, int, error) {
 	var orgID *int64
 	if org == nil {
 		if !actor.InstanceAdmin {

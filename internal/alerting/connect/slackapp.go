@@ -8,7 +8,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -25,7 +27,7 @@ type SlackApp struct {
 	RedirectURL string
 }
 
-func requireInstanceAdmin(actor storage.User) error {
+func requireInstanceAdmin(actor entity.User) error {
 	if !actor.InstanceAdmin {
 		return access.Forbidden("%s is not an instance admin: the Slack app is part of the system settings", actor.Username)
 	}
@@ -33,7 +35,7 @@ func requireInstanceAdmin(actor storage.User) error {
 }
 
 // SlackApp returns the Slack app registration. Instance admins only.
-func (s *Service) SlackApp(ctx context.Context, actor storage.User) (SlackApp, error) {
+func (s *Service) SlackApp(ctx context.Context, actor entity.User) (SlackApp, error) {
 	if err := requireInstanceAdmin(actor); err != nil {
 		return SlackApp{}, err
 	}
@@ -43,7 +45,7 @@ func (s *Service) SlackApp(ctx context.Context, actor storage.User) (SlackApp, e
 func (s *Service) slackApp(ctx context.Context) (SlackApp, error) {
 	out := SlackApp{RedirectURL: s.RedirectURL()}
 	app, err := s.cfg.Store.SlackApp(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return out, nil
 	}
 	if err != nil {
@@ -70,7 +72,7 @@ func checkCredential(what, v string, maxLen int) error {
 
 // SetSlackApp stores the Slack app's client ID and client secret (sealed),
 // replacing any earlier registration. Instance admins only.
-func (s *Service) SetSlackApp(ctx context.Context, actor storage.User, clientID, clientSecret string) (SlackApp, error) {
+func (s *Service) SetSlackApp(ctx context.Context, actor entity.User, clientID, clientSecret string) (SlackApp, error) {
 	if err := requireInstanceAdmin(actor); err != nil {
 		return SlackApp{}, err
 	}
@@ -89,7 +91,7 @@ func (s *Service) SetSlackApp(ctx context.Context, actor storage.User, clientID,
 		if err := tx.SetSlackApp(ctx, clientID, sealed); err != nil {
 			return err
 		}
-		return tx.RecordConfigChange(ctx, change(actor, nil, storage.ChangeSlackAppUpdate, "client ID "+clientID))
+		return tx.RecordConfigChange(ctx, change(actor, nil, entity.ChangeSlackAppUpdate, "client ID "+clientID))
 	})
 	if err != nil {
 		return SlackApp{}, err
@@ -99,7 +101,7 @@ func (s *Service) SetSlackApp(ctx context.Context, actor storage.User, clientID,
 
 // ClearSlackApp removes the Slack app registration; installed integrations
 // keep working, but no new install can start. Instance admins only.
-func (s *Service) ClearSlackApp(ctx context.Context, actor storage.User) (SlackApp, error) {
+func (s *Service) ClearSlackApp(ctx context.Context, actor entity.User) (SlackApp, error) {
 	if err := requireInstanceAdmin(actor); err != nil {
 		return SlackApp{}, err
 	}
@@ -107,10 +109,10 @@ func (s *Service) ClearSlackApp(ctx context.Context, actor storage.User) (SlackA
 		if err := tx.ClearSlackApp(ctx); err != nil {
 			return err
 		}
-		return tx.RecordConfigChange(ctx, change(actor, nil, storage.ChangeSlackAppClear, ""))
+		return tx.RecordConfigChange(ctx, change(actor, nil, entity.ChangeSlackAppClear, ""))
 	})
 	// Clearing what is not there changes nothing and records nothing.
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return SlackApp{}, err
 	}
 	return s.slackApp(ctx)
@@ -123,7 +125,7 @@ func (s *Service) clientCredentials(ctx context.Context) (string, string, error)
 		return "", "", err
 	}
 	app, err := s.cfg.Store.SlackApp(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return "", "", ErrNotConfigured
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -28,7 +29,7 @@ func CheckKey(ctx context.Context, store *storage.Store, box *secretbox.Box) err
 		return nil
 	}
 	app, err := store.SlackApp(ctx)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

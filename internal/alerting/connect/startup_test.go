@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/auditgraph/auditgraph/internal/alerting/secretbox"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -30,7 +31,7 @@ func TestCheckKey(t *testing.T) {
 	t.Run("Slack app stored", func(t *testing.T) {
 		s := storagetest.New(t)
 		svc := New(Config{Store: s, Secrets: box})
-		if _, err := svc.SetSlackApp(ctx, storage.User{ID: 1, Username: "admin", InstanceAdmin: true}, "1.2", "s3cr3t-client"); err != nil {
+		if _, err := svc.SetSlackApp(ctx, entity.User{ID: 1, Username: "admin", InstanceAdmin: true}, "1.2", "s3cr3t-client"); err != nil {
 			t.Fatal(err)
 		}
 		if err := CheckKey(ctx, s, nil); err == nil || !strings.Contains(err.Error(), "AUDITGRAPH_SECRET_KEY") {
@@ -50,7 +51,7 @@ func TestCheckKey(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = tx.CreateIntegration(ctx, storage.Integration{OrgID: org.ID, Name: "hook", Kind: "slack", URLSealed: box.Seal("integration-url", []byte("https://x"))})
+			_, err = tx.CreateIntegration(ctx, entity.Integration{OrgID: org.ID, Name: "hook", Kind: "slack", URLSealed: box.Seal("integration-url", []byte("https://x"))})
 			return err
 		})
 		if err != nil {

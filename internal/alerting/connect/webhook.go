@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/notify"
@@ -21,14 +22,14 @@ const minSigningSecret = 16
 // Webhook is a webhook integration just created. SigningSecret is set only
 // when the server generated it: it is shown this once.
 type Webhook struct {
-	Integration   storage.Integration
+	Integration   entity.Integration
 	SigningSecret string
 }
 
 // CreateWebhook connects a generic signed webhook to the organization
 // called orgName. An empty signingSecret makes the server generate one.
 // The organization's admins and instance admins only.
-func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName, name, url, signingSecret string) (Webhook, error) {
+func (s *Service) CreateWebhook(ctx context.Context, actor entity.User, orgName, name, url, signingSecret string) (Webhook, error) {
 	var out Webhook
 	org, err := access.AdminOrg(ctx, s.cfg.Store, actor, orgName)
 	if err != nil {
@@ -53,18 +54,18 @@ func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName
 	}
 	sealedURL, sealedSecret := integration.Seal(box, cfg)
 	err = s.cfg.Store.InTx(ctx, func(tx *storage.Tx) error {
-		in, err := tx.CreateIntegration(ctx, storage.Integration{OrgID: org.ID, Name: name, Kind: string(integration.Webhook),
+		in, err := tx.CreateIntegration(ctx, entity.Integration{OrgID: org.ID, Name: name, Kind: string(integration.Webhook),
 			URLSealed: sealedURL, SigningSecretSealed: sealedSecret, CreatedBy: &actor.ID})
 		if err != nil {
 			return err
 		}
 		out.Integration = in
-		return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationConnect, name))
+		return tx.RecordConfigChange(ctx, change(actor, &org.ID, entity.ChangeIntegrationConnect, name))
 	})
-	if errors.Is(err, storage.ErrConflict) {
-		return Webhook{}, fault.New(storage.ErrConflict, "organization %q has an integration called %q already", org.Name, name)
+	if errors.Is(err, fault.ErrConflict) {
+		return Webhook{}, fault.New(fault.ErrConflict, "organization %q has an integration called %q already", org.Name, name)
 	}
-	if errors.Is(err, storage.ErrInvalid) {
+	if errors.Is(err, fault.ErrInvalid) {
 		return Webhook{}, invalid("name %q: 1 to 100 characters, no control characters", name)
 	}
 	return out, err
@@ -73,7 +74,7 @@ func (s *Service) CreateWebhook(ctx context.Context, actor storage.User, orgName
 // Disconnect stops an integration for good: its status becomes
 // disconnected; it stays listed so its history stays readable. The
 // organization's admins and instance admins only.
-func (s *Service) Disconnect(ctx context.Context, actor storage.User, id int64) (storage.Integration, error) {
+func (s *Service) Disconnect(ctx context.Context, actor entity.User, id int64) (entity.Integration, error) {
 	in, err := s.cfg.Store.Integration(ctx, id)
 	if err := access.RequireOwnerAdmin(ctx, s.cfg.Store, actor, in.OrgID, err, fmt.Sprintf("integration %d", id)); err != nil {
 		return in, err
@@ -82,14 +83,14 @@ func (s *Service) Disconnect(ctx context.Context, actor storage.User, id int64) 
 	if err != nil {
 		return in, err
 	}
-	if in.Status == storage.IntegrationDisconnected {
+	if in.Status == entity.IntegrationDisconnected {
 		return in, invalid("integration %d (%q) is disconnected already", id, in.Name)
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx *storage.Tx) error {
-		if err := tx.SetIntegrationStatus(ctx, id, storage.IntegrationDisconnected, "disconnected by "+actor.Username); err != nil {
+		if err := tx.SetIntegrationStatus(ctx, id, entity.IntegrationDisconnected, "disconnected by "+actor.Username); err != nil {
 			return err
 		}
-		return tx.RecordConfigChange(ctx, change(actor, &org.ID, storage.ChangeIntegrationDisconnect, in.Name))
+		return tx.RecordConfigChange(ctx, change(actor, &org.ID, entity.ChangeIntegrationDisconnect, in.Name))
 	})
 	if err != nil {
 		return in, err

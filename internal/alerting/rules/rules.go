@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/auditgraph/auditgraph/internal/alerting"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -24,24 +25,24 @@ type Service struct{ store *storage.Store }
 func New(store *storage.Store) *Service { return &Service{store: store} }
 
 // record logs a change of rule r.
-func record(ctx context.Context, tx *storage.Tx, actor *auth.Principal, action string, r storage.Rule) error {
+func record(ctx context.Context, tx *storage.Tx, actor *auth.Principal, action string, r entity.Rule) error {
 	return tx.RecordConfigChange(ctx, change(actor, r.OrgID, action, r.Name))
 }
 
 // change is the log entry of actor's change of target.
-func change(actor *auth.Principal, orgID int64, action, target string) storage.ConfigChange {
+func change(actor *auth.Principal, orgID int64, action, target string) entity.ConfigChange {
 	id := actor.User.ID
-	return storage.ConfigChange{OrgID: &orgID, ActorUserID: &id, ActorUsername: actor.User.Username, Action: action, Target: target}
+	return entity.ConfigChange{OrgID: &orgID, ActorUserID: &id, ActorUsername: actor.User.Username, Action: action, Target: target}
 }
 
 // adminOrg returns the organization named orgName if actor administers it.
-func adminOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName string) (storage.Organization, error) {
+func adminOrg(ctx context.Context, tx *storage.Tx, actor *auth.Principal, orgName string) (entity.Organization, error) {
 	return access.AdminOrg(ctx, tx, actor.User, orgName)
 }
 
 // Create adds a rule to the organization orgName.
-func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName string, r alerting.Rule) (storage.AlertRule, error) {
-	var out storage.AlertRule
+func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName string, r alerting.Rule) (entity.AlertRule, error) {
+	var out entity.AlertRule
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		org, err := adminOrg(ctx, tx, actor, orgName)
 		if err != nil {
@@ -52,17 +53,17 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, orgName str
 			return err
 		}
 		id := actor.User.ID
-		if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
+		if out, err = tx.CreateAlertRule(ctx, entity.Rule(r), &id); err != nil {
 			return ruleError(err, r)
 		}
-		return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
+		return record(ctx, tx, actor, entity.ChangeAlertRuleCreate, out.Rule)
 	})
 	return out, err
 }
 
 // Update replaces rule id's conditions, integrations and enabled flag.
-func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r alerting.Rule) (storage.AlertRule, error) {
-	var out storage.AlertRule
+func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r alerting.Rule) (entity.AlertRule, error) {
+	var out entity.AlertRule
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		old, err := tx.AlertRule(ctx, id)
 		if err := access.RequireOwnerAdmin(ctx, tx, actor.User, old.OrgID, err, fmt.Sprintf("alert rule %d", id)); err != nil {
@@ -72,10 +73,10 @@ func (s *Service) Update(ctx context.Context, actor *auth.Principal, id int64, r
 		if err := r.Validate(); err != nil {
 			return err
 		}
-		if out, err = tx.UpdateAlertRule(ctx, storage.Rule(r)); err != nil {
+		if out, err = tx.UpdateAlertRule(ctx, entity.Rule(r)); err != nil {
 			return ruleError(err, r)
 		}
-		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
+		return record(ctx, tx, actor, entity.ChangeAlertRuleUpdate, out.Rule)
 	})
 	return out, err
 }
@@ -91,15 +92,15 @@ func (s *Service) Delete(ctx context.Context, actor *auth.Principal, id int64) e
 		if err := tx.DeleteAlertRule(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, storage.ChangeAlertRuleDelete, old.Rule)
+		return record(ctx, tx, actor, entity.ChangeAlertRuleDelete, old.Rule)
 	})
 }
 
 // EnableSuggested creates the organization's rule of a built-in suggestion
 // (alerting.Suggestions) delivering to integrations, or, when the
 // organization has it already, enables it and points it at integrations.
-func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, orgName, suggestion string, integrations []int64) (storage.AlertRule, error) {
-	var out storage.AlertRule
+func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, orgName, suggestion string, integrations []int64) (entity.AlertRule, error) {
+	var out entity.AlertRule
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		org, err := adminOrg(ctx, tx, actor, orgName)
 		if err != nil {
@@ -114,12 +115,12 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		}
 		old, err := tx.AlertRuleBySuggestion(ctx, org.ID, suggestion)
 		switch {
-		case errors.Is(err, storage.ErrNotFound):
+		case errors.Is(err, fault.ErrNotFound):
 			id := actor.User.ID
-			if out, err = tx.CreateAlertRule(ctx, storage.Rule(r), &id); err != nil {
+			if out, err = tx.CreateAlertRule(ctx, entity.Rule(r), &id); err != nil {
 				return ruleError(err, r)
 			}
-			return record(ctx, tx, actor, storage.ChangeAlertRuleCreate, out.Rule)
+			return record(ctx, tx, actor, entity.ChangeAlertRuleCreate, out.Rule)
 		case err != nil:
 			return err
 		}
@@ -127,27 +128,27 @@ func (s *Service) EnableSuggested(ctx context.Context, actor *auth.Principal, or
 		if out, err = tx.UpdateAlertRule(ctx, old.Rule); err != nil {
 			return ruleError(err, alerting.Rule(old.Rule))
 		}
-		return record(ctx, tx, actor, storage.ChangeAlertRuleUpdate, out.Rule)
+		return record(ctx, tx, actor, entity.ChangeAlertRuleUpdate, out.Rule)
 	})
 	return out, err
 }
 
 // SendTest puts a test alert for an integration in the outbox, to be
 // delivered like any alert.
-func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrationID int64) (storage.OutboxAlert, error) {
-	var out storage.OutboxAlert
+func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrationID int64) (entity.OutboxAlert, error) {
+	var out entity.OutboxAlert
 	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		in, err := tx.Integration(ctx, integrationID)
 		if err := access.RequireOwnerAdmin(ctx, tx, actor.User, in.OrgID, err, fmt.Sprintf("integration %d", integrationID)); err != nil {
 			return err
 		}
-		if in.Status == storage.IntegrationRevoked || in.Status == storage.IntegrationDisconnected {
-			return fault.New(storage.ErrInvalid, "integration %q is %s: reconnect it to send alerts", in.Name, in.Status)
+		if in.Status == entity.IntegrationRevoked || in.Status == entity.IntegrationDisconnected {
+			return fault.New(fault.ErrInvalid, "integration %q is %s: reconnect it to send alerts", in.Name, in.Status)
 		}
 		if out, err = tx.EnqueueTestAlert(ctx, in.OrgID, in.ID, alerting.TestRuleName); err != nil {
 			return err
 		}
-		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, storage.ChangeIntegrationTestAlert, in.Name))
+		return tx.RecordConfigChange(ctx, change(actor, in.OrgID, entity.ChangeIntegrationTestAlert, in.Name))
 	})
 	return out, err
 }
@@ -156,8 +157,8 @@ func (s *Service) SendTest(ctx context.Context, actor *auth.Principal, integrati
 // message: storage refuses a rule as invalid only for integrations that are
 // not its organization's.
 func ruleError(err error, r alerting.Rule) error {
-	if errors.Is(err, storage.ErrInvalid) {
-		return fault.Wrap(storage.ErrInvalid, err, "alert rule %q: an integration is not one of the organization's (or is listed twice)", r.Name)
+	if errors.Is(err, fault.ErrInvalid) {
+		return fault.Wrap(fault.ErrInvalid, err, "alert rule %q: an integration is not one of the organization's (or is listed twice)", r.Name)
 	}
 	return err
 }

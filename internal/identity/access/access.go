@@ -6,8 +6,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Org roles.
@@ -30,15 +30,15 @@ var ErrNoOrg = errors.New("user is not a member of any organization")
 
 // Reader is the part of the store the rules read.
 type Reader interface {
-	Membership(ctx context.Context, orgID, userID int64) (storage.Membership, error)
-	UserMemberships(ctx context.Context, userID int64) ([]storage.Membership, error)
-	Organization(ctx context.Context, id int64) (storage.Organization, error)
+	Membership(ctx context.Context, orgID, userID int64) (entity.Membership, error)
+	UserMemberships(ctx context.Context, userID int64) ([]entity.Membership, error)
+	Organization(ctx context.Context, id int64) (entity.Organization, error)
 }
 
 // NameReader is a Reader that also finds organizations by name.
 type NameReader interface {
 	Reader
-	OrganizationByName(ctx context.Context, name string) (storage.Organization, error)
+	OrganizationByName(ctx context.Context, name string) (entity.Organization, error)
 }
 
 // Org returns the organization an org-scoped call acts on, the one called
@@ -46,8 +46,8 @@ type NameReader interface {
 // allows u to act on it. Someone who is not an instance admin is refused a
 // missing organization exactly as check refuses one they have no role in,
 // so that a refusal does not tell them which names exist; an instance admin
-// is told it does not exist (storage.ErrNotFound).
-func Org(ctx context.Context, r NameReader, u storage.User, name string, check func(storage.Organization) error) (storage.Organization, error) {
+// is told it does not exist (fault.ErrNotFound).
+func Org(ctx context.Context, r NameReader, u entity.User, name string, check func(entity.Organization) error) (entity.Organization, error) {
 	if name == "" {
 		org, err := APIOrg(ctx, r, u)
 		if err != nil {
@@ -56,8 +56,8 @@ func Org(ctx context.Context, r NameReader, u storage.User, name string, check f
 		return org, check(org)
 	}
 	org, err := r.OrganizationByName(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) && !u.InstanceAdmin {
-		if err := check(storage.Organization{Name: name}); err != nil {
+	if errors.Is(err, fault.ErrNotFound) && !u.InstanceAdmin {
+		if err := check(entity.Organization{Name: name}); err != nil {
 			return org, err
 		}
 	}
@@ -71,9 +71,9 @@ func Org(ctx context.Context, r NameReader, u storage.User, name string, check f
 // Someone who is not an instance admin is refused a missing organization
 // exactly as one they do not administer, so that a refusal does not tell
 // them which names exist.
-func AdminOrg(ctx context.Context, r NameReader, u storage.User, name string) (storage.Organization, error) {
+func AdminOrg(ctx context.Context, r NameReader, u entity.User, name string) (entity.Organization, error) {
 	org, err := r.OrganizationByName(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) && !u.InstanceAdmin {
+	if errors.Is(err, fault.ErrNotFound) && !u.InstanceAdmin {
 		return org, notAdmin(u, name)
 	}
 	if err != nil {
@@ -85,9 +85,9 @@ func AdminOrg(ctx context.Context, r NameReader, u storage.User, name string) (s
 // MemberOrg returns the organization called name if u is an instance admin
 // or an accepted member of it. As with AdminOrg, a missing organization is
 // refused as one u is not a member of.
-func MemberOrg(ctx context.Context, r NameReader, u storage.User, name string) (storage.Organization, error) {
+func MemberOrg(ctx context.Context, r NameReader, u entity.User, name string) (entity.Organization, error) {
 	org, err := r.OrganizationByName(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) && !u.InstanceAdmin {
+	if errors.Is(err, fault.ErrNotFound) && !u.InstanceAdmin {
 		return org, notMember(u, name)
 	}
 	if err != nil {
@@ -101,10 +101,10 @@ func MemberOrg(ctx context.Context, r NameReader, u storage.User, name string) (
 // A thing that does not exist and one in an organization u does not
 // administer are refused alike, naming neither the organization nor whether
 // the thing exists; only an instance admin is told that it does not exist.
-func RequireOwnerAdmin(ctx context.Context, r Reader, u storage.User, orgID int64, readErr error, what string) error {
-	if errors.Is(readErr, storage.ErrNotFound) {
+func RequireOwnerAdmin(ctx context.Context, r Reader, u entity.User, orgID int64, readErr error, what string) error {
+	if errors.Is(readErr, fault.ErrNotFound) {
 		if u.InstanceAdmin {
-			return fault.Wrap(storage.ErrNotFound, readErr, "no %s", what)
+			return fault.Wrap(fault.ErrNotFound, readErr, "no %s", what)
 		}
 		return Forbidden("%s may not manage %s", u.Username, what)
 	}
@@ -123,17 +123,17 @@ func RequireOwnerAdmin(ctx context.Context, r Reader, u storage.User, orgID int6
 
 // notFound gives a missing organization its public message.
 func notFound(err error, name string) error {
-	if errors.Is(err, storage.ErrNotFound) {
-		return fault.Wrap(storage.ErrNotFound, err, "no organization called %q", name)
+	if errors.Is(err, fault.ErrNotFound) {
+		return fault.Wrap(fault.ErrNotFound, err, "no organization called %q", name)
 	}
 	return err
 }
 
-func notAdmin(u storage.User, orgName string) error {
+func notAdmin(u entity.User, orgName string) error {
 	return Forbidden("%s is not an admin of organization %q", u.Username, orgName)
 }
 
-func notMember(u storage.User, orgName string) error {
+func notMember(u entity.User, orgName string) error {
 	return Forbidden("%s is not a member of organization %q", u.Username, orgName)
 }
 
@@ -143,9 +143,9 @@ func Forbidden(format string, args ...any) error {
 }
 
 // Role returns u's role in org, or "" when u is not an accepted member.
-func Role(ctx context.Context, r Reader, u storage.User, orgID int64) (string, error) {
+func Role(ctx context.Context, r Reader, u entity.User, orgID int64) (string, error) {
 	m, err := membership(ctx, r, orgID, u.ID)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
@@ -159,7 +159,7 @@ func Role(ctx context.Context, r Reader, u storage.User, orgID int64) (string, e
 
 // IsOrgAdmin reports whether u may administer org: an instance admin, or an
 // accepted member with the admin role.
-func IsOrgAdmin(ctx context.Context, r Reader, u storage.User, orgID int64) (bool, error) {
+func IsOrgAdmin(ctx context.Context, r Reader, u entity.User, orgID int64) (bool, error) {
 	if u.InstanceAdmin {
 		return true, nil
 	}
@@ -168,7 +168,7 @@ func IsOrgAdmin(ctx context.Context, r Reader, u storage.User, orgID int64) (boo
 }
 
 // RequireOrgAdmin returns an ErrForbidden error unless u may administer org.
-func RequireOrgAdmin(ctx context.Context, r Reader, u storage.User, org storage.Organization) error {
+func RequireOrgAdmin(ctx context.Context, r Reader, u entity.User, org entity.Organization) error {
 	ok, err := IsOrgAdmin(ctx, r, u, org.ID)
 	if err != nil {
 		return err
@@ -181,7 +181,7 @@ func RequireOrgAdmin(ctx context.Context, r Reader, u storage.User, org storage.
 
 // RequireMember returns an ErrForbidden error unless u is an instance admin
 // or an accepted member of org.
-func RequireMember(ctx context.Context, r Reader, u storage.User, org storage.Organization) error {
+func RequireMember(ctx context.Context, r Reader, u entity.User, org entity.Organization) error {
 	if u.InstanceAdmin {
 		return nil
 	}
@@ -198,12 +198,12 @@ func RequireMember(ctx context.Context, r Reader, u storage.User, org storage.Or
 // APIOrg returns the organization an org-scoped API acts on for u when the
 // request names none: the only one u belongs to, or u's default API
 // organization when there are several. A service account belongs to one.
-func APIOrg(ctx context.Context, r Reader, u storage.User) (storage.Organization, error) {
+func APIOrg(ctx context.Context, r Reader, u entity.User) (entity.Organization, error) {
 	ms, err := r.UserMemberships(ctx, u.ID)
 	if err != nil {
-		return storage.Organization{}, err
+		return entity.Organization{}, err
 	}
-	var accepted []storage.Membership
+	var accepted []entity.Membership
 	for _, m := range ms {
 		if !m.Pending() {
 			accepted = append(accepted, m)
@@ -211,7 +211,7 @@ func APIOrg(ctx context.Context, r Reader, u storage.User) (storage.Organization
 	}
 	switch {
 	case len(accepted) == 0:
-		return storage.Organization{}, ErrNoOrg
+		return entity.Organization{}, ErrNoOrg
 	case len(accepted) == 1:
 		return r.Organization(ctx, accepted[0].OrgID)
 	}
@@ -222,13 +222,13 @@ func APIOrg(ctx context.Context, r Reader, u storage.User) (storage.Organization
 			}
 		}
 	}
-	return storage.Organization{}, ErrMultipleOrgs
+	return entity.Organization{}, ErrMultipleOrgs
 }
 
 // RequireIngester returns an ErrForbidden error unless u may report audit
 // events to org: its admins, instance admins, and the organization's
 // service accounts.
-func RequireIngester(ctx context.Context, r Reader, u storage.User, org storage.Organization) error {
+func RequireIngester(ctx context.Context, r Reader, u entity.User, org entity.Organization) error {
 	ok, err := IsOrgAdmin(ctx, r, u, org.ID)
 	if err != nil || ok {
 		return err
@@ -245,7 +245,7 @@ func RequireIngester(ctx context.Context, r Reader, u storage.User, org storage.
 // RequireAuditReader returns an ErrForbidden error unless u may read org's
 // audit log: its admins and instance admins; in multi-tenant mode only the
 // organization's own admins, and only on the Enterprise plan.
-func RequireAuditReader(ctx context.Context, r Reader, multiTenant bool, u storage.User, org storage.Organization) error {
+func RequireAuditReader(ctx context.Context, r Reader, multiTenant bool, u entity.User, org entity.Organization) error {
 	if !multiTenant {
 		return RequireOrgAdmin(ctx, r, u, org)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -23,15 +24,17 @@ type Stats struct{ store *storage.Store }
 func NewStats(store *storage.Store) *Stats { return &Stats{store: store} }
 
 // Authorize checks that actor may read org's activity.
-func (s *Stats) Authorize(ctx context.Context, actor storage.User, org storage.Organization) error {
+func (s *Stats) Authorize(ctx context.Context, actor entity.User, org entity.Organization) error {
 	return access.RequireOrgAdmin(ctx, s.store, actor, org)
 }
 
-func (s *Stats) authorize(ctx context.Context, actor storage.User, orgID int64) error {
+func (s *Stats) authorize(ctx context.Context, actor entity.User, orgID int64) error {
 	if actor.InstanceAdmin {
 		return nil
 	}
-	org, err := s.store.Organization(ctx, orgID)
+	// The request's memo has the organization when the query reached the
+	// panel through organization(name): no second read.
+	org, err := access.Organization(ctx, s.store, orgID)
 	if err != nil {
 		return err
 	}
@@ -39,7 +42,7 @@ func (s *Stats) authorize(ctx context.Context, actor storage.User, orgID int64) 
 }
 
 // FirstDay returns the organization's first day with activity.
-func (s *Stats) FirstDay(ctx context.Context, actor storage.User, orgID int64) (time.Time, error) {
+func (s *Stats) FirstDay(ctx context.Context, actor entity.User, orgID int64) (time.Time, error) {
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return time.Time{}, err
 	}
@@ -47,7 +50,7 @@ func (s *Stats) FirstDay(ctx context.Context, actor storage.User, orgID int64) (
 }
 
 // ActiveUsers counts the users active in [from, to).
-func (s *Stats) ActiveUsers(ctx context.Context, actor storage.User, orgID int64, from, to time.Time) (int, error) {
+func (s *Stats) ActiveUsers(ctx context.Context, actor entity.User, orgID int64, from, to time.Time) (int, error) {
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return 0, err
 	}
@@ -55,7 +58,7 @@ func (s *Stats) ActiveUsers(ctx context.Context, actor storage.User, orgID int64
 }
 
 // Daily returns the users active on each day of [from, to).
-func (s *Stats) Daily(ctx context.Context, actor storage.User, orgID int64, from, to time.Time) ([]DayCount, error) {
+func (s *Stats) Daily(ctx context.Context, actor entity.User, orgID int64, from, to time.Time) ([]DayCount, error) {
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}
@@ -63,7 +66,7 @@ func (s *Stats) Daily(ctx context.Context, actor storage.User, orgID int64, from
 }
 
 // Weekly returns the users active in each week of [from, to).
-func (s *Stats) Weekly(ctx context.Context, actor storage.User, orgID int64, from, to time.Time) ([]DayCount, error) {
+func (s *Stats) Weekly(ctx context.Context, actor entity.User, orgID int64, from, to time.Time) ([]DayCount, error) {
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}
@@ -71,7 +74,7 @@ func (s *Stats) Weekly(ctx context.Context, actor storage.User, orgID int64, fro
 }
 
 // MostActive returns up to limit of the users most active in [from, to).
-func (s *Stats) MostActive(ctx context.Context, actor storage.User, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
+func (s *Stats) MostActive(ctx context.Context, actor entity.User, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}

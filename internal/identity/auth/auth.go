@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Principal is who a request acts as.
 type Principal struct {
-	User  storage.User
+	User  entity.User
 	KeyID int64
 	// IP is the client address, recorded as actor_ip on the events it causes.
 	IP string
@@ -64,7 +65,7 @@ var (
 
 // Keys looks users up by key hash; *storage.Store implements it.
 type Keys interface {
-	Authenticate(ctx context.Context, hash []byte) (storage.User, int64, error)
+	Authenticate(ctx context.Context, hash []byte) (entity.User, int64, error)
 }
 
 // Sessions looks sign-in sessions up by the token of their cookie;
@@ -153,7 +154,7 @@ func (a *Authenticator) credentials(ctx context.Context, username, key, ip strin
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
 	if err != nil {

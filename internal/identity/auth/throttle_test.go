@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/logtest"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 const goodKey = "0123456789abcdef0123456789abcdef01234567"
@@ -24,16 +25,16 @@ type fakeKeys struct{ calls int }
 
 const goneKey = "1111111111111111111111111111111111111111"
 
-func (f *fakeKeys) Authenticate(_ context.Context, hash []byte) (storage.User, int64, error) {
+func (f *fakeKeys) Authenticate(_ context.Context, hash []byte) (entity.User, int64, error) {
 	f.calls++
 	switch string(hash) {
 	case string(Hash(goodKey)):
-		return storage.User{ID: 1, Username: "alice"}, 7, nil
+		return entity.User{ID: 1, Username: "alice"}, 7, nil
 	case string(Hash(goneKey)):
 		now := time.Now()
-		return storage.User{ID: 2, Username: "gone", DeactivatedAt: &now}, 8, nil
+		return entity.User{ID: 2, Username: "gone", DeactivatedAt: &now}, 8, nil
 	}
-	return storage.User{}, 0, storage.ErrNotFound
+	return entity.User{}, 0, fault.ErrNotFound
 }
 
 // clock is a settable clock.

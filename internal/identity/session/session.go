@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -120,7 +122,7 @@ func (s *Service) deadline(sess storage.Session) time.Time {
 	return sess.ExpiresAt
 }
 
-func (s *Service) principal(u storage.User, sess storage.Session, ip string) *auth.Principal {
+func (s *Service) principal(u entity.User, sess storage.Session, ip string) *auth.Principal {
 	return &auth.Principal{User: u, KeyID: sess.APIKeyID, IP: ip,
 		Session: &auth.Session{ID: sess.ID, ExpiresAt: s.deadline(sess).UTC()}}
 }
@@ -170,12 +172,12 @@ func (s *Service) Lookup(ctx context.Context, token, ip string) (*auth.Principal
 }
 
 // live returns the live session of token and its user.
-func (s *Service) live(ctx context.Context, token string) (storage.Session, storage.User, error) {
+func (s *Service) live(ctx context.Context, token string) (storage.Session, entity.User, error) {
 	if !wellFormed(token) {
-		return storage.Session{}, storage.User{}, auth.ErrSessionEnded
+		return storage.Session{}, entity.User{}, auth.ErrSessionEnded
 	}
 	sess, u, err := s.store.SessionByHash(ctx, Hash(token))
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return sess, u, auth.ErrSessionEnded
 	}
 	if err != nil {
@@ -205,7 +207,7 @@ func (s *Service) End(ctx context.Context, token, ip string) (bool, error) {
 	gone := false
 	err = s.ids.SessionChange(ctx, p, audit.UserLogout, func(tx *storage.Tx) error {
 		_, err := tx.DeleteSession(ctx, Hash(token))
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			gone = true // ended meanwhile (another sign-out): nothing to record
 		}
 		return err

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Column is a column of the export, named by its header.
@@ -50,8 +50,9 @@ func Columns(mode deployment.Mode) []Column {
 
 // Row is one member of the organization as the export shows them.
 type Row struct {
-	storage.User
-	storage.Membership
+	entity.User
+	entity.Membership
+
 	Status userstatus.Status
 	// Teams are the member's team names in the organization, in any order.
 	Teams []string

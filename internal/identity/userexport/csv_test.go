@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/userexport"
 	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 func TestNeutralize(t *testing.T) {
@@ -37,8 +37,8 @@ func TestNeutralize(t *testing.T) {
 
 func row(name, username, email string, teams ...string) userexport.Row {
 	return userexport.Row{
-		User:       storage.User{Name: name, Username: username, Email: email},
-		Membership: storage.Membership{Role: "member", ModelsSeat: "full", WeaveAccess: "none", AcceptedAt: &time.Time{}},
+		User:       entity.User{Name: name, Username: username, Email: email},
+		Membership: entity.Membership{Role: "member", ModelsSeat: "full", WeaveAccess: "none", AcceptedAt: &time.Time{}},
 		Status:     userstatus.Inactive,
 		Teams:      teams,
 	}

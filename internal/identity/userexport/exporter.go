@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
@@ -23,12 +24,12 @@ func NewExporter(store *storage.Store, mode deployment.Mode) *Exporter {
 }
 
 // Authorize checks that actor may export org's users.
-func (x *Exporter) Authorize(ctx context.Context, actor storage.User, org storage.Organization) error {
+func (x *Exporter) Authorize(ctx context.Context, actor entity.User, org entity.Organization) error {
 	return access.RequireOrgAdmin(ctx, x.store, actor, org)
 }
 
 // Write streams org's users file to w (see the package's Write).
-func (x *Exporter) Write(ctx context.Context, w io.Writer, actor storage.User, org storage.Organization, now time.Time) error {
+func (x *Exporter) Write(ctx context.Context, w io.Writer, actor entity.User, org entity.Organization, now time.Time) error {
 	if err := x.Authorize(ctx, actor, org); err != nil {
 		return err
 	}

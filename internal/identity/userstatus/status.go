@@ -5,8 +5,8 @@ package userstatus
 import (
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Status is a member's status.
@@ -35,7 +35,7 @@ func ActiveSince(now time.Time) time.Time { return now.UTC().AddDate(0, -Inactiv
 // within six months ACTIVE, anyone else (active before, or never since they
 // were added) INACTIVE. Multi-tenant: ACTIVE once there is activity in the
 // organization after the cut-off, NEVER_ACTIVE before.
-func Of(mode deployment.Mode, u storage.User, m storage.Membership, now time.Time) Status {
+func Of(mode deployment.Mode, u entity.User, m entity.Membership, now time.Time) Status {
 	if mode.MultiTenant() {
 		if m.LastActiveAt != nil {
 			return Active
@@ -63,7 +63,7 @@ func Statuses(mode deployment.Mode) []Status {
 
 // LastActive is the dashboard's "Last Active" text: the timestamp of an
 // active member, and otherwise what the status shows instead.
-func LastActive(s Status, m storage.Membership) string {
+func LastActive(s Status, m entity.Membership) string {
 	switch s {
 	case Active:
 		return m.LastActiveAt.UTC().Format(time.RFC3339)

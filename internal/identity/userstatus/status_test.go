@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
-	"github.com/auditgraph/auditgraph/storage"
 )
 
 func TestOf(t *testing.T) {
@@ -16,22 +16,22 @@ func TestOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode deployment.Mode
-		u    storage.User
-		m    storage.Membership
+		u    entity.User
+		m    entity.Membership
 		want Status
 	}{
-		{"invited, not accepted", deployment.SelfManaged, storage.User{}, storage.Membership{}, InvitePending},
-		{"deactivated wins over pending", deployment.SelfManaged, storage.User{DeactivatedAt: at(now)}, storage.Membership{}, Deactivated},
-		{"deactivated wins over active", deployment.SelfManaged, storage.User{DeactivatedAt: at(now)}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(now)}, Deactivated},
-		{"active today", deployment.SelfManaged, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(now)}, Active},
-		{"active 6 months minus a day ago", deployment.SelfManaged, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths.AddDate(0, 0, 1))}, Active},
-		{"active exactly 6 months ago", deployment.SelfManaged, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths)}, Active},
-		{"active 6 months plus a day ago", deployment.SelfManaged, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths.AddDate(0, 0, -1))}, Inactive},
-		{"accepted, never active", deployment.SelfManaged, storage.User{}, storage.Membership{AcceptedAt: accepted}, Inactive},
-		{"dedicated behaves as self-managed", deployment.Dedicated, storage.User{}, storage.Membership{}, InvitePending},
-		{"multi-tenant never active", deployment.MultiTenant, storage.User{}, storage.Membership{AcceptedAt: accepted}, NeverActive},
-		{"multi-tenant active long ago", deployment.MultiTenant, storage.User{}, storage.Membership{AcceptedAt: accepted, LastActiveAt: at(now.AddDate(-1, 0, 0))}, Active},
-		{"multi-tenant ignores deactivation", deployment.MultiTenant, storage.User{DeactivatedAt: at(now)}, storage.Membership{LastActiveAt: at(now)}, Active},
+		{"invited, not accepted", deployment.SelfManaged, entity.User{}, entity.Membership{}, InvitePending},
+		{"deactivated wins over pending", deployment.SelfManaged, entity.User{DeactivatedAt: at(now)}, entity.Membership{}, Deactivated},
+		{"deactivated wins over active", deployment.SelfManaged, entity.User{DeactivatedAt: at(now)}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(now)}, Deactivated},
+		{"active today", deployment.SelfManaged, entity.User{}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(now)}, Active},
+		{"active 6 months minus a day ago", deployment.SelfManaged, entity.User{}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths.AddDate(0, 0, 1))}, Active},
+		{"active exactly 6 months ago", deployment.SelfManaged, entity.User{}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths)}, Active},
+		{"active 6 months plus a day ago", deployment.SelfManaged, entity.User{}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(sixMonths.AddDate(0, 0, -1))}, Inactive},
+		{"accepted, never active", deployment.SelfManaged, entity.User{}, entity.Membership{AcceptedAt: accepted}, Inactive},
+		{"dedicated behaves as self-managed", deployment.Dedicated, entity.User{}, entity.Membership{}, InvitePending},
+		{"multi-tenant never active", deployment.MultiTenant, entity.User{}, entity.Membership{AcceptedAt: accepted}, NeverActive},
+		{"multi-tenant active long ago", deployment.MultiTenant, entity.User{}, entity.Membership{AcceptedAt: accepted, LastActiveAt: at(now.AddDate(-1, 0, 0))}, Active},
+		{"multi-tenant ignores deactivation", deployment.MultiTenant, entity.User{DeactivatedAt: at(now)}, entity.Membership{LastActiveAt: at(now)}, Active},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Of(tc.mode, tc.u, tc.m, now); got != tc.want {
@@ -43,7 +43,7 @@ func TestOf(t *testing.T) {
 
 func TestLastActive(t *testing.T) {
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
-	m := storage.Membership{LastActiveAt: &ts}
+	m := entity.Membership{LastActiveAt: &ts}
 	for s, want := range map[Status]string{
 		Active: "2026-01-02T02:04:05Z", InvitePending: "Invite pending", Deactivated: "Deactivated",
 		Inactive: "-", NeverActive: "-",

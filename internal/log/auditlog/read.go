@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/storage"
@@ -32,13 +33,13 @@ func NewReader(store *storage.Store, mode deployment.Mode) *Reader {
 
 // Authorize checks that actor may read org's audit log (the live feed asks
 // once, before it subscribes).
-func (r *Reader) Authorize(ctx context.Context, actor storage.User, org storage.Organization) error {
+func (r *Reader) Authorize(ctx context.Context, actor entity.User, org entity.Organization) error {
 	return access.RequireAuditReader(ctx, r.store, r.multiTenant, actor, org)
 }
 
 // Events returns a page of org's events matching f, their cursors, and
 // whether more follow.
-func (r *Reader) Events(ctx context.Context, actor storage.User, org storage.Organization, f EventFilter) ([]StoredEvent, []string, bool, error) {
+func (r *Reader) Events(ctx context.Context, actor entity.User, org entity.Organization, f EventFilter) ([]StoredEvent, []string, bool, error) {
 	if err := r.Authorize(ctx, actor, org); err != nil {
 		return nil, nil, false, err
 	}
@@ -48,7 +49,7 @@ func (r *Reader) Events(ctx context.Context, actor storage.User, org storage.Org
 
 // Page returns a page of org's events stored in [start, end), as the REST
 // API's paginated answer writes them.
-func (r *Reader) Page(ctx context.Context, actor storage.User, org storage.Organization, start, end time.Time, limit int, cursor string, anonymize bool) (Page, error) {
+func (r *Reader) Page(ctx context.Context, actor entity.User, org entity.Organization, start, end time.Time, limit int, cursor string, anonymize bool) (Page, error) {
 	if err := r.Authorize(ctx, actor, org); err != nil {
 		return Page{}, err
 	}
@@ -56,7 +57,7 @@ func (r *Reader) Page(ctx context.Context, actor storage.User, org storage.Organ
 }
 
 // Stream hands fn each of org's events in [start, end) as a JSON line.
-func (r *Reader) Stream(ctx context.Context, actor storage.User, org storage.Organization, start, end time.Time, anonymize bool, fn func([]byte) error) error {
+func (r *Reader) Stream(ctx context.Context, actor entity.User, org entity.Organization, start, end time.Time, anonymize bool, fn func([]byte) error) error {
 	if err := r.Authorize(ctx, actor, org); err != nil {
 		return err
 	}

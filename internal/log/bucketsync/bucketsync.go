@@ -23,6 +23,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -172,7 +173,7 @@ func (s *Syncer) syncOrg(ctx context.Context, o storage.SyncOrg) error {
 				return nil
 			}
 			first, ts, err := s.cfg.Store.FirstEventAfter(ctx, o.OrgID, o.SyncedSeq)
-			if errors.Is(err, storage.ErrNotFound) {
+			if errors.Is(err, fault.ErrNotFound) {
 				return nil
 			}
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	_ "gocloud.dev/blob/fileblob" // file:// buckets; main registers the others
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
@@ -64,7 +65,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, store: st, org: org.ID, now: time.Now().UTC().Truncate(time.Second)}
 	e.since = e.now.Truncate(24*time.Hour).AddDate(0, 0, -3)
-	h := server.New(server.Config{Store: st, Identity: ids, Mode: deployment.SelfManaged, Log: log})
+	h := server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/admin/audit_logs" {
 			n := int(e.requests.Add(1))

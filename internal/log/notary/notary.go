@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/storage"
 )
@@ -81,12 +82,12 @@ func (n *Notary) checkpoint(ctx context.Context, tx *storage.Tx, orgID int64, or
 	}
 	prev, err := tx.LastCheckpoint(ctx, orgID)
 	havePrev := err == nil
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return chain.Checkpoint{}, err
 	}
 	if havePrev && lastSeq <= prev.LastSeq {
 		old, err := tx.CheckpointAt(ctx, orgID, lastSeq)
-		if errors.Is(err, storage.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return chain.Checkpoint{}, fmt.Errorf("notary: no checkpoint of organization %d ends at %d; the newest ends at %d", orgID, lastSeq, prev.LastSeq)
 		}
 		return ChainCheckpoint(old, org), err

@@ -14,8 +14,10 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -24,10 +26,10 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 
 var key = ed25519.NewKeyFromSeed([]byte("auditgraph-notary-test-key-seed!"))
 
-func newOrg(t *testing.T, s *storage.Store, name string, events int) storage.Organization {
+func newOrg(t *testing.T, s *storage.Store, name string, events int) entity.Organization {
 	t.Helper()
 	ctx := context.Background()
-	var o storage.Organization
+	var o entity.Organization
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		o, err = tx.CreateOrganization(ctx, name, "enterprise")
@@ -40,7 +42,7 @@ func newOrg(t *testing.T, s *storage.Store, name string, events int) storage.Org
 	return o
 }
 
-func ingest(t *testing.T, s *storage.Store, o storage.Organization, n int) {
+func ingest(t *testing.T, s *storage.Store, o entity.Organization, n int) {
 	t.Helper()
 	es := make([]ledger.IngestEvent, n)
 	for i := range es {
@@ -153,7 +155,7 @@ func TestBrokenChainIsNotSigned(t *testing.T) {
 	if k, err := n.CheckpointAll(ctx); err != nil || k != 1 {
 		t.Fatalf("CheckpointAll = %d, %v; want b signed, a skipped", k, err)
 	}
-	if _, err := s.LastCheckpoint(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.LastCheckpoint(ctx, a.ID); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("a's checkpoint: %v, want none", err)
 	}
 	if _, err := s.LastCheckpoint(ctx, b.ID); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
@@ -27,7 +28,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	ctx := context.Background()
 	s := storagetest.New(b)
-	var org storage.Organization
+	var org entity.Organization
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		org, err = tx.CreateOrganization(ctx, "bench", "enterprise")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
@@ -23,7 +24,7 @@ var testKey = ed25519.NewKeyFromSeed([]byte("auditgraph-verify-test-key-seed!"))
 type fixture struct {
 	s     *storage.Store // as the role serve runs as, which writes and verifies
 	owner *storage.Store // as the tables' owner (a superuser), which tampers
-	org   storage.Organization
+	org   entity.Organization
 	n     *notary.Notary
 	clock time.Time
 	// cps holds the JSON of each checkpoint signed, in order.
@@ -251,7 +252,7 @@ func TestUnknownKeyIsInvalid(t *testing.T) {
 func TestUpgradedDatabaseChainsFromFirstHashedEvent(t *testing.T) {
 	ctx := context.Background()
 	s := storagetest.New(t)
-	var org storage.Organization
+	var org entity.Organization
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		org, err = tx.CreateOrganization(ctx, "old", "enterprise")

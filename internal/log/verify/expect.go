@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
 // overdue adds to r the events no checkpoint covers that were stored longer
 // ago than opts.Overdue.
-func overdue(ctx context.Context, tx *storage.Tx, org storage.Organization, r *chain.Report, opts Options) error {
+func overdue(ctx context.Context, tx *storage.Tx, org entity.Organization, r *chain.Report, opts Options) error {
 	if opts.Overdue <= 0 || r.Unsigned <= 0 {
 		return nil
 	}
@@ -38,7 +40,7 @@ func overdue(ctx context.Context, tx *storage.Tx, org storage.Organization, r *c
 
 // expectDatabase checks that the database holds every checkpoint of org in
 // exp.
-func expectDatabase(ctx context.Context, tx *storage.Tx, org storage.Organization, r *chain.Report, exp []chain.Checkpoint) error {
+func expectDatabase(ctx context.Context, tx *storage.Tx, org entity.Organization, r *chain.Report, exp []chain.Checkpoint) error {
 	if len(exp) == 0 {
 		return nil
 	}
@@ -46,14 +48,14 @@ func expectDatabase(ctx context.Context, tx *storage.Tx, org storage.Organizatio
 	switch c, err := tx.LastCheckpoint(ctx, org.ID); {
 	case err == nil:
 		newest = c.LastSeq
-	case !errors.Is(err, storage.ErrNotFound):
+	case !errors.Is(err, fault.ErrNotFound):
 		return err
 	}
 	var lookupErr error
 	expect(r, "the database", org.Name, org.ID, newest, exp, func(seq int64) (chain.Checkpoint, bool) {
 		c, err := tx.CheckpointAt(ctx, org.ID, seq)
 		if err != nil {
-			if !errors.Is(err, storage.ErrNotFound) {
+			if !errors.Is(err, fault.ErrNotFound) {
 				lookupErr = err
 			}
 			return chain.Checkpoint{}, false

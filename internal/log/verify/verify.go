@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/chain"
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
 	"github.com/auditgraph/auditgraph/internal/platform/fault"
@@ -94,7 +95,7 @@ const DefaultOverdue = time.Hour
 const DefaultGapAfter = 30 * time.Minute
 
 // Database verifies an organization's chain as the database holds it.
-func Database(ctx context.Context, store *storage.Store, org storage.Organization, opts Options) (*chain.Report, error) {
+func Database(ctx context.Context, store *storage.Store, org entity.Organization, opts Options) (*chain.Report, error) {
 	var r *chain.Report
 	err := store.InSnapshot(ctx, func(tx *storage.Tx) error {
 		last, err := tx.OrgLastSeq(ctx, org.ID)
@@ -109,7 +110,7 @@ func Database(ctx context.Context, store *storage.Store, org storage.Organizatio
 			case err == nil:
 				a := notary.ChainCheckpoint(c, org.Name)
 				cfg.Anchor, from = &a, c.LastSeq+1
-			case !errors.Is(err, storage.ErrNotFound):
+			case !errors.Is(err, fault.ErrNotFound):
 				return err
 			}
 		}
@@ -118,7 +119,7 @@ func Database(ctx context.Context, store *storage.Store, org storage.Organizatio
 			switch {
 			case err == nil:
 				end = min(c.LastSeq, last)
-			case !errors.Is(err, storage.ErrNotFound):
+			case !errors.Is(err, fault.ErrNotFound):
 				return err
 			case opts.To.Seq > 0:
 				end = min(opts.To.Seq, last)
@@ -168,7 +169,7 @@ type Service struct {
 }
 
 // Organization verifies org's chain in the database.
-func (s *Service) Organization(ctx context.Context, org storage.Organization, from, to Bound) (*chain.Report, error) {
+func (s *Service) Organization(ctx context.Context, org entity.Organization, from, to Bound) (*chain.Report, error) {
 	r, err := Database(ctx, s.Store, org, Options{From: from, To: to, Keys: s.Keys, GapAfter: DefaultGapAfter})
 	if err != nil {
 		return nil, err
@@ -186,10 +187,10 @@ func (s *Service) Organization(ctx context.Context, org storage.Organization, fr
 // Verifiable returns the organization called name if actor may verify its
 // audit log: an instance admin, or an admin of it. To anyone who is not a
 // member it reads as not found, like an organization that does not exist.
-func (s *Service) Verifiable(ctx context.Context, actor storage.User, name string) (storage.Organization, error) {
-	hidden := fault.New(storage.ErrNotFound, "no organization called %q", name)
+func (s *Service) Verifiable(ctx context.Context, actor entity.User, name string) (entity.Organization, error) {
+	hidden := fault.New(fault.ErrNotFound, "no organization called %q", name)
 	org, err := s.Store.OrganizationByName(ctx, name)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, fault.ErrNotFound) {
 		return org, hidden
 	}
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package fault keeps apart what a client is told about a failure and what
 // the log is told. A service returns an *Error: its kind (the sentinel it
-// matches with errors.Is, such as access.ErrForbidden or storage.ErrNotFound)
+// matches with errors.Is, such as access.ErrForbidden or ErrNotFound)
 // and a message written for the client; the internal cause, wrapped inside,
 // goes to the log only. Transports (GraphQL, REST) pick the status from the
 // kind and show the public message, or the kind's own text when an error
@@ -10,6 +10,23 @@ package fault
 import (
 	"errors"
 	"fmt"
+
+	"github.com/auditgraph/auditgraph/internal/entity"
+)
+
+// The kinds of failure every service shares. They are the entity package's
+// values, which storage returns wrapped, so that a service passes a
+// storage error on with its kind intact and the transports, which never
+// import storage, translate it by these names.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = entity.ErrNotFound
+	// ErrConflict: a unique name or key is already taken.
+	ErrConflict = entity.ErrConflict
+	// ErrInvalid: the database refused a value its checks do not allow.
+	ErrInvalid = entity.ErrInvalid
+	// ErrBadCursor: a pagination cursor was not issued for this query.
+	ErrBadCursor = entity.ErrBadCursor
 )
 
 // Error is a failure of a known kind with a message for the client.

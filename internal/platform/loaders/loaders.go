@@ -10,15 +10,16 @@ import (
 
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/storage"
 )
 
 // Loaders holds one request's loaders.
 type Loaders struct {
-	Users         *dataloadgen.Loader[int64, storage.User]
-	Organizations *dataloadgen.Loader[int64, storage.Organization]
-	MemberTeams   *dataloadgen.Loader[storage.MemberKey, []storage.Team]
-	Memberships   *dataloadgen.Loader[int64, []storage.Membership]
+	Users         *dataloadgen.Loader[int64, entity.User]
+	Organizations *dataloadgen.Loader[int64, entity.Organization]
+	MemberTeams   *dataloadgen.Loader[storage.MemberKey, []entity.Team]
+	Memberships   *dataloadgen.Loader[int64, []entity.Membership]
 }
 
 // wait is how long a loader collects keys before it queries.
@@ -27,42 +28,42 @@ const wait = time.Millisecond
 // New returns fresh loaders over store.
 func New(store *storage.Store) *Loaders {
 	return &Loaders{
-		Users: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]storage.User, error) {
+		Users: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]entity.User, error) {
 			us, err := store.UsersByID(ctx, ids)
-			return index(us, func(u storage.User) int64 { return u.ID }), err
+			return index(us, func(u entity.User) int64 { return u.ID }), err
 		}, dataloadgen.WithWait(wait)),
-		Organizations: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]storage.Organization, error) {
+		Organizations: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]entity.Organization, error) {
 			os, err := store.OrganizationsByID(ctx, ids)
-			return index(os, func(o storage.Organization) int64 { return o.ID }), err
+			return index(os, func(o entity.Organization) int64 { return o.ID }), err
 		}, dataloadgen.WithWait(wait)),
-		MemberTeams: dataloadgen.NewLoader(func(ctx context.Context, keys []storage.MemberKey) ([][]storage.Team, []error) {
+		MemberTeams: dataloadgen.NewLoader(func(ctx context.Context, keys []storage.MemberKey) ([][]entity.Team, []error) {
 			ts, err := store.TeamsOfMembers(ctx, keys)
 			if err != nil {
 				return nil, []error{err}
 			}
-			by := map[storage.MemberKey][]storage.Team{}
+			by := map[storage.MemberKey][]entity.Team{}
 			for _, t := range ts {
 				k := storage.MemberKey{OrgID: t.OrgID, UserID: t.UserID}
 				by[k] = append(by[k], t.Team)
 			}
-			out := make([][]storage.Team, len(keys))
+			out := make([][]entity.Team, len(keys))
 			for i, k := range keys {
-				out[i] = append([]storage.Team{}, by[k]...)
+				out[i] = append([]entity.Team{}, by[k]...)
 			}
 			return out, nil
 		}, dataloadgen.WithWait(wait)),
-		Memberships: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]storage.Membership, []error) {
+		Memberships: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]entity.Membership, []error) {
 			ms, err := store.MembershipsOfUsers(ctx, ids)
 			if err != nil {
 				return nil, []error{err}
 			}
-			by := map[int64][]storage.Membership{}
+			by := map[int64][]entity.Membership{}
 			for _, m := range ms {
 				by[m.UserID] = append(by[m.UserID], m)
 			}
-			out := make([][]storage.Membership, len(ids))
+			out := make([][]entity.Membership, len(ids))
 			for i, id := range ids {
-				out[i] = append([]storage.Membership{}, by[id]...)
+				out[i] = append([]entity.Membership{}, by[id]...)
 			}
 			return out, nil
 		}, dataloadgen.WithWait(wait)),

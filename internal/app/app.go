@@ -1,0 +1,116 @@
+// Package app builds the domain services of one server over one store. The
+// HTTP server (internal/server), and through it the GraphQL resolvers, reach
+// the database only through what Services hands out, each a service that
+// checks the caller's rights before it reads or writes; neither imports
+// storage (tools/layering tests it). The command (cmd/auditgraph) and tests
+// make one with New over the store they opened.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/auditgraph/auditgraph/internal/alerting/connect"
+	"github.com/auditgraph/auditgraph/internal/alerting/rules"
+	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/identity/session"
+	"github.com/auditgraph/auditgraph/internal/identity/userexport"
+	"github.com/auditgraph/auditgraph/internal/log/auditlog"
+	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+	"github.com/auditgraph/auditgraph/internal/platform/loaders"
+	"github.com/auditgraph/auditgraph/storage"
+)
+
+// Services hands out the services over one store.
+type Services struct {
+	store *storage.Store
+}
+
+// New returns the services over store.
+func New(store *storage.Store) *Services { return &Services{store: store} }
+
+// Keys is what authentication reads: API keys and their users.
+func (s *Services) Keys() auth.Keys { return s.store }
+
+// Revocations tells which API keys no longer authenticate, for the
+// WebSocket connections opened with them.
+func (s *Services) Revocations() interface {
+	RevokedKeys(ctx context.Context, ids []int64) (map[int64]string, error)
+} {
+	return s.store
+}
+
+// Access is what the rules of package access read (memberships,
+// organizations), for the REST routes' org parameter (access.Org).
+func (s *Services) Access() access.NameReader { return s.store }
+
+// Rules is the alert rules' service.
+func (s *Services) Rules() *rules.Service { return rules.New(s.store) }
+
+// Stats is the activity panels' service.
+func (s *Services) Stats() *activity.Stats { return activity.NewStats(s.store) }
+
+// AuditLog is the audit log's reader for a server running in mode.
+func (s *Services) AuditLog(mode deployment.Mode) *auditlog.Reader {
+	return auditlog.NewReader(s.store, mode)
+}
+
+// Exporter is the users file's service for a server running in mode.
+func (s *Services) Exporter(mode deployment.Mode) *userexport.Exporter {
+	return userexport.NewExporter(s.store, mode)
+}
+
+// Ingester stores reported batches of audit events.
+func (s *Services) Ingester() *ledger.Ingester { return ledger.NewIngester(s.store) }
+
+// Connect is the integrations' service; cfg.Store is set to the store.
+func (s *Services) Connect(cfg connect.Config) *connect.Service {
+	cfg.Store = s.store
+	return connect.New(cfg)
+}
+
+// Loaders returns the request's dataloaders, or fresh ones when ctx has
+// none (LoaderMiddleware puts them there).
+func (s *Services) Loaders(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, s.store) }
+
+// LoaderMiddleware gives each request fresh dataloaders.
+func (s *Services) LoaderMiddleware(next http.Handler) http.Handler {
+	return loaders.Middleware(s.store, next)
+}
+
+// DB is the database handle, for the metrics of its connection pool.
+func (s *Services) DB() *sql.DB { return s.store.DB().DB }
+
+// Ready checks that the database answers and has every migration applied.
+func (s *Services) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.store.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	n, err := s.store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d database migrations not applied", n)
+	}
+	return nil
+}
+
+// Unavailable reports whether err says that the database could not be
+// reached or went away while it worked (storage.Unavailable), rather than
+// that it refused the work: the same request can succeed once it is back.
+func Unavailable(err error) bool { return storage.Unavailable(err) }
+
+// Sessions is the sign-in sessions' service.
+func (s *Services) Sessions(ids *identity.Service, cfg session.Config) *session.Service {
+	return session.New(s.store, ids, cfg)
+}
