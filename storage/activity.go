@@ -14,6 +14,23 @@ type Member struct {
 	Email string `db:"email"` // in lower case; "" when the user has none
 }
 
+// membersByActorSQL finds the members of $1 among the users with the ids
+// $2 or the lower-case emails $3. It probes users_pkey and users_email_lower
+// once per distinct actor: the LIMIT 1 keeps each probe a subquery of its own
+// (the planner cannot turn it into a join), so the plan is the same index
+// lookups whatever the batch size (and the membership by its primary key) and however many users the instance has.
+// A plain join of users on "id = ANY($2) OR lower(email) = ANY($3)" is
+// planned as a scan of the whole users table from about a thousand actors on.
+const membersByActorSQL = `WITH found AS (
+		SELECT u.id, u.email FROM unnest($2::bigint[]) AS a(id)
+			CROSS JOIN LATERAL (SELECT id, email FROM users WHERE id = a.id LIMIT 1) u
+		UNION
+		SELECT u.id, u.email FROM unnest($3::text[]) AS a(email)
+			CROSS JOIN LATERAL (SELECT id, email FROM users WHERE lower(email) = a.email LIMIT 1) u
+	)
+	SELECT f.id, lower(COALESCE(f.email, '')) AS email FROM found f
+		CROSS JOIN LATERAL (SELECT FROM memberships m WHERE m.org_id = $1 AND m.user_id = f.id LIMIT 1) m`
+
 // MembersByActor returns the members of orgID among the users with the
 // given ids or emails (compared without regard to case), in one query.
 func (tx *Tx) MembersByActor(ctx context.Context, orgID int64, ids []int64, emails []string) ([]Member, error) {
@@ -21,9 +38,7 @@ func (tx *Tx) MembersByActor(ctx context.Context, orgID int64, ids []int64, emai
 		return nil, nil
 	}
 	var members []Member
-	err := tx.sel(ctx, &members, `SELECT u.id, lower(COALESCE(u.email, '')) AS email FROM users u
-		JOIN memberships m ON m.user_id = u.id AND m.org_id = $1
-		WHERE u.id = ANY($2) OR lower(u.email) = ANY($3)`, orgID, pq.Int64Array(ids), pq.StringArray(emails))
+	err := tx.sel(ctx, &members, membersByActorSQL, orgID, pq.Int64Array(ids), pq.StringArray(emails))
 	if err != nil {
 		return nil, fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
 	}

@@ -1,0 +1,4 @@
+package storage
+
+// MembersByActorSQL is the member lookup's query, for its plan test.
+const MembersByActorSQL = membersByActorSQL
