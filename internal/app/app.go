@@ -30,11 +30,14 @@ import (
 
 // Services hands out the services over one store.
 type Services struct {
-	store *storage.Store
+	store    *storage.Store
+	ingester *ledger.Ingester
 }
 
 // New returns the services over store.
-func New(store *storage.Store) *Services { return &Services{store: store} }
+func New(store *storage.Store) *Services {
+	return &Services{store: store, ingester: ledger.NewIngester(store)}
+}
 
 // Keys is what authentication reads: API keys and their users.
 func (s *Services) Keys() auth.Keys { return s.store }
@@ -67,8 +70,10 @@ func (s *Services) Exporter(mode deployment.Mode) *userexport.Exporter {
 	return userexport.NewExporter(s.store, mode)
 }
 
-// Ingester stores reported batches of audit events.
-func (s *Services) Ingester() *ledger.Ingester { return ledger.NewIngester(s.store) }
+// Ingester stores reported batches of audit events. It is the same one for
+// every call: it groups concurrent batches for one organization into one
+// transaction.
+func (s *Services) Ingester() *ledger.Ingester { return s.ingester }
 
 // Connect is the integrations' service; cfg.Store is set to the store.
 func (s *Services) Connect(cfg connect.Config) *connect.Service {

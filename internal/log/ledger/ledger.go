@@ -65,15 +65,22 @@ func Ingest(ctx context.Context, s *storage.Store, orgID int64, events []IngestE
 	if err != nil {
 		return IngestResult{}, err
 	}
-	b.markActive, b.activeSince = true, activeSince
 	// Reported events may be old: create their months' partitions now, each
 	// in a short transaction of its own, rather than in the batch's (where
 	// creating one would hold a lock on the whole table until it commits).
 	if err := s.EnsureEventPartitions(ctx, b.events); err != nil {
 		return IngestResult{}, err
 	}
+	return ingestOne(ctx, s, b, activeSince)
+}
+
+// ingestOne appends b, a reported batch whose partitions exist, in a
+// transaction of its own.
+func ingestOne(ctx context.Context, s *storage.Store, b *batch, activeSince time.Time) (IngestResult, error) {
+	b.markActive, b.activeSince = true, activeSince
 	var res IngestResult
-	err = s.InTx(ctx, func(tx *storage.Tx) error {
+	err := s.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
 		res, err = b.append(ctx, tx)
 		return err
 	})
@@ -92,6 +99,12 @@ type batch struct {
 	// the activity tracker counts already.
 	markActive  bool
 	activeSince time.Time
+	// since, for a group's batch, holds each event's own cut-off for
+	// activity (its request's activeSince), used instead of activeSince.
+	since []time.Time
+	// origin holds, once dropDuplicates ran, the position each kept event
+	// had in the batch; nil when every event was kept.
+	origin []int
 }
 
 // newBatch checks the n events that event returns and copies them, each
@@ -158,7 +171,7 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	res.FirstSeq, res.LastSeq = first, newHead.Seq
 	// Mark the actors active.
 	if b.markActive {
-		if err := markActivity(ctx, tx, b.orgID, b.events, b.activeSince); err != nil {
+		if err := markActivity(ctx, tx, b.orgID, b.active(), b.activeSince); err != nil {
 			return res, err
 		}
 	}
@@ -188,6 +201,7 @@ func (b *batch) dropDuplicates(ctx context.Context, tx *storage.Tx) error {
 		return err
 	}
 	keep := b.events[:0]
+	origin := make([]int, 0, len(b.events))
 	for i, e := range b.events {
 		if id := b.clientIDs[i]; id != "" {
 			if !fresh[id] {
@@ -196,9 +210,30 @@ func (b *batch) dropDuplicates(ctx context.Context, tx *storage.Tx) error {
 			delete(fresh, id) // a repeat later in the batch is a duplicate too
 		}
 		keep = append(keep, e)
+		origin = append(origin, i)
 	}
-	b.events, b.clientIDs = keep, nil
+	b.events, b.clientIDs, b.origin = keep, nil, origin
 	return nil
+}
+
+// active returns the stored events that mark their actors active: all of
+// them, unless the batch is a group's, whose requests each have their own
+// cut-off (activeSince is then zero and the events are filtered here).
+func (b *batch) active() []audit.Event {
+	if b.since == nil {
+		return b.events
+	}
+	var out []audit.Event
+	for i, e := range b.events {
+		j := i
+		if b.origin != nil {
+			j = b.origin[i]
+		}
+		if !e.Timestamp.Before(b.since[j]) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // hashOnto hashes events onto the chain ending at head, numbering them from
