@@ -51,6 +51,12 @@ type config struct {
 	dashWarmups   int
 	usersClients  int
 	usersDuration time.Duration
+
+	// The small-batch section (small.go).
+	smallClients  int
+	smallDuration time.Duration
+	// sections, when not empty, names the only steps to run.
+	sections map[string]bool
 }
 
 func main() {
@@ -81,6 +87,10 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.dashWarmups, "dash-warmups", 2, "untimed runs before them (none of the raw SQL)")
 	fs.IntVar(&cfg.usersClients, "users-clients", 16, "concurrent clients of the users connection")
 	fs.DurationVar(&cfg.usersDuration, "users-duration", 15*time.Second, "how long the users connection runs, on each side")
+	fs.IntVar(&cfg.smallClients, "small-clients", 32, "concurrent clients of the small-batch section (and pgbench's)")
+	fs.DurationVar(&cfg.smallDuration, "small-duration", 30*time.Second, "how long each small-batch run lasts (-quick: 5s)")
+	var sections string
+	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,12 +106,24 @@ func run(ctx context.Context, args []string) error {
 		if !given["dash-events"] {
 			cfg.dashEvents = 1_000_000
 		}
+		if !given["small-duration"] {
+			cfg.smallDuration = 5 * time.Second
+		}
+	}
+	if sections != "" {
+		cfg.sections = map[string]bool{}
+		for _, s := range strings.Split(sections, ",") {
+			cfg.sections[strings.TrimSpace(s)] = true
+		}
 	}
 	if cfg.events < cfg.batch || cfg.users < 1 || cfg.days < 2 || cfg.batch < 1 || cfg.pageRuns < 1 || cfg.fetchRuns < 1 {
 		return errors.New("want -events >= -batch >= 1, -users >= 1, -days >= 2, -page-runs >= 1, -fetch-runs >= 1")
 	}
 	if cfg.dashEvents < 0 || cfg.dashRuns < 1 || cfg.dashRawRuns < 1 || cfg.dashRawRuns > cfg.dashRuns || cfg.dashWarmups < 1 || cfg.usersClients < 1 || cfg.usersDuration <= 0 {
 		return errors.New("want -dash-events >= 0, -dash-runs >= -dash-raw-runs >= 1, -dash-warmups >= 1, -users-clients >= 1, -users-duration > 0")
+	}
+	if cfg.smallClients < 1 || cfg.smallDuration < time.Second {
+		return errors.New("want -small-clients >= 1, -small-duration >= 1s")
 	}
 	base := os.Getenv("AUDITGRAPH_TEST_DATABASE_URL")
 	if base == "" {
@@ -194,8 +216,12 @@ func (b *bench) run(ctx context.Context) error {
 		{"ingest memory", b.measureIngestMemory},
 		{"verify", b.measureVerify},
 		{"dashboard", b.measureDashboard},
+		{"small batches", b.measureSmallBatches},
 	}
 	for _, s := range steps {
+		if b.cfg.sections != nil && !b.cfg.sections[s.name] {
+			continue
+		}
 		if err := s.fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
