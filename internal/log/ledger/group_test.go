@@ -432,3 +432,45 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	tx, b := in.Transactions()
 	t.Logf("%d batches in %d transactions", b, tx)
 }
+
+// The group's transaction runs on the goroutine of its first request; that
+// request's client going away does not fail the others' events (nor its
+// own, once they are in the group: it is answered as the others).
+func TestGroupCommitLeaderGoesAway(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
+	in := ledger.NewIngester(s)
+
+	release := holdLog(t, s, org)
+	lctx, cancelLone := context.WithCancel(ctx)
+	lone := send(lctx, in, org, evs("lone"))
+	waitFor(t, in, org, 0)
+	actx, cancelA := context.WithCancel(ctx)
+	a := send(actx, in, org, evs("a"))
+	waitFor(t, in, org, 1)
+	b := send(ctx, in, org, evs("b"))
+	waitFor(t, in, org, 2)
+	// The lone batch's transaction ends (its client went away): the group
+	// of a and b takes the queue, a's goroutine runs it, and it waits for
+	// the log as the lone one did.
+	cancelLone()
+	if got := get(t, lone); got.err == nil {
+		t.Errorf("canceled lone batch: %+v, no error", got.res)
+	}
+	waitFor(t, in, org, 0)
+	cancelA()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	for name, c := range map[string]<-chan answer{"a": a, "b": b} {
+		if got := get(t, c); got.err != nil || got.res.Stored != 1 {
+			t.Errorf("batch %s: %+v, %v; want 1 stored", name, got.res, got.err)
+		}
+	}
+	if n := verifyChain(t, s, org); n != 2 {
+		t.Errorf("log holds %d events, want 2", n)
+	}
+	if tx, n := in.Transactions(); tx != 2 || n != 3 {
+		t.Errorf("%d transactions for %d batches; want 2 for 3", tx, n)
+	}
+}
