@@ -6,7 +6,9 @@
 // the events already stored, hash, write, advance the head, mark the actors
 // active, raise the alerts, announce. Every step commits with the events or
 // not at all. The SQL of each step is a method of storage.Tx; what the steps
-// are, and their order, is decided here.
+// are, and their order, is decided here. The server's ingest goes through
+// Ingester, which appends the batches that arrive for one organization while
+// its log is busy as one batch, in one transaction (group commit, group.go).
 package ledger
 
 import (
