@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
@@ -773,3 +774,12 @@ func (p *page) download() []byte {
 	p.t.Fatalf("no download completed within %s", wait)
 	return nil
 }
+
+// press sends keys (kb.Enter, kb.ArrowLeft, …) to the focused element.
+func (p *page) press(keys string) {
+	p.t.Helper()
+	p.do(chromedp.KeyEvent(keys))
+}
+
+// pressEnter presses Enter on the focused element.
+func (p *page) pressEnter() { p.press(kb.Enter) }

@@ -1,0 +1,209 @@
+package browsertest_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
+)
+
+// acmeNames are the members of acme, newAcme's organization, by username.
+var acmeNames = map[string]string{
+	"alice": "Alice Admin", "bob": "Bob Builder", "carol": "Carol Chen", "dave": "Dave Doe", "erin": "Erin Ek",
+}
+
+// newAcme returns a self-managed server with the organization "acme"
+// (besides the bootstrap's "default") whose members have known dates added
+// and activity relative to today. Sorted by Last Active, newest first: bob
+// (yesterday), alice (2 days ago), carol (20 days ago), erin (300 days ago,
+// shown "-"), then the never active dave, whichever way the sort goes.
+// alice is acme's admin; bob and carol are in the team "ml".
+func newAcme(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t, deployment.SelfManaged)
+	date := func(s string) time.Time {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Add(9 * time.Hour)
+	}
+	e.org("acme",
+		person{username: "alice", name: acmeNames["alice"], role: "admin", added: date("2025-01-15"),
+			active: []time.Time{e.day(2, 10), e.day(9, 11), e.day(40, 12)}},
+		person{username: "bob", name: acmeNames["bob"], added: date("2025-03-01"),
+			active: []time.Time{e.day(1, 9), e.day(2, 15), e.day(5, 8), e.day(9, 7)}},
+		person{username: "carol", name: acmeNames["carol"], added: date("2025-06-10"),
+			active: []time.Time{e.day(20, 14), e.day(100, 14)}},
+		person{username: "dave", name: acmeNames["dave"], role: "viewer", added: date("2025-02-02")},
+		person{username: "erin", name: acmeNames["erin"], added: date("2024-11-11"),
+			active: []time.Time{e.day(300, 16)}},
+	)
+	if _, err := e.ids.CreateTeam(e.ctx, e.admin, "acme", "ml"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"bob", "carol"} {
+		if _, err := e.ids.AddTeamMember(e.ctx, e.admin, "acme", "ml", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// waitUsers waits until the Users table has drawn its rows (at least one)
+// and is not loading, and returns the usernames in page order.
+func (p *page) waitUsers() []string {
+	p.t.Helper()
+	p.waitFor("table#members-table")
+	until[bool](p, "the users table's rows", `(() => {
+		const panel = document.querySelector("#panel-users");
+		return panel && panel.getAttribute("aria-busy") !== "true" &&
+			document.querySelectorAll("#members-table tr[data-username]").length > 0; })()`)
+	return p.rows()
+}
+
+// rows returns the usernames of the Users table's rows in page order.
+func (p *page) rows() []string {
+	p.t.Helper()
+	return eval[[]string](p, `[...document.querySelectorAll("#members-table tr[data-username]")].map(r => r.dataset.username)`)
+}
+
+// TestSignInBadKeyRefused: a wrong key, another user's key, an unknown
+// username and a deactivated user's own key are each refused on the
+// sign-in page with the one message that reveals nothing, and none makes a
+// session or a cookie.
+func TestSignInBadKeyRefused(t *testing.T) {
+	t.Parallel()
+	e := newAcme(t)
+	bobKey := e.key("bob")
+	goneKey := e.key("erin")
+	if _, err := e.ids.DeactivateUser(e.ctx, e.admin, "erin"); err != nil {
+		t.Fatal(err)
+	}
+	p := e.newPage(t)
+	p.open("/signin")
+	p.waitFor("#signin-username")
+	p.axe("the sign-in page")
+	p.screenshot("signin")
+	for _, tc := range []struct{ name, username, key string }{
+		{"wrong key", "alice", strings.Repeat("0", 40)},
+		{"another user's key", "alice", bobKey},
+		{"unknown username", "nobody", bobKey},
+		{"deactivated user", "erin", goneKey},
+	} {
+		p.open("/signin")
+		m := p.mark()
+		p.fillSignIn(tc.username, tc.key)
+		msg := until[string](p, "the sign-in error ("+tc.name+")", `(() => { const el = document.querySelector("#signin-error");
+			return el && el.innerText.trim(); })()`)
+		if want := "sign-in failed: unknown username or wrong API key"; !strings.Contains(msg, want) {
+			t.Errorf("%s: #signin-error = %q, want it to contain %q", tc.name, msg, want)
+		}
+		if role := eval[string](p, `document.querySelector("#signin-error").getAttribute("role") || ""`); role != "alert" {
+			t.Errorf("%s: #signin-error role = %q, want alert", tc.name, role)
+		}
+		var posted bool
+		for _, r := range p.since(m) {
+			if r.method == http.MethodPost && strings.HasSuffix(r.url, "/api/session") {
+				posted = true
+				if r.status != http.StatusUnauthorized {
+					t.Errorf("%s: POST /api/session = %d, want 401", tc.name, r.status)
+				}
+			}
+		}
+		if !posted {
+			t.Errorf("%s: the page sent no POST /api/session", tc.name)
+		}
+		if path := p.path(); !strings.HasPrefix(path, "/signin") {
+			t.Errorf("%s: the page went to %s, want it to stay on /signin", tc.name, path)
+		}
+		if c := p.cookie(); c != nil {
+			t.Errorf("%s: the browser holds a %s cookie after a refused sign-in", tc.name, sessionCookie)
+		}
+	}
+	p.axe("the sign-in page showing an error")
+	p.screenshot("signin-error")
+	if n := e.count(`SELECT count(*) FROM sessions`); n != 0 {
+		t.Errorf("sessions after refused sign-ins = %d, want 0", n)
+	}
+}
+
+// TestSignInLandsOnUsersTab: signing in on the sign-in page sets the
+// session cookie (HttpOnly, SameSite=Lax, Path=/, 256 random bits), stores
+// one session, and lands on the dashboard's Users tab showing who is
+// signed in.
+func TestSignInLandsOnUsersTab(t *testing.T) {
+	t.Parallel()
+	e := newAcme(t)
+	p := e.newPage(t)
+	p.signIn("alice", e.key("alice"), "")
+	p.waitPath("/org/dashboard")
+	rows := p.waitUsers()
+	if sel := eval[string](p, `(document.querySelector("#tab-users") || {getAttribute: () => "missing"}).getAttribute("aria-selected")`); sel != "true" {
+		t.Errorf("#tab-users aria-selected = %q, want true (the Users tab opens by default)", sel)
+	}
+	if who := p.text("#whoami"); !strings.Contains(who, "alice") {
+		t.Errorf("#whoami = %q, want alice", who)
+	}
+	if len(rows) != len(acmeNames) {
+		t.Errorf("rows = %v, want acme's %d members", rows, len(acmeNames))
+	}
+	c := p.cookie()
+	switch {
+	case c == nil:
+		t.Fatalf("no %s cookie after signing in", sessionCookie)
+	case !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || c.Secure:
+		t.Errorf("cookie HttpOnly=%v SameSite=%s Path=%s Secure=%v; want HttpOnly, Lax, /, not Secure over http",
+			c.HTTPOnly, c.SameSite, c.Path, c.Secure)
+	case len(c.Value) != 43 || strings.ContainsAny(c.Value, "+/="):
+		t.Errorf("cookie value %d characters, want 43 of base64url (32 random bytes)", len(c.Value))
+	}
+	if n := e.count(`SELECT count(*) FROM sessions`); n != 1 {
+		t.Errorf("sessions = %d, want 1", n)
+	}
+	if eval[bool](p, `document.cookie.includes(`+js(sessionCookie)+`)`) {
+		t.Errorf("the page's script can read the session cookie (document.cookie)")
+	}
+	p.axe("the Users tab")
+	p.screenshot("users")
+
+	// The same page at a phone's size, and in dark mode.
+	p.viewport(phoneW, phoneH, true)
+	p.open("/org/dashboard")
+	p.waitUsers()
+	p.axe("the Users tab at 390×844")
+	p.screenshot("users-phone")
+	p.viewport(desktopW, desktopH, false)
+	p.colorScheme("dark")
+	p.open("/org/dashboard")
+	p.waitUsers()
+	p.axe("the Users tab, dark")
+	p.screenshot("users-dark")
+}
+
+// TestSignInReturnTo: a page opened without a session goes to sign-in and,
+// once signed in, back to the page (path and query); a return_to that is
+// not a local path is ignored, so sign-in never leaves the server.
+func TestSignInReturnTo(t *testing.T) {
+	t.Parallel()
+	e := newAcme(t)
+	p := e.newPage(t)
+	p.open("/org/dashboard?org=acme&tab=activity")
+	until[bool](p, "the sign-in page", `location.pathname === "/signin"`)
+	if rt := eval[string](p, `new URLSearchParams(location.search).get("return_to") || ""`); rt != "/org/dashboard?org=acme&tab=activity" {
+		t.Errorf("return_to = %q, want /org/dashboard?org=acme&tab=activity", rt)
+	}
+	p.fillSignIn("alice", e.key("alice"))
+	until[bool](p, "the Activity tab after sign-in", `location.pathname === "/org/dashboard" &&
+		new URLSearchParams(location.search).get("tab") === "activity"`)
+
+	for _, bad := range []string{"//evil.example/x", "https://evil.example/", `/\evil.example`, "javascript:alert(1)"} {
+		q := e.newPage(t)
+		q.signIn("alice", e.key("alice"), bad)
+		until[bool](q, "a page of the server after sign-in with return_to="+bad, `location.origin === `+js(e.url)+` && location.pathname !== "/signin"`)
+	}
+}
