@@ -18,6 +18,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/log/auditlog"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/dashboard"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/loaders"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
@@ -137,6 +138,12 @@ func New(cfg Config) http.Handler {
 	pg := playground.Handler("/graphql")
 	mux.Handle("/graphiql", pg)
 	mux.Handle("/graphiql/", pg)
+	// The dashboard's pages are one HTML shell and its script, which hold no
+	// data either: the script asks the API, which checks the credentials.
+	dash := dashboard.Handler(string(cfg.Mode))
+	for _, route := range dashboard.Routes {
+		mux.Handle(route, dash)
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
