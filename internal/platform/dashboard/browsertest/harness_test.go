@@ -64,6 +64,10 @@ type env struct {
 	today time.Time
 }
 
+// wrapServer wraps the server's handler (a seam for local experiments; the
+// identity in the tests).
+var wrapServer = func(_ *env, h http.Handler) http.Handler { return h }
+
 // newEnv starts a server in mode. In self-managed and dedicated mode the
 // bootstrap also makes the organization "default" with admin as its admin.
 func newEnv(t *testing.T, mode deployment.Mode) *env {
@@ -82,11 +86,13 @@ func newEnv(t *testing.T, mode deployment.Mode) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log}))
-	t.Cleanup(srv.Close)
 	now := time.Now().UTC()
-	return &env{t: t, ctx: ctx, mode: mode, store: st, ids: ids, admin: &auth.Principal{User: admin}, url: srv.URL,
+	e := &env{t: t, ctx: ctx, mode: mode, store: st, ids: ids, admin: &auth.Principal{User: admin},
 		keys: map[string]string{"admin": adminKey}, today: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)}
+	srv := httptest.NewServer(wrapServer(e, server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log})))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
 }
 
 // person is a user to create in an organization.
@@ -514,16 +520,33 @@ func eval[T any](p *page, expr string) T {
 }
 
 // until waits for a JavaScript expression to be truthy and returns its
-// value; what says what the test waits for.
+// value; what says what the test waits for. It evaluates the expression
+// every 50 ms, through navigations (an evaluation a navigation interrupts,
+// or that throws, counts as not yet).
 func until[T any](p *page, what, expr string) T {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, wait+5*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(wait), chromedp.WithPollingInterval(50*time.Millisecond)))
-	if err != nil {
-		p.t.Fatalf("waiting for %s (%s): %v; at %s, page text: %.600s", what, expr, err, p.location(), p.bodyText())
+	type result struct {
+		OK bool
+		V  T
 	}
-	return v
+	deadline := time.Now().Add(wait)
+	var last error
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		r, err := chromedp.Run(ctx, chromedp.Evaluate[result](`(() => { const v = (`+expr+`); return v ? {OK: true, V: v} : {OK: false}; })()`))
+		cancel()
+		if err == nil && r.OK {
+			return r.V
+		}
+		last = err
+		if time.Now().After(deadline) || p.ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var zero T
+	p.t.Fatalf("waiting for %s (%s): not within %s (last error: %v); at %s, page text: %.600s", what, expr, wait, last, p.location(), p.bodyText())
+	return zero
 }
 
 // bodyText returns the page's visible text, for failure messages.
