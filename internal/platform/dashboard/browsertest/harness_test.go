@@ -64,10 +64,6 @@ type env struct {
 	today time.Time
 }
 
-// wrapServer wraps the server's handler (a seam for local experiments; the
-// identity in the tests).
-var wrapServer = func(_ *env, h http.Handler) http.Handler { return h }
-
 // newEnv starts a server in mode. In self-managed and dedicated mode the
 // bootstrap also makes the organization "default" with admin as its admin.
 func newEnv(t *testing.T, mode deployment.Mode) *env {
@@ -89,7 +85,7 @@ func newEnv(t *testing.T, mode deployment.Mode) *env {
 	now := time.Now().UTC()
 	e := &env{t: t, ctx: ctx, mode: mode, store: st, ids: ids, admin: &auth.Principal{User: admin},
 		keys: map[string]string{"admin": adminKey}, today: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)}
-	srv := httptest.NewServer(wrapServer(e, server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log})))
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Identity: ids, Mode: mode, Log: log}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
