@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp/kb"
 )
@@ -121,9 +122,11 @@ func (p *page) periodOptions(sel string, want [][2]string) {
 // after mark m.
 func (p *page) refetched(m int, field, what string) {
 	p.t.Helper()
-	for _, body := range p.graphqlSince(m) {
-		if strings.Contains(body, field) {
-			return
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, body := range p.graphqlSince(m) {
+			if strings.Contains(body, field) {
+				return
+			}
 		}
 	}
 	p.t.Errorf("%s: no POST /graphql asking for %s; the page must refetch on every period change", what, field)

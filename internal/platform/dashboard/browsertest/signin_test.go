@@ -19,8 +19,9 @@ var acmeNames = map[string]string{
 // newAcme returns a self-managed server with the organization "acme"
 // (besides the bootstrap's "default") whose members have known dates added
 // and activity relative to today. Sorted by Last Active, newest first: bob
-// (yesterday), alice (2 days ago), carol (20 days ago), erin (300 days ago,
+// (yesterday), alice (2 days ago), carol (35 days ago), erin (300 days ago,
 // shown "-"), then the never active dave, whichever way the sort goes.
+// Active in the last 30 days: 2 (bob, alice); 3 months: 3; all time: 4.
 // alice is acme's admin; bob and carol are in the team "ml".
 func newAcme(t *testing.T) *env {
 	t.Helper()
@@ -38,7 +39,7 @@ func newAcme(t *testing.T) *env {
 		person{username: "bob", name: acmeNames["bob"], added: date("2025-03-01"),
 			active: []time.Time{e.day(1, 9), e.day(2, 15), e.day(5, 8), e.day(9, 7)}},
 		person{username: "carol", name: acmeNames["carol"], added: date("2025-06-10"),
-			active: []time.Time{e.day(20, 14), e.day(100, 14)}},
+			active: []time.Time{e.day(35, 14), e.day(100, 14)}},
 		person{username: "dave", name: acmeNames["dave"], role: "viewer", added: date("2025-02-02")},
 		person{username: "erin", name: acmeNames["erin"], added: date("2024-11-11"),
 			active: []time.Time{e.day(300, 16)}},
