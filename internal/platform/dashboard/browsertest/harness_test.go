@@ -50,7 +50,7 @@ const wait = 15 * time.Second
 // env is a server on real HTTP (on loopback) over a fresh database, in one
 // deployment mode, with the instance admin "admin".
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	mode  deployment.Mode
 	store *storage.Store
@@ -66,7 +66,7 @@ type env struct {
 
 // newEnv starts a server in mode. In self-managed and dedicated mode the
 // bootstrap also makes the organization "default" with admin as its admin.
-func newEnv(t *testing.T, mode deployment.Mode) *env {
+func newEnv(t testing.TB, mode deployment.Mode) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.New(t)
@@ -255,7 +255,7 @@ var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "g
 
 // chromium returns the path of the browser, skipping the test without one
 // (failing it under CI=true, where .ci/run installs it).
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, n := range chromiumNames {
 		if p, err := exec.LookPath(n); err == nil {
@@ -273,7 +273,7 @@ func chromium(t *testing.T) string {
 // page is one Chromium tab (in a browser of its own, so each test has its
 // own cookies) that records what it requests.
 type page struct {
-	t   *testing.T
+	t   testing.TB
 	e   *env
 	ctx context.Context
 
@@ -293,6 +293,10 @@ type request struct {
 	url, method, typ string
 	post             string
 	status           int64
+	// bytes is what came over the network for it (headers and body;
+	// 0 when served from the cache).
+	bytes float64
+	done  bool
 }
 
 // viewport sizes.
@@ -305,7 +309,7 @@ const (
 // recording the tab's network requests and downloads. When the test ends it
 // fails the test for any request that went to another origin than the
 // server's.
-func (e *env) newPage(t *testing.T) *page {
+func (e *env) newPage(t testing.TB) *page {
 	t.Helper()
 	path := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -366,6 +370,10 @@ func (p *page) record(ev any) {
 	case *network.EventResponseReceived:
 		if i, ok := p.byID[ev.RequestID]; ok {
 			p.requests[i].status = ev.Response.Status
+		}
+	case *network.EventLoadingFinished:
+		if i, ok := p.byID[ev.RequestID]; ok {
+			p.requests[i].bytes, p.requests[i].done = ev.EncodedDataLength, true
 		}
 	}
 }
@@ -750,7 +758,7 @@ func (p *page) screenshot(name string) {
 }
 
 // repoRoot returns the folder holding go.mod above the test's folder.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

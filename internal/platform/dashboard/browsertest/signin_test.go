@@ -2,6 +2,7 @@ package browsertest_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,22 @@ func TestSignInLandsOnUsersTab(t *testing.T) {
 	p.waitUsers()
 	p.axe("the Users tab, dark")
 	p.screenshot("users-dark")
+
+	// The instance admin gets the organization picker; choosing acme opens
+	// the same page for it, named in the address.
+	a := e.newPage(t)
+	a.signIn("admin", adminKey, "")
+	a.waitPath("/org/dashboard")
+	a.waitUsers()
+	a.waitFor("select#org-picker")
+	orgs := eval[[]string](a, `[...document.querySelectorAll("select#org-picker option")].map(o => o.value).filter(Boolean).sort()`)
+	if !slices.Equal(orgs, []string{"acme", "default"}) {
+		t.Errorf("org picker options = %v, want [acme default]", orgs)
+	}
+	a.choose("select#org-picker", "acme")
+	until[bool](a, "org=acme in the address", `new URLSearchParams(location.search).get("org") === "acme"`)
+	a.waitOrder("acme chosen in the picker", []string{"alice", "bob", "carol", "dave", "erin"})
+	a.axe("the Users tab with the organization picker")
 }
 
 // TestSignInReturnTo: a page opened without a session goes to sign-in and,
