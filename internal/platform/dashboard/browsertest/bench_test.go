@@ -67,7 +67,7 @@ func (p *page) load(path, mark string, cold bool) (ms float64, queries []string,
 	p.open(path)
 	ms = until[float64](p, mark+" drawn", `window.__agMarks && window.__agMarks.`+mark)
 	// Let the requests in flight finish before counting their bytes.
-	until[bool](p, "the page's requests finished", `new Promise(r => setTimeout(() => r(true), 300))`)
+	time.Sleep(300 * time.Millisecond)
 	for _, r := range p.since(m) {
 		bytes += r.bytes
 	}
