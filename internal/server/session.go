@@ -90,6 +90,13 @@ func (s *signin) create(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusUnauthorized, signInFailed)
 		return
 	}
+	// A browser holds one session: the one it had (another user's, say)
+	// ends, as if signed out, so that it does not linger until it times out.
+	if c, err := r.Cookie(auth.CookieName); err == nil && c.Value != "" {
+		if _, err := s.sessions.End(r.Context(), c.Value, ip); err != nil {
+			s.log.WarnContext(r.Context(), "ending the browser's previous session failed", "err", err)
+		}
+	}
 	token, sp, err := s.sessions.Open(r.Context(), p)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "opening a session failed", "err", err)
