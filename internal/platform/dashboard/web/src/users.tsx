@@ -428,9 +428,9 @@ function Row(props: {
 
   return (
     <tr data-username={m.username} aria-busy={busy ? 'true' : undefined}>
-      <td class="name">{m.name || <span class="muted">{m.username}</span>}</td>
-      <td class="username">{m.username}</td>
-      <td>
+      <td class="name" data-label="Name">{m.name || <span class="muted">{m.username}</span>}</td>
+      <td class="username" data-label="Username">{m.username}</td>
+      <td data-label="Role">
         {admin ? (
           <Choice
             class="role-select"
@@ -444,7 +444,7 @@ function Row(props: {
           words(m.role)
         )}
       </td>
-      <td>
+      <td data-label="Models seat">
         {admin ? (
           <Choice
             class="seat-select"
@@ -458,7 +458,7 @@ function Row(props: {
           words(m.modelsSeat)
         )}
       </td>
-      <td>
+      <td data-label="Weave access">
         {admin ? (
           <Choice
             class="weave-select"
@@ -472,9 +472,9 @@ function Row(props: {
           words(m.weaveAccess)
         )}
       </td>
-      <td class="email">{m.email ?? <span class="muted">—</span>}</td>
-      <td class="teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
-      <td class="last-active" tabIndex={0} {...tip.triggerProps}>
+      <td class="email" data-label="Email">{m.email ?? <span class="muted">—</span>}</td>
+      <td class="teams" data-label="Teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
+      <td class="last-active" data-label="Last Active" tabIndex={0} {...tip.triggerProps}>
         <span class={'status status-' + m.status.toLowerCase()}>{m.lastActiveDisplay}</span>
         {tip.shown && (
           <div role="tooltip" id={tip.id} class="tooltip">
