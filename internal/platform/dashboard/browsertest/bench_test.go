@@ -93,6 +93,23 @@ func (p *page) alone(queries []string) float64 {
 		return performance.now() - t0; })()`)
 }
 
+// waterfall describes the page's last load: the document, each resource
+// it requested until mark was reached (start, end, what) and when, from the Navigation and
+// Resource Timing entries.
+func (p *page) waterfall(mark string) string {
+	p.t.Helper()
+	return eval[string](p, `(() => {
+		const n = performance.getEntriesByType("navigation")[0];
+		const lines = ["document " + n.startTime.toFixed(0) + "-" + n.responseEnd.toFixed(0) +
+			", DOMContentLoaded " + n.domContentLoadedEventEnd.toFixed(0) + ", load " + n.loadEventEnd.toFixed(0)];
+		const until = window.__agMarks.`+mark+` + 100;
+		for (const r of performance.getEntriesByType("resource").filter(r => r.startTime < until))
+			lines.push(r.startTime.toFixed(0) + "-" + r.responseEnd.toFixed(0) + " " + r.initiatorType + " " +
+				new URL(r.name).pathname + " (" + r.transferSize + " B)");
+		lines.push("`+mark+` drawn " + window.__agMarks.`+mark+`.toFixed(0));
+		return lines.join("\n"); })()`)
+}
+
 // median returns the median of xs.
 func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
@@ -136,6 +153,7 @@ func BenchmarkPageLoad(b *testing.B) {
 			b.ReportMetric(pm/am, "ratio")
 			b.ReportMetric(coldBytes, "B/cold-load")
 			b.ReportMetric(warmBytes, "B/warm-load")
+			b.Logf("%s: the last load's waterfall (ms since navigation start):\n%s", tc.name, p.waterfall(tc.mark))
 			b.Logf("%s: drawn %.0f ms, its GraphQL requests alone %.0f ms (%.2fx; target at most 2x); %s cold, %s warm",
 				tc.name, pm, am, pm/am, kib(coldBytes), kib(warmBytes))
 		})
