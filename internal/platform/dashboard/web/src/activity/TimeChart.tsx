@@ -247,6 +247,13 @@ const countIncrs = (() => {
   return out;
 })();
 
+// Ticks at least a day apart (the points are days): uPlot's steps from a day up.
+const day = 86400;
+const dayIncrs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15].map((n) => n * day).concat(
+  [1, 2, 3, 4, 6].map((n) => n * 30 * day),
+  [1, 2, 5, 10].map((n) => n * 365 * day),
+);
+
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 // "Jun 4" on day ticks; on month ticks "Jun", with the year on the first
@@ -255,7 +262,7 @@ function tickLabels(splits: number[], incr: number): string[] {
   return splits.map((ts, i) => {
     const d = new Date(ts * 1e3);
     const month = months[d.getUTCMonth()];
-    if (incr < 28 * 86400) return `${month} ${d.getUTCDate()}`;
+    if (incr < 28 * day) return `${month} ${d.getUTCDate()}`;
     return i === 0 || d.getUTCMonth() === 0 ? `${month} ${d.getUTCFullYear()}` : month;
   });
 }
@@ -296,6 +303,7 @@ function options(el: HTMLElement, width: number, tickOnPoints: boolean, onCursor
         ...axis,
         space: tickSpace,
         size: 36,
+        incrs: dayIncrs,
         splits: tickOnPoints ? pointTicks : undefined,
         values: (_u, splits, _i, _space, incr) => tickLabels(splits, tickOnPoints ? 0 : incr),
       },
@@ -315,6 +323,12 @@ function options(el: HTMLElement, width: number, tickOnPoints: boolean, onCursor
       y: false,
       // No drag-to-zoom: the x scale stays first..last point.
       drag: { x: false, y: false, setScale: false },
+      // The crosshair sits on the point read, not between points.
+      move: (u, left, top) => {
+        const xs = u.data[0];
+        if (left < 0 || xs.length === 0) return [left, top];
+        return [u.valToPos(xs[u.posToIdx(left)], 'x'), top];
+      },
       // The component's pointer handlers move and hide the cursor instead.
       bind: { mousemove: () => null, mouseleave: () => null },
       points: { size: 9, width: 2, fill: c.line, stroke: c.bg },
