@@ -59,13 +59,17 @@ export function ActivityPanel({ org }: { org: string }) {
             ) : points.length === 0 ? (
               <p class="state-empty">No activity yet.</p>
             ) : (
-              <TimeChart
-                tooltipID="weekly-active-users-tooltip"
-                label={`Users active each week (Monday to Sunday), weeks of ${points[0].date} to ${points[points.length - 1].date}`}
-                points={points}
-                readout={(p) => `Week of ${p.date}: ${activeUsers(p.y)}`}
-                onDrawn={setDrawn}
-              />
+              <>
+                <TimeChart
+                  tooltipID="weekly-active-users-tooltip"
+                  label={`Users active each week (Monday to Sunday), weeks of ${points[0].date} to ${points[points.length - 1].date}`}
+                  points={points}
+                  readout={(p) => `Week of ${p.date}: ${activeUsers(p.y)}`}
+                  onDrawn={setDrawn}
+                  tickOnPoints
+                />
+                {points.every((p) => p.y === 0) && <p class="activity-note muted">No one was active in this period.</p>}
+              </>
             )}
           </section>
           <section class="activity-section activity-top" aria-labelledby="most-active-users-title" aria-busy={busy}>
@@ -93,7 +97,7 @@ function MostActive({ r }: { r: RankedUser }) {
   return (
     <li data-username={r.user.username}>
       <span class="most-active-name">{r.user.name || r.user.username}</span>{' '}
-      <span class="most-active-username muted">{r.user.username}</span>
+      <span class="most-active-username muted">{r.user.username}</span>{' '}
       <span class="most-active-detail muted">
         {r.activeDays === 1 ? '1 active day' : `${r.activeDays} active days`} · last active{' '}
         <time dateTime={r.lastActiveAt}>{day(r.lastActiveAt)}</time>

@@ -23,9 +23,11 @@ interface Props {
   readout: (p: ChartPoint) => string;
   /** Called once the chart has drawn these points (this very array). */
   onDrawn: (points: ChartPoint[]) => void;
+  /** Ticks on the points themselves (weeks), not on calendar days. */
+  tickOnPoints?: boolean;
 }
 
-export function TimeChart({ tooltipID, label, points, readout, onDrawn }: Props) {
+export function TimeChart({ tooltipID, label, points, readout, onDrawn, tickOnPoints = false }: Props) {
   const wrapRef = useRef<HTMLDivElement>(null);
   const hostRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<uPlot | null>(null);
@@ -89,7 +91,7 @@ export function TimeChart({ tooltipID, label, points, readout, onDrawn }: Props)
     let u: uPlot | null = null;
     const build = (width: number) => {
       givenTo.current = live.current.points;
-      u = new uPlot(options(host, width, showTip, drawn), toData(givenTo.current), host);
+      u = new uPlot(options(host, width, tickOnPoints, showTip, drawn), toData(givenTo.current), host);
       plotRef.current = u;
     };
     if (host.clientWidth > 0) build(host.clientWidth);
@@ -170,12 +172,15 @@ export function TimeChart({ tooltipID, label, points, readout, onDrawn }: Props)
     moveTo(next);
   };
 
-  // uPlot follows the mouse over .u-over only, whose right edge is the last
-  // point: a pointer exactly there, or a few pixels around the plot area
-  // (over the chart's padding), still reads the nearest point.
-  const onMouseMove = (e: MouseEvent) => {
+  // The pointer, not uPlot's mousemove, moves the cursor: pointer events
+  // carry fractional coordinates (mouse events are whole pixels, too coarse
+  // when points are under 2 px apart), and the pointer anywhere over the plot
+  // area or a few pixels around it (the right edge is the last point) reads
+  // the nearest point. A tap does the same on a touch screen.
+  const onPointer = (e: PointerEvent) => {
     const u = plotRef.current;
-    if (!u || u.over.contains(e.target as Node)) return; // uPlot's own
+    if (!u) return;
+    keyboard.current = false;
     const r = u.over.getBoundingClientRect();
     const x = e.clientX - r.left;
     const y = e.clientY - r.top;
@@ -198,9 +203,9 @@ export function TimeChart({ tooltipID, label, points, readout, onDrawn }: Props)
         onKeyDown={onKeyDown}
         onFocus={() => moveTo(plotRef.current?.cursor.idx ?? points.length - 1)}
         onBlur={hide}
-        onMouseMoveCapture={() => (keyboard.current = false)}
-        onMouseMove={onMouseMove}
-        onMouseLeave={() => plotRef.current?.setCursor({ left: -10, top: -10 })}
+        onPointerMove={onPointer}
+        onPointerDown={onPointer}
+        onPointerLeave={() => plotRef.current?.setCursor({ left: -10, top: -10 })}
       />
       <p class="visually-hidden" aria-live="polite">
         {announce}
@@ -212,6 +217,9 @@ export function TimeChart({ tooltipID, label, points, readout, onDrawn }: Props)
 // How far outside the plot area, in CSS pixels, the pointer still reads the
 // nearest point (within the chart's padding and the axis gutter).
 const edgeSlack = 10;
+
+// The least room, in CSS pixels, between two x axis labels.
+const tickSpace = 64;
 
 function chartHeight(width: number) {
   return width < 480 ? 200 : 260;
@@ -239,16 +247,27 @@ const countIncrs = (() => {
   return out;
 })();
 
+// Ticks at least a day apart (the points are days): uPlot's steps from a day up.
+const day = 86400;
+const dayIncrs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15].map((n) => n * day).concat(
+  [1, 2, 3, 4, 6].map((n) => n * 30 * day),
+  [1, 2, 5, 10].map((n) => n * 365 * day),
+);
+
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-// "Jun 4" on day ticks, "Jun 2026" on month ticks; always the UTC date.
-function dayLabel(ts: number, incr: number): string {
-  const d = new Date(ts * 1e3);
-  const month = months[d.getUTCMonth()];
-  return incr >= 28 * 86400 ? `${month} ${d.getUTCFullYear()}` : `${month} ${d.getUTCDate()}`;
+// "Jun 4" on day ticks; on month ticks "Jun", with the year on the first
+// tick and on January. Always the UTC date.
+function tickLabels(splits: number[], incr: number): string[] {
+  return splits.map((ts, i) => {
+    const d = new Date(ts * 1e3);
+    const month = months[d.getUTCMonth()];
+    if (incr < 28 * day) return `${month} ${d.getUTCDate()}`;
+    return i === 0 || d.getUTCMonth() === 0 ? `${month} ${d.getUTCFullYear()}` : month;
+  });
 }
 
-function options(el: HTMLElement, width: number, onCursor: (u: uPlot) => void, onDraw: (u: uPlot) => void): uPlot.Options {
+function options(el: HTMLElement, width: number, tickOnPoints: boolean, onCursor: (u: uPlot) => void, onDraw: (u: uPlot) => void): uPlot.Options {
   const c = palette(el);
   const axis = {
     stroke: c.axis,
@@ -280,7 +299,14 @@ function options(el: HTMLElement, width: number, onCursor: (u: uPlot) => void, o
       y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] },
     },
     axes: [
-      { ...axis, space: 64, size: 36, values: (_u, splits, _i, _space, incr) => splits.map((v) => dayLabel(v, incr)) },
+      {
+        ...axis,
+        space: tickSpace,
+        size: 36,
+        incrs: dayIncrs,
+        splits: tickOnPoints ? pointTicks : undefined,
+        values: (_u, splits, _i, _space, incr) => tickLabels(splits, tickOnPoints ? 0 : incr),
+      },
       { ...axis, size: 40, incrs: countIncrs, values: (_u, splits) => splits.map((v) => String(v)) },
     ],
     series: [
@@ -297,10 +323,26 @@ function options(el: HTMLElement, width: number, onCursor: (u: uPlot) => void, o
       y: false,
       // No drag-to-zoom: the x scale stays first..last point.
       drag: { x: false, y: false, setScale: false },
+      // The crosshair sits on the point read, not between points.
+      move: (u, left, top) => {
+        const xs = u.data[0];
+        if (left < 0 || xs.length === 0) return [left, top];
+        return [u.valToPos(xs[u.posToIdx(left)], 'x'), top];
+      },
+      // The component's pointer handlers move and hide the cursor instead.
+      bind: { mousemove: () => null, mouseleave: () => null },
       points: { size: 9, width: 2, fill: c.line, stroke: c.bg },
     },
     hooks: { setCursor: [onCursor], draw: [onDraw] },
   };
+}
+
+// Every k-th point, k as small as keeps labels tickSpace pixels apart.
+function pointTicks(u: uPlot): number[] {
+  const xs = u.data[0];
+  const perPoint = u.bbox.width / uPlot.pxRatio / Math.max(xs.length - 1, 1);
+  const k = Math.max(1, Math.ceil(tickSpace / perPoint));
+  return Array.from(xs).filter((_, i) => i % k === 0);
 }
 
 function toData(points: ChartPoint[]): uPlot.AlignedData {
