@@ -191,10 +191,19 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		if strings.HasPrefix(res.Cors, "status 2") {
 			t.Errorf("%s: a cross-site JSON POST to /graphql was answered %s", site.name, res.Cors)
 		}
+		refused := 0
 		for _, r := range p.since(m) {
 			if r.method == http.MethodPost && origin(r.url) == e.url && r.status != 0 && r.status != http.StatusForbidden {
 				t.Errorf("%s: %s %s answered %d, want 403", site.name, r.method, r.url, r.status)
 			}
+			if r.method == http.MethodPost && origin(r.url) == e.url && r.status == http.StatusForbidden {
+				refused++
+			}
+		}
+		// The no-cors POST is sent whatever the server says: it must have
+		// reached the server and been refused there.
+		if refused == 0 {
+			t.Errorf("%s: no POST to the server was answered 403; requests: %+v", site.name, p.since(m))
 		}
 		// The classic form: a top-level POST navigation (text/plain).
 		m = p.mark()
