@@ -89,6 +89,13 @@ func TestSignInBadKeyRefused(t *testing.T) {
 	p := e.newPage(t)
 	p.open("/signin")
 	p.waitFor("#signin-username")
+	form := eval[[]string](p, `(() => { const label = id => { const el = document.getElementById(id);
+			return (el.labels && el.labels[0] ? el.labels[0].textContent : el.getAttribute("aria-label") || "").trim(); };
+		return [label("signin-username"), label("signin-key"), document.getElementById("signin-key").type,
+			document.querySelector("button#signin-submit").textContent.trim()]; })()`)
+	if want := []string{"Username", "API key", "password", "Sign in"}; !slices.Equal(form, want) {
+		t.Errorf("sign-in form (username label, key label, key type, button) = %q, want %q", form, want)
+	}
 	p.axe("the sign-in page")
 	p.screenshot("signin")
 	for _, tc := range []struct{ name, username, key string }{

@@ -171,12 +171,18 @@ func TestExportCSV(t *testing.T) {
 	p.signIn("alice", e.key("alice"), "/org/dashboard?org=acme")
 	p.waitUsers()
 	p.waitFor("#invite-user")
-	if got := eval[string](p, `document.querySelector("button#actions-menu").getAttribute("aria-label") || ""`); got != "More actions" {
-		t.Errorf("button#actions-menu aria-label = %q, want More actions", got)
+	menu := eval[[]string](p, `(() => { const b = document.querySelector("button#actions-menu");
+		return [b.getAttribute("aria-label") || "", b.getAttribute("aria-haspopup") || "",
+			document.querySelector("#invite-user").textContent.trim()]; })()`)
+	if want := []string{"More actions", "menu", "Invite new user"}; !slices.Equal(menu, want) {
+		t.Errorf("actions menu button (aria-label, aria-haspopup) and #invite-user text = %q, want %q", menu, want)
 	}
 	p.click("button#actions-menu")
 	p.waitFor("a#export-csv")
 	p.axe("the Users tab with its actions menu open")
+	if text := p.text("a#export-csv"); text != "Export as CSV" {
+		t.Errorf("a#export-csv text = %q, want Export as CSV", text)
+	}
 	if href := eval[string](p, `document.querySelector("a#export-csv").getAttribute("href")`); href != "/admin/users.csv?org=acme" {
 		t.Errorf("a#export-csv href = %q, want /admin/users.csv?org=acme", href)
 	}
@@ -219,6 +225,9 @@ func TestAdminChangesRole(t *testing.T) {
 		return el && el.innerText.trim(); })()`)
 	if want := "Changed bob's role to Admin"; !strings.Contains(notice, want) {
 		t.Errorf("#notice = %q, want %q", notice, want)
+	}
+	if role := eval[string](p, `document.querySelector("#notice").getAttribute("role") || ""`); role != "status" {
+		t.Errorf("#notice role = %q, want status", role)
 	}
 	var mutated bool
 	for _, body := range p.graphqlSince(m) {
