@@ -31,6 +31,17 @@ func (tx *Tx) CreateSession(ctx context.Context, hash []byte, userID, keyID int6
 	return s, nil
 }
 
+// TrimUserSessions deletes user userID's oldest sessions beyond the newest
+// keep, and returns how many it deleted.
+func (tx *Tx) TrimUserSessions(ctx context.Context, userID int64, keep int) (int64, error) {
+	n, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id < (
+		SELECT min(id) FROM (SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2) newest)`, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("storage: trim sessions of user %d: %w", userID, err)
+	}
+	return n, nil
+}
+
 // SessionByHash returns the session whose token has hash, with its user, in
 // one query. It does not check expiry or whether the user is deactivated:
 // callers decide.

@@ -54,14 +54,21 @@ const (
 	closeInternalError   = 4500
 )
 
-func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics, maxBody int64) *handler.Server {
+// newGraphQL returns the GraphQL handler; trustedOrigin, when not empty, is
+// --public-url's origin, from which WebSocket upgrades are accepted
+// whatever the request's Host (a proxy that rewrites it).
+func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transport.WebsocketInitFunc, m *metrics.Metrics, maxBody int64, trustedOrigin string) *handler.Server {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: complexity(), Directives: graph.DirectiveRoot{Name: checkName}}))
 	// First, so that every upgrade request, which websocketOr lets past
 	// authn.Require, is served by this transport and authenticated by
 	// initWebsocket. The default implementation refuses cross-origin
 	// upgrades, so another site cannot ride on a browser's credentials.
+	ws := closableWebsocket{}
+	if trustedOrigin != "" {
+		ws.AcceptOptions.OriginPatterns = []string{matchLiterally(trustedOrigin)}
+	}
 	srv.AddTransport(transport.Websocket{
-		Implementation:        closableWebsocket{},
+		Implementation:        ws,
 		InitFunc:              initWebsocket,
 		InitTimeout:           websocketInitTimeout,
 		KeepAlivePingInterval: websocketKeepAlive,
@@ -95,6 +102,19 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 		return presentError(ctx, log, err)
 	})
 	return srv
+}
+
+// matchLiterally escapes s for path.Match (the WebSocket library's origin
+// patterns), so that an IPv6 host's brackets are not a character class.
+func matchLiterally(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // upgrade is what the WebSocket transport needs of the upgrade request:

@@ -127,7 +127,7 @@ func New(cfg Config) http.Handler {
 	conn := newConnect(cfg)
 	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: rules.New(cfg.Store), Stats: activity.NewStats(cfg.Store),
 		AuditLog: auditlog.NewReader(cfg.Store, cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, cfg.Store) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody, publicOrigin(cfg.PublicURL)))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

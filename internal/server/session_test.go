@@ -878,3 +878,60 @@ func TestSessionSubscriptionEndsOnSignOut(t *testing.T) {
 		t.Errorf("the connection closed %v after the sign-out, want at once (the feed brought it)", d)
 	}
 }
+
+// TestSessionDatabaseUnreachable checks that sign-in, a cookie request and
+// sign-out answer 503 with Retry-After when the database cannot be
+// reached: a session is never taken for ended because PostgreSQL is away.
+func TestSessionDatabaseUnreachable(t *testing.T) {
+	e := newSessionEnv(t, sessionOptions{})
+	tok := e.mustSignIn("alice")
+	gone := storagetest.New(t)
+	gone.Close()
+	log := slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(server.New(server.Config{Store: gone, Identity: identity.New(gone, deployment.SelfManaged, log),
+		Mode: deployment.SelfManaged, Log: log}))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	b, _ := json.Marshal(map[string]string{"username": "alice", "apiKey": e.keys["alice"]})
+	for _, tc := range []struct{ name, method, path, token, body string }{
+		{"sign-in", http.MethodPost, "/api/session", "", string(b)},
+		{"who am I", http.MethodGet, "/api/session", tok, ""},
+		{"GraphQL", http.MethodPost, "/graphql", tok, `{"query":"{ viewer { username } }"}`},
+		{"sign-out", http.MethodDelete, "/api/session", tok, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := *e
+			e.t = t
+			resp, body := e.request(tc.method, tc.path, tc.token, jsonHeader, tc.body)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s %s = %d %s (Retry-After %q), want 503 with Retry-After", tc.method, tc.path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+			}
+			if sessionCookie(resp) != nil {
+				t.Errorf("%s %s touched the cookie: %q", tc.method, tc.path, resp.Header.Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+// TestSessionWebSocketPublicOrigin checks that a WebSocket upgrade from
+// --public-url's origin is accepted with the cookie whatever the Host (a
+// proxy that rewrites it), and that another origin still is not.
+func TestSessionWebSocketPublicOrigin(t *testing.T) {
+	for _, public := range []string{"https://audit.example.com", "http://[2001:db8::1]:8443"} {
+		t.Run(public, func(t *testing.T) {
+			e := newSessionEnv(t, sessionOptions{publicURL: public})
+			cookie := auth.CookieName + "=" + e.mustSignIn("alice")
+			c, resp, err := dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {cookie}, "Origin": {public}, "Sec-Fetch-Site": {"same-origin"}}})
+			if err != nil {
+				t.Fatalf("upgrade from the public URL's origin: %v %v", resp, err)
+			}
+			if err := c.init(nil); err != nil {
+				t.Errorf("connection_init with the cookie: %v", err)
+			}
+			_, resp, err = dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {cookie}, "Origin": {"https://evil.example"}}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Errorf("upgrade from another origin: %v %v, want 403", resp, err)
+			}
+		})
+	}
+}

@@ -34,6 +34,11 @@ const (
 // records it again: requests in a burst (a page's queries) write once.
 const touchEvery = time.Minute
 
+// MaxPerUser is how many sessions one user may hold: a sign-in beyond it
+// ends the user's oldest sessions, so that a script signing in in a loop
+// cannot grow the table without bound.
+const MaxPerUser = 50
+
 // tokenBytes is the randomness in a token: 256 bits, written as 43
 // characters of unpadded base64url.
 const tokenBytes = 32
@@ -124,7 +129,7 @@ func (s *Service) principal(u storage.User, sess storage.Session, ip string) *au
 // username and the API key p.KeyID, and records user:login. It returns the
 // token for the cookie (shown this once; only its hash is kept) and the
 // principal of the new session. Sessions past their end are deleted on the
-// way.
+// way, and the user's oldest beyond MaxPerUser.
 func (s *Service) Open(ctx context.Context, p *auth.Principal) (string, *auth.Principal, error) {
 	now := s.now().UTC()
 	token, hash := NewToken()
@@ -134,7 +139,10 @@ func (s *Service) Open(ctx context.Context, p *auth.Principal) (string, *auth.Pr
 			return err
 		}
 		var err error
-		sess, err = tx.CreateSession(ctx, hash, p.User.ID, p.KeyID, now, now.Add(s.lifetime))
+		if sess, err = tx.CreateSession(ctx, hash, p.User.ID, p.KeyID, now, now.Add(s.lifetime)); err != nil {
+			return err
+		}
+		_, err = tx.TrimUserSessions(ctx, p.User.ID, MaxPerUser)
 		return err
 	})
 	if err != nil {

@@ -380,3 +380,23 @@ func TestAsAppRole(t *testing.T) {
 		t.Errorf("%d sessions left, want 0", n)
 	}
 }
+
+// TestMaxPerUser checks that a sign-in beyond MaxPerUser ends the user's
+// oldest sessions only.
+func TestMaxPerUser(t *testing.T) {
+	f := newFixture(t, 0, 0)
+	first, _ := f.open()
+	second, _ := f.open()
+	for range MaxPerUser - 1 {
+		f.open()
+	}
+	if n := f.count(`SELECT count(*) FROM sessions`); n != MaxPerUser {
+		t.Errorf("%d sessions, want %d", n, MaxPerUser)
+	}
+	if _, err := f.svc.Lookup(f.ctx, first, ""); !errors.Is(err, auth.ErrSessionEnded) {
+		t.Errorf("the oldest session: %v, want ErrSessionEnded", err)
+	}
+	if _, err := f.svc.Lookup(f.ctx, second, ""); err != nil {
+		t.Errorf("the second oldest session: %v, want it live", err)
+	}
+}
