@@ -53,6 +53,7 @@ var appPrivileges = map[string]string{
 	"alert_counters":     readWrite,
 	"alert_outbox":       readWrite,
 	"oauth_states_used":  readWrite,
+	"sessions":           readWrite,
 }
 
 // appFunctions are the SECURITY DEFINER functions AppRole may call: the

@@ -18,6 +18,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/alerting/connect"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/identity/session"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
@@ -101,6 +102,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		Handler: server.New(server.Config{Store: store, Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
 			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody, IngestMemory: int64(sf.ingestMemory),
+			SessionIdleTimeout: sf.sessionIdle, SessionLifetime: sf.sessionLifetime,
 			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -157,6 +159,8 @@ type serveFlags struct {
 	checkpoints   time.Duration
 	gqlMaxBody    int64
 	ingestMemory  byteSize
+	// sessionIdle and sessionLifetime end the dashboard's sign-in sessions.
+	sessionIdle, sessionLifetime time.Duration
 }
 
 // parse registers serve's flags, parses args and checks the values.
@@ -177,6 +181,8 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		slackAuthURL  = fs.String("slack-authorize-url", "", "Slack's OAuth v2 authorize URL; empty: "+connect.DefaultAuthorizeURL)
 		checkpoints   = fs.Duration("checkpoint-interval", 10*time.Minute, "how often to sign a checkpoint of each audit log that grew, when there is no --bucket (a bucket sync signs one with every upload); 0: never")
 		gqlMaxBody    = fs.Int64("graphql-max-body", server.DefaultGraphQLMaxBody, "largest POST /graphql body in bytes; a larger one gets 413")
+		sessionIdle   = fs.Duration("session-idle-timeout", session.DefaultIdleTimeout, "end a dashboard sign-in session not used for this long")
+		sessionLife   = fs.Duration("session-lifetime", session.DefaultLifetime, "end a dashboard sign-in session this long after sign-in, used or not")
 	)
 	sf.ingestMemory = byteSize(server.DefaultIngestMemory)
 	fs.Var(&sf.ingestMemory, "ingest-memory", "decompressed size of the audit event batches read or stored at once; one batch may be up to 256MiB or this, whichever is less, and a batch that finds no room within 5s gets 503 with Retry-After")
@@ -205,6 +211,12 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 	if *drainTimeout == 0 {
 		return usageError{errors.New("--shutdown-timeout 0s: want a positive duration such as 30s")}
 	}
+	if *sessionIdle == 0 {
+		return usageError{errors.New("--session-idle-timeout 0s: want a positive duration such as 12h")}
+	}
+	if *sessionLife == 0 {
+		return usageError{errors.New("--session-lifetime 0s: want a positive duration such as 168h")}
+	}
 	if err := checkListenAddr("--listen", *listen); err != nil {
 		return err
 	}
@@ -232,6 +244,7 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		}
 	}
 	sf.listen, sf.mode, sf.publicURL, sf.first, sf.cutoff, sf.drainTimeout = *listen, m, *publicURL, first, cutoffDay, *drainTimeout
+	sf.sessionIdle, sf.sessionLifetime = *sessionIdle, *sessionLife
 	sf.metricsListen, sf.secretKeyFile, sf.slackAPIURL, sf.slackAuthURL, sf.checkpoints, sf.gqlMaxBody = *metricsListen, *secretKeyFile, *slackAPIURL, *slackAuthURL, *checkpoints, *gqlMaxBody
 	return nil
 }

@@ -97,21 +97,33 @@ func newGraphQL(res *resolvers.Resolver, log *slog.Logger, initWebsocket transpo
 	return srv
 }
 
-// upgrade is what the WebSocket transport needs of the upgrade request.
-type upgrade struct{ authorization, ip string }
+// upgrade is what the WebSocket transport needs of the upgrade request:
+// its Authorization header, its session cookie's token and the client's
+// address.
+type upgrade struct{ authorization, session, ip string }
 
 type upgradeKey struct{}
 
 // websocketOr sends WebSocket upgrade requests to gql without credentials
 // checked, since a browser cannot set headers on them: initWebsocket
-// authenticates the connection instead. Every other request goes to next.
-func websocketOr(gql, next http.Handler) http.Handler {
+// authenticates the connection instead. An upgrade a browser sends from
+// another site's page is refused first (403), since it carries the
+// browser's session cookie (trusted is --public-url's origin, which passes).
+// Every other request goes to next.
+func websocketOr(gql, next http.Handler, trusted string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if crossSiteUpgrade(r, trusted) {
+			auth.WriteError(w, http.StatusForbidden, errCrossSiteUpgrade.Error())
+			return
+		}
 		up := upgrade{authorization: r.Header.Get("Authorization"), ip: auth.ClientIP(r)}
+		if c, err := r.Cookie(auth.CookieName); err == nil {
+			up.session = c.Value
+		}
 		ctx := context.WithValue(r.Context(), upgradeKey{}, up)
 		gql.ServeHTTP(w, r.WithContext(context.WithValue(ctx, connSlotKey{}, &connSlot{})))
 	})
@@ -120,7 +132,8 @@ func websocketOr(gql, next http.Handler) http.Handler {
 // websocketInit authenticates a WebSocket connection with the Authorization
 // of its connection_init payload (`Authorization` or `authorization`: Basic
 // or Bearer, as in the HTTP header), or else the upgrade request's
-// Authorization header. Without valid credentials the connection is closed
+// Authorization header, or else the upgrade request's session cookie (the
+// dashboard's). Without valid credentials the connection is closed
 // with code 4403. seen, when not nil, counts the user as active. A
 // connection whose user is deactivated or whose key is deleted later is
 // closed with 4403 within seconds (ss).
@@ -131,7 +144,13 @@ func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID
 		if h == "" {
 			h = up.authorization
 		}
-		p, err := authn.AuthenticateHeader(ctx, h, up.ip)
+		var p *auth.Principal
+		var err error
+		if h == "" && up.session != "" {
+			p, err = authn.SessionToken(ctx, up.session, up.ip)
+		} else {
+			p, err = authn.AuthenticateHeader(ctx, h, up.ip)
+		}
 		if err != nil && !auth.IsAuthError(err) {
 			log.ErrorContext(ctx, "authentication failed", "err", err)
 			err = errors.New("authentication is unavailable, try again")
@@ -147,7 +166,7 @@ func websocketInit(authn *auth.Authenticator, log *slog.Logger, seen func(userID
 		if seen != nil {
 			seen(p.User.ID)
 		}
-		return auth.WithPrincipal(endWhenRevoked(ctx, ss, p.KeyID), p), nil, nil
+		return auth.WithPrincipal(endWhenRevoked(ctx, ss, p), p), nil, nil
 	}
 }
 

@@ -7,6 +7,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>auditgraph</title></head>
 <body>
 <h1>auditgraph {{.Version}}</h1>
+<p><a href="/signin">Sign in</a> to the organization dashboard with your username and an API key.</p>
 <p>Deployment: {{.Mode}}. Every API takes HTTP Basic <code>username:API-KEY</code> or <code>Authorization: Bearer API-KEY</code>.</p>
 <ul>
 <li><a href="/graphiql">/graphiql</a>: the GraphQL playground</li>

@@ -707,14 +707,18 @@ func restCases() []restCase {
 		{"GET /slack/install", "GET /slack/install", http.MethodGet, "/slack/install?org=acme", "", (*matrixEnv).slackApp,
 			expect(acmeAdmin, forbidden, rOtherAdmin, hidden)},
 		{"GET /metrics", "GET /metrics", http.MethodGet, "/metrics", "", nil, expect(instance, forbidden)},
+		{"GET /api/session", "GET /api/session", http.MethodGet, "/api/session", "", nil, expect(matrixRoles[:6], forbidden)},
 	}
 }
 
 // publicRoutes are the routes that need no credentials: health checks, the
 // playground page, the index page, the Slack callback (its signed state
 // authenticates it), /graphql (its own matrix above: the WebSocket
-// authenticates in connection_init) and the catch-all 404.
-var publicRoutes = []string{"GET /healthz", "GET /readyz", "/graphql", "/graphiql", "/graphiql/", "GET /{$}", "/", "GET " + connect.CallbackPath}
+// authenticates in connection_init), sign-in (its credentials are the
+// body: TestSignInRefused), sign-out (it ends the cookie's session, if any:
+// TestSignOut) and the catch-all 404.
+var publicRoutes = []string{"GET /healthz", "GET /readyz", "/graphql", "/graphiql", "/graphiql/", "GET /{$}", "/", "GET " + connect.CallbackPath,
+	"POST /api/session", "DELETE /api/session"}
 
 // restRoutes lists the patterns the server registers, read from its source.
 func restRoutes(t *testing.T) []string {

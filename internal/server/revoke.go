@@ -23,32 +23,47 @@ type Revocations interface {
 	RevokedKeys(ctx context.Context, ids []int64) (map[int64]string, error)
 }
 
-// sessions are the open WebSocket connections by API key. While any is
-// open, one goroutine checks all their keys in one query every interval
-// and ends the connections of revoked ones.
+// EndedSessions tells which sign-in sessions ended (signed out, expired);
+// *session.Service implements it.
+type EndedSessions interface {
+	Revoked(ctx context.Context, ids []int64) (map[int64]bool, error)
+}
+
+// sessionEnded is why a connection opened with a session cookie closes
+// when the session ends.
+const sessionEnded = "session ended"
+
+// sessions are the open WebSocket connections by API key (and sign-in
+// session, for those opened with the dashboard's cookie). While any is
+// open, one goroutine checks all their keys (and sessions) in one query
+// each every interval and ends the connections of revoked ones.
 type sessions struct {
 	keys  Revocations
+	ended EndedSessions
 	every time.Duration
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	open    map[*session]struct{}
+	open    map[*wsConn]struct{}
 	running bool
 }
 
-type session struct {
-	keyID int64
-	end   func(reason string)
+// wsConn is an open connection: the key it authenticated with, its
+// sign-in session (0: none) and how to close it.
+type wsConn struct {
+	keyID, sessionID int64
+	end              func(reason string)
 }
 
-func newSessions(keys Revocations, every time.Duration, log *slog.Logger) *sessions {
-	return &sessions{keys: keys, every: every, log: log, open: map[*session]struct{}{}}
+func newSessions(keys Revocations, ended EndedSessions, every time.Duration, log *slog.Logger) *sessions {
+	return &sessions{keys: keys, ended: ended, every: every, log: log, open: map[*wsConn]struct{}{}}
 }
 
-// add registers a connection authenticated with keyID; end closes it with
-// the reason. It returns the function that unregisters it.
-func (s *sessions) add(keyID int64, end func(reason string)) (remove func()) {
-	ss := &session{keyID: keyID, end: end}
+// add registers a connection authenticated with keyID (and sessionID, or
+// 0); end closes it with the reason. It returns the function that
+// unregisters it.
+func (s *sessions) add(keyID, sessionID int64, end func(reason string)) (remove func()) {
+	ss := &wsConn{keyID: keyID, sessionID: sessionID, end: end}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.open[ss] = struct{}{}
@@ -75,20 +90,24 @@ func (s *sessions) watch() {
 			s.mu.Unlock()
 			return
 		}
-		seen := map[int64]bool{}
-		var ids []int64
+		seen, seenSession := map[int64]bool{}, map[int64]bool{}
+		var ids, sessionIDs []int64
 		for ss := range s.open {
 			if !seen[ss.keyID] {
 				seen[ss.keyID] = true
 				ids = append(ids, ss.keyID)
 			}
+			if ss.sessionID != 0 && !seenSession[ss.sessionID] {
+				seenSession[ss.sessionID] = true
+				sessionIDs = append(sessionIDs, ss.sessionID)
+			}
 		}
 		s.mu.Unlock()
-		s.check(ids)
+		s.check(ids, sessionIDs)
 	}
 }
 
-func (s *sessions) check(ids []int64) {
+func (s *sessions) check(ids, sessionIDs []int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.every)
 	defer cancel()
 	revoked, err := s.keys.RevokedKeys(ctx, ids)
@@ -98,7 +117,14 @@ func (s *sessions) check(ids []int64) {
 		s.log.Warn("checking the credentials of open WebSocket connections failed", "err", err)
 		return
 	}
-	if len(revoked) == 0 {
+	var ended map[int64]bool
+	if len(sessionIDs) > 0 && s.ended != nil {
+		if ended, err = s.ended.Revoked(ctx, sessionIDs); err != nil {
+			s.log.Warn("checking the sessions of open WebSocket connections failed", "err", err)
+			return
+		}
+	}
+	if len(revoked) == 0 && len(ended) == 0 {
 		return
 	}
 	s.mu.Lock()
@@ -107,6 +133,9 @@ func (s *sessions) check(ids []int64) {
 		if why, ok := revoked[ss.keyID]; ok {
 			delete(s.open, ss)
 			ending = append(ending, func() { ss.end("Forbidden: " + why) })
+		} else if ended[ss.sessionID] {
+			delete(s.open, ss)
+			ending = append(ending, func() { ss.end("Forbidden: " + sessionEnded) })
 		}
 	}
 	s.mu.Unlock()
@@ -153,10 +182,15 @@ func (c closableWebsocket) Accept(w http.ResponseWriter, r *http.Request, o tran
 	return conn, err
 }
 
-// endWhenRevoked registers a connection authenticated with keyID with ss,
-// and returns its context: cancelled, after the connection was closed with
-// 4403 and the reason, when the key no longer authenticates.
-func endWhenRevoked(ctx context.Context, ss *sessions, keyID int64) context.Context {
+// endWhenRevoked registers a connection authenticated as p with ss, and
+// returns its context: cancelled, after the connection was closed with
+// 4403 and the reason, when p's key no longer authenticates (or p's
+// sign-in session ended).
+func endWhenRevoked(ctx context.Context, ss *sessions, p *auth.Principal) context.Context {
+	keyID, sessionID := p.KeyID, int64(0)
+	if p.Session != nil {
+		sessionID = p.Session.ID
+	}
 	slot, _ := ctx.Value(connSlotKey{}).(*connSlot)
 	if ss == nil || slot == nil {
 		return ctx
@@ -166,13 +200,18 @@ func endWhenRevoked(ctx context.Context, ss *sessions, keyID int64) context.Cont
 		slot.close(closeForbidden, reason)
 		cancel()
 	}
-	remove := ss.add(keyID, end)
+	remove := ss.add(keyID, sessionID, end)
 	context.AfterFunc(ctx, remove)
 	// Checked at once when an event may have revoked the key, rather
 	// than at the next round.
 	return auth.WithRecheck(ctx, func(ctx context.Context) bool {
 		revoked, err := ss.keys.RevokedKeys(ctx, []int64{keyID})
 		why, gone := revoked[keyID]
+		if err == nil && !gone && sessionID != 0 && ss.ended != nil {
+			var ended map[int64]bool
+			ended, err = ss.ended.Revoked(ctx, []int64{sessionID})
+			why, gone = sessionEnded, ended[sessionID]
+		}
 		if err != nil || !gone {
 			return true // on an error, the next round checks again
 		}

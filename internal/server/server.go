@@ -15,6 +15,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/identity/session"
 	"github.com/auditgraph/auditgraph/internal/log/auditlog"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
@@ -69,6 +70,11 @@ type Config struct {
 	// IngestWait is refused with 503. Zero means DefaultIngestMemory and 5s.
 	IngestMemory int64
 	IngestWait   time.Duration
+	// Sessions keeps the dashboard's sign-in sessions; nil makes one over
+	// Store and Identity with SessionIdleTimeout, SessionLifetime (zero:
+	// session's defaults) and Now.
+	Sessions                            *session.Service
+	SessionIdleTimeout, SessionLifetime time.Duration
 }
 
 // New returns the handler of every route.
@@ -84,30 +90,44 @@ func New(cfg Config) http.Handler {
 	}
 	authn := auth.New(cfg.Store, cfg.Log)
 	authn.OnFailure = cfg.Metrics.AuthFailure
+	if cfg.Sessions == nil {
+		cfg.Sessions = session.New(cfg.Store, cfg.Identity, session.Config{IdleTimeout: cfg.SessionIdleTimeout,
+			Lifetime: cfg.SessionLifetime, Now: cfg.Now, Log: cfg.Log})
+	}
+	authn.Sessions = cfg.Sessions
+	authn.SecureCookies = secureURL(cfg.PublicURL)
 	api := &rest{store: cfg.Store, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
 		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
 	}
-	// protect requires credentials and counts the request as activity.
-	protect := func(h http.Handler) http.Handler {
-		if cfg.Tracker == nil || cfg.Mode.MultiTenant() {
-			return authn.Require(h)
-		}
-		return authn.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cfg.Tracker.Seen(auth.FromContext(r.Context()).User.ID, cfg.Now())
-			h.ServeHTTP(w, r)
-		}))
-	}
-	// seen counts a WebSocket connection's user as active, as protect does.
+	// seen counts a user as active (self-managed and dedicated).
 	var seen func(userID int64)
 	if cfg.Tracker != nil && !cfg.Mode.MultiTenant() {
 		seen = func(userID int64) { cfg.Tracker.Seen(userID, cfg.Now()) }
 	}
+	// guard makes require (authn.Require or authn.RequireSession) count
+	// the request as activity.
+	guard := func(require func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			if seen == nil {
+				return require(h)
+			}
+			return require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen(auth.FromContext(r.Context()).User.ID)
+				h.ServeHTTP(w, r)
+			}))
+		}
+	}
+	// protect requires credentials (Basic or Bearer) and counts the request
+	// as activity; protectSession takes the dashboard's session cookie too
+	// (an Authorization header wins).
+	protect, protectSession := guard(authn.Require), guard(authn.RequireSession)
+	si := &signin{authn: authn, sessions: cfg.Sessions, mode: cfg.Mode, secure: authn.SecureCookies, log: cfg.Log, seen: seen}
 	conn := newConnect(cfg)
 	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: rules.New(cfg.Store), Stats: activity.NewStats(cfg.Store),
 		AuditLog: auditlog.NewReader(cfg.Store, cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return loaders.For(ctx, cfg.Store) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
-	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
+	gql := loaders.Middleware(cfg.Store, newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(cfg.Store, cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -121,10 +141,15 @@ func New(cfg Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("/graphql", websocketOr(gql, protect(gql)))
+	mux.Handle("/graphql", websocketOr(gql, protectSession(gql), publicOrigin(cfg.PublicURL)))
 	mux.Handle("POST /api/v1/audit_events", protect(http.HandlerFunc(api.ingest)))
-	mux.Handle("GET /admin/audit_logs", protect(http.HandlerFunc(api.auditLogs)))
-	mux.Handle("GET /admin/users.csv", protect(http.HandlerFunc(api.usersCSV)))
+	mux.Handle("GET /admin/audit_logs", protectSession(http.HandlerFunc(api.auditLogs)))
+	mux.Handle("GET /admin/users.csv", protectSession(http.HandlerFunc(api.usersCSV)))
+	// The dashboard's sign-in: POST signs in (the credentials are in the
+	// body), DELETE signs out (whatever the session's state).
+	mux.HandleFunc("POST /api/session", si.create)
+	mux.Handle("GET /api/session", protectSession(http.HandlerFunc(si.show)))
+	mux.HandleFunc("DELETE /api/session", si.end)
 	routeSlack(mux, conn, api, protect)
 	if !cfg.MetricsElsewhere {
 		// The figures add up every organization's traffic and events, so on
@@ -145,6 +170,13 @@ func New(cfg Config) http.Handler {
 		mux.Handle(route, dash)
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// A signed-in browser goes on to its dashboard.
+		if si.signedIn(w, r) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, si.home(), http.StatusFound)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		indexPage.Execute(w, struct{ Version, Mode string }{cfg.Version, string(cfg.Mode)})

@@ -21,6 +21,18 @@ type Principal struct {
 	KeyID int64
 	// IP is the client address, recorded as actor_ip on the events it causes.
 	IP string
+	// Session is the sign-in session whose cookie the request came with;
+	// nil for requests with an API key (Basic or Bearer). KeyID is then
+	// the key the session was opened with.
+	Session *Session
+}
+
+// Session is the sign-in session a principal came with.
+type Session struct {
+	ID int64
+	// ExpiresAt is when the session ends unless it is used before: the
+	// earlier of its idle deadline and its absolute end.
+	ExpiresAt time.Time
 }
 
 type ctxKey struct{}
@@ -45,6 +57,9 @@ var (
 	ErrBadCredentials = errors.New("invalid username or API key")
 	ErrMalformed      = errors.New("malformed Authorization header")
 	ErrDeactivated    = errors.New("user is deactivated")
+	// ErrSessionEnded refuses a session cookie that names no live session
+	// (signed out, expired, or ended by a deactivation or a deleted key).
+	ErrSessionEnded = errors.New("your session has ended: sign in again")
 )
 
 // Keys looks users up by key hash; *storage.Store implements it.
@@ -52,10 +67,23 @@ type Keys interface {
 	Authenticate(ctx context.Context, hash []byte) (storage.User, int64, error)
 }
 
+// Sessions looks sign-in sessions up by the token of their cookie;
+// internal/identity/session implements it. Lookup returns the principal, or
+// an error for which IsAuthError holds (ErrSessionEnded) when the token
+// names no live session, or another error when it could not tell.
+type Sessions interface {
+	Lookup(ctx context.Context, token, ip string) (*Principal, error)
+}
+
 // Authenticator checks the credentials of HTTP requests.
 type Authenticator struct {
 	keys Keys
-	log  *slog.Logger
+	// Sessions, when set, lets AuthenticateSession accept session cookies.
+	Sessions Sessions
+	// SecureCookies marks the cookies it sets (clearing an ended session's)
+	// Secure: the server is reached over https.
+	SecureCookies bool
+	log           *slog.Logger
 	// OnFailure, when set, is told of each refusal of credentials: its
 	// reason (one of metrics' Auth reasons) and whether it was answered 429.
 	OnFailure func(reason string, throttled bool)
@@ -106,6 +134,21 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 	default:
 		return nil, refuse(ErrMalformed, metrics.AuthMalformed, "")
 	}
+	return a.credentials(ctx, username, key, ip)
+}
+
+// SignIn checks a username and an API key typed into the sign-in page, as
+// Basic credentials are checked; the username is required.
+func (a *Authenticator) SignIn(ctx context.Context, username, key, ip string) (*Principal, error) {
+	if username == "" {
+		return nil, refuse(ErrBadCredentials, metrics.AuthMalformed, "")
+	}
+	return a.credentials(ctx, username, key, ip)
+}
+
+// credentials returns the principal of key, which must be username's when
+// username is not empty.
+func (a *Authenticator) credentials(ctx context.Context, username, key, ip string) (*Principal, error) {
 	if key == "" {
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
@@ -127,12 +170,52 @@ func (a *Authenticator) AuthenticateHeader(ctx context.Context, h, ip string) (*
 	return &Principal{User: u, KeyID: keyID, IP: ip}, nil
 }
 
+// CookieName is the sign-in session's cookie.
+const CookieName = "auditgraph_session"
+
+// AuthenticateSession is Authenticate for the routes a browser's session
+// cookie is good for: the Authorization header when there is one (it wins),
+// else the session named by the request's CookieName cookie.
+func (a *Authenticator) AuthenticateSession(r *http.Request) (*Principal, error) {
+	if r.Header.Get("Authorization") != "" || a.Sessions == nil {
+		return a.Authenticate(r)
+	}
+	c, err := r.Cookie(CookieName)
+	if err != nil || c.Value == "" {
+		return nil, ErrNoCredentials
+	}
+	return a.SessionToken(r.Context(), c.Value, ClientIP(r))
+}
+
+// SessionToken returns the principal of the session whose cookie holds
+// token (from a WebSocket upgrade request, for instance).
+func (a *Authenticator) SessionToken(ctx context.Context, token, ip string) (*Principal, error) {
+	if a.Sessions == nil {
+		return nil, ErrNoCredentials
+	}
+	p, err := a.Sessions.Lookup(ctx, token, ip)
+	if errors.Is(err, ErrSessionEnded) {
+		return nil, refuse(err, metrics.AuthSession, "")
+	}
+	return p, err
+}
+
 // Require wraps next so that it only runs for authenticated requests, with
 // the principal in the request context. Others get 401 with a challenge, or
 // 429 when their address failed too often (see Failed).
 func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return a.require(a.Authenticate, next)
+}
+
+// RequireSession is Require for the routes that take a session cookie
+// too (AuthenticateSession).
+func (a *Authenticator) RequireSession(next http.Handler) http.Handler {
+	return a.require(a.AuthenticateSession, next)
+}
+
+func (a *Authenticator) require(authenticate func(*http.Request) (*Principal, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := a.Authenticate(r)
+		p, err := authenticate(r)
 		if err != nil {
 			if !IsAuthError(err) {
 				a.log.ErrorContext(r.Context(), "authentication failed", "err", err)
@@ -143,7 +226,13 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 				WriteThrottled(w, wait)
 				return
 			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+			if errors.Is(err, ErrSessionEnded) {
+				// The browser forgets the cookie, so it is refused once.
+				ClearCookie(w, a.SecureCookies)
+			}
+			if Challenge(r) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+			}
 			WriteError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
@@ -155,7 +244,21 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 // saying that they could not be checked.
 func IsAuthError(err error) bool {
 	return errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrBadCredentials) ||
-		errors.Is(err, ErrMalformed) || errors.Is(err, ErrDeactivated)
+		errors.Is(err, ErrMalformed) || errors.Is(err, ErrDeactivated) || errors.Is(err, ErrSessionEnded)
+}
+
+// Challenge reports whether a 401 to r should carry the Basic challenge
+// (WWW-Authenticate). It does, except to a browser's script (fetch, an
+// XMLHttpRequest: Sec-Fetch-Mode other than navigate) and to a request that
+// came with a session cookie: the browser would answer the challenge with
+// its own password prompt over the dashboard, which sends the user to its
+// sign-in page instead.
+func Challenge(r *http.Request) bool {
+	if _, err := r.Cookie(CookieName); err == nil && r.Header.Get("Authorization") == "" {
+		return false
+	}
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	return mode == "" || mode == "navigate"
 }
 
 // WriteError answers with the JSON error body every auditgraph API uses.

@@ -13,9 +13,10 @@ const (
 	AuthUnknownKey  = "unknown_key"    // no such API key (or an empty one)
 	AuthWrongUser   = "wrong_username" // a key presented under another user's name
 	AuthDeactivated = "deactivated"    // the key of a deactivated user
+	AuthSession     = "session"        // a session cookie naming no live session
 )
 
-var authReasons = []string{AuthMissing, AuthMalformed, AuthUnknownKey, AuthWrongUser, AuthDeactivated}
+var authReasons = []string{AuthMissing, AuthMalformed, AuthUnknownKey, AuthWrongUser, AuthDeactivated, AuthSession}
 
 // authMetrics counts refused credentials and the answers slowed down for them.
 type authMetrics struct {

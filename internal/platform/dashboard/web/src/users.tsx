@@ -85,6 +85,7 @@ interface Sort {
 
 /** Where the shown page is: the cursor it was asked from, and its offset. */
 interface Page {
+  key: string;
   after?: string;
   before?: string;
   offset: number;
@@ -107,7 +108,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   const [role, setRole] = useState('');
   const [team, setTeam] = useState('');
   const [sort, setSort] = useState<Sort>({ field: 'NAME', direction: 'ASC' });
-  const [page, setPage] = useState<Page>({ offset: 0 });
+  const [pageState, setPageState] = useState<Page>({ key: '', offset: 0 });
   const [data, setData] = useState<UsersData['organization'] | undefined>(undefined);
   const [rows, setRows] = useState<Member[]>([]);
   const [loading, setLoading] = useState(true);
@@ -118,8 +119,11 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
 
   const filtered = !!(q || status || role || team);
 
-  // Back to the first page whenever what is listed changes.
-  useEffect(() => setPage({ offset: 0 }), [q, status, role, team, sort.field, sort.direction]);
+  // The page shown belongs to one listing (search, filters, order): when
+  // that changes, the list starts again from its first page.
+  const listed = JSON.stringify([q, status, role, team, sort.field, sort.direction]);
+  const page: Page = pageState.key === listed ? pageState : { key: listed, offset: 0 };
+  const setPage = (p: Omit<Page, 'key'>) => setPageState({ ...p, key: listed });
 
   useEffect(() => {
     const n = ++seq.current;
@@ -158,7 +162,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         reportError('users', err, org);
       },
     );
-  }, [org, q, status, role, team, sort.field, sort.direction, page, reload]);
+  }, [org, listed, page.after, page.before, page.offset, reload]);
 
   useEffect(() => {
     let stop = false;
@@ -208,11 +212,9 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   return (
     <div id="panel-users" class="panel" {...panelProps} aria-busy={loading ? 'true' : 'false'}>
       <div class="toolbar">
-        {props.tabbed ? (
-          <h2 class="visually-hidden">Users</h2>
-        ) : (
-          <h2 id="users-heading">Users</h2>
-        )}
+        <h2 id="users-heading">
+          Users {data && <span class="count muted">{total}</span>}
+        </h2>
         <div class="toolbar-actions">
           {admin && (
             <button id="invite-user" type="button" class="primary" onClick={() => setInvite(true)}>
@@ -364,7 +366,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
           Previous
         </button>
         <span id="page-status" aria-live="polite">
-          {data ? `${first}–${last} of ${total}` : ''}
+          {data ? (rows.length ? `${first}–${last} of ${total}` : `0 of ${total}`) : ''}
         </span>
         <button
           id="page-next"
@@ -426,9 +428,9 @@ function Row(props: {
 
   return (
     <tr data-username={m.username} aria-busy={busy ? 'true' : undefined}>
-      <td class="name">{m.name || <span class="muted">{m.username}</span>}</td>
-      <td class="username">{m.username}</td>
-      <td>
+      <td class="name" data-label="Name">{m.name || <span class="muted">{m.username}</span>}</td>
+      <td class="username" data-label="Username">{m.username}</td>
+      <td data-label="Role">
         {admin ? (
           <Choice
             class="role-select"
@@ -442,7 +444,7 @@ function Row(props: {
           words(m.role)
         )}
       </td>
-      <td>
+      <td data-label="Models seat">
         {admin ? (
           <Choice
             class="seat-select"
@@ -456,7 +458,7 @@ function Row(props: {
           words(m.modelsSeat)
         )}
       </td>
-      <td>
+      <td data-label="Weave access">
         {admin ? (
           <Choice
             class="weave-select"
@@ -470,9 +472,9 @@ function Row(props: {
           words(m.weaveAccess)
         )}
       </td>
-      <td class="email">{m.email ?? <span class="muted">—</span>}</td>
-      <td class="teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
-      <td class="last-active" tabIndex={0} {...tip.triggerProps}>
+      <td class="email" data-label="Email">{m.email ?? <span class="muted">—</span>}</td>
+      <td class="teams" data-label="Teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
+      <td class="last-active" data-label="Last Active" tabIndex={0} {...tip.triggerProps}>
         <span class={'status status-' + m.status.toLowerCase()}>{m.lastActiveDisplay}</span>
         {tip.shown && (
           <div role="tooltip" id={tip.id} class="tooltip">
