@@ -258,6 +258,9 @@ func TestServeFirstStartThenRestart(t *testing.T) {
 		t.Fatalf("first start stderr = %q, want the generated admin key announced once", out)
 	}
 	key := m[1]
+	if want := "Open the dashboard: " + srv.base + "/signin (username admin, this key)"; !strings.Contains(out, want) {
+		t.Errorf("first start stderr = %q, want %q", out, want)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "level=") && strings.Contains(line, key) {
 			t.Errorf("log line %q contains the admin key", line)

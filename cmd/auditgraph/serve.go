@@ -329,9 +329,10 @@ func metricsJob(reg *metrics.Metrics, mln net.Listener, log *slog.Logger) job {
 // keeps the stream parseable.
 func printAdminKey(w io.Writer, logFormat, username, key, publicURL string) {
 	graphqlURL := strings.TrimSuffix(publicURL, "/") + "/graphql"
+	signinURL := strings.TrimSuffix(publicURL, "/") + "/signin"
 	if logFormat == "json" {
 		try := fmt.Sprintf(`curl -u %s:%s -H 'Content-Type: application/json' -d '{"query":"{ viewer { username } }"}' %s`, username, key, graphqlURL)
-		slog.New(jsonHandler(w, slog.LevelInfo)).Info(adminKeyMessage, "username", username, "api_key", key, "try", try)
+		slog.New(jsonHandler(w, slog.LevelInfo)).Info(adminKeyMessage, "username", username, "api_key", key, "try", try, "dashboard", signinURL)
 		return
 	}
 	fmt.Fprintf(w, `
@@ -343,7 +344,9 @@ func printAdminKey(w io.Writer, logFormat, username, key, publicURL string) {
       curl -u %s:%s -H 'Content-Type: application/json' \
         -d '{"query":"{ viewer { username } }"}' %s
 
-`, username, key, username, key, graphqlURL)
+  Open the dashboard: %s (username %s, this key)
+
+`, username, key, username, key, graphqlURL, signinURL, username)
 }
 
 // adminKeyMessage is the msg of the JSON record that carries the key.

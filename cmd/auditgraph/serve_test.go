@@ -108,6 +108,9 @@ func TestServeJSONLogs(t *testing.T) {
 		if rec["username"] != "admin" || len(key) != 40 || !strings.HasPrefix(try, "curl -u admin:"+key+" ") || !strings.HasSuffix(try, " http://"+addr+"/graphql") {
 			t.Errorf("admin key record = %v, want username admin, a 40-character api_key and a curl command for http://%s/graphql", rec, addr)
 		}
+		if rec["dashboard"] != "http://"+addr+"/signin" {
+			t.Errorf("admin key record's dashboard = %v, want http://%s/signin", rec["dashboard"], addr)
+		}
 	}
 	if key == "" {
 		t.Fatalf("no %q record in stderr:\n%s", adminKeyMessage, srv.stderr)

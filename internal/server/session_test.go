@@ -49,7 +49,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // bob and gone (deactivated), an injected clock and a log that keeps
 // everything (debug level), for the sign-in tests.
 type sessionEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	url   string
 	store *storage.Store
@@ -84,7 +84,7 @@ type sessionOptions struct {
 	lifetime  time.Duration
 }
 
-func newSessionEnv(t *testing.T, o sessionOptions) *sessionEnv {
+func newSessionEnv(t testing.TB, o sessionOptions) *sessionEnv {
 	t.Helper()
 	if o.mode == "" {
 		o.mode = deployment.SelfManaged
@@ -468,7 +468,7 @@ func TestSessionWebSocket(t *testing.T) {
 	if err := c.init(nil); err != nil {
 		t.Fatalf("connection_init with the session cookie: %v", err)
 	}
-	c.subscribe("1", `subscription { auditEvents(organization: "acme") { sequence } }`, nil).listen()
+	c.subscribe("1", `subscription { auditEvents(organization: "acme") { action } }`, nil).listen()
 	// Another connection with a made-up cookie is refused.
 	bad := must(dialWS(t, e.url, dialOptions{header: http.Header{"Cookie": {auth.CookieName + "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}}))
 	if err := bad.init(nil); websocket.CloseStatus(err) != 4403 {
@@ -675,6 +675,30 @@ func TestSessionCrossSite(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM teams WHERE name = 'evil'`); n != 1 {
 		t.Errorf("%d teams made, want 1 (the same-origin request only)", n)
 	}
+	crossSite := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+	t.Run("DELETE /api/session cross-site", func(t *testing.T) {
+		e := *e
+		e.t = t
+		if resp, b := e.request(http.MethodDelete, "/api/session", alice, crossSite, ""); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site sign-out: %d %s, want 403", resp.StatusCode, b)
+		}
+		if _, who := e.viewer(alice, ""); who != "alice" {
+			t.Errorf("a cross-site sign-out ended the session")
+		}
+	})
+	t.Run("POST /api/session cross-site", func(t *testing.T) {
+		e := *e
+		e.t = t
+		h := http.Header{"Content-Type": {"application/json"}}
+		for k, v := range crossSite {
+			h[k] = v
+		}
+		b, _ := json.Marshal(map[string]string{"username": "bob", "apiKey": e.keys["bob"]})
+		resp, body := e.request(http.MethodPost, "/api/session", "", h, string(b))
+		if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
+			t.Errorf("cross-site sign-in: %d %s, want 403 and no cookie", resp.StatusCode, body)
+		}
+	})
 	cookie := auth.CookieName + "=" + alice
 	for _, tc := range []struct {
 		name   string
@@ -783,5 +807,74 @@ func TestSessionTokenNeverLogged(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s shows in the log:\n%s", name, logs)
 		}
+	}
+}
+
+// BenchmarkSessionRequest measures an authenticated GraphQL request with
+// the session cookie beside the same request with Basic credentials.
+func BenchmarkSessionRequest(b *testing.B) {
+	e := newSessionEnv(b, sessionOptions{})
+	tok := e.mustSignIn("alice")
+	basic := basicAuth("alice", e.keys["alice"])
+	for _, bc := range []struct{ name, token, authz string }{{"cookie", tok, ""}, {"basic", "", basic}} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := *e
+			e.t = b
+			for b.Loop() {
+				if _, who := e.viewer(bc.token, bc.authz); who != "alice" {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
+
+// TestSessionSubscriptionEndsOnSignOut checks that a live subscription
+// opened with the session cookie ends as soon as its feed brings the
+// user:logout that ended its session, without delivering it.
+func TestSessionSubscriptionEndsOnSignOut(t *testing.T) {
+	e := newLiveEnv(t, 0)
+	signIn := func() string {
+		b, _ := json.Marshal(map[string]string{"username": "alice", "apiKey": e.keys["alice"]})
+		resp, err := http.Post(e.a+"/api/session", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c := sessionCookie(resp)
+		if resp.StatusCode != http.StatusOK || c == nil {
+			t.Fatalf("sign-in: %d", resp.StatusCode)
+		}
+		return c.Value
+	}
+	tok := signIn()
+	c := must(dialWS(t, e.a, dialOptions{header: http.Header{"Cookie": {auth.CookieName + "=" + tok}}}))
+	if err := c.init(nil); err != nil {
+		t.Fatalf("connection_init with the cookie: %v", err)
+	}
+	c.subscribe("1", `subscription { auditEvents(organization: "acme") { action } }`, nil).listen()
+	e.waitSubscribed(1)
+	signIn() // another browser's sign-in: delivered, the subscription goes on
+	if m := c.next(); m.Type != "next" || !strings.Contains(string(m.Payload), "user:login") {
+		t.Fatalf("got %s %s, want the other sign-in's user:login", m.Type, m.Payload)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, e.a+"/api/session", nil)
+	req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: tok})
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for m := range c.msgs {
+		if strings.Contains(string(m.Payload), "user:logout") {
+			t.Errorf("the subscription delivered the sign-out that ended its session: %s", m.Payload)
+		}
+	}
+	if got := websocket.CloseStatus(c.err); got != 4403 || !strings.Contains(c.err.Error(), "session ended") {
+		t.Errorf("after sign-out the connection ended with %v, want 4403 session ended", c.err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the connection closed %v after the sign-out, want at once (the feed brought it)", d)
 	}
 }

@@ -197,6 +197,12 @@ function NoOrg() {
 /** Self-managed and dedicated: /org/dashboard with the Users and Activity tabs. */
 function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: string | null }) {
   const tab = url.searchParams.get('tab') === 'activity' ? 'activity' : 'users';
+  // The Users panel stays mounted (hidden) once seen, so that coming back
+  // from Activity keeps its search, filters, order and page.
+  const [usersOrg, setUsersOrg] = useState<string | null>(null);
+  useEffect(() => {
+    if (tab === 'users' && org) setUsersOrg(org);
+  }, [tab, org]);
   useEffect(() => {
     document.title = org ? `${org} · Organization dashboard · auditgraph` : 'Organization dashboard · auditgraph';
   }, [org]);
@@ -251,8 +257,8 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: str
           Activity
         </button>
       </div>
-      {tab === 'users' ? (
-        <UsersPanel key={org} org={org} tabbed admin={isAdmin(viewer, org)} />
+      {tab === 'users' || usersOrg === org ? (
+        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} admin={isAdmin(viewer, org)} />
       ) : (
         <div id="panel-users" role="tabpanel" aria-labelledby="tab-users" hidden />
       )}

@@ -100,7 +100,7 @@ function statuses(): string[] {
     : ['INVITE_PENDING', 'ACTIVE', 'INACTIVE', 'DEACTIVATED'];
 }
 
-export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean }) {
+export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; hidden?: boolean }) {
   const { org } = props;
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), 250);
@@ -210,7 +210,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     : { role: 'region' as const, 'aria-labelledby': 'users-heading' };
 
   return (
-    <div id="panel-users" class="panel" {...panelProps} aria-busy={loading ? 'true' : 'false'}>
+    <div id="panel-users" class="panel" {...panelProps} hidden={props.hidden} aria-busy={loading ? 'true' : 'false'}>
       <div class="toolbar">
         <h2 id="users-heading">
           Users {data && <span class="count muted">{total}</span>}
