@@ -185,6 +185,16 @@ function isAdmin(viewer: Viewer, org: string): boolean {
   return viewer.instanceAdmin || viewer.orgs.find((o) => o.name === org)?.viewerRole === 'ADMIN';
 }
 
+/** What a member who is not an admin sees instead of the activity views,
+ * which the API answers for admins only (no request that can only fail). */
+function AdminsOnly({ org }: { org: string }) {
+  return (
+    <p class="card admins-only">
+      Activity of {org} is shown to its admins. Ask an admin of {org} if you need these figures.
+    </p>
+  );
+}
+
 function NoOrg() {
   return (
     <div class="card state-empty">
@@ -263,7 +273,8 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: str
         <div id="panel-users" role="tabpanel" aria-labelledby="tab-users" hidden />
       )}
       <div id="panel-activity" role="tabpanel" aria-labelledby="tab-activity" hidden={tab !== 'activity'} class="panel">
-        {tab === 'activity' && <ActivityTab key={org} org={org} />}
+        {tab === 'activity' &&
+          (isAdmin(viewer, org) ? <ActivityTab key={org} org={org} /> : <AdminsOnly org={org} />)}
       </div>
     </div>
   );
@@ -307,7 +318,7 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer; org: stri
           Members <span class="org-name">{org}</span>
         </h1>
       </div>
-      <ActivityPanel key={'a-' + org} org={org} />
+      {isAdmin(viewer, org) ? <ActivityPanel key={'a-' + org} org={org} /> : <AdminsOnly org={org} />}
       <UsersPanel key={org} org={org} tabbed={false} admin={isAdmin(viewer, org)} />
     </div>
   );

@@ -1,5 +1,5 @@
 // The sign-in page: username and API key in, session cookie out.
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { isLocalPath, signIn } from './api';
 
 export function SignIn() {
@@ -8,6 +8,10 @@ export function SignIn() {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const keyRef = useRef<HTMLInputElement>(null);
+  const returning = isLocalPath(new URLSearchParams(location.search).get('return_to'));
+  useEffect(() => {
+    document.title = 'Sign in · auditgraph';
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -32,12 +36,15 @@ export function SignIn() {
         <h1>
           <span class="brand">auditgraph</span> Sign in
         </h1>
-        <p class="hint">Use your username and one of your API keys.</p>
+        <p class="hint">
+          {returning ? 'Sign in to continue. ' : ''}Use your username and one of your API keys.
+        </p>
         <label for="signin-username">Username</label>
         <input
           id="signin-username"
           name="username"
           autocomplete="username"
+          autofocus
           autocapitalize="none"
           spellcheck={false}
           required

@@ -196,8 +196,23 @@ export function MenuButton(props: {
     setOpen(false);
     if (refocus) btn.current?.focus();
   };
+  const [up, setUp] = useState(false);
   useLayoutEffect(() => {
-    if (open) menuItems(menu)[0]?.focus();
+    if (!open) {
+      setUp(false);
+      return;
+    }
+    // Open upwards when the menu would run out of its scrolling box (the
+    // table's last rows) or off the bottom of the window.
+    const m = menu.current;
+    if (m) {
+      const box = m.closest('.table-scroll')?.getBoundingClientRect();
+      const bottom = Math.min(box ? box.bottom : Infinity, window.innerHeight);
+      const r = m.getBoundingClientRect();
+      const b = btn.current?.getBoundingClientRect();
+      if (r.bottom > bottom && b && b.top - r.height - 4 >= (box ? box.top : 0)) setUp(true);
+    }
+    menuItems(menu)[0]?.focus();
   }, [open]);
   useEffect(() => {
     if (!open) return;
@@ -255,7 +270,13 @@ export function MenuButton(props: {
         {props.text}
       </button>
       {open && (
-        <div ref={menu} id={menuId} role="menu" class={'menu ' + (props.align ?? 'right')} onKeyDown={onMenuKey}>
+        <div
+          ref={menu}
+          id={menuId}
+          role="menu"
+          class={'menu ' + (props.align ?? 'right') + (up ? ' up' : '')}
+          onKeyDown={onMenuKey}
+        >
           {props.items.map((it) => (
             <div key={it.key} role="none">
               {it.render(() => close())}

@@ -31,7 +31,7 @@ export function ActivityPanel({ org }: { org: string }) {
         <PeriodSelect id="activity-range" label="Date range" options={panelRanges} value={period} onChange={setPeriod} />
       </div>
       {q.failed ? (
-        <Failed message={q.failed} retry={q.retry} />
+        <Failed message={q.failed} retry={q.retryable ? q.retry : null} />
       ) : (
         <div class="activity-grid">
           <section class="activity-section" aria-labelledby="active-user-count-title" aria-busy={busy}>

@@ -38,7 +38,7 @@ function TotalActiveUsers({ org }: { org: string }) {
         <PeriodSelect id="total-active-period" label="Period" options={tabPeriods} value={period} onChange={setPeriod} />
       </div>
       {q.failed ? (
-        <Failed message={q.failed} retry={q.retry} />
+        <Failed message={q.failed} retry={q.retryable ? q.retry : null} />
       ) : total === null ? (
         <p class="state-loading">Loading…</p>
       ) : (
@@ -78,7 +78,7 @@ function UsersOverTime({ org }: { org: string }) {
         <PeriodSelect id="over-time-period" label="Period" options={tabPeriods} value={period} onChange={setPeriod} />
       </div>
       {q.failed ? (
-        <Failed message={q.failed} retry={q.retry} />
+        <Failed message={q.failed} retry={q.retryable ? q.retry : null} />
       ) : points === null ? (
         <p class="state-loading">Loading…</p>
       ) : points.length === 0 ? (

@@ -24,11 +24,10 @@ export function PeriodSelect(props: {
   );
 }
 
-/** A panel's number: digits only, focusable once known, with a tooltip
- * (hover or focus; Escape hides it) saying what was counted over which days. */
-export function Count(props: { id: string; value: number | null; tip: string }) {
+/** A panel's number: digits only, focusable, with a tooltip (hover or
+ * focus; Escape hides it) saying what was counted over which days. */
+export function Count(props: { id: string; value: number; tip: string }) {
   const tip = useTooltip();
-  if (props.value === null) return <p class="activity-count" />;
   return (
     <p class="activity-count">
       <span id={props.id} class="activity-count-value" tabIndex={0} {...tip.triggerProps}>
@@ -44,13 +43,15 @@ export function Count(props: { id: string; value: number | null; tip: string }) 
 }
 
 /** What a panel shows when its request failed; #error has the same words. */
-export function Failed(props: { message: string; retry: () => void }) {
+export function Failed(props: { message: string; retry: (() => void) | null }) {
   return (
     <div class="state-error">
       <p>{props.message}</p>
-      <button type="button" onClick={props.retry}>
-        Try again
-      </button>
+      {props.retry && (
+        <button type="button" onClick={props.retry}>
+          Try again
+        </button>
+      )}
     </div>
   );
 }

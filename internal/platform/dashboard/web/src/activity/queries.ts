@@ -1,7 +1,7 @@
 // The activity queries and their typed results. Times are RFC 3339 in UTC;
 // days and weeks are UTC midnights, so a date is a time's first 10 characters.
 import { useEffect, useState } from 'preact/hooks';
-import { gql } from '../api';
+import { ApiError, gql } from '../api';
 import { clearError, day, errorText, reportError } from '../ui';
 import type { ActivityPeriod } from './periods';
 import type { ChartPoint } from './TimeChart';
@@ -63,6 +63,8 @@ export interface Fetched<A> {
   activity: A | null;
   /** Why the latest request failed (also shown in #error). */
   failed: string | null;
+  /** Whether asking again may help (not for FORBIDDEN). */
+  retryable: boolean;
   loading: boolean;
   retry: () => void;
 }
@@ -71,7 +73,12 @@ export interface Fetched<A> {
  * either (no cache of other periods); only the latest answer is kept. Errors
  * go to #error under source, and leave it when a later request succeeds. */
 export function useActivity<A>(source: string, query: string, org: string, period: ActivityPeriod): Fetched<A> {
-  const [state, setState] = useState<Omit<Fetched<A>, 'retry'>>({ activity: null, failed: null, loading: true });
+  const [state, setState] = useState<Omit<Fetched<A>, 'retry'>>({
+    activity: null,
+    failed: null,
+    retryable: true,
+    loading: true,
+  });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     let current = true;
@@ -82,16 +89,17 @@ export function useActivity<A>(source: string, query: string, org: string, perio
         if (!data.organization) {
           const msg = `There is no organization ${org}, or you cannot see it.`;
           reportError(source, new Error(msg));
-          setState({ activity: null, failed: msg, loading: false });
+          setState({ activity: null, failed: msg, retryable: false, loading: false });
           return;
         }
         clearError(source);
-        setState({ activity: data.organization.activity, failed: null, loading: false });
+        setState({ activity: data.organization.activity, failed: null, retryable: true, loading: false });
       },
       (err: unknown) => {
         if (!current) return;
         reportError(source, err, org);
-        setState({ activity: null, failed: errorText(err, org), loading: false });
+        const retryable = !(err instanceof ApiError && err.code === 'FORBIDDEN');
+        setState({ activity: null, failed: errorText(err, org), retryable, loading: false });
       },
     );
     return () => {
