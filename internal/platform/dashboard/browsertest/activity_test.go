@@ -246,6 +246,13 @@ func TestActivityPlots(t *testing.T) {
 		t.Errorf("#total-active-count = %q, want digits only", got)
 	}
 
+	p.colorScheme("dark")
+	p.open("/org/dashboard?org=acme&tab=activity")
+	p.waitPoints("#users-over-time", len(six))
+	p.axe("the Activity tab, dark")
+	p.screenshot("activity-dark")
+	p.colorScheme("light")
+
 	p.viewport(phoneW, phoneH, true)
 	p.open("/org/dashboard?org=acme&tab=activity")
 	p.waitPoints("#users-over-time", len(six))
