@@ -21,7 +21,9 @@ export function SignIn() {
     try {
       await signIn(username.trim(), key);
       const target = new URLSearchParams(location.search).get('return_to');
-      location.assign(isLocalPath(target) ? target : '/');
+      // Back to the page that sent here; never to another site, nor to the
+      // sign-in page again.
+      location.assign(isLocalPath(target) && !/^\/signin(?:[/?#]|$)/.test(target) ? target : '/');
     } catch (err) {
       setBusy(false);
       setError(err instanceof Error ? err.message : String(err));
