@@ -371,6 +371,10 @@ func (p *page) record(ev any) {
 		if i, ok := p.byID[ev.RequestID]; ok {
 			p.requests[i].status = ev.Response.Status
 		}
+	case *network.EventWebSocketHandshakeResponseReceived:
+		if i, ok := p.byID[ev.RequestID]; ok {
+			p.requests[i].status = ev.Response.Status
+		}
 	case *network.EventLoadingFinished:
 		if i, ok := p.byID[ev.RequestID]; ok {
 			p.requests[i].bytes, p.requests[i].done = ev.EncodedDataLength, true
