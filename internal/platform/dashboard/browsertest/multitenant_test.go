@@ -6,32 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 )
-
-// newTenant returns a multi-tenant server with the organization "acme":
-// its admin alice and members with activity that ranks differently over 7,
-// 30 and 90 days; and "beta", where dave is a member too.
-func newTenant(t *testing.T) *env {
-	t.Helper()
-	e := newEnv(t, deployment.MultiTenant)
-	e.org("acme",
-		person{username: "alice", name: "Alice Admin", role: "admin",
-			active: []time.Time{e.day(1, 10), e.day(2, 10), e.day(3, 10), e.day(10, 10)}},
-		person{username: "bob", name: "Bob Builder",
-			active: []time.Time{e.day(1, 9), e.day(5, 9), e.day(20, 9), e.day(60, 9)}},
-		person{username: "carol", name: "Carol Chen",
-			active: []time.Time{e.day(40, 8), e.day(50, 8), e.day(70, 8), e.day(80, 8), e.day(85, 8)}},
-		person{username: "dave", name: "Dave Doe",
-			active: []time.Time{e.day(0), e.day(6, 12)}},
-		person{username: "erin", name: "Erin Ek"},
-	)
-	e.org("beta")
-	e.join("beta", "dave", "member")
-	return e
-}
 
 // ranked returns the usernames of acme's mostActiveUsers for period.
 func ranked(e *env, period string) []string {
