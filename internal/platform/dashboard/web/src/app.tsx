@@ -287,7 +287,7 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
         </button>
       </div>
       {tab === 'users' || usersOrg === org ? (
-        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} admin={!!isAdmin(viewer, org)} />
+        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
       ) : (
         <div id="panel-users" role="tabpanel" aria-labelledby="tab-users" hidden />
       )}
@@ -350,7 +350,7 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; or
       <AdminActivity viewer={viewer} org={org}>
         <ActivityPanel key={'a-' + org} org={org} />
       </AdminActivity>
-      <UsersPanel key={org} org={org} tabbed={false} admin={!!isAdmin(viewer, org)} />
+      <UsersPanel key={org} org={org} tabbed={false} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
     </div>
   );
 }

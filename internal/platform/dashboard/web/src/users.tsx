@@ -100,7 +100,11 @@ function statuses(): string[] {
     : ['INVITE_PENDING', 'ACTIVE', 'INACTIVE', 'DEACTIVATED'];
 }
 
-export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; hidden?: boolean }) {
+/** The users of org. admin shows the admins' controls; ready is false while
+ * the page still loads the viewer: the first rows wait for it, so that the
+ * page draws once, with or without the admin controls (the query itself
+ * starts at once). */
+export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; ready: boolean; hidden?: boolean }) {
   const { org } = props;
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), 250);
@@ -210,7 +214,13 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     : { role: 'region' as const, 'aria-labelledby': 'users-heading' };
 
   return (
-    <div id="panel-users" class="panel" {...panelProps} hidden={props.hidden} aria-busy={loading ? 'true' : 'false'}>
+    <div
+      id="panel-users"
+      class="panel"
+      {...panelProps}
+      hidden={props.hidden}
+      aria-busy={loading || !props.ready ? 'true' : 'false'}
+    >
       <div class="toolbar">
         <h2 id="users-heading">
           Users {data && <span class="count muted">{total}</span>}
@@ -293,7 +303,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </div>
       </div>
 
-      {data === undefined && loading ? (
+      {(data === undefined && loading) || (!props.ready && !failed) ? (
         <div class="state-loading">Loading users…</div>
       ) : data === undefined && failed ? (
         <div class="state-error">
@@ -360,8 +370,11 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         <button
           id="page-prev"
           type="button"
-          disabled={!info?.hasPreviousPage || page.offset === 0 || loading}
-          onClick={() => info?.startCursor && setPage({ before: info.startCursor, offset: Math.max(0, page.offset - PAGE) })}
+          disabled={page.offset === 0 || !info?.startCursor}
+          onClick={() =>
+            // Ignored while a page loads; never disabled then, so it keeps focus.
+            !loading && info?.startCursor && setPage({ before: info.startCursor, offset: Math.max(0, page.offset - PAGE) })
+          }
         >
           Previous
         </button>
@@ -371,8 +384,8 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         <button
           id="page-next"
           type="button"
-          disabled={!info?.hasNextPage || loading}
-          onClick={() => info?.endCursor && setPage({ after: info.endCursor, offset: page.offset + rows.length })}
+          disabled={!(info?.hasNextPage || (rows.length > 0 && last < total)) || !info?.endCursor}
+          onClick={() => !loading && info?.endCursor && setPage({ after: info.endCursor, offset: page.offset + rows.length })}
         >
           Next
         </button>
