@@ -205,6 +205,20 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
 
   const replaceRow = (m: Member) => setRows((rs) => rs.map((r) => (r.username === m.username ? m : r)));
   const refresh = () => setReload((n) => n + 1);
+  // After a row action the row may be gone (removed, or filtered out): focus
+  // then goes to the table rather than being lost to the page.
+  const refocus = useRef(false);
+  const afterAction = () => {
+    refocus.current = true;
+    refresh();
+  };
+  const scroller = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!refocus.current || loading) return;
+    refocus.current = false;
+    const a = document.activeElement;
+    if (!a || a === document.body || !a.isConnected) scroller.current?.focus();
+  }, [rows, loading]);
 
   const [invite, setInvite] = useState(false);
   const [confirm, setConfirm] = useState<Confirm | null>(null);
@@ -320,7 +334,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </div>
       ) : (
         <>
-          <div class="table-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
+          <div ref={scroller} class="table-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
             <table id="members-table" class={loading ? 'stale' : ''}>
               <thead>
                 <tr>
@@ -356,7 +370,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
                     admin={admin}
                     onChanged={replaceRow}
                     onConfirm={setConfirm}
-                    onGone={refresh}
+                    onGone={afterAction}
                   />
                 ))}
               </tbody>
