@@ -1,5 +1,6 @@
 // The signed-in pages: the header (who, sign out, organization picker) and
 // the dashboard of the server's deployment family.
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { deployment, gql, signOut } from './api';
 import { ActivityPanel, ActivityTab } from './activity';
@@ -70,6 +71,9 @@ export function App() {
   useEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
 
   const org = currentOrg(url, mode === 'multi-tenant', viewer);
+  // A page whose address names its organization starts its own queries at
+  // once, beside the viewer's; the rest waits for the viewer.
+  const named = mode === 'multi-tenant' ? !!org : !!url.searchParams.get('org');
 
   return (
     <div class="layout">
@@ -83,7 +87,7 @@ export function App() {
               Try again
             </button>
           </div>
-        ) : !viewer ? (
+        ) : !viewer && !named ? (
           <div class="card state-loading" aria-busy="true">
             Loading…
           </div>
@@ -181,8 +185,23 @@ function Header({ viewer, org }: { viewer: Viewer | null; org: string | null }) 
   );
 }
 
-function isAdmin(viewer: Viewer, org: string): boolean {
+/** Whether the viewer administers org; null while the viewer is loading. */
+function isAdmin(viewer: Viewer | null, org: string): boolean | null {
+  if (!viewer) return null;
   return viewer.instanceAdmin || viewer.orgs.find((o) => o.name === org)?.viewerRole === 'ADMIN';
+}
+
+/** The activity views for admins, a note for other members. */
+function AdminActivity({ viewer, org, children }: { viewer: Viewer | null; org: string; children: ComponentChildren }) {
+  const admin = isAdmin(viewer, org);
+  if (admin === null) {
+    return (
+      <div class="state-loading" aria-busy="true">
+        Loading…
+      </div>
+    );
+  }
+  return admin ? <>{children}</> : <AdminsOnly org={org} />;
 }
 
 /** What a member who is not an admin sees instead of the activity views,
@@ -205,7 +224,7 @@ function NoOrg() {
 }
 
 /** Self-managed and dedicated: /org/dashboard with the Users and Activity tabs. */
-function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: string | null }) {
+function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
   const tab = url.searchParams.get('tab') === 'activity' ? 'activity' : 'users';
   // The Users panel stays mounted (hidden) once seen, so that coming back
   // from Activity keeps its search, filters, order and page.
@@ -220,7 +239,7 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: str
 
   const select = (t: 'users' | 'activity', focus = false) => {
     const p = new URLSearchParams(url.search);
-    if (url.searchParams.get('org') || viewer.orgs.length !== 1) p.set('org', org);
+    if (url.searchParams.get('org') || !viewer || viewer.orgs.length !== 1) p.set('org', org);
     if (t === 'activity') p.set('tab', 'activity');
     else p.delete('tab');
     const q = p.toString();
@@ -268,13 +287,16 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: str
         </button>
       </div>
       {tab === 'users' || usersOrg === org ? (
-        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} admin={isAdmin(viewer, org)} />
+        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
       ) : (
         <div id="panel-users" role="tabpanel" aria-labelledby="tab-users" hidden />
       )}
       <div id="panel-activity" role="tabpanel" aria-labelledby="tab-activity" hidden={tab !== 'activity'} class="panel">
-        {tab === 'activity' &&
-          (isAdmin(viewer, org) ? <ActivityTab key={org} org={org} /> : <AdminsOnly org={org} />)}
+        {tab === 'activity' && (
+          <AdminActivity viewer={viewer} org={org}>
+            <ActivityTab key={org} org={org} />
+          </AdminActivity>
+        )}
       </div>
     </div>
   );
@@ -282,16 +304,23 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer; org: str
 
 /** Multi-tenant: /account-settings/ (the viewer's organizations) and
  * /account-settings/<org>/members (the Activity Panel above the users). */
-function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer; org: string | null }) {
+function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
   const list = url.pathname === '/account-settings/' || url.pathname === '/account-settings';
   useEffect(() => {
-    if (list && viewer.orgs.length === 1) navigate(pageFor(viewer.orgs[0].name), true);
+    if (list && viewer?.orgs.length === 1) navigate(pageFor(viewer.orgs[0].name), true);
   }, [list, viewer]);
   useEffect(() => {
     document.title = org ? `${org} · Members · auditgraph` : 'Organizations · auditgraph';
   }, [org]);
 
   if (list || !org) {
+    if (!viewer) {
+      return (
+        <div class="card state-loading" aria-busy="true">
+          Loading…
+        </div>
+      );
+    }
     if (viewer.orgs.length === 0) return <NoOrg />;
     return (
       <div class="page">
@@ -318,8 +347,10 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer; org: stri
           Members <span class="org-name">{org}</span>
         </h1>
       </div>
-      {isAdmin(viewer, org) ? <ActivityPanel key={'a-' + org} org={org} /> : <AdminsOnly org={org} />}
-      <UsersPanel key={org} org={org} tabbed={false} admin={isAdmin(viewer, org)} />
+      <AdminActivity viewer={viewer} org={org}>
+        <ActivityPanel key={'a-' + org} org={org} />
+      </AdminActivity>
+      <UsersPanel key={org} org={org} tabbed={false} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
     </div>
   );
 }

@@ -100,7 +100,11 @@ function statuses(): string[] {
     : ['INVITE_PENDING', 'ACTIVE', 'INACTIVE', 'DEACTIVATED'];
 }
 
-export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; hidden?: boolean }) {
+/** The users of org. admin shows the admins' controls; ready is false while
+ * the page still loads the viewer: the first rows wait for it, so that the
+ * page draws once, with or without the admin controls (the query itself
+ * starts at once). */
+export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; ready: boolean; hidden?: boolean }) {
   const { org } = props;
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), 250);
@@ -201,6 +205,20 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
 
   const replaceRow = (m: Member) => setRows((rs) => rs.map((r) => (r.username === m.username ? m : r)));
   const refresh = () => setReload((n) => n + 1);
+  // After a row action the row may be gone (removed, or filtered out): focus
+  // then goes to the table rather than being lost to the page.
+  const refocus = useRef(false);
+  const afterAction = () => {
+    refocus.current = true;
+    refresh();
+  };
+  const scroller = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!refocus.current || loading) return;
+    refocus.current = false;
+    const a = document.activeElement;
+    if (!a || a === document.body || !a.isConnected) scroller.current?.focus();
+  }, [rows, loading]);
 
   const [invite, setInvite] = useState(false);
   const [confirm, setConfirm] = useState<Confirm | null>(null);
@@ -210,7 +228,13 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     : { role: 'region' as const, 'aria-labelledby': 'users-heading' };
 
   return (
-    <div id="panel-users" class="panel" {...panelProps} hidden={props.hidden} aria-busy={loading ? 'true' : 'false'}>
+    <div
+      id="panel-users"
+      class="panel"
+      {...panelProps}
+      hidden={props.hidden}
+      aria-busy={loading || !props.ready ? 'true' : 'false'}
+    >
       <div class="toolbar">
         <h2 id="users-heading">
           Users {data && <span class="count muted">{total}</span>}
@@ -293,7 +317,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </div>
       </div>
 
-      {data === undefined && loading ? (
+      {(data === undefined && loading) || (!props.ready && !failed) ? (
         <div class="state-loading">Loading users…</div>
       ) : data === undefined && failed ? (
         <div class="state-error">
@@ -310,7 +334,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </div>
       ) : (
         <>
-          <div class="table-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
+          <div ref={scroller} class="table-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
             <table id="members-table" class={loading ? 'stale' : ''}>
               <thead>
                 <tr>
@@ -346,7 +370,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
                     admin={admin}
                     onChanged={replaceRow}
                     onConfirm={setConfirm}
-                    onGone={refresh}
+                    onGone={afterAction}
                   />
                 ))}
               </tbody>
@@ -360,8 +384,11 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         <button
           id="page-prev"
           type="button"
-          disabled={!info?.hasPreviousPage || page.offset === 0 || loading}
-          onClick={() => info?.startCursor && setPage({ before: info.startCursor, offset: Math.max(0, page.offset - PAGE) })}
+          disabled={page.offset === 0 || !info?.startCursor}
+          onClick={() =>
+            // Ignored while a page loads; never disabled then, so it keeps focus.
+            !loading && info?.startCursor && setPage({ before: info.startCursor, offset: Math.max(0, page.offset - PAGE) })
+          }
         >
           Previous
         </button>
@@ -371,8 +398,8 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         <button
           id="page-next"
           type="button"
-          disabled={!info?.hasNextPage || loading}
-          onClick={() => info?.endCursor && setPage({ after: info.endCursor, offset: page.offset + rows.length })}
+          disabled={!(info?.hasNextPage || (rows.length > 0 && last < total)) || !info?.endCursor}
+          onClick={() => !loading && info?.endCursor && setPage({ after: info.endCursor, offset: page.offset + rows.length })}
         >
           Next
         </button>
