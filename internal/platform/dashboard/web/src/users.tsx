@@ -190,6 +190,9 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   }, [org]);
 
   const admin = props.admin || data?.viewerRole === 'ADMIN';
+  // Nothing was ever loaded (no such organization, or an error): only the
+  // error and Try again show.
+  const broken = data === undefined && !!failed;
   const total = data?.users.totalCount ?? 0;
   const info = data?.users.pageInfo;
   const first = rows.length ? page.offset + 1 : 0;
@@ -240,12 +243,12 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
           Users {data && <span class="count muted">{total}</span>}
         </h2>
         <div class="toolbar-actions">
-          {admin && (
+          {admin && !broken && (
             <button id="invite-user" type="button" class="primary" onClick={() => setInvite(true)}>
               Invite new user
             </button>
           )}
-          {admin && (
+          {admin && !broken && (
             <MenuButton
               id="actions-menu"
               label="More actions"
@@ -271,7 +274,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
           )}
         </div>
       </div>
-      <div class="filters">
+      <div class="filters" hidden={broken}>
         <div class="field grow">
           <label for="members-search">Search users</label>
           <input
@@ -380,7 +383,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </>
       )}
 
-      <nav class="pager" aria-label="Pages of users">
+      <nav class="pager" aria-label="Pages of users" hidden={broken}>
         <button
           id="page-prev"
           type="button"
