@@ -2,7 +2,7 @@
 # AUDITGRAPH_TEST_DATABASE_URL names a server already.
 GO ?= go
 
-.PHONY: build test race staticcheck generate check-generated vet fmt-check bench
+.PHONY: build test race staticcheck generate check-generated vet fmt-check bench bench-browser screenshots
 
 # build writes ./auditgraph with its version (auditgraph version) set to
 # `git describe`: the tag of a tagged commit (v1.2.3), else the tag and
@@ -49,3 +49,20 @@ fmt-check:
 # cluster and writes bench/RESULTS.md; BENCH_FLAGS=-quick for a smoke run.
 bench:
 	$(GO) run ./tools/withpg $(GO) run ./bench $(BENCH_FLAGS)
+	$(MAKE) bench-browser
+
+# bench-browser times the dashboard in Chromium on a 10,000-member
+# organization: navigation to the first table rows and to both Activity
+# plots drawn, against the page's own GraphQL requests alone, and the bytes
+# of a cold and a warm page load.
+bench-browser:
+	$(GO) run ./tools/withpg $(GO) test -count=1 -run '^$$' -bench PageLoad -benchtime 5x ./internal/platform/dashboard/browsertest/
+
+# screenshots runs the dashboard's browser tests in Chromium and writes the
+# pages' screenshots to docs/screenshots/*.png (committed; the README shows them).
+screenshots:
+ifdef AUDITGRAPH_TEST_DATABASE_URL
+	SCREENSHOTS=1 $(GO) test -count=1 ./internal/platform/dashboard/browsertest/
+else
+	SCREENSHOTS=1 $(GO) run ./tools/withpg $(GO) test -count=1 ./internal/platform/dashboard/browsertest/
+endif

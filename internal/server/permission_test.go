@@ -27,6 +27,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/dashboard"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage"
@@ -508,7 +509,18 @@ func TestPermissionMatrix(t *testing.T) {
 			}
 		}
 	})
-	for _, path := range []string{"/healthz", "/readyz", "/graphiql", "/"} {
+	t.Run("every dashboard route is registered", func(t *testing.T) {
+		have := map[string]bool{}
+		for _, r := range restRoutes(t) {
+			have[r] = true
+		}
+		for _, r := range dashboard.Routes {
+			if !have[r] {
+				t.Errorf("dashboard route %q is not registered in the server's mux", r)
+			}
+		}
+	})
+	for _, path := range []string{"/healthz", "/readyz", "/graphiql", "/", "/signin", "/org/dashboard"} {
 		t.Run("GET "+path+"/"+rAnonymous, func(t *testing.T) {
 			e := *e
 			e.t = t
@@ -717,9 +729,10 @@ func restCases() []restCase {
 // authenticates it), /graphql (its own matrix above: the WebSocket
 // authenticates in connection_init), sign-in (its credentials are the
 // body: TestSignInRefused), sign-out (it ends the cookie's session, if any:
-// TestSignOut) and the catch-all 404.
-var publicRoutes = []string{"GET /healthz", "GET /readyz", "/graphql", "/graphiql", "/graphiql/", "GET /{$}", "/", "GET " + connect.CallbackPath,
-	"POST /api/session", "DELETE /api/session"}
+// TestSignOut), the dashboard's pages and assets (one HTML shell and its
+// script, which ask the API for everything) and the catch-all 404.
+var publicRoutes = append([]string{"GET /healthz", "GET /readyz", "/graphql", "/graphiql", "/graphiql/", "GET /{$}", "/", "GET " + connect.CallbackPath,
+	"POST /api/session", "DELETE /api/session"}, dashboard.Routes...)
 
 // restRoutes lists the patterns the server registers, read from its source.
 func restRoutes(t *testing.T) []string {

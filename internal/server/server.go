@@ -18,6 +18,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/session"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
+	"github.com/auditgraph/auditgraph/internal/platform/dashboard"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/loaders"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
@@ -163,6 +164,15 @@ func New(cfg Config) http.Handler {
 	pg := playground.Handler("/graphql")
 	mux.Handle("/graphiql", pg)
 	mux.Handle("/graphiql/", pg)
+	// The dashboard's pages are one HTML shell and its script, which hold no
+	// data either: the script asks the API, which checks the credentials.
+	// Its routes are dashboard.Routes, written out for the permission matrix.
+	dash := dashboard.Handler(string(cfg.Mode))
+	mux.Handle("/signin", dash)
+	mux.Handle("/org/dashboard", dash)
+	mux.Handle("/org/dashboard/", dash)
+	mux.Handle("/account-settings/", dash)
+	mux.Handle("/ui/", dash)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		// A signed-in browser goes on to its dashboard.
 		if si.signedIn(w, r) {

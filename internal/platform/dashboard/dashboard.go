@@ -1,0 +1,273 @@
+// Package dashboard serves the organization dashboard: the sign-in page, the
+// Users and Activity tabs (/org/dashboard, self-managed and dedicated) and the
+// Members page (/account-settings/<org>/members, multi-tenant).
+//
+// Every page route serves the same HTML shell; the script (built from
+// web/src by web/build.sh and embedded) reads the address and draws the page
+// from the public GraphQL API, with the caller's session cookie (or the
+// Basic/Bearer credentials the browser holds). The shell and its assets hold
+// no data, so they load without credentials; an API answer 401 sends the
+// browser to /signin.
+package dashboard
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
+)
+
+// AssetPrefix is where the embedded assets are served.
+const AssetPrefix = "/ui/"
+
+// ContentSecurityPolicy is sent with the shell and its assets: scripts,
+// styles and API calls only from this origin, no inline code.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+	"frame-ancestors 'none'; form-action 'self'"
+
+// Routes are the page routes Handler serves (and AssetPrefix). Mount the
+// handler on each:
+//
+//	for _, p := range dashboard.Routes { mux.Handle(p, h) }
+var Routes = []string{"/signin", "/org/dashboard", "/org/dashboard/", "/account-settings/", AssetPrefix}
+
+//go:embed assets/app.js assets/app.css assets/licenses.txt
+var assetFS embed.FS
+
+// asset is one embedded file with what serving it needs.
+type asset struct {
+	// name is what the asset is served as: app.<hash>.js, or licenses.txt
+	// (not hashed: it is linked from the bundle's banner).
+	name        string
+	contentType string
+	body        []byte
+	hash        string
+	immutable   bool
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+func (a *asset) gzipped() []byte {
+	a.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(a.body)
+		zw.Close()
+		a.gz = buf.Bytes()
+	})
+	return a.gz
+}
+
+// URL is where the asset is served.
+func (a *asset) URL() string { return AssetPrefix + a.name }
+
+var assets, assetsByFile = loadAssets()
+
+// loadAssets reads the embedded files and names the JS and CSS by their
+// content hash, so that a new build gets new URLs and browsers may cache
+// each one forever.
+func loadAssets() (byName, byFile map[string]*asset) {
+	types := map[string]string{
+		".js":  "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8",
+		".txt": "text/plain; charset=utf-8",
+	}
+	byName, byFile = map[string]*asset{}, map[string]*asset{}
+	for _, file := range []string{"app.js", "app.css", "licenses.txt"} {
+		body, err := assetFS.ReadFile("assets/" + file)
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(body)
+		a := &asset{name: file, contentType: types[path.Ext(file)], body: body, hash: hex.EncodeToString(sum[:8])}
+		if ext := path.Ext(file); ext != ".txt" {
+			a.name = strings.TrimSuffix(file, ext) + "." + a.hash + ext
+			a.immutable = true
+		}
+		byName[a.name] = a
+		byFile[file] = a
+	}
+	return byName, byFile
+}
+
+var shell = template.Must(template.New("shell").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="auditgraph-deployment" content="{{.Mode}}">
+<title>auditgraph</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{{.CSS}}">
+<script defer src="{{.JS}}"></script>
+</head>
+<body>
+<div id="app"><noscript>The auditgraph dashboard needs JavaScript. The same data is in the GraphQL API (/graphiql) and /admin/users.csv.</noscript></div>
+</body>
+</html>
+`))
+
+// Handler serves the page routes for a server running in deployment mode
+// mode ("self-managed", "dedicated" or "multi-tenant") and the assets under
+// /ui/. In multi-tenant mode /org/dashboard redirects to /account-settings/;
+// in the other modes /account-settings/... redirects to /org/dashboard.
+func Handler(mode string) http.Handler {
+	switch mode {
+	case "self-managed", "dedicated", "multi-tenant":
+	default:
+		panic(fmt.Sprintf("dashboard: unknown deployment mode %q", mode))
+	}
+	var buf bytes.Buffer
+	if err := shell.Execute(&buf, map[string]string{
+		"Mode": mode,
+		"CSS":  assetsByFile["app.css"].URL(),
+		"JS":   assetsByFile["app.js"].URL(),
+	}); err != nil {
+		panic(err)
+	}
+	return &handler{multiTenant: mode == "multi-tenant", shell: buf.Bytes()}
+}
+
+type handler struct {
+	multiTenant bool
+	shell       []byte
+}
+
+// orgName is what an organization name may be (as the @name directive checks).
+var orgName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		auth.WriteError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, AssetPrefix):
+		a := assets[strings.TrimPrefix(p, AssetPrefix)]
+		if a == nil {
+			notFound(w, r)
+			return
+		}
+		serveAsset(w, r, a)
+	case p == "/signin":
+		h.serveShell(w, r)
+	case p == "/org/dashboard" || p == "/org/dashboard/":
+		if h.multiTenant {
+			target := "/account-settings/"
+			if org := r.URL.Query().Get("org"); orgName.MatchString(org) {
+				target += org + "/members"
+			}
+			redirect(w, r, target)
+			return
+		}
+		h.serveShell(w, r)
+	case p == "/account-settings/":
+		if !h.multiTenant {
+			redirect(w, r, "/org/dashboard")
+			return
+		}
+		h.serveShell(w, r)
+	case strings.HasPrefix(p, "/account-settings/") && strings.HasSuffix(p, "/members"):
+		org := strings.TrimSuffix(strings.TrimPrefix(p, "/account-settings/"), "/members")
+		if !orgName.MatchString(org) {
+			notFound(w, r)
+			return
+		}
+		if !h.multiTenant {
+			redirect(w, r, "/org/dashboard?org="+url.QueryEscape(org))
+			return
+		}
+		h.serveShell(w, r)
+	default:
+		notFound(w, r)
+	}
+}
+
+// redirect sends the browser to target with 302: where a page lives depends
+// on the server's mode, which an operator may change.
+func redirect(w http.ResponseWriter, r *http.Request, target string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+func securityHeaders(hd http.Header) {
+	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+}
+
+func (h *handler) serveShell(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	securityHeaders(hd)
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	// The shell names the current assets' hashed URLs: never reuse a copy.
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", strconv.Itoa(len(h.shell)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(h.shell)
+	}
+}
+
+func serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {
+	hd := w.Header()
+	securityHeaders(hd)
+	hd.Set("Content-Type", a.contentType)
+	hd.Add("Vary", "Accept-Encoding")
+	if a.immutable {
+		// This URL always names these bytes.
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
+	body, etag := a.body, `"`+a.hash+`"`
+	if acceptsGzip(r) {
+		body, etag = a.gzipped(), `"`+a.hash+`-gzip"`
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("ETag", etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, field := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(field, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			if c := strings.ToLower(strings.TrimSpace(coding)); c != "gzip" && c != "x-gzip" {
+				continue
+			}
+			q := 1.0
+			if k, v, ok := strings.Cut(params, "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+			return q > 0
+		}
+	}
+	return false
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Rebuilds the dashboard bundle that the Go package embeds:
+#   ../assets/app.js, ../assets/app.css, ../assets/licenses.txt and
+#   ../assets/inputs.sha256 (the hash of this folder's inputs; a Go test
+#   recomputes it, so a change to src/ or the lockfile without a rebuild fails)
+# from src/, with the exact package versions in package-lock.json.
+# Needs Node 20+ and npm (and the npm registry for npm ci).
+set -eu
+cd "$(dirname "$0")"
+
+npm ci --no-audit --no-fund
+
+# Type-check first: esbuild strips types without checking them.
+./node_modules/.bin/tsc --noEmit -p tsconfig.json
+
+meta="$(mktemp)"
+trap 'rm -f "$meta"' EXIT
+
+./node_modules/.bin/esbuild src/main.tsx \
+  --bundle \
+  --minify \
+  --format=iife \
+  --platform=browser \
+  --target=es2020,chrome100,firefox100,safari15 \
+  --jsx=automatic \
+  --jsx-import-source=preact \
+  --legal-comments=none \
+  --banner:js='/*! auditgraph dashboard. Third-party licenses: /ui/licenses.txt */' \
+  --banner:css='/*! auditgraph dashboard. Third-party licenses: /ui/licenses.txt */' \
+  --metafile="$meta" \
+  --log-level=warning \
+  --outfile=../assets/app.js
+
+node licenses.mjs "$meta" > ../assets/licenses.txt
+
+# The inputs' hash, as dashboard_test.go computes it: sha256sum lines of
+# these files (fixed ones first, then src/ in byte order), hashed again.
+{
+  for f in build.sh licenses.mjs package.json package-lock.json tsconfig.json; do echo "$f"; done
+  find src -type f | LC_ALL=C sort
+} | while read -r f; do sha256sum "$f"; done | sha256sum | cut -d' ' -f1 > ../assets/inputs.sha256
+
+ls -l ../assets
+gzip -9 -c ../assets/app.js | wc -c | awk '{printf "app.js gzipped: %d bytes\n", $1}'

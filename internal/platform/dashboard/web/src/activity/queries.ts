@@ -1,0 +1,120 @@
+// The activity queries and their typed results. Times are RFC 3339 in UTC;
+// days and weeks are UTC midnights, so a date is a time's first 10 characters.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, gql } from '../api';
+import { clearError, day, errorText, reportError } from '../ui';
+import type { ActivityPeriod } from './periods';
+import type { ChartPoint } from './TimeChart';
+
+export interface Point {
+  date: string;
+  activeUsers: number;
+}
+
+export interface Series {
+  from: string;
+  to: string;
+  points: Point[];
+}
+
+export interface Count {
+  from: string;
+  to: string;
+  count: number;
+}
+
+export interface RankedUser {
+  rank: number;
+  activeDays: number;
+  lastActiveAt: string;
+  user: { username: string; name: string };
+}
+
+type Org<A> = { organization: { activity: A } | null };
+
+export type TotalActiveUsers = Org<{ totalActiveUsers: Count | null }>;
+export const totalActiveUsersQuery = `query TotalActiveUsers($org: String!, $period: ActivityPeriod!) {
+  organization(name: $org) { activity { totalActiveUsers(period: $period) { from to count } } }
+}`;
+
+export type UsersActiveOverTime = Org<{ usersActiveOverTime: Series | null }>;
+export const usersActiveOverTimeQuery = `query UsersActiveOverTime($org: String!, $period: ActivityPeriod!) {
+  organization(name: $org) { activity { usersActiveOverTime(period: $period) { from to points { date activeUsers } } } }
+}`;
+
+/** The Activity Panel's three parts share one date range: one request. */
+export type ActivityPanelData = Org<{
+  activeUserCount: Count | null;
+  weeklyActiveUsers: Series | null;
+  mostActiveUsers: { users: RankedUser[] } | null;
+}>;
+export const activityPanelQuery = `query ActivityPanel($org: String!, $period: ActivityPeriod!) {
+  organization(name: $org) {
+    activity {
+      activeUserCount(period: $period) { from to count }
+      weeklyActiveUsers(period: $period) { from to points { date activeUsers } }
+      mostActiveUsers(period: $period) { users { rank activeDays lastActiveAt user { username name } } }
+    }
+  }
+}`;
+
+export interface Fetched<A> {
+  /** The latest answer; kept while the next one loads, so nothing jumps. */
+  activity: A | null;
+  /** Why the latest request failed (also shown in #error). */
+  failed: string | null;
+  /** Whether asking again may help (not for FORBIDDEN). */
+  retryable: boolean;
+  loading: boolean;
+  retry: () => void;
+}
+
+/** Asks query for org's activity over period, again on every change of
+ * either (no cache of other periods); only the latest answer is kept. Errors
+ * go to #error under source, and leave it when a later request succeeds. */
+export function useActivity<A>(source: string, query: string, org: string, period: ActivityPeriod): Fetched<A> {
+  const [state, setState] = useState<Omit<Fetched<A>, 'retry'>>({
+    activity: null,
+    failed: null,
+    retryable: true,
+    loading: true,
+  });
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setState((s) => ({ ...s, loading: true }));
+    gql<Org<A>>(query, { org, period }).then(
+      (data) => {
+        if (!current) return;
+        if (!data.organization) {
+          const msg = `There is no organization ${org}, or you cannot see it.`;
+          reportError(source, new Error(msg));
+          setState({ activity: null, failed: msg, retryable: false, loading: false });
+          return;
+        }
+        clearError(source);
+        setState({ activity: data.organization.activity, failed: null, retryable: true, loading: false });
+      },
+      (err: unknown) => {
+        if (!current) return;
+        reportError(source, err, org);
+        const retryable = !(err instanceof ApiError && err.code === 'FORBIDDEN');
+        setState({ activity: null, failed: errorText(err, org), retryable, loading: false });
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [source, query, org, period, attempt]);
+  useEffect(() => () => clearError(source), [source]);
+  return { ...state, retry: () => setAttempt((n) => n + 1) };
+}
+
+export function toChartPoints(points: Point[]): ChartPoint[] {
+  return points.map((p) => ({ date: day(p.date), x: Date.parse(p.date) / 1000, y: p.activeUsers }));
+}
+
+/** "1 active user", "3 active users": digits only, no separators. */
+export function activeUsers(n: number): string {
+  return n === 1 ? '1 active user' : `${n} active users`;
+}

@@ -1,0 +1,356 @@
+// The signed-in pages: the header (who, sign out, organization picker) and
+// the dashboard of the server's deployment family.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { deployment, gql, signOut } from './api';
+import { ActivityPanel, ActivityTab } from './activity';
+import { Link, Messages, clearMessages, errorText, navigate, useLocation } from './ui';
+import { UsersPanel } from './users';
+
+/** The viewer and the organizations they can see. */
+export interface Viewer {
+  username: string;
+  name: string;
+  instanceAdmin: boolean;
+  defaultOrg: string | null;
+  orgs: { name: string; viewerRole: string | null }[];
+}
+
+const viewerQuery = `query DashboardViewer($after: String) {
+  viewer { username name instanceAdmin defaultOrganization { name } }
+  organizations(first: 100, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { name viewerRole } }
+  }
+}`;
+
+interface ViewerData {
+  viewer: { username: string; name: string; instanceAdmin: boolean; defaultOrganization: { name: string } | null };
+  organizations: {
+    totalCount: number;
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    edges: { node: { name: string; viewerRole: string | null } }[];
+  };
+}
+
+/** Loads the viewer and up to 1,000 organizations for the picker. */
+async function loadViewer(): Promise<Viewer> {
+  let after: string | null = null;
+  let v: Viewer | null = null;
+  for (let i = 0; i < 10; i++) {
+    const d: ViewerData = await gql<ViewerData>(viewerQuery, { after });
+    if (!v) {
+      v = {
+        username: d.viewer.username,
+        name: d.viewer.name,
+        instanceAdmin: d.viewer.instanceAdmin,
+        defaultOrg: d.viewer.defaultOrganization?.name ?? null,
+        orgs: [],
+      };
+    }
+    v.orgs.push(...d.organizations.edges.map((e) => e.node));
+    if (!d.organizations.pageInfo.hasNextPage) break;
+    after = d.organizations.pageInfo.endCursor;
+  }
+  return v!;
+}
+
+export function App() {
+  const [viewer, setViewer] = useState<Viewer | null>(null);
+  const [loadError, setLoadError] = useState('');
+  const url = useLocation();
+  const mode = deployment();
+
+  const load = () => {
+    setLoadError('');
+    loadViewer().then(setViewer, (err) => setLoadError(errorText(err)));
+  };
+  useEffect(load, []);
+  // Each page starts without the previous one's messages.
+  useEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
+
+  const org = currentOrg(url, mode === 'multi-tenant', viewer);
+  // A page whose address names its organization starts its own queries at
+  // once, beside the viewer's; the rest waits for the viewer.
+  const named = mode === 'multi-tenant' ? !!org : !!url.searchParams.get('org');
+
+  return (
+    <div class="layout">
+      <Header viewer={viewer} org={org} />
+      <main id="main">
+        <Messages />
+        {loadError ? (
+          <div class="card state-error">
+            <p>{loadError}</p>
+            <button type="button" onClick={load}>
+              Try again
+            </button>
+          </div>
+        ) : !viewer && !named ? (
+          <div class="card state-loading" aria-busy="true">
+            Loading…
+          </div>
+        ) : mode === 'multi-tenant' ? (
+          <MultiTenant url={url} viewer={viewer} org={org} />
+        ) : (
+          <OrgDashboard url={url} viewer={viewer} org={org} />
+        )}
+      </main>
+    </div>
+  );
+}
+
+/** The organization the address names, or (self-managed, dedicated) the one
+ * the viewer has when the address names none. */
+function currentOrg(url: URL, multiTenant: boolean, viewer: Viewer | null): string | null {
+  if (multiTenant) {
+    const m = url.pathname.match(/^\/account-settings\/([^/]+)\/members\/?$/);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  const named = url.searchParams.get('org');
+  if (named) return named;
+  if (!viewer) return null;
+  if (viewer.orgs.length === 1) return viewer.orgs[0].name;
+  if (viewer.defaultOrg) return viewer.defaultOrg;
+  return viewer.orgs[0]?.name ?? null;
+}
+
+/** The address of the same page for another organization. */
+function pageFor(org: string): string {
+  if (deployment() === 'multi-tenant') return `/account-settings/${encodeURIComponent(org)}/members`;
+  const u = new URL(location.href);
+  const p = new URLSearchParams();
+  p.set('org', org);
+  if (u.searchParams.get('tab') === 'activity') p.set('tab', 'activity');
+  return '/org/dashboard?' + p.toString();
+}
+
+function Header({ viewer, org }: { viewer: Viewer | null; org: string | null }) {
+  const [signingOut, setSigningOut] = useState(false);
+  const home = deployment() === 'multi-tenant' ? '/account-settings/' : '/org/dashboard';
+  const showPicker = !!viewer && (viewer.orgs.length > 1 || viewer.instanceAdmin);
+  // A named organization not in the list (an instance admin's typed address)
+  // still shows as chosen.
+  const names = viewer ? viewer.orgs.map((o) => o.name) : [];
+  if (org && !names.includes(org)) names.unshift(org);
+  return (
+    <header class="topbar">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <Link href={home} class="brand">
+        auditgraph
+      </Link>
+      {showPicker && (
+        <div class="picker">
+          <label for="org-picker">Organization</label>
+          <select
+            id="org-picker"
+            value={org ?? ''}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              if (v) navigate(pageFor(v));
+            }}
+          >
+            {!org && <option value="">Choose…</option>}
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+      <div class="who">
+        {viewer && (
+          <span id="whoami" title={viewer.name || viewer.username}>
+            {viewer.username}
+          </span>
+        )}
+        <button
+          id="signout"
+          type="button"
+          disabled={signingOut}
+          onClick={async () => {
+            setSigningOut(true);
+            await signOut();
+            location.assign('/signin');
+          }}
+        >
+          Sign out
+        </button>
+      </div>
+    </header>
+  );
+}
+
+/** Whether the viewer administers org; null while the viewer is loading. */
+function isAdmin(viewer: Viewer | null, org: string): boolean | null {
+  if (!viewer) return null;
+  return viewer.instanceAdmin || viewer.orgs.find((o) => o.name === org)?.viewerRole === 'ADMIN';
+}
+
+/** The activity views for admins, a note for other members. */
+function AdminActivity({ viewer, org, children }: { viewer: Viewer | null; org: string; children: ComponentChildren }) {
+  const admin = isAdmin(viewer, org);
+  if (admin === null) {
+    return (
+      <div class="state-loading" aria-busy="true">
+        Loading…
+      </div>
+    );
+  }
+  return admin ? <>{children}</> : <AdminsOnly org={org} />;
+}
+
+/** What a member who is not an admin sees instead of the activity views,
+ * which the API answers for admins only (no request that can only fail). */
+function AdminsOnly({ org }: { org: string }) {
+  return (
+    <p class="card admins-only">
+      Activity of {org} is shown to its admins. Ask an admin of {org} if you need these figures.
+    </p>
+  );
+}
+
+function NoOrg() {
+  return (
+    <div class="card state-empty">
+      <h1>No organization</h1>
+      <p>You are not a member of any organization yet. Ask an admin to invite you.</p>
+    </div>
+  );
+}
+
+/** Self-managed and dedicated: /org/dashboard with the Users and Activity tabs. */
+function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
+  const tab = url.searchParams.get('tab') === 'activity' ? 'activity' : 'users';
+  // The Users panel stays mounted (hidden) once seen, so that coming back
+  // from Activity keeps its search, filters, order and page.
+  const [usersOrg, setUsersOrg] = useState<string | null>(null);
+  useEffect(() => {
+    if (tab === 'users' && org) setUsersOrg(org);
+  }, [tab, org]);
+  useEffect(() => {
+    document.title = org ? `${org} · Organization dashboard · auditgraph` : 'Organization dashboard · auditgraph';
+  }, [org]);
+  if (!org) return <NoOrg />;
+
+  const select = (t: 'users' | 'activity', focus = false) => {
+    const p = new URLSearchParams(url.search);
+    if (url.searchParams.get('org') || !viewer || viewer.orgs.length !== 1) p.set('org', org);
+    if (t === 'activity') p.set('tab', 'activity');
+    else p.delete('tab');
+    const q = p.toString();
+    navigate('/org/dashboard' + (q ? '?' + q : ''));
+    if (focus) requestAnimationFrame(() => document.getElementById('tab-' + t)?.focus());
+  };
+  const onTabKey = (e: KeyboardEvent) => {
+    if (e.key === 'ArrowRight' || e.key === 'ArrowLeft' || e.key === 'Home' || e.key === 'End') {
+      e.preventDefault();
+      const next =
+        e.key === 'Home' ? 'users' : e.key === 'End' ? 'activity' : tab === 'users' ? 'activity' : 'users';
+      select(next, true);
+    }
+  };
+
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>
+          Organization dashboard <span class="org-name">{org}</span>
+        </h1>
+      </div>
+      <div role="tablist" aria-label="Dashboard" class="tabs" onKeyDown={onTabKey}>
+        <button
+          id="tab-users"
+          type="button"
+          role="tab"
+          aria-selected={tab === 'users' ? 'true' : 'false'}
+          aria-controls="panel-users"
+          tabIndex={tab === 'users' ? 0 : -1}
+          onClick={() => select('users')}
+        >
+          Users
+        </button>
+        <button
+          id="tab-activity"
+          type="button"
+          role="tab"
+          aria-selected={tab === 'activity' ? 'true' : 'false'}
+          aria-controls="panel-activity"
+          tabIndex={tab === 'activity' ? 0 : -1}
+          onClick={() => select('activity')}
+        >
+          Activity
+        </button>
+      </div>
+      {tab === 'users' || usersOrg === org ? (
+        <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
+      ) : (
+        <div id="panel-users" role="tabpanel" aria-labelledby="tab-users" hidden />
+      )}
+      <div id="panel-activity" role="tabpanel" aria-labelledby="tab-activity" hidden={tab !== 'activity'} class="panel">
+        {tab === 'activity' && (
+          <AdminActivity viewer={viewer} org={org}>
+            <ActivityTab key={org} org={org} />
+          </AdminActivity>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** Multi-tenant: /account-settings/ (the viewer's organizations) and
+ * /account-settings/<org>/members (the Activity Panel above the users). */
+function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
+  const list = url.pathname === '/account-settings/' || url.pathname === '/account-settings';
+  useEffect(() => {
+    if (list && viewer?.orgs.length === 1) navigate(pageFor(viewer.orgs[0].name), true);
+  }, [list, viewer]);
+  useEffect(() => {
+    document.title = org ? `${org} · Members · auditgraph` : 'Organizations · auditgraph';
+  }, [org]);
+
+  if (list || !org) {
+    if (!viewer) {
+      return (
+        <div class="card state-loading" aria-busy="true">
+          Loading…
+        </div>
+      );
+    }
+    if (viewer.orgs.length === 0) return <NoOrg />;
+    return (
+      <div class="page">
+        <div class="page-head">
+          <h1>Your organizations</h1>
+        </div>
+        <ul class="card org-list">
+          {viewer.orgs.map((o) => (
+            <li key={o.name}>
+              <Link href={pageFor(o.name)} class="org-link">
+                {o.name}
+              </Link>
+              {o.viewerRole && <span class="muted"> {o.viewerRole === 'ADMIN' ? 'Admin' : o.viewerRole === 'VIEWER' ? 'Viewer' : 'Member'}</span>}
+            </li>
+          ))}
+        </ul>
+      </div>
+    );
+  }
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>
+          Members <span class="org-name">{org}</span>
+        </h1>
+      </div>
+      <AdminActivity viewer={viewer} org={org}>
+        <ActivityPanel key={'a-' + org} org={org} />
+      </AdminActivity>
+      <UsersPanel key={org} org={org} tabbed={false} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
+    </div>
+  );
+}
