@@ -191,17 +191,31 @@ function isAdmin(viewer: Viewer | null, org: string): boolean | null {
   return viewer.instanceAdmin || viewer.orgs.find((o) => o.name === org)?.viewerRole === 'ADMIN';
 }
 
-/** The activity views for admins, a note for other members. */
-function AdminActivity({ viewer, org, children }: { viewer: Viewer | null; org: string; children: ComponentChildren }) {
+/** The activity views for admins, a note for other members. While the
+ * viewer loads, the views are mounted hidden (ready false) so that their
+ * queries start beside the viewer's; they show once the viewer proves an
+ * admin, and are dropped, answers and all, if not. */
+function AdminActivity({
+  viewer,
+  org,
+  children,
+}: {
+  viewer: Viewer | null;
+  org: string;
+  children: (ready: boolean) => ComponentChildren;
+}) {
   const admin = isAdmin(viewer, org);
-  if (admin === null) {
-    return (
-      <div class="state-loading" aria-busy="true">
-        Loading…
-      </div>
-    );
-  }
-  return admin ? <>{children}</> : <AdminsOnly org={org} />;
+  return (
+    <>
+      {admin === null && (
+        <div class="state-loading" aria-busy="true">
+          Loading…
+        </div>
+      )}
+      {admin === false && <AdminsOnly org={org} />}
+      {admin !== false && children(admin === true)}
+    </>
+  );
 }
 
 /** What a member who is not an admin sees instead of the activity views,
@@ -294,7 +308,7 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
       <div id="panel-activity" role="tabpanel" aria-labelledby="tab-activity" hidden={tab !== 'activity'} class="panel">
         {tab === 'activity' && (
           <AdminActivity viewer={viewer} org={org}>
-            <ActivityTab key={org} org={org} />
+            {(ready) => <ActivityTab key={org} org={org} ready={ready} />}
           </AdminActivity>
         )}
       </div>
@@ -348,7 +362,7 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; or
         </h1>
       </div>
       <AdminActivity viewer={viewer} org={org}>
-        <ActivityPanel key={'a-' + org} org={org} />
+        {(ready) => <ActivityPanel key={'a-' + org} org={org} ready={ready} />}
       </AdminActivity>
       <UsersPanel key={org} org={org} tabbed={false} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
     </div>

@@ -9,9 +9,11 @@ import { TimeChart, type ChartPoint } from './TimeChart';
 
 type Activity = NonNullable<ActivityPanelData['organization']>['activity'];
 
-export function ActivityPanel({ org }: { org: string }) {
+/** ready is false while the page still loads the viewer: the query starts at
+ * once, the panel stays hidden until the viewer proves an admin. */
+export function ActivityPanel({ org, ready = true }: { org: string; ready?: boolean }) {
   const [period, setPeriod] = useState(defaultPanelRange);
-  const q = useActivity<Activity>('activity-panel', activityPanelQuery, org, period);
+  const q = useActivity<Activity>('activity-panel', activityPanelQuery, org, period, ready);
   const count = q.activity?.activeUserCount ?? null;
   const weekly = q.activity?.weeklyActiveUsers ?? null;
   const top = q.activity?.mostActiveUsers?.users ?? null;
@@ -25,6 +27,7 @@ export function ActivityPanel({ org }: { org: string }) {
       class="card activity activity-panel"
       aria-labelledby="activity-panel-title"
       aria-busy={chartBusy ? 'true' : 'false'}
+      hidden={!ready}
     >
       <div class="activity-head">
         <h2 id="activity-panel-title">Activity</h2>

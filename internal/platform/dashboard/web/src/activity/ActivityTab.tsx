@@ -18,18 +18,20 @@ import { TimeChart, type ChartPoint } from './TimeChart';
 // Both panels report errors under one source, so a FORBIDDEN shows once.
 const source = 'activity';
 
-export function ActivityTab({ org }: { org: string }) {
+/** ready is false while the page still loads the viewer: the queries start
+ * at once, the tab stays hidden until the viewer proves an admin. */
+export function ActivityTab({ org, ready = true }: { org: string; ready?: boolean }) {
   return (
-    <div class="activity activity-tab">
-      <TotalActiveUsers org={org} />
-      <UsersOverTime org={org} />
+    <div class="activity activity-tab" hidden={!ready}>
+      <TotalActiveUsers org={org} ready={ready} />
+      <UsersOverTime org={org} ready={ready} />
     </div>
   );
 }
 
-function TotalActiveUsers({ org }: { org: string }) {
+function TotalActiveUsers({ org, ready }: { org: string; ready: boolean }) {
   const [period, setPeriod] = useState(defaultTotalPeriod);
-  const q = useActivity<{ totalActiveUsers: CountData | null }>(source, totalActiveUsersQuery, org, period);
+  const q = useActivity<{ totalActiveUsers: CountData | null }>(source, totalActiveUsersQuery, org, period, ready);
   const total = q.activity?.totalActiveUsers ?? null;
   return (
     <section id="total-active-users" class="activity-section" aria-labelledby="total-active-title" aria-busy={q.loading ? 'true' : 'false'}>
@@ -57,9 +59,9 @@ function TotalActiveUsers({ org }: { org: string }) {
   );
 }
 
-function UsersOverTime({ org }: { org: string }) {
+function UsersOverTime({ org, ready }: { org: string; ready: boolean }) {
   const [period, setPeriod] = useState(defaultOverTimePeriod);
-  const q = useActivity<{ usersActiveOverTime: Series | null }>(source, usersActiveOverTimeQuery, org, period);
+  const q = useActivity<{ usersActiveOverTime: Series | null }>(source, usersActiveOverTimeQuery, org, period, ready);
   const series = q.activity?.usersActiveOverTime ?? null;
   const points = useMemo(() => (series ? toChartPoints(series.points) : null), [series]);
   const [drawn, setDrawn] = useState<ChartPoint[] | null>(null);

@@ -72,13 +72,18 @@ export interface Fetched<A> {
 /** Asks query for org's activity over period, again on every change of
  * either (no cache of other periods); only the latest answer is kept. Errors
  * go to #error under source, and leave it when a later request succeeds. */
-export function useActivity<A>(source: string, query: string, org: string, period: ActivityPeriod): Fetched<A> {
+/** One activity query of org. It starts at once; ready is false while the
+ * page still loads the viewer, and its errors wait for ready (a viewer who
+ * turns out not to be an admin never sees them: the views unmount). */
+export function useActivity<A>(source: string, query: string, org: string, period: ActivityPeriod, ready = true): Fetched<A> {
   const [state, setState] = useState<Omit<Fetched<A>, 'retry'>>({
     activity: null,
     failed: null,
     retryable: true,
     loading: true,
   });
+  // The last answer's error to report (null: none), undefined before any.
+  const [problem, setProblem] = useState<{ err: unknown; org?: string } | null | undefined>(undefined);
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     let current = true;
@@ -88,16 +93,16 @@ export function useActivity<A>(source: string, query: string, org: string, perio
         if (!current) return;
         if (!data.organization) {
           const msg = `There is no organization ${org}, or you cannot see it.`;
-          reportError(source, new Error(msg));
+          setProblem({ err: new Error(msg) });
           setState({ activity: null, failed: msg, retryable: false, loading: false });
           return;
         }
-        clearError(source);
+        setProblem(null);
         setState({ activity: data.organization.activity, failed: null, retryable: true, loading: false });
       },
       (err: unknown) => {
         if (!current) return;
-        reportError(source, err, org);
+        setProblem({ err, org });
         const retryable = !(err instanceof ApiError && err.code === 'FORBIDDEN');
         setState({ activity: null, failed: errorText(err, org), retryable, loading: false });
       },
@@ -106,6 +111,11 @@ export function useActivity<A>(source: string, query: string, org: string, perio
       current = false;
     };
   }, [source, query, org, period, attempt]);
+  useEffect(() => {
+    if (!ready || problem === undefined) return;
+    if (problem) reportError(source, problem.err, problem.org);
+    else clearError(source);
+  }, [source, ready, problem]);
   useEffect(() => () => clearError(source), [source]);
   return { ...state, retry: () => setAttempt((n) => n + 1) };
 }
