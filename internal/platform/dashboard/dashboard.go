@@ -149,6 +149,15 @@ type handler struct {
 	shell       []byte
 }
 
+// orgPages are the pages under /account-settings/<org>/ (multi-tenant), each
+// with the /org/dashboard tab that shows the same in the other modes.
+var orgPages = map[string]string{
+	"members":   "",
+	"audit-log": "audit-log",
+	"alerts":    "alerts",
+	"integrity": "integrity",
+}
+
 // orgName is what an organization name may be (as the @name directive checks).
 var orgName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -173,7 +182,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.multiTenant {
 			target := "/account-settings/"
 			if org := r.URL.Query().Get("org"); orgName.MatchString(org) {
-				target += org + "/members"
+				page := "members"
+				for p, tab := range orgPages {
+					if tab != "" && tab == r.URL.Query().Get("tab") {
+						page = p
+					}
+				}
+				target += org + "/" + page
 			}
 			redirect(w, r, target)
 			return
@@ -185,14 +200,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.serveShell(w, r)
-	case strings.HasPrefix(p, "/account-settings/") && strings.HasSuffix(p, "/members"):
-		org := strings.TrimSuffix(strings.TrimPrefix(p, "/account-settings/"), "/members")
-		if !orgName.MatchString(org) {
+	case strings.HasPrefix(p, "/account-settings/"):
+		org, page, ok := strings.Cut(strings.TrimPrefix(p, "/account-settings/"), "/")
+		tab, known := orgPages[page]
+		if !ok || !known || !orgName.MatchString(org) {
 			notFound(w, r)
 			return
 		}
 		if !h.multiTenant {
-			redirect(w, r, "/org/dashboard?org="+url.QueryEscape(org))
+			target := "/org/dashboard?org=" + url.QueryEscape(org)
+			if tab != "" {
+				target += "&tab=" + tab
+			}
+			redirect(w, r, target)
 			return
 		}
 		h.serveShell(w, r)

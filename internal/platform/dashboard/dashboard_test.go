@@ -101,7 +101,8 @@ func TestShell(t *testing.T) {
 		h := Handler(mode)
 		paths := []string{"/signin", "/signin?return_to=%2Forg%2Fdashboard"}
 		if mode == "multi-tenant" {
-			paths = append(paths, "/account-settings/", "/account-settings/acme/members")
+			paths = append(paths, "/account-settings/", "/account-settings/acme/members", "/account-settings/acme/audit-log",
+				"/account-settings/acme/alerts", "/account-settings/acme/integrity")
 		} else {
 			paths = append(paths, "/org/dashboard", "/org/dashboard/", "/org/dashboard?org=acme&tab=activity")
 		}
@@ -192,7 +193,7 @@ func TestAssets(t *testing.T) {
 	if resp := get(t, h, "GET", "/ui/licenses.txt"); resp.StatusCode != 200 || !strings.Contains(string(readBody(t, resp)), "preact@10.27.2") {
 		t.Errorf("licenses.txt: status %d, or preact not listed", resp.StatusCode)
 	}
-	for _, p := range []string{"/ui/app.js", "/ui/app.0000000000000000.js", "/ui/", "/ui/inputs.sha256", "/org/dashboard/x", "/account-settings/a/b/members", "/account-settings/x"} {
+	for _, p := range []string{"/ui/app.js", "/ui/app.0000000000000000.js", "/ui/", "/ui/inputs.sha256", "/org/dashboard/x", "/account-settings/a/b/members", "/account-settings/x", "/account-settings/acme/keys"} {
 		if resp := get(t, h, "GET", p); resp.StatusCode != 404 {
 			t.Errorf("GET %s: status %d, want 404", p, resp.StatusCode)
 		}
@@ -216,6 +217,9 @@ func TestModeRedirects(t *testing.T) {
 		{"self-managed", "/account-settings/", "/org/dashboard"},
 		{"dedicated", "/account-settings/acme/members", "/org/dashboard?org=acme"},
 		{"self-managed", "/account-settings/acme/members", "/org/dashboard?org=acme"},
+		{"self-managed", "/account-settings/acme/audit-log", "/org/dashboard?org=acme&tab=audit-log"},
+		{"dedicated", "/account-settings/acme/integrity", "/org/dashboard?org=acme&tab=integrity"},
+		{"multi-tenant", "/org/dashboard?org=acme&tab=alerts", "/account-settings/acme/alerts"},
 	}
 	for _, c := range cases {
 		t.Run(c.mode+" "+c.path, func(t *testing.T) {

@@ -6,6 +6,9 @@ import { deployment, gql, signOut } from './api';
 import { ActivityPanel, ActivityTab } from './activity';
 import { Link, Messages, clearMessages, errorText, navigate, useLocation } from './ui';
 import { UsersPanel } from './users';
+import { AuditLogPage } from './audit';
+import { AlertsPage } from './alerts';
+import { IntegrityPage } from './integrity';
 
 /** The viewer and the organizations they can see. */
 export interface Viewer {
@@ -105,7 +108,7 @@ export function App() {
  * the viewer has when the address names none. */
 function currentOrg(url: URL, multiTenant: boolean, viewer: Viewer | null): string | null {
   if (multiTenant) {
-    const m = url.pathname.match(/^\/account-settings\/([^/]+)\/members\/?$/);
+    const m = url.pathname.match(/^\/account-settings\/([^/]+)\/(members|audit-log|alerts|integrity)\/?$/);
     return m ? decodeURIComponent(m[1]) : null;
   }
   const named = url.searchParams.get('org');
@@ -237,11 +240,45 @@ function NoOrg() {
   );
 }
 
-/** Self-managed and dedicated: /org/dashboard with the Users and Activity tabs. */
+/** The dashboard's sections, in tab order. The first is the default. In
+ * self-managed and dedicated each is a tab of /org/dashboard (?tab=<id>, none
+ * for users); in multi-tenant each is /account-settings/<org>/<path>. */
+export const sections = [
+  { id: 'users', label: 'Users', path: 'members' },
+  { id: 'activity', label: 'Activity', path: 'members' },
+  { id: 'audit-log', label: 'Audit log', path: 'audit-log' },
+  { id: 'alerts', label: 'Alerts & integrations', path: 'alerts' },
+  { id: 'integrity', label: 'Integrity', path: 'integrity' },
+] as const;
+export type SectionId = (typeof sections)[number]['id'];
+
+/** Props every section page gets from the shell. admin is null while the
+ * viewer loads; instanceAdmin is false until then. */
+export interface SectionProps {
+  org: string;
+  admin: boolean | null;
+  instanceAdmin: boolean;
+}
+
+function sectionPage(id: SectionId, p: SectionProps) {
+  switch (id) {
+    case 'audit-log':
+      return <AuditLogPage key={'audit-' + p.org} {...p} />;
+    case 'alerts':
+      return <AlertsPage key={'alerts-' + p.org} {...p} />;
+    case 'integrity':
+      return <IntegrityPage key={'integrity-' + p.org} {...p} />;
+    default:
+      return null;
+  }
+}
+
+/** Self-managed and dedicated: /org/dashboard with the Users, Activity,
+ * Audit log, Alerts & integrations and Integrity tabs. */
 function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
-  const tab = url.searchParams.get('tab') === 'activity' ? 'activity' : 'users';
+  const tab: SectionId = sections.find((s) => s.id === url.searchParams.get('tab'))?.id ?? 'users';
   // The Users panel stays mounted (hidden) once seen, so that coming back
-  // from Activity keeps its search, filters, order and page.
+  // from another tab keeps its search, filters, order and page.
   const [usersOrg, setUsersOrg] = useState<string | null>(null);
   useEffect(() => {
     if (tab === 'users' && org) setUsersOrg(org);
@@ -251,23 +288,29 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
   }, [org]);
   if (!org) return <NoOrg />;
 
-  const select = (t: 'users' | 'activity', focus = false) => {
-    const p = new URLSearchParams(url.search);
+  const select = (t: SectionId, focus = false) => {
+    // A tab's address keeps only the organization: each section's own
+    // parameters (the audit log's filter) belong to that section.
+    const p = new URLSearchParams();
     if (url.searchParams.get('org') || !viewer || viewer.orgs.length !== 1) p.set('org', org);
-    if (t === 'activity') p.set('tab', 'activity');
-    else p.delete('tab');
+    if (t !== 'users') p.set('tab', t);
     const q = p.toString();
     navigate('/org/dashboard' + (q ? '?' + q : ''));
     if (focus) requestAnimationFrame(() => document.getElementById('tab-' + t)?.focus());
   };
   const onTabKey = (e: KeyboardEvent) => {
-    if (e.key === 'ArrowRight' || e.key === 'ArrowLeft' || e.key === 'Home' || e.key === 'End') {
+    const i = sections.findIndex((s) => s.id === tab);
+    let j = -1;
+    if (e.key === 'ArrowRight') j = (i + 1) % sections.length;
+    else if (e.key === 'ArrowLeft') j = (i + sections.length - 1) % sections.length;
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = sections.length - 1;
+    if (j >= 0) {
       e.preventDefault();
-      const next =
-        e.key === 'Home' ? 'users' : e.key === 'End' ? 'activity' : tab === 'users' ? 'activity' : 'users';
-      select(next, true);
+      select(sections[j].id, true);
     }
   };
+  const props: SectionProps = { org, admin: isAdmin(viewer, org), instanceAdmin: !!viewer?.instanceAdmin };
 
   return (
     <div class="page">
@@ -277,28 +320,20 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
         </h1>
       </div>
       <div role="tablist" aria-label="Dashboard" class="tabs" onKeyDown={onTabKey}>
-        <button
-          id="tab-users"
-          type="button"
-          role="tab"
-          aria-selected={tab === 'users' ? 'true' : 'false'}
-          aria-controls="panel-users"
-          tabIndex={tab === 'users' ? 0 : -1}
-          onClick={() => select('users')}
-        >
-          Users
-        </button>
-        <button
-          id="tab-activity"
-          type="button"
-          role="tab"
-          aria-selected={tab === 'activity' ? 'true' : 'false'}
-          aria-controls="panel-activity"
-          tabIndex={tab === 'activity' ? 0 : -1}
-          onClick={() => select('activity')}
-        >
-          Activity
-        </button>
+        {sections.map((s) => (
+          <button
+            key={s.id}
+            id={'tab-' + s.id}
+            type="button"
+            role="tab"
+            aria-selected={tab === s.id ? 'true' : 'false'}
+            aria-controls={'panel-' + s.id}
+            tabIndex={tab === s.id ? 0 : -1}
+            onClick={() => select(s.id)}
+          >
+            {s.label}
+          </button>
+        ))}
       </div>
       {tab === 'users' || usersOrg === org ? (
         <UsersPanel key={org} org={org} tabbed hidden={tab !== 'users'} ready={!!viewer} admin={!!isAdmin(viewer, org)} />
@@ -312,20 +347,54 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
           </AdminActivity>
         )}
       </div>
+      {sections
+        .filter((s) => s.id !== 'users' && s.id !== 'activity')
+        .map((s) => (
+          <div key={s.id} id={'panel-' + s.id} role="tabpanel" aria-labelledby={'tab-' + s.id} hidden={tab !== s.id} class="panel">
+            {tab === s.id && sectionPage(s.id, props)}
+          </div>
+        ))}
     </div>
   );
 }
 
-/** Multi-tenant: /account-settings/ (the viewer's organizations) and
- * /account-settings/<org>/members (the Activity Panel above the users). */
+/** Multi-tenant: the links between an organization's pages. */
+function MultiTenantNav({ org, current }: { org: string; current: string }) {
+  const paths = [
+    { path: 'members', label: 'Members' },
+    { path: 'audit-log', label: 'Audit log' },
+    { path: 'alerts', label: 'Alerts & integrations' },
+    { path: 'integrity', label: 'Integrity' },
+  ];
+  return (
+    <nav class="tabs subnav" aria-label="Organization">
+      {paths.map((p) => (
+        <Link
+          key={p.path}
+          id={'nav-' + p.path}
+          href={`/account-settings/${encodeURIComponent(org)}/${p.path}`}
+          aria-current={current === p.path ? 'page' : undefined}
+        >
+          {p.label}
+        </Link>
+      ))}
+    </nav>
+  );
+}
+
+/** Multi-tenant: /account-settings/ (the viewer's organizations),
+ * /account-settings/<org>/members (the Activity Panel above the users) and
+ * the organization's other pages (/audit-log, /alerts, /integrity). */
 function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; org: string | null }) {
   const list = url.pathname === '/account-settings/' || url.pathname === '/account-settings';
   useEffect(() => {
     if (list && viewer?.orgs.length === 1) navigate(pageFor(viewer.orgs[0].name), true);
   }, [list, viewer]);
   useEffect(() => {
-    document.title = org ? `${org} · Members · auditgraph` : 'Organizations · auditgraph';
-  }, [org]);
+    const page = url.pathname.replace(/\/$/, '').split('/').pop();
+    const label = sections.find((x) => x.path === page && x.id !== 'activity')?.label ?? 'Members';
+    document.title = org ? `${org} · ${label === 'Users' ? 'Members' : label} · auditgraph` : 'Organizations · auditgraph';
+  }, [org, url.pathname]);
 
   if (list || !org) {
     if (!viewer) {
@@ -354,6 +423,24 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; or
       </div>
     );
   }
+  const sub = url.pathname.replace(/\/$/, '').split('/').pop() ?? 'members';
+  if (sub !== 'members') {
+    const s = sections.find((x) => x.path === sub)!;
+    const props: SectionProps = { org, admin: isAdmin(viewer, org), instanceAdmin: !!viewer?.instanceAdmin };
+    return (
+      <div class="page">
+        <div class="page-head">
+          <h1>
+            {s.label} <span class="org-name">{org}</span>
+          </h1>
+        </div>
+        <MultiTenantNav org={org} current={sub} />
+        <div id={'panel-' + s.id} class="panel">
+          {sectionPage(s.id, props)}
+        </div>
+      </div>
+    );
+  }
   return (
     <div class="page">
       <div class="page-head">
@@ -361,6 +448,7 @@ function MultiTenant({ url, viewer, org }: { url: URL; viewer: Viewer | null; or
           Members <span class="org-name">{org}</span>
         </h1>
       </div>
+      <MultiTenantNav org={org} current="members" />
       <AdminActivity viewer={viewer} org={org}>
         {(ready) => <ActivityPanel key={'a-' + org} org={org} ready={ready} />}
       </AdminActivity>

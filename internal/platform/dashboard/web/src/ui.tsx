@@ -107,11 +107,19 @@ export function useLocation(): URL {
 }
 
 /** A link within the app: a real <a href>, followed without a reload. */
-export function Link(props: { href: string; class?: string; children: ComponentChildren }) {
+export function Link(props: {
+  href: string;
+  class?: string;
+  id?: string;
+  'aria-current'?: 'page';
+  children: ComponentChildren;
+}) {
   return (
     <a
       href={props.href}
       class={props.class}
+      id={props.id}
+      aria-current={props['aria-current']}
       onClick={(e) => {
         if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
         e.preventDefault();
