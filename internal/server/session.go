@@ -24,6 +24,9 @@ const signInFailed = "sign-in failed: unknown username or wrong API key"
 // maxSignInBody bounds a sign-in request's body, in bytes.
 const maxSignInBody = 4 << 10
 
+// serviceAccountSignIn is the answer to a service account's sign-in.
+const serviceAccountSignIn = "sign-in refused: service accounts cannot sign in to the dashboard; send their API key with each request (Basic or Bearer) instead"
+
 // signin serves /api/session: signing in with a username and an API key,
 // who the session is, and signing out.
 type signin struct {
@@ -88,6 +91,13 @@ func (s *signin) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		auth.WriteError(w, http.StatusUnauthorized, signInFailed)
+		return
+	}
+	// A service account is a script's identity: it authenticates each
+	// request with its key and has no use for a browser session. Its key
+	// is proven, so saying why is no leak.
+	if p.User.IsServiceAccount() {
+		auth.WriteError(w, http.StatusForbidden, serviceAccountSignIn)
 		return
 	}
 	// A browser holds one session: the one it had (another user's, say)

@@ -125,6 +125,17 @@ func newSessionEnv(t testing.TB, o sessionOptions) *sessionEnv {
 	if _, err := ids.DeactivateUser(ctx, e.admin, "gone"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ids.CreateTeam(ctx, e.admin, "acme", "bots"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ids.CreateServiceAccount(ctx, e.admin, "acme", "bots", "bot", "Bot"); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := ids.CreateAPIKey(ctx, e.admin, "bot", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.keys["bot"] = key
 	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: o.mode, Log: log, Now: e.clock.now,
 		PublicURL: o.publicURL, SessionIdleTimeout: o.idle, SessionLifetime: o.lifetime}))
 	t.Cleanup(srv.Close)
@@ -265,6 +276,28 @@ func TestSignInRefused(t *testing.T) {
 	}
 	if n := e.events("user:login"); n != 0 {
 		t.Errorf("%d user:login events after refused sign-ins, want 0", n)
+	}
+}
+
+// TestSignInServiceAccount checks that a service account, whose key is
+// right, is told it cannot sign in, and gets no session.
+func TestSignInServiceAccount(t *testing.T) {
+	e := newSessionEnv(t, sessionOptions{})
+	resp, b := e.signIn("bot", e.keys["bot"])
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "service accounts cannot sign in") {
+		t.Errorf("service account sign-in: %d %s, want 403 naming service accounts", resp.StatusCode, b)
+	}
+	if strings.Contains(string(b), e.keys["bot"]) {
+		t.Errorf("the refusal %s carries the key", b)
+	}
+	if c := resp.Header.Values("Set-Cookie"); len(c) > 0 {
+		t.Errorf("service account sign-in refused with Set-Cookie %q", c)
+	}
+	if n := e.sessionRows(); n != 0 {
+		t.Errorf("%d sessions after a service account's sign-in, want 0", n)
+	}
+	if n := e.events("user:login"); n != 0 {
+		t.Errorf("%d user:login events after a service account's sign-in, want 0", n)
 	}
 }
 
