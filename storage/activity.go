@@ -14,7 +14,7 @@ type Member struct {
 	Email string `db:"email"` // in lower case; "" when the user has none
 }
 
-// membersByActorSQL finds the members of $1 among the users with the ids
+// membersByActorSQL (part of LockLog's statement) finds the members of $1 among the users with the ids
 // $2 or the lower-case emails $3. It probes users_pkey and users_email_lower
 // once per distinct actor: the LIMIT 1 keeps each probe a subquery of its own
 // (the planner cannot turn it into a join), so the plan is the same index
@@ -30,20 +30,6 @@ const membersByActorSQL = `WITH found AS (
 	)
 	SELECT f.id, lower(COALESCE(f.email, '')) AS email FROM found f
 		CROSS JOIN LATERAL (SELECT FROM memberships m WHERE m.org_id = $1 AND m.user_id = f.id LIMIT 1) m`
-
-// MembersByActor returns the members of orgID among the users with the
-// given ids or emails (compared without regard to case), in one query.
-func (tx *Tx) MembersByActor(ctx context.Context, orgID int64, ids []int64, emails []string) ([]Member, error) {
-	if len(ids) == 0 && len(emails) == 0 {
-		return nil, nil
-	}
-	var members []Member
-	err := tx.sel(ctx, &members, membersByActorSQL, orgID, pq.Int64Array(ids), pq.StringArray(emails))
-	if err != nil {
-		return nil, fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
-	}
-	return members, nil
-}
 
 // ActivityDay is one member's activity on one UTC day: the latest time seen
 // and how many run and report events it adds.
@@ -135,7 +121,7 @@ func (s *Store) RecordActivity(ctx context.Context, acts []Activity) error {
 			}
 		}
 		for _, org := range orgs {
-			// Take the organization's lock first, as appends do (LockLogHead), so the two
+			// Take the organization's lock first, as appends do (LockLog), so the two
 			// never wait on each other's membership rows in opposite orders.
 			if _, err := tx.exec(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org); err != nil {
 				return fmt.Errorf("storage: record activity: %w", err)

@@ -19,23 +19,6 @@ type LogHead struct {
 	Hash []byte `db:"last_hash"`
 }
 
-// LockLogHead reads the end of an organization's log and locks its row
-// until the transaction ends, which serializes appends to that log.
-func (tx *Tx) LockLogHead(ctx context.Context, orgID int64) (LogHead, error) {
-	var h LogHead
-	err := tx.get(ctx, &h, `SELECT last_seq, last_hash FROM organizations WHERE id = $1 FOR UPDATE`, orgID)
-	return h, notFound(err, "storage: lock the log of organization %d", orgID)
-}
-
-// AdvanceLogHead moves the end of an organization's log, locked by
-// LockLogHead.
-func (tx *Tx) AdvanceLogHead(ctx context.Context, orgID int64, h LogHead) error {
-	if _, err := tx.exec(ctx, `UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1`, orgID, h.Seq, h.Hash); err != nil {
-		return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
-	}
-	return nil
-}
-
 // ChainHead is an organization's log as the checkpoint job sees it.
 type ChainHead struct {
 	OrgID   int64  `db:"id"`

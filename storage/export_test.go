@@ -1,4 +1,7 @@
 package storage
 
-// MembersByActorSQL is the member lookup's query, for its plan test.
-const MembersByActorSQL = membersByActorSQL
+// LockLogSQL is the lock statement (with the member lookup), for its plan test.
+var LockLogSQL = lockLogSQL
+
+// UnnestMax is the largest batch AppendEvents inserts from arrays.
+const UnnestMax = unnestMax

@@ -17,7 +17,7 @@ var copyStatement = "COPY audit_events (" + strings.Join(copyColumns, ", ") + ")
 // seen before. One INSERT … ON CONFLICT DO NOTHING RETURNING both checks and
 // records them: the unique index is probed once per id, where a lookup
 // followed by an insert probed it twice. The caller holds the log's lock
-// (LockLogHead), so no other batch can claim an id between the check and
+// (LockLog), so no other batch can claim an id between the check and
 // the write.
 func (tx *Tx) ClaimClientIDs(ctx context.Context, orgID int64, ids []string) (map[string]bool, error) {
 	if len(ids) == 0 {
@@ -36,7 +36,8 @@ func (tx *Tx) ClaimClientIDs(ctx context.Context, orgID int64, ids []string) (ma
 	return fresh, nil
 }
 
-// InsertEvents COPYs events into orgID's log, numbered from first, each
+// InsertEvents COPYs events into orgID's log (AppendEvents' way for large
+// batches), numbered from first, each
 // with its chain hash. Every event must have a timestamp at the stored
 // precision and a partition to go to (EnsureEventPartitions).
 func (tx *Tx) InsertEvents(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte) error {

@@ -36,22 +36,6 @@ func ParseAppended(payload string) (Appended, error) {
 	return a, nil
 }
 
-// NotifyAppended announces the events first..last of an organization on
-// AppendedChannel. PostgreSQL sends the notification only when the
-// transaction commits, and in commit order, so nothing rolled back is ever
-// announced and one organization's ranges arrive in sequence order (its
-// appends are serialized by the log's lock, LockLogHead).
-func (tx *Tx) NotifyAppended(ctx context.Context, orgID, first, last int64) error {
-	payload, err := json.Marshal(Appended{Org: orgID, From: first, To: last})
-	if err != nil {
-		return err
-	}
-	if _, err := tx.q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, AppendedChannel, string(payload)); err != nil {
-		return fmt.Errorf("storage: announce audit events %d..%d of organization %d: %w", first, last, orgID, err)
-	}
-	return nil
-}
-
 // EventsBySeq returns an organization's events with sequence numbers from..to
 // (inclusive), in sequence order.
 func (q queries) EventsBySeq(ctx context.Context, orgID, from, to int64) ([]StoredEvent, error) {

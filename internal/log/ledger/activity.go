@@ -10,18 +10,10 @@ import (
 	"github.com/auditgraph/auditgraph/storage"
 )
 
-// markActivity marks the actors of events just stored active on the events'
-// UTC days, and counts their run and report events. An actor is matched to a
-// member of the organization by actor_user_id (this server's user id) or,
-// failing that, by actor_email without regard to case. The batch's distinct
-// actors are looked up in one query and the batch is reduced to one row per
-// member and day, so the database writes a few thousand rollup rows, not one
-// per event. Events before since do not count.
-func markActivity(ctx context.Context, tx *storage.Tx, orgID int64, events []audit.Event, since time.Time) error {
-	var (
-		ids    []int64
-		emails []string
-	)
+// actors returns the distinct actors of events: their actor_user_id values
+// that are numbers, and their actor_email values in lower case. LockLog
+// finds which of them are members of the organization.
+func actors(events []audit.Event) (ids []int64, emails []string) {
 	seenEmail, seenID := map[string]bool{}, map[int64]bool{}
 	for _, e := range events {
 		if e.ActorUserID != "" {
@@ -37,9 +29,19 @@ func markActivity(ctx context.Context, tx *storage.Tx, orgID int64, events []aud
 			}
 		}
 	}
-	members, err := tx.MembersByActor(ctx, orgID, ids, emails)
-	if err != nil || len(members) == 0 {
-		return err
+	return ids, emails
+}
+
+// markActivity marks the actors of events just stored active on the events'
+// UTC days, and counts their run and report events. An actor is matched to
+// one of members (the organization's members among the batch's actors,
+// found by LockLog) by actor_user_id (this server's user id) or, failing
+// that, by actor_email without regard to case. The batch is reduced to one
+// row per member and day, so the database writes a few thousand rollup rows,
+// not one per event. Events before since do not count.
+func markActivity(ctx context.Context, tx *storage.Tx, orgID int64, members []storage.Member, events []audit.Event, since time.Time) error {
+	if len(members) == 0 {
+		return nil
 	}
 	byID, byEmail := map[int64]bool{}, map[string]int64{}
 	for _, m := range members {

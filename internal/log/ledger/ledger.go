@@ -147,8 +147,14 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	}
 	// Lock the head: one append at a time per organization, so sequence
 	// numbers stay gap-free, the chain linear, the duplicate check race-free
-	// and the alert counters' updates serialized.
-	head, err := tx.LockLogHead(ctx, b.orgID)
+	// and the alert counters' updates serialized. The same round trip finds
+	// the actors among the members and counts the enabled alert rules.
+	var ids []int64
+	var emails []string
+	if b.markActive {
+		ids, emails = actors(b.events)
+	}
+	log, err := tx.LockLog(ctx, b.orgID, ids, emails)
 	if err != nil {
 		return res, err
 	}
@@ -161,29 +167,28 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	if len(b.events) == 0 {
 		return res, nil
 	}
-	// Hash the events onto the chain, write them, and advance the head.
-	hashes, newHead := hashOnto(head, b.events)
-	first := head.Seq + 1
-	if err := tx.InsertEvents(ctx, b.orgID, first, b.events, hashes); err != nil {
-		return res, err
-	}
-	if err := tx.AdvanceLogHead(ctx, b.orgID, newHead); err != nil {
+	// Hash the events onto the chain, write them, advance the head and
+	// announce them to live subscribers once the transaction commits.
+	hashes, newHead := hashOnto(log.LogHead, b.events)
+	first := log.Seq + 1
+	if err := tx.AppendEvents(ctx, b.orgID, first, b.events, hashes); err != nil {
 		return res, err
 	}
 	res.FirstSeq, res.LastSeq = first, newHead.Seq
 	// Mark the actors active.
 	if b.markActive {
-		if err := markActivity(ctx, tx, b.orgID, b.active(), b.activeSince); err != nil {
+		if err := markActivity(ctx, tx, b.orgID, log.Members, b.active(), b.activeSince); err != nil {
 			return res, err
 		}
 	}
 	// Match the alert rules and count the thresholds: an alert is queued
 	// exactly when its event is stored.
-	if err := raiseAlerts(ctx, tx, b.orgID, first, b.events); err != nil {
-		return res, err
+	if log.Rules > 0 {
+		if err := raiseAlerts(ctx, tx, b.orgID, first, b.events); err != nil {
+			return res, err
+		}
 	}
-	// Announce the events to live subscribers, once the transaction commits.
-	return res, tx.NotifyAppended(ctx, b.orgID, first, newHead.Seq)
+	return res, nil
 }
 
 // dropDuplicates records the batch's client ids and removes the events

@@ -1,0 +1,177 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/auditgraph/auditgraph/audit"
+)
+
+// The append path's statements. An append holds its organization's log
+// locked from LockLog to the commit, and appends to one organization run one
+// at a time, so every round trip to PostgreSQL inside the lock costs every
+// waiting batch. The statements here are shaped to take few: LockLog also
+// finds the batch's actors among the members and counts the enabled alert
+// rules, and AppendEvents writes a small batch, moves the head and queues the
+// announcement in one statement.
+
+// LockedLog is what LockLog reads with the lock.
+type LockedLog struct {
+	LogHead
+	// Members are the organization's members among the actors asked for.
+	Members []Member
+	// Rules is how many enabled alert rules the organization has.
+	Rules int
+}
+
+// lockLogSQL locks the organization's row (FOR UPDATE OF o: under READ
+// COMMITTED a wait for another append's lock ends with that append's head)
+// and, in the same round trip, runs membersByActorSQL and counts the
+// enabled rules.
+var lockLogSQL = `SELECT o.last_seq, o.last_hash,
+		(SELECT count(*) FROM alert_rules r WHERE r.org_id = o.id AND r.enabled) AS rules,
+		COALESCE(m.ids, '{}') AS ids, COALESCE(m.emails, '{}') AS emails
+	FROM organizations o
+	CROSS JOIN LATERAL (SELECT array_agg(x.id) AS ids, array_agg(x.email) AS emails FROM (` + membersByActorSQL + `) x) m
+	WHERE o.id = $1
+	FOR UPDATE OF o`
+
+// LockLog locks an organization's log until the transaction ends (which
+// serializes appends to it) and returns its head, the
+// organization's members among the users with the given ids or lower-case
+// emails (as MembersByActor), and how many enabled alert rules it has.
+func (tx *Tx) LockLog(ctx context.Context, orgID int64, ids []int64, emails []string) (LockedLog, error) {
+	var (
+		l       LockedLog
+		mIDs    pq.Int64Array
+		mEmails pq.StringArray
+	)
+	if ids == nil {
+		ids = []int64{}
+	}
+	if emails == nil {
+		emails = []string{}
+	}
+	err := tx.q.QueryRowxContext(ctx, lockLogSQL, orgID, pq.Int64Array(ids), pq.StringArray(emails)).
+		Scan(&l.Seq, &l.Hash, &l.Rules, &mIDs, &mEmails)
+	if err != nil {
+		return l, notFound(err, "storage: lock the log of organization %d", orgID)
+	}
+	if len(mIDs) > 0 {
+		l.Members = make([]Member, len(mIDs))
+		for i := range mIDs {
+			l.Members[i] = Member{ID: mIDs[i], Email: mEmails[i]}
+		}
+	}
+	return l, nil
+}
+
+// unnestMax is the largest batch AppendEvents writes with one INSERT from
+// arrays; larger ones are COPYed, which parses less per event (the bulk
+// figure in bench/RESULTS.md is of 10,000-event batches).
+const unnestMax = 500
+
+// appendSQL inserts the events given as one array per column ($4 on; the
+// seq of the n-th is $2+n-1), moves the head ($3 is the last hash; the last
+// seq is $2+len-1) and announces the range ($5+NumKeys+1 is the payload), in
+// one statement. Empty text and response code 0 are stored as NULL, as COPY
+// stores them.
+var appendSQL = func() string {
+	var cols, sel, args, names []string
+	p := 4
+	for _, s := range audit.Specs {
+		cols = append(cols, s.Column)
+		name := "c_" + s.Column
+		names = append(names, name)
+		switch s.Kind {
+		case audit.Text:
+			args = append(args, "$"+strconv.Itoa(p)+"::text[]")
+			sel = append(sel, "NULLIF(a."+name+", '')")
+		case audit.Code:
+			args = append(args, "$"+strconv.Itoa(p)+"::int[]")
+			sel = append(sel, "NULLIF(a."+name+", 0)")
+		case audit.Time:
+			args = append(args, "$"+strconv.Itoa(p)+"::timestamptz[]")
+			sel = append(sel, "a."+name)
+		}
+		p++
+	}
+	hashArg := "$" + strconv.Itoa(p) + "::bytea[]"
+	payload := "$" + strconv.Itoa(p+1)
+	return `WITH ins AS (
+		INSERT INTO audit_events (org_id, seq, ` + strings.Join(cols, ", ") + `, hash)
+		SELECT $1, $2::bigint + a.n - 1, ` + strings.Join(sel, ", ") + `, a.c_hash
+		FROM unnest(` + strings.Join(args, ", ") + `, ` + hashArg + `)
+			WITH ORDINALITY AS a(` + strings.Join(names, ", ") + `, c_hash, n)
+	), head AS (
+		UPDATE organizations SET last_seq = $2::bigint + cardinality(` + hashArg + `) - 1, last_hash = $3 WHERE id = $1
+	)
+	SELECT pg_notify('` + AppendedChannel + `', ` + payload + `)`
+}()
+
+// advanceSQL moves the head and announces the range, for a COPYed batch.
+const advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1)
+	SELECT pg_notify('` + AppendedChannel + `', $4)`
+
+// AppendEvents writes events to orgID's log, numbered from first, each with
+// its chain hash, moves the log's head to the last of them (LockLog must
+// hold it), and announces them on AppendedChannel when the
+// transaction commits (PostgreSQL delivers notifications only on commit and
+// in commit order, so nothing rolled back is announced and one
+// organization's ranges arrive in sequence order). Every event must have a timestamp at the stored
+// precision and a partition to go to (EnsureEventPartitions). A batch of up
+// to unnestMax events takes one statement; a larger one is COPYed first.
+func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte) error {
+	if len(events) == 0 {
+		return nil
+	}
+	last := first + int64(len(events)) - 1
+	payload, err := json.Marshal(Appended{Org: orgID, From: first, To: last})
+	if err != nil {
+		return err
+	}
+	if len(events) > unnestMax {
+		if err := tx.InsertEvents(ctx, orgID, first, events, hashes); err != nil {
+			return err
+		}
+		if _, err := tx.q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload)); err != nil {
+			return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
+		}
+		return nil
+	}
+	args := make([]any, 0, 5+audit.NumKeys)
+	args = append(args, orgID, first, hashes[len(hashes)-1])
+	for i, s := range audit.Specs {
+		switch s.Kind {
+		case audit.Text:
+			col := make(pq.StringArray, len(events))
+			for j := range events {
+				col[j] = *events[j].Text(i)
+			}
+			args = append(args, col)
+		case audit.Code:
+			col := make(pq.Int64Array, len(events))
+			for j := range events {
+				col[j] = int64(events[j].ResponseCode)
+			}
+			args = append(args, col)
+		case audit.Time:
+			col := make(pq.StringArray, len(events))
+			for j := range events {
+				col[j] = events[j].Timestamp.UTC().Format(time.RFC3339Nano)
+			}
+			args = append(args, col)
+		}
+	}
+	args = append(args, pq.ByteaArray(hashes), string(payload))
+	if _, err := tx.q.ExecContext(ctx, appendSQL, args...); err != nil {
+		return fmt.Errorf("storage: insert %d audit events into organization %d: %w", len(events), orgID, err)
+	}
+	return nil
+}

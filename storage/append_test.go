@@ -1,0 +1,142 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/storage"
+	"github.com/auditgraph/auditgraph/storage/storagetest"
+)
+
+// TestAppendEventsBothWays appends the same events through the one-statement
+// INSERT (small batches) and through COPY (large ones) and checks that the
+// stored rows, hashes and heads are the same, empty keys stored as NULL
+// either way, and that each append is announced once with its range.
+func TestAppendEventsBothWays(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 5, 10, 0, 0, 123456000, time.UTC)
+	event := func(i int) audit.Event {
+		e := audit.Event{Action: audit.RunUpdate, Timestamp: ts.Add(time.Duration(i) * time.Second), ActorEmail: fmt.Sprintf("u%d@x.io", i%7)}
+		if i%3 == 0 {
+			e.ResponseCode = 200 + i%5
+			e.ProjectName = "p'\"{},\\ \u00e9"
+		}
+		if i%4 == 0 {
+			e.ActorIP = "10.0.0.1"
+		}
+		return e
+	}
+	for _, n := range []int{1, 3, storage.UnnestMax, storage.UnnestMax + 1, 1200} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			org := storagetest.NewOrg(t, s, fmt.Sprintf("append-%d", n))
+			events := make([]audit.Event, n)
+			hashes := make([][]byte, n)
+			for i := range events {
+				events[i] = event(i)
+				h := sha256.Sum256([]byte(fmt.Sprint(n, i)))
+				hashes[i] = h[:]
+			}
+			if err := s.EnsureEventPartitions(ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			var l storage.LockedLog
+			err := s.InTx(ctx, func(tx *storage.Tx) error {
+				var err error
+				if l, err = tx.LockLog(ctx, org, nil, nil); err != nil {
+					return err
+				}
+				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.EventsBySeq(ctx, org, 1, int64(n)+5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != n {
+				t.Fatalf("%d events stored, want %d", len(got), n)
+			}
+			for i, g := range got {
+				if g.Seq != int64(i+1) || !reflect.DeepEqual(g.Event, events[i]) {
+					t.Fatalf("event %d stored as seq %d %+v, want seq %d %+v", i, g.Seq, g.Event, i+1, events[i])
+				}
+			}
+			var nulls int
+			if err := s.DB().GetContext(ctx, &nulls, `SELECT count(*) FROM audit_events WHERE org_id = $1
+				AND (user_email = '' OR actor_ip = '' OR response_code = 0)`, org); err != nil {
+				t.Fatal(err)
+			}
+			if nulls != 0 {
+				t.Errorf("%d rows keep an empty key as '' or 0, want NULL", nulls)
+			}
+			var stored [][]byte
+			if err := s.DB().SelectContext(ctx, &stored, `SELECT hash FROM audit_events WHERE org_id = $1 ORDER BY seq`, org); err != nil {
+				t.Fatal(err)
+			}
+			for i := range stored {
+				if !bytes.Equal(stored[i], hashes[i]) {
+					t.Fatalf("hash of seq %d is %x, want %x", i+1, stored[i], hashes[i])
+				}
+			}
+			err = s.InTx(ctx, func(tx *storage.Tx) error {
+				var err error
+				l, err = tx.LockLog(ctx, org, nil, nil)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Seq != int64(n) || !bytes.Equal(l.Hash, hashes[n-1]) {
+				t.Errorf("head after the append: seq %d hash %x, want %d %x", l.Seq, l.Hash, n, hashes[n-1])
+			}
+		})
+	}
+}
+
+// TestLockLogFindsMembersAndRules checks what LockLog reads with the lock:
+// the members among the actors asked for (by id, or by email in lower case)
+// and the count of enabled rules only.
+func TestLockLogFindsMembersAndRules(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, member := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
+	_, other := storagetest.NewOrgWithMember(t, s, "other", "b@other.io")
+	if _, err := s.DB().ExecContext(ctx, `WITH i AS (
+			INSERT INTO integrations (org_id, name, kind, url_sealed, signing_secret_sealed) VALUES ($1, 'hook', 'webhook', '\x00', '\x00') RETURNING id
+		)
+		INSERT INTO alert_rules (org_id, name, actions, enabled, integration_ids)
+		SELECT $1, n, '{user:login}', n = 'on', ARRAY[i.id] FROM i, unnest('{on,off}'::text[]) n`, org); err != nil {
+		t.Fatal(err)
+	}
+	var l storage.LockedLog
+	err := s.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
+		l, err = tx.LockLog(ctx, org, []int64{member, other, 999999}, []string{"a@acme.io", "b@other.io", "nobody@x.io"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []storage.Member{{ID: member, Email: "a@acme.io"}}
+	if !reflect.DeepEqual(l.Members, want) {
+		t.Errorf("members = %+v, want %+v (the other organization's member and unknown actors left out)", l.Members, want)
+	}
+	if l.Rules != 1 {
+		t.Errorf("enabled rules = %d, want 1", l.Rules)
+	}
+	err = s.InTx(ctx, func(tx *storage.Tx) error {
+		_, err := tx.LockLog(ctx, 424242, nil, nil)
+		return err
+	})
+	if err == nil {
+		t.Error("LockLog of a missing organization: no error")
+	}
+}
