@@ -177,3 +177,50 @@ func TestIntegrityPageMultiTenant(t *testing.T) {
 	}
 	p.axe("the multi-tenant Integrity page")
 }
+
+// TestIntegrityPageLongLogOnDemand: a log longer than the page verifies on
+// opening (50,000 events) is verified when the admin presses Verify now,
+// with the section busy meanwhile; opening the page asks only for the cheap
+// facts.
+func TestIntegrityPageLongLogOnDemand(t *testing.T) {
+	e := newAcme(t)
+	e.serveIntegrity(verify.Setup{CheckpointInterval: 10 * time.Minute})
+	e.key("alice")
+	for range 11 {
+		e.report("acme", 5000)
+		e.checkpoint("acme")
+	}
+	p := e.newPage(t)
+	m := p.mark()
+	p.signIn("alice", e.key("alice"), "/org/dashboard?org=acme&tab=integrity")
+	p.waitFor("#integrity-checkpoints")
+	status := p.text("#integrity-status")
+	if !strings.HasPrefix(status, "Not verified in this visit. Verification reads all 55,0") || !strings.Contains(status, "press Verify now") {
+		t.Errorf("status %q, want not verified, with the number of events", status)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, body := range p.graphqlSince(m) {
+		if strings.Contains(body, "verifyAuditLog") {
+			t.Errorf("a long log was verified on opening: %s", body)
+		}
+	}
+	if got := p.text("#integrity-verify"); got != "Verify now" {
+		t.Errorf("button %q, want Verify now", got)
+	}
+	eval[bool](p, `(() => { window.__sawBusy = false;
+		const s = document.querySelector("#integrity-verification");
+		new MutationObserver(() => { if (s.getAttribute("aria-busy") === "true" && document.querySelector("#integrity-status progress") &&
+			document.querySelector("#integrity-verify").disabled) window.__sawBusy = true; }).observe(s, {attributes: true, subtree: true, childList: true});
+		return true; })()`)
+	p.click("#integrity-verify")
+	if got := p.waitVerified(); got != "intact" {
+		t.Fatalf("verification %s, want intact", got)
+	}
+	if !eval[bool](p, `window.__sawBusy`) {
+		t.Error("the section was not busy (progress, disabled button) while verifying")
+	}
+	if got := p.text("#integrity-verify"); got != "Verify again" {
+		t.Errorf("button %q after a verification, want Verify again", got)
+	}
+	p.axe("the Integrity tab of a long log, verified")
+}
