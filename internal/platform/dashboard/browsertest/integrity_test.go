@@ -78,6 +78,7 @@ func TestIntegrityPage(t *testing.T) {
 		t.Errorf("copied key %q, want %q", got, pubB64)
 	}
 	p.axe("the Integrity tab, intact")
+	p.screenshot("integrity")
 	p.colorScheme("dark")
 	p.axe("the Integrity tab, intact, dark")
 	p.colorScheme("light")
@@ -95,6 +96,7 @@ func TestIntegrityPage(t *testing.T) {
 		t.Errorf("finding %q, want INVALID at %d in words", finding, bad)
 	}
 	p.axe("the Integrity tab, not intact")
+	p.screenshot("integrity-not-intact")
 
 	// And so does a reload.
 	p.open("/org/dashboard?org=acme&tab=integrity")

@@ -101,7 +101,6 @@ function AdminIntegrity({ org }: { org: string }) {
       (d) => {
         if (!mounted.current) return;
         setRun({ state: 'done', result: d.verifyAuditLog });
-        notify(d.verifyAuditLog.intact ? `The audit log of ${org} is intact.` : `The audit log of ${org} is not intact.`, verifySource);
         // The checkpoints may have moved on while it ran.
         setAttempt((n) => n + 1);
       },
@@ -166,14 +165,21 @@ function VerificationSection(props: { org: string; run: Run; events: number | nu
           {running ? 'Verifying…' : result ? 'Verify again' : 'Verify now'}
         </button>
       </div>
-      <div id="integrity-status" class={'integrity-status ' + (running ? 'running' : result ? (result.intact ? 'intact' : 'broken') : 'idle')}>
+      {/* A live region: the result is read out when it arrives (the
+          elapsed time is not, each second). */}
+      <div
+        id="integrity-status"
+        role="status"
+        class={'integrity-status ' + (running ? 'running' : result ? (result.intact ? 'intact' : 'broken') : 'idle')}
+      >
         {running ? (
           <>
             <progress aria-label="Verifying the audit log" />
             <span>
               Verifying {events !== null ? count(events) + ' events' : 'the audit log'}
-              {est && `, ${est}`}… {elapsed > 0 && `(${duration(elapsed)} so far)`}
+              {est && `, ${est}`}…
             </span>
+            {elapsed > 0 && <span aria-hidden="true">({duration(elapsed)} so far)</span>}
           </>
         ) : result ? (
           result.intact ? (
