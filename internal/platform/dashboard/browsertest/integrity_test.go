@@ -225,4 +225,19 @@ func TestIntegrityPageLongLogOnDemand(t *testing.T) {
 		t.Errorf("button %q after a verification, want Verify again", got)
 	}
 	p.axe("the Integrity tab of a long log, verified")
+
+	// Another tab and back: the result is still there, not asked again.
+	m = p.mark()
+	p.click("#tab-users")
+	p.waitUsers()
+	p.click("#tab-integrity")
+	if got := p.waitVerified(); got != "intact" {
+		t.Fatalf("back on the tab: %s, want the intact result kept", got)
+	}
+	p.waitFor("#integrity-checkpoints")
+	for _, body := range p.graphqlSince(m) {
+		if strings.Contains(body, "verifyAuditLog") {
+			t.Errorf("a long log was verified again on coming back to the tab: %s", body)
+		}
+	}
 }

@@ -55,17 +55,54 @@ type Run =
   | { state: 'idle' }
   | { state: 'running'; started: number }
   | { state: 'done'; result: Verification }
-  | { state: 'failed'; message: string; busy: boolean };
+  | { state: 'failed'; message: string; busy: boolean; err: unknown };
+
+// Each organization's latest verification, kept for as long as the page is
+// loaded: a verification of a long log takes seconds, and its result (or the
+// request still running) must not be lost when the admin switches tabs and
+// comes back. A reload starts afresh.
+const runs = new Map<string, Run>();
+const runListeners = new Set<() => void>();
+
+function setRun(org: string, run: Run) {
+  runs.set(org, run);
+  for (const l of runListeners) l();
+}
+
+/** Verifies org's log unless a verification of it is running already. */
+function startVerification(org: string) {
+  if (runs.get(org)?.state === 'running') return;
+  setRun(org, { state: 'running', started: Date.now() });
+  clearError(verifySource);
+  gql<{ verifyAuditLog: Verification }>(verifyQuery, { org }).then(
+    (d) => setRun(org, { state: 'done', result: d.verifyAuditLog }),
+    (err: unknown) => {
+      const busy = err instanceof ApiError && err.code === 'TOO_MANY_REQUESTS';
+      setRun(org, { state: 'failed', message: errorText(err, org), busy, err });
+    },
+  );
+}
+
+/** org's latest verification, re-rendering when it changes. */
+function useRun(org: string): Run {
+  const [, set] = useState(0);
+  useEffect(() => {
+    const l = () => set((n) => n + 1);
+    runListeners.add(l);
+    return () => {
+      runListeners.delete(l);
+    };
+  }, []);
+  return runs.get(org) ?? { state: 'idle' };
+}
 
 function AdminIntegrity({ org }: { org: string }) {
   const [info, setInfo] = useState<Loaded<Integrity>>({ data: null, failed: null, retryable: true, loading: true });
   const [attempt, setAttempt] = useState(0);
-  const [run, setRun] = useState<Run>({ state: 'idle' });
+  const run = useRun(org);
   const auto = useRef(false);
-  const mounted = useRef(true);
   useEffect(
     () => () => {
-      mounted.current = false;
       clearError(source);
       clearError(verifySource);
     },
@@ -93,34 +130,26 @@ function AdminIntegrity({ org }: { org: string }) {
     };
   }, [org, attempt]);
 
-  const verify = () => {
-    if (run.state === 'running') return;
-    setRun({ state: 'running', started: Date.now() });
-    clearError(verifySource);
-    gql<{ verifyAuditLog: Verification }>(verifyQuery, { org }).then(
-      (d) => {
-        if (!mounted.current) return;
-        setRun({ state: 'done', result: d.verifyAuditLog });
-        // The checkpoints may have moved on while it ran.
-        setAttempt((n) => n + 1);
-      },
-      (err: unknown) => {
-        if (!mounted.current) return;
-        reportError(verifySource, err, org);
-        const busy = err instanceof ApiError && err.code === 'TOO_MANY_REQUESTS';
-        setRun({ state: 'failed', message: errorText(err, org), busy });
-      },
-    );
-  };
+  // When a verification ends: its error in #error; after a result, the
+  // facts again (the checkpoints may have moved on while it ran).
+  const seen = useRef(run);
+  useEffect(() => {
+    if (seen.current === run) return;
+    const was = seen.current.state;
+    seen.current = run;
+    if (run.state === 'failed') reportError(verifySource, run.err, org);
+    if (run.state === 'done' && was === 'running') setAttempt((n) => n + 1);
+  }, [run]);
 
-  // A short log is verified as soon as its size is known; a long one waits
-  // for the button (it would hold the server's one verification slot of
-  // this organization for seconds on every visit).
+  // A short log is verified as soon as its size is known, on every visit; a
+  // long one waits for the button (it would hold the server's one
+  // verification slot of this organization for seconds on every visit).
   useEffect(() => {
     if (auto.current || !info.data) return;
     auto.current = true;
-    if (info.data.lastSequence <= autoVerifyEvents) verify();
+    if (info.data.lastSequence <= autoVerifyEvents) startVerification(org);
   }, [info.data]);
+  const verify = () => startVerification(org);
 
   const d = info.data;
   return (
