@@ -174,6 +174,27 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AuditLogIntegrity struct {
+		BucketSync                func(childComplexity int) int
+		CheckpointIntervalSeconds func(childComplexity int) int
+		LastSequence              func(childComplexity int) int
+		LatestCheckpoint          func(childComplexity int) int
+		NotCheckpointed           func(childComplexity int) int
+		Organization              func(childComplexity int) int
+		Retention                 func(childComplexity int) int
+		SigningKey                func(childComplexity int) int
+		VerifyCommand             func(childComplexity int) int
+	}
+
+	BucketSyncStatus struct {
+		IntervalSeconds func(childComplexity int) int
+		LagEvents       func(childComplexity int) int
+		LagSeconds      func(childComplexity int) int
+		LastSuccess     func(childComplexity int) int
+		Stalled         func(childComplexity int) int
+		SyncedSequence  func(childComplexity int) int
+	}
+
 	ChainFinding struct {
 		Description   func(childComplexity int) int
 		FirstSequence func(childComplexity int) int
@@ -200,6 +221,13 @@ type ComplexityRoot struct {
 		Unchained        func(childComplexity int) int
 		Unsigned         func(childComplexity int) int
 		VerifiedAt       func(childComplexity int) int
+	}
+
+	Checkpoint struct {
+		FirstSequence func(childComplexity int) int
+		KeyID         func(childComplexity int) int
+		LastSequence  func(childComplexity int) int
+		SignedAt      func(childComplexity int) int
 	}
 
 	ConfigChange struct {
@@ -371,6 +399,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AuditLogIntegrity     func(childComplexity int, organization string) int
 		InstanceConfigChanges func(childComplexity int, first *int, after *string) int
 		Organization          func(childComplexity int, name string) int
 		Organizations         func(childComplexity int, first *int, after *string) int
@@ -385,6 +414,18 @@ type ComplexityRoot struct {
 		LastActiveAt func(childComplexity int) int
 		Rank         func(childComplexity int) int
 		User         func(childComplexity int) int
+	}
+
+	Retention struct {
+		Cutoff  func(childComplexity int) int
+		Floor   func(childComplexity int) int
+		Hipaa   func(childComplexity int) int
+		Setting func(childComplexity int) int
+	}
+
+	SigningKey struct {
+		KeyID     func(childComplexity int) int
+		PublicKey func(childComplexity int) int
 	}
 
 	SlackApp struct {
@@ -570,6 +611,7 @@ type QueryResolver interface {
 	SlackApp(ctx context.Context) (*model.SlackApp, error)
 	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
 	VerifyAuditLog(ctx context.Context, organization string, from *int, to *int) (*model.ChainVerification, error)
+	AuditLogIntegrity(ctx context.Context, organization string) (*model.AuditLogIntegrity, error)
 }
 type RankedUserResolver interface {
 	User(ctx context.Context, obj *model.RankedUser) (*entity.User, error)
@@ -1135,6 +1177,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "AuditLogIntegrity.bucketSync":
+		if e.ComplexityRoot.AuditLogIntegrity.BucketSync == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.BucketSync(childComplexity), true
+	case "AuditLogIntegrity.checkpointIntervalSeconds":
+		if e.ComplexityRoot.AuditLogIntegrity.CheckpointIntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.CheckpointIntervalSeconds(childComplexity), true
+	case "AuditLogIntegrity.lastSequence":
+		if e.ComplexityRoot.AuditLogIntegrity.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.LastSequence(childComplexity), true
+	case "AuditLogIntegrity.latestCheckpoint":
+		if e.ComplexityRoot.AuditLogIntegrity.LatestCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.LatestCheckpoint(childComplexity), true
+	case "AuditLogIntegrity.notCheckpointed":
+		if e.ComplexityRoot.AuditLogIntegrity.NotCheckpointed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.NotCheckpointed(childComplexity), true
+	case "AuditLogIntegrity.organization":
+		if e.ComplexityRoot.AuditLogIntegrity.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.Organization(childComplexity), true
+	case "AuditLogIntegrity.retention":
+		if e.ComplexityRoot.AuditLogIntegrity.Retention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.Retention(childComplexity), true
+	case "AuditLogIntegrity.signingKey":
+		if e.ComplexityRoot.AuditLogIntegrity.SigningKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.SigningKey(childComplexity), true
+	case "AuditLogIntegrity.verifyCommand":
+		if e.ComplexityRoot.AuditLogIntegrity.VerifyCommand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.VerifyCommand(childComplexity), true
+
+	case "BucketSyncStatus.intervalSeconds":
+		if e.ComplexityRoot.BucketSyncStatus.IntervalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.IntervalSeconds(childComplexity), true
+	case "BucketSyncStatus.lagEvents":
+		if e.ComplexityRoot.BucketSyncStatus.LagEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.LagEvents(childComplexity), true
+	case "BucketSyncStatus.lagSeconds":
+		if e.ComplexityRoot.BucketSyncStatus.LagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.LagSeconds(childComplexity), true
+	case "BucketSyncStatus.lastSuccess":
+		if e.ComplexityRoot.BucketSyncStatus.LastSuccess == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.LastSuccess(childComplexity), true
+	case "BucketSyncStatus.stalled":
+		if e.ComplexityRoot.BucketSyncStatus.Stalled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.Stalled(childComplexity), true
+	case "BucketSyncStatus.syncedSequence":
+		if e.ComplexityRoot.BucketSyncStatus.SyncedSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BucketSyncStatus.SyncedSequence(childComplexity), true
+
 	case "ChainFinding.description":
 		if e.ComplexityRoot.ChainFinding.Description == nil {
 			break
@@ -1268,6 +1402,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChainVerification.VerifiedAt(childComplexity), true
+
+	case "Checkpoint.firstSequence":
+		if e.ComplexityRoot.Checkpoint.FirstSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.FirstSequence(childComplexity), true
+	case "Checkpoint.keyId":
+		if e.ComplexityRoot.Checkpoint.KeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.KeyID(childComplexity), true
+	case "Checkpoint.lastSequence":
+		if e.ComplexityRoot.Checkpoint.LastSequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.LastSequence(childComplexity), true
+	case "Checkpoint.signedAt":
+		if e.ComplexityRoot.Checkpoint.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Checkpoint.SignedAt(childComplexity), true
 
 	case "ConfigChange.action":
 		if e.ComplexityRoot.ConfigChange.Action == nil {
@@ -2141,6 +2300,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.auditLogIntegrity":
+		if e.ComplexityRoot.Query.AuditLogIntegrity == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditLogIntegrity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditLogIntegrity(childComplexity, args["organization"].(string)), true
 	case "Query.instanceConfigChanges":
 		if e.ComplexityRoot.Query.InstanceConfigChanges == nil {
 			break
@@ -2234,6 +2404,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RankedUser.User(childComplexity), true
+
+	case "Retention.cutoff":
+		if e.ComplexityRoot.Retention.Cutoff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Retention.Cutoff(childComplexity), true
+	case "Retention.floor":
+		if e.ComplexityRoot.Retention.Floor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Retention.Floor(childComplexity), true
+	case "Retention.hipaa":
+		if e.ComplexityRoot.Retention.Hipaa == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Retention.Hipaa(childComplexity), true
+	case "Retention.setting":
+		if e.ComplexityRoot.Retention.Setting == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Retention.Setting(childComplexity), true
+
+	case "SigningKey.keyId":
+		if e.ComplexityRoot.SigningKey.KeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKey.KeyID(childComplexity), true
+	case "SigningKey.publicKey":
+		if e.ComplexityRoot.SigningKey.PublicKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SigningKey.PublicKey(childComplexity), true
 
 	case "SlackApp.clientId":
 		if e.ComplexityRoot.SlackApp.ClientID == nil {
@@ -3670,6 +3878,104 @@ enum ChainFindingKind {
   "A time without checkpoints over a chain that still links."
   GAP
 }
+
+extend type Query {
+  """
+  What the dashboard's Integrity page shows beside a verification: the end
+  of the organization's audit log, its newest signed checkpoint, the key this
+  server signs with and the ` + "`" + `auditgraph verify` + "`" + ` command that checks the log
+  with it, the bucket sync's position and the retention. It reads a few rows
+  by key, never the events, so it is cheap whatever the log's size. Instance
+  admins may see any organization, organization admins their own; to another
+  member it is ` + "`" + `FORBIDDEN` + "`" + `, to anyone else the organization does not exist
+  (as for ` + "`" + `verifyAuditLog` + "`" + `).
+  """
+  auditLogIntegrity(organization: String! @name(of: "organization")): AuditLogIntegrity!
+}
+
+"An organization's audit-log integrity, as far as it shows without reading the events."
+type AuditLogIntegrity {
+  "The organization."
+  organization: String!
+  "The organization's last sequence number (0 before its first event)."
+  lastSequence: Int!
+  "The newest signed checkpoint; null before the first."
+  latestCheckpoint: Checkpoint
+  "Events after the newest checkpoint, which no checkpoint vouches for yet."
+  notCheckpointed: Int!
+  """
+  How often the server signs a checkpoint of each log that grew, in seconds:
+  ` + "`" + `--checkpoint-interval` + "`" + `, or with a bucket ` + "`" + `--sync-interval` + "`" + ` (each sync
+  signs what it uploads). Null when it never does (` + "`" + `--checkpoint-interval 0` + "`" + `).
+  """
+  checkpointIntervalSeconds: Int
+  "The key this server signs checkpoints with."
+  signingKey: SigningKey!
+  """
+  The command line that verifies this organization's log in the database
+  against the signing key's public half, independently of this server:
+  ` + "`" + `auditgraph verify --org NAME --public-key BASE64` + "`" + `. Run it where the
+  database is reachable, adding ` + "`" + `--database-url URL` + "`" + ` (or ` + "`" + `--data-dir` + "`" + ` for the
+  embedded database). Unlike ` + "`" + `verifyAuditLog` + "`" + ` it also reports events no
+  checkpoint covers after an hour (` + "`" + `--checkpoint-overdue` + "`" + `).
+  """
+  verifyCommand: String!
+  "The bucket sync of this organization's log; null when the server has no bucket (` + "`" + `--bucket` + "`" + `)."
+  bucketSync: BucketSyncStatus
+  "How long audit events are kept."
+  retention: Retention!
+}
+
+"A signed checkpoint: the chain's head it vouches for."
+type Checkpoint {
+  "The first and last sequence numbers it covers (the previous checkpoint's last + 1 onwards)."
+  firstSequence: Int!
+  lastSequence: Int!
+  "When it was signed."
+  signedAt: Time!
+  "The id of the key that signed it (16 hex digits)."
+  keyId: String!
+}
+
+"An Ed25519 key that signs checkpoints; only its public half is ever shown."
+type SigningKey {
+  "The first 8 bytes of SHA-256 of the public key, in hex, as checkpoints name it."
+  keyId: String!
+  "The 32-byte public key in standard base64, as ` + "`" + `auditgraph keys show` + "`" + ` prints it and ` + "`" + `auditgraph verify --public-key` + "`" + ` takes it."
+  publicKey: String!
+}
+
+"How far the bucket is behind an organization's log, as the auditgraph_bucket_sync_* metrics report it."
+type BucketSyncStatus {
+  "Every event up to this sequence number is in the bucket."
+  syncedSequence: Int!
+  "The organization's stored events not yet in the bucket."
+  lagEvents: Int!
+  "The age in seconds of the oldest of them; 0 when the bucket is current."
+  lagSeconds: Int!
+  "The start of the last sync run that exported every organization; null if none has."
+  lastSuccess: Time
+  "The time between sync runs, in seconds (` + "`" + `--sync-interval` + "`" + `)."
+  intervalSeconds: Int!
+  "True once two sync intervals have passed without a complete run (the stall alert)."
+  stalled: Boolean!
+}
+
+"How long audit events are kept."
+type Retention {
+  "The server's ` + "`" + `--retention` + "`" + `: forever, or days or years such as 2192d or 6y."
+  setting: String!
+  "Months entirely before this time are dropped at the next daily run; null when events are kept forever."
+  cutoff: Time
+  "True when the server refuses a retention under 6 years (` + "`" + `--hipaa` + "`" + `)."
+  hipaa: Boolean!
+  """
+  The retention floor the database itself enforces, whatever a server asks
+  for: forever, or an interval such as ` + "`" + `6 years 0 days` + "`" + `; null when none is set
+  (then the database refuses to drop less than a day).
+  """
+  floor: String
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3922,6 +4228,48 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditLogIntegrity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "organization":
+		return ec.fieldContext_AuditLogIntegrity_organization(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_AuditLogIntegrity_lastSequence(ctx, field)
+	case "latestCheckpoint":
+		return ec.fieldContext_AuditLogIntegrity_latestCheckpoint(ctx, field)
+	case "notCheckpointed":
+		return ec.fieldContext_AuditLogIntegrity_notCheckpointed(ctx, field)
+	case "checkpointIntervalSeconds":
+		return ec.fieldContext_AuditLogIntegrity_checkpointIntervalSeconds(ctx, field)
+	case "signingKey":
+		return ec.fieldContext_AuditLogIntegrity_signingKey(ctx, field)
+	case "verifyCommand":
+		return ec.fieldContext_AuditLogIntegrity_verifyCommand(ctx, field)
+	case "bucketSync":
+		return ec.fieldContext_AuditLogIntegrity_bucketSync(ctx, field)
+	case "retention":
+		return ec.fieldContext_AuditLogIntegrity_retention(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditLogIntegrity", field.Name)
+}
+
+func (ec *executionContext) childFields_BucketSyncStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "syncedSequence":
+		return ec.fieldContext_BucketSyncStatus_syncedSequence(ctx, field)
+	case "lagEvents":
+		return ec.fieldContext_BucketSyncStatus_lagEvents(ctx, field)
+	case "lagSeconds":
+		return ec.fieldContext_BucketSyncStatus_lagSeconds(ctx, field)
+	case "lastSuccess":
+		return ec.fieldContext_BucketSyncStatus_lastSuccess(ctx, field)
+	case "intervalSeconds":
+		return ec.fieldContext_BucketSyncStatus_intervalSeconds(ctx, field)
+	case "stalled":
+		return ec.fieldContext_BucketSyncStatus_stalled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BucketSyncStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_ChainFinding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kind":
@@ -3976,6 +4324,20 @@ func (ec *executionContext) childFields_ChainVerification(ctx context.Context, f
 		return ec.fieldContext_ChainVerification_verifiedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChainVerification", field.Name)
+}
+
+func (ec *executionContext) childFields_Checkpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "firstSequence":
+		return ec.fieldContext_Checkpoint_firstSequence(ctx, field)
+	case "lastSequence":
+		return ec.fieldContext_Checkpoint_lastSequence(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_Checkpoint_signedAt(ctx, field)
+	case "keyId":
+		return ec.fieldContext_Checkpoint_keyId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Checkpoint", field.Name)
 }
 
 func (ec *executionContext) childFields_ConfigChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4264,6 +4626,30 @@ func (ec *executionContext) childFields_RankedUser(ctx context.Context, field gr
 		return ec.fieldContext_RankedUser_lastActiveAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RankedUser", field.Name)
+}
+
+func (ec *executionContext) childFields_Retention(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "setting":
+		return ec.fieldContext_Retention_setting(ctx, field)
+	case "cutoff":
+		return ec.fieldContext_Retention_cutoff(ctx, field)
+	case "hipaa":
+		return ec.fieldContext_Retention_hipaa(ctx, field)
+	case "floor":
+		return ec.fieldContext_Retention_floor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Retention", field.Name)
+}
+
+func (ec *executionContext) childFields_SigningKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "keyId":
+		return ec.fieldContext_SigningKey_keyId(ctx, field)
+	case "publicKey":
+		return ec.fieldContext_SigningKey_publicKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SigningKey", field.Name)
 }
 
 func (ec *executionContext) childFields_SlackApp(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6255,6 +6641,63 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	}
 	args["name"] = arg0
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditLogIntegrity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+
+	arg0, err := ec.field_Query_auditLogIntegrity_argsOrganization(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["organization"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditLogIntegrity_argsOrganization(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (string, error) {
+	if _, ok := rawArgs["organization"]; !ok {
+		var zeroVal string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("organization"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["organization"]
+		if !ok {
+			var zeroVal string
+			return zeroVal, nil
+		}
+		return ec.unmarshalNString2string(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		of, err := ec.unmarshalNString2string(ctx, "organization")
+		if err != nil {
+			var zeroVal string
+			return zeroVal, err
+		}
+		if ec.Directives.Name == nil {
+			var zeroVal string
+			return zeroVal, errors.New("directive name is not implemented")
+		}
+		return ec.Directives.Name(ctx, rawArgs, directive0, of)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(string); ok {
+		return data, nil
+	} else {
+		var zeroVal string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_instanceConfigChanges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -8696,6 +9139,387 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _AuditLogIntegrity_organization(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_organization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Organization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_organization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogIntegrity_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogIntegrity_latestCheckpoint(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_latestCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestCheckpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Checkpoint) graphql.Marshaler {
+			return ec.marshalOCheckpoint2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCheckpoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_latestCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditLogIntegrity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Checkpoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditLogIntegrity_notCheckpointed(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_notCheckpointed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotCheckpointed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_notCheckpointed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogIntegrity_checkpointIntervalSeconds(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_checkpointIntervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckpointIntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_checkpointIntervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogIntegrity_signingKey(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_signingKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SigningKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SigningKey) graphql.Marshaler {
+			return ec.marshalNSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_signingKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditLogIntegrity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SigningKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditLogIntegrity_verifyCommand(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_verifyCommand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerifyCommand, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_verifyCommand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogIntegrity_bucketSync(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_bucketSync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BucketSync, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BucketSyncStatus) graphql.Marshaler {
+			return ec.marshalOBucketSyncStatus2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐBucketSyncStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_bucketSync(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditLogIntegrity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BucketSyncStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditLogIntegrity_retention(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_retention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Retention) graphql.Marshaler {
+			return ec.marshalNRetention2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐRetention(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_retention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditLogIntegrity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Retention(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BucketSyncStatus_syncedSequence(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_syncedSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncedSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_syncedSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BucketSyncStatus_lagEvents(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_lagEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_lagEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BucketSyncStatus_lagSeconds(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_lagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_lagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BucketSyncStatus_lastSuccess(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_lastSuccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSuccess, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_lastSuccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _BucketSyncStatus_intervalSeconds(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_intervalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IntervalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_intervalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BucketSyncStatus_stalled(ctx context.Context, field graphql.CollectedField, obj *model.BucketSyncStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BucketSyncStatus_stalled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stalled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BucketSyncStatus_stalled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BucketSyncStatus", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _ChainFinding_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChainFinding) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9227,6 +10051,98 @@ func (ec *executionContext) _ChainVerification_verifiedAt(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_ChainVerification_verifiedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChainVerification", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Checkpoint_firstSequence(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_firstSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_firstSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Checkpoint_lastSequence(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_lastSequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_lastSequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Checkpoint_signedAt(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Checkpoint_keyId(ctx context.Context, field graphql.CollectedField, obj *model.Checkpoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Checkpoint_keyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Checkpoint_keyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Checkpoint", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _ConfigChange_id(ctx context.Context, field graphql.CollectedField, obj *entity.ConfigChange) (ret graphql.Marshaler) {
@@ -13047,6 +13963,50 @@ func (ec *executionContext) fieldContext_Query_verifyAuditLog(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditLogIntegrity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditLogIntegrity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditLogIntegrity(ctx, fc.Args["organization"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditLogIntegrity) graphql.Marshaler {
+			return ec.marshalNAuditLogIntegrity2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditLogIntegrity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditLogIntegrity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditLogIntegrity(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditLogIntegrity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13222,6 +14182,144 @@ func (ec *executionContext) _RankedUser_lastActiveAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_RankedUser_lastActiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RankedUser", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Retention_setting(ctx context.Context, field graphql.CollectedField, obj *model.Retention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Retention_setting(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Setting, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Retention_setting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Retention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Retention_cutoff(ctx context.Context, field graphql.CollectedField, obj *model.Retention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Retention_cutoff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cutoff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Retention_cutoff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Retention", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Retention_hipaa(ctx context.Context, field graphql.CollectedField, obj *model.Retention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Retention_hipaa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hipaa, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Retention_hipaa(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Retention", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Retention_floor(ctx context.Context, field graphql.CollectedField, obj *model.Retention) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Retention_floor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Floor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Retention_floor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Retention", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SigningKey_keyId(ctx context.Context, field graphql.CollectedField, obj *model.SigningKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKey_keyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKey_keyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKey", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SigningKey_publicKey(ctx context.Context, field graphql.CollectedField, obj *model.SigningKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SigningKey_publicKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublicKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SigningKey_publicKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SigningKey", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _SlackApp_configured(ctx context.Context, field graphql.CollectedField, obj *model.SlackApp) (ret graphql.Marshaler) {
@@ -17753,6 +18851,147 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var auditLogIntegrityImplementors = []string{"AuditLogIntegrity"}
+
+func (ec *executionContext) _AuditLogIntegrity(ctx context.Context, sel ast.SelectionSet, obj *model.AuditLogIntegrity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogIntegrityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditLogIntegrity")
+		case "organization":
+			out.Values[i] = ec._AuditLogIntegrity_organization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._AuditLogIntegrity_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latestCheckpoint":
+			out.Values[i] = ec._AuditLogIntegrity_latestCheckpoint(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "notCheckpointed":
+			out.Values[i] = ec._AuditLogIntegrity_notCheckpointed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkpointIntervalSeconds":
+			out.Values[i] = ec._AuditLogIntegrity_checkpointIntervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "signingKey":
+			out.Values[i] = ec._AuditLogIntegrity_signingKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyCommand":
+			out.Values[i] = ec._AuditLogIntegrity_verifyCommand(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bucketSync":
+			out.Values[i] = ec._AuditLogIntegrity_bucketSync(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retention":
+			out.Values[i] = ec._AuditLogIntegrity_retention(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var bucketSyncStatusImplementors = []string{"BucketSyncStatus"}
+
+func (ec *executionContext) _BucketSyncStatus(ctx context.Context, sel ast.SelectionSet, obj *model.BucketSyncStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bucketSyncStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BucketSyncStatus")
+		case "syncedSequence":
+			out.Values[i] = ec._BucketSyncStatus_syncedSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lagEvents":
+			out.Values[i] = ec._BucketSyncStatus_lagEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lagSeconds":
+			out.Values[i] = ec._BucketSyncStatus_lagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSuccess":
+			out.Values[i] = ec._BucketSyncStatus_lastSuccess(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "intervalSeconds":
+			out.Values[i] = ec._BucketSyncStatus_intervalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stalled":
+			out.Values[i] = ec._BucketSyncStatus_stalled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var chainFindingImplementors = []string{"ChainFinding"}
 
 func (ec *executionContext) _ChainFinding(ctx context.Context, sel ast.SelectionSet, obj *model.ChainFinding) graphql.Marshaler {
@@ -17905,6 +19144,59 @@ func (ec *executionContext) _ChainVerification(ctx context.Context, sel ast.Sele
 			}
 		case "verifiedAt":
 			out.Values[i] = ec._ChainVerification_verifiedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var checkpointImplementors = []string{"Checkpoint"}
+
+func (ec *executionContext) _Checkpoint(ctx context.Context, sel ast.SelectionSet, obj *model.Checkpoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkpointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Checkpoint")
+		case "firstSequence":
+			out.Values[i] = ec._Checkpoint_firstSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSequence":
+			out.Values[i] = ec._Checkpoint_lastSequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedAt":
+			out.Values[i] = ec._Checkpoint_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "keyId":
+			out.Values[i] = ec._Checkpoint_keyId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20486,6 +21778,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditLogIntegrity":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditLogIntegrity(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -20585,6 +21899,102 @@ func (ec *executionContext) _RankedUser(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._RankedUser_lastActiveAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var retentionImplementors = []string{"Retention"}
+
+func (ec *executionContext) _Retention(ctx context.Context, sel ast.SelectionSet, obj *model.Retention) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Retention")
+		case "setting":
+			out.Values[i] = ec._Retention_setting(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cutoff":
+			out.Values[i] = ec._Retention_cutoff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hipaa":
+			out.Values[i] = ec._Retention_hipaa(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "floor":
+			out.Values[i] = ec._Retention_floor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var signingKeyImplementors = []string{"SigningKey"}
+
+func (ec *executionContext) _SigningKey(ctx context.Context, sel ast.SelectionSet, obj *model.SigningKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signingKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SigningKey")
+		case "keyId":
+			out.Values[i] = ec._SigningKey_keyId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "publicKey":
+			out.Values[i] = ec._SigningKey_publicKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -22008,6 +23418,16 @@ func (ec *executionContext) marshalNAuditEventEdge2ᚕgithubᚗcomᚋauditgraph�
 	return ret
 }
 
+func (ec *executionContext) marshalNAuditLogIntegrity2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditLogIntegrity(ctx context.Context, sel ast.SelectionSet, v *model.AuditLogIntegrity) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditLogIntegrity(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22484,6 +23904,16 @@ func (ec *executionContext) marshalNRankedUser2ᚕgithubᚗcomᚋauditgraphᚋau
 	return ret
 }
 
+func (ec *executionContext) marshalNRetention2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐRetention(ctx context.Context, sel ast.SelectionSet, v *model.Retention) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Retention(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSeatLevel2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSeatLevel(ctx context.Context, v any) (model.SeatLevel, error) {
 	var res model.SeatLevel
 	err := res.UnmarshalGQL(v)
@@ -22492,6 +23922,16 @@ func (ec *executionContext) unmarshalNSeatLevel2githubᚗcomᚋauditgraphᚋaudi
 
 func (ec *executionContext) marshalNSeatLevel2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSeatLevel(ctx context.Context, sel ast.SelectionSet, v model.SeatLevel) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx context.Context, sel ast.SelectionSet, v *model.SigningKey) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SigningKey(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx context.Context, sel ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
@@ -22955,6 +24395,20 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOBucketSyncStatus2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐBucketSyncStatus(ctx context.Context, sel ast.SelectionSet, v *model.BucketSyncStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BucketSyncStatus(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCheckpoint2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐCheckpoint(ctx context.Context, sel ast.SelectionSet, v *model.Checkpoint) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Checkpoint(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {

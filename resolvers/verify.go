@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"encoding/base64"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -67,6 +68,39 @@ func chainFindings(fs []chain.Finding) []model.ChainFinding {
 		if f.Kind == chain.Gap {
 			from, to := f.From, f.To
 			out[i].From, out[i].To = &from, &to
+		}
+	}
+	return out
+}
+
+func auditLogIntegrity(in verify.Integrity, now time.Time) *model.AuditLogIntegrity {
+	out := &model.AuditLogIntegrity{
+		Organization: in.Org.Name, LastSequence: int(in.LastSeq), NotCheckpointed: int(in.NotCheckpointed),
+		SigningKey:    &model.SigningKey{KeyID: chain.KeyID(in.Key), PublicKey: base64.StdEncoding.EncodeToString(in.Key)},
+		VerifyCommand: in.Command,
+		Retention:     &model.Retention{Setting: in.Retention.String(), Hipaa: in.HIPAA},
+	}
+	if c := in.Checkpoint; c != nil {
+		out.LatestCheckpoint = &model.Checkpoint{FirstSequence: int(c.FirstSeq), LastSequence: int(c.LastSeq), SignedAt: c.CreatedAt.UTC(), KeyID: c.KeyID}
+	}
+	if in.CheckpointInterval > 0 {
+		s := int(in.CheckpointInterval / time.Second)
+		out.CheckpointIntervalSeconds = &s
+	}
+	if !in.Retention.Forever() {
+		cutoff := in.Retention.Cutoff(now)
+		out.Retention.Cutoff = &cutoff
+	}
+	if in.RetentionFloor != "" {
+		f := in.RetentionFloor
+		out.Retention.Floor = &f
+	}
+	if s := in.Sync; s != nil {
+		out.BucketSync = &model.BucketSyncStatus{SyncedSequence: int(s.SyncedSeq), LagEvents: int(s.Events),
+			LagSeconds: int(s.Lag / time.Second), IntervalSeconds: int(s.Interval / time.Second), Stalled: s.Stalled}
+		if !s.LastSuccess.IsZero() {
+			t := s.LastSuccess.UTC()
+			out.BucketSync.LastSuccess = &t
 		}
 	}
 	return out

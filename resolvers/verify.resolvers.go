@@ -40,3 +40,19 @@ func (r *queryResolver) VerifyAuditLog(ctx context.Context, organization string,
 	}
 	return chainVerification(rep, r.now()), nil
 }
+
+// AuditLogIntegrity is the resolver for the auditLogIntegrity field.
+func (r *queryResolver) AuditLogIntegrity(ctx context.Context, organization string) (*model.AuditLogIntegrity, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Verify == nil {
+		return nil, fmt.Errorf("audit-log verification is not configured on this server")
+	}
+	in, err := r.Verify.Integrity(ctx, p.User, organization)
+	if err != nil {
+		return nil, err
+	}
+	return auditLogIntegrity(in, r.now()), nil
+}

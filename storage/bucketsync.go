@@ -236,3 +236,39 @@ func (s *Store) TryLock(ctx context.Context, key Lock) (unlock func(), ok bool, 
 		conn.Close()
 	}, true, nil
 }
+
+// OrgSyncLag is how far the bucket is behind one organization's log.
+type OrgSyncLag struct {
+	// LastSuccess is when a sync run last completed with every organization
+	// exported; zero if never.
+	LastSuccess time.Time
+	// SyncedSeq is the organization's high-water mark: every event up to it
+	// is in the bucket.
+	SyncedSeq int64
+	// Events is how many of the organization's events are not in the bucket.
+	Events int64
+	// Oldest is when the oldest of them was stored; zero if none.
+	Oldest time.Time
+}
+
+// OrgBucketSyncLag returns how far the bucket is behind the organization's
+// log: three rows read by key, whatever the log's size.
+func (q queries) OrgBucketSyncLag(ctx context.Context, orgID int64) (OrgSyncLag, error) {
+	var r struct {
+		LastSuccess sql.NullTime `db:"last_success"`
+		SyncedSeq   int64        `db:"synced_seq"`
+		Events      int64        `db:"events"`
+		Oldest      sql.NullTime `db:"oldest"`
+	}
+	// As in BucketSyncLag: the oldest unexported event is the one right
+	// after the high-water mark.
+	err := q.get(ctx, &r, `SELECT (SELECT last_success FROM bucket_sync_status) AS last_success,
+			coalesce(b.synced_seq, 0) AS synced_seq, greatest(o.last_seq - coalesce(b.synced_seq, 0), 0) AS events,
+			(SELECT received_at FROM audit_events
+				WHERE org_id = o.id AND seq > coalesce(b.synced_seq, 0) ORDER BY seq LIMIT 1) AS oldest
+		FROM organizations o LEFT JOIN bucket_sync_orgs b ON b.org_id = o.id WHERE o.id = $1`, orgID)
+	if err != nil {
+		return OrgSyncLag{}, notFound(err, "storage: sync lag of organization %d", orgID)
+	}
+	return OrgSyncLag{LastSuccess: r.LastSuccess.Time, SyncedSeq: r.SyncedSeq, Events: r.Events, Oldest: r.Oldest.Time}, nil
+}

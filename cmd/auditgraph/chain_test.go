@@ -16,6 +16,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/chain"
 	"github.com/auditgraph/auditgraph/internal/log/notary"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
 	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
@@ -104,6 +105,19 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 	if code, out, _ := runCmd(t, "verify", "--database-url", dbURL, "--org", "default", "--public-key", pub); code != 0 {
 		t.Errorf("verify --public-key (the key keys show prints) = %d\n%s", code, out)
 	}
+	// The command the Integrity page shows (auditLogIntegrity.verifyCommand)
+	// is this command's, and runs as it is, given the database.
+	pubKey, err := notary.ParsePublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shownCmd := strings.Fields(verify.Command("default", pubKey))
+	if len(shownCmd) < 2 || shownCmd[0] != "auditgraph" || shownCmd[1] != "verify" {
+		t.Fatalf("verify.Command = %q, want auditgraph verify …", shownCmd)
+	}
+	if code, out, stderr := runCmd(t, append(shownCmd[1:], "--database-url", dbURL)...); code != 0 || !strings.Contains(out, "database default: intact") {
+		t.Errorf("%q --database-url = %d\n%s%s\nwant 0, default intact", shownCmd, code, out, stderr)
+	}
 	other := "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="
 	if code, out, _ := runCmd(t, "verify", "--database-url", dbURL, "--public-key", other); code != 3 || !strings.Contains(out, "unknown key") {
 		t.Errorf("verify with another public key = %d\n%s\nwant 3 and checkpoints signed with an unknown key", code, out)
@@ -152,6 +166,9 @@ func TestServeCheckpointsAndVerify(t *testing.T) {
 	code, out, _ = runCmd(t, "verify", "--database-url", dbURL, "--data-dir", dir)
 	if code != 3 || !strings.Contains(out, "NOT INTACT, first bad sequence number 2") || !strings.Contains(out, "INVALID seq 2:") {
 		t.Errorf("verify after tampering = %d\n%s\nwant 3 naming sequence 2", code, out)
+	}
+	if code, out, _ := runCmd(t, append(shownCmd[1:], "--database-url", dbURL)...); code != 3 || !strings.Contains(out, "NOT INTACT, first bad sequence number 2") {
+		t.Errorf("%q after tampering = %d\n%s\nwant 3 naming sequence 2", shownCmd, code, out)
 	}
 }
 

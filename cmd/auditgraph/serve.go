@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
 			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody, IngestMemory: int64(sf.ingestMemory),
 			SessionIdleTimeout: sf.sessionIdle, SessionLifetime: sf.sessionLifetime,
-			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg}}),
+			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg, Setup: sf.integritySetup(time.Now())}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -274,6 +274,18 @@ func (sf *serveFlags) checkpointInterval() time.Duration {
 		return 0
 	}
 	return sf.checkpoints
+}
+
+// integritySetup is what the Integrity page shows of the flags: how often
+// checkpoints are signed (by the periodic job, or by each bucket sync), the
+// bucket sync's interval counted from started, and the retention.
+func (sf *serveFlags) integritySetup(started time.Time) verify.Setup {
+	s := verify.Setup{CheckpointInterval: sf.checkpointInterval(), Retention: sf.jobs.keep, HIPAA: sf.jobs.hipaa}
+	if sf.jobs.bucket != "" {
+		s.CheckpointInterval = sf.jobs.syncInterval
+		s.Bucket = &verify.BucketSetup{Interval: sf.jobs.syncInterval, Started: started}
+	}
+	return s
 }
 
 // firstStart creates the instance admin and organization on the first

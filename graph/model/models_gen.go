@@ -130,6 +130,51 @@ type AuditEventFilter struct {
 	NumDays   *int    `json:"numDays,omitempty"`
 }
 
+// An organization's audit-log integrity, as far as it shows without reading the events.
+type AuditLogIntegrity struct {
+	// The organization.
+	Organization string `json:"organization"`
+	// The organization's last sequence number (0 before its first event).
+	LastSequence int `json:"lastSequence"`
+	// The newest signed checkpoint; null before the first.
+	LatestCheckpoint *Checkpoint `json:"latestCheckpoint,omitempty"`
+	// Events after the newest checkpoint, which no checkpoint vouches for yet.
+	NotCheckpointed int `json:"notCheckpointed"`
+	// How often the server signs a checkpoint of each log that grew, in seconds:
+	// `--checkpoint-interval`, or with a bucket `--sync-interval` (each sync
+	// signs what it uploads). Null when it never does (`--checkpoint-interval 0`).
+	CheckpointIntervalSeconds *int `json:"checkpointIntervalSeconds,omitempty"`
+	// The key this server signs checkpoints with.
+	SigningKey *SigningKey `json:"signingKey"`
+	// The command line that verifies this organization's log in the database
+	// against the signing key's public half, independently of this server:
+	// `auditgraph verify --org NAME --public-key BASE64`. Run it where the
+	// database is reachable, adding `--database-url URL` (or `--data-dir` for the
+	// embedded database). Unlike `verifyAuditLog` it also reports events no
+	// checkpoint covers after an hour (`--checkpoint-overdue`).
+	VerifyCommand string `json:"verifyCommand"`
+	// The bucket sync of this organization's log; null when the server has no bucket (`--bucket`).
+	BucketSync *BucketSyncStatus `json:"bucketSync,omitempty"`
+	// How long audit events are kept.
+	Retention *Retention `json:"retention"`
+}
+
+// How far the bucket is behind an organization's log, as the auditgraph_bucket_sync_* metrics report it.
+type BucketSyncStatus struct {
+	// Every event up to this sequence number is in the bucket.
+	SyncedSequence int `json:"syncedSequence"`
+	// The organization's stored events not yet in the bucket.
+	LagEvents int `json:"lagEvents"`
+	// The age in seconds of the oldest of them; 0 when the bucket is current.
+	LagSeconds int `json:"lagSeconds"`
+	// The start of the last sync run that exported every organization; null if none has.
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	// The time between sync runs, in seconds (`--sync-interval`).
+	IntervalSeconds int `json:"intervalSeconds"`
+	// True once two sync intervals have passed without a complete run (the stall alert).
+	Stalled bool `json:"stalled"`
+}
+
 // One thing a verification found.
 type ChainFinding struct {
 	// Invalid, missing or gap.
@@ -175,6 +220,17 @@ type ChainVerification struct {
 	GapCount     int `json:"gapCount"`
 	// When the verification ran.
 	VerifiedAt time.Time `json:"verifiedAt"`
+}
+
+// A signed checkpoint: the chain's head it vouches for.
+type Checkpoint struct {
+	// The first and last sequence numbers it covers (the previous checkpoint's last + 1 onwards).
+	FirstSequence int `json:"firstSequence"`
+	LastSequence  int `json:"lastSequence"`
+	// When it was signed.
+	SignedAt time.Time `json:"signedAt"`
+	// The id of the key that signed it (16 hex digits).
+	KeyID string `json:"keyId"`
 }
 
 // A page of configuration changes.
@@ -322,6 +378,28 @@ type PageInfo struct {
 // instance admins see every organization, organization admins their
 // organizations, and other users themselves.
 type Query struct {
+}
+
+// How long audit events are kept.
+type Retention struct {
+	// The server's `--retention`: forever, or days or years such as 2192d or 6y.
+	Setting string `json:"setting"`
+	// Months entirely before this time are dropped at the next daily run; null when events are kept forever.
+	Cutoff *time.Time `json:"cutoff,omitempty"`
+	// True when the server refuses a retention under 6 years (`--hipaa`).
+	Hipaa bool `json:"hipaa"`
+	// The retention floor the database itself enforces, whatever a server asks
+	// for: forever, or an interval such as `6 years 0 days`; null when none is set
+	// (then the database refuses to drop less than a day).
+	Floor *string `json:"floor,omitempty"`
+}
+
+// An Ed25519 key that signs checkpoints; only its public half is ever shown.
+type SigningKey struct {
+	// The first 8 bytes of SHA-256 of the public key, in hex, as checkpoints name it.
+	KeyID string `json:"keyId"`
+	// The 32-byte public key in standard base64, as `auditgraph keys show` prints it and `auditgraph verify --public-key` takes it.
+	PublicKey string `json:"publicKey"`
 }
 
 // The instance's Slack app registration (the system settings' "custom Slack

@@ -85,6 +85,7 @@ func TestGraphQLRefusesBadNames(t *testing.T) {
 		{"organization(name)", `query($v: String!) { organization(name: $v) { name } }`},
 		{"user(username)", `query($v: String!) { user(username: $v) { username } }`},
 		{"verifyAuditLog(organization)", `query($v: String!) { verifyAuditLog(organization: $v) { intact } }`},
+		{"auditLogIntegrity(organization)", `query($v: String!) { auditLogIntegrity(organization: $v) { lastSequence } }`},
 		{"users(filter: {team})", `query($v: String) { organization(name: "acme") { users(filter: {team: $v}) { totalCount } } }`},
 		{"createTeam(organization)", `mutation($v: String!) { createTeam(organization: $v, name: "t1") { name } }`},
 		{"createTeam(name)", `mutation($v: String!) { createTeam(organization: "acme", name: $v) { name } }`},
@@ -138,7 +139,8 @@ func TestGraphQLRefusesBadNames(t *testing.T) {
 // "Input.field".
 var nameArguments = map[string]string{
 	"Query.organization(name)": "organization", "Query.user(username)": "user",
-	"Query.verifyAuditLog(organization)": "organization", "Subscription.auditEvents(organization)": "organization",
+	"Query.verifyAuditLog(organization)": "organization", "Query.auditLogIntegrity(organization)": "organization",
+	"Subscription.auditEvents(organization)":  "organization",
 	"Mutation.acceptInvitation(organization)": "organization",
 	"Mutation.addTeamMember(organization)":    "organization", "Mutation.addTeamMember(team)": "team", "Mutation.addTeamMember(username)": "user",
 	"Mutation.createAlertRule(organization)": "organization", "Mutation.enableSuggestedAlertRule(organization)": "organization",

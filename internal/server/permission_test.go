@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func newMatrixEnv(t *testing.T, mode deployment.Mode) *matrixEnv {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(server.New(server.Config{Services: app.New(st), Identity: ids, Mode: mode, Log: log,
-		Live: hub, Secrets: box, PublicURL: "https://auditgraph.example", Verify: &verify.Service{Store: st}}))
+		Live: hub, Secrets: box, PublicURL: "https://auditgraph.example", Verify: &verify.Service{Store: st, Keys: []ed25519.PublicKey{make(ed25519.PublicKey, ed25519.PublicKeySize)}}}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	e.hook = e.webhook()
@@ -349,6 +350,8 @@ func gqlCases() []gqlCase {
 		{"query slackApp", `{ slackApp { configured } }`, noVars, [2]string{}, expect(instance, forbidden)},
 		{"query instanceConfigChanges", `{ instanceConfigChanges { totalCount } }`, noVars, [2]string{}, expect(instance, forbidden)},
 		{"query verifyAuditLog", `query($org: String!) { verifyAuditLog(organization: $org) { __typename } }`, acmeVars, missingOrg,
+			expect(acmeAdmin, forbidden, rOtherAdmin, hidden)},
+		{"query auditLogIntegrity", `query($org: String!) { auditLogIntegrity(organization: $org) { __typename } }`, acmeVars, missingOrg,
 			expect(acmeAdmin, forbidden, rOtherAdmin, hidden)},
 		orgField("users", ` { totalCount }`, acmeAll),
 		orgField("teams", ` { totalCount }`, acmeAll),

@@ -97,6 +97,22 @@ func New(cfg Config) *Syncer {
 	return &Syncer{cfg: cfg, started: time.Now()}
 }
 
+// StalledSince is when a stall counts from: the start of the last complete
+// run, or when the server started if none has completed since.
+func StalledSince(lastSuccess, started time.Time) time.Time {
+	if lastSuccess.Before(started) {
+		return started
+	}
+	return lastSuccess
+}
+
+// Stalled reports whether the sync of a server started at started, running
+// every interval, has missed two intervals at now: no run has completed for
+// two intervals since StalledSince.
+func Stalled(now, lastSuccess, started time.Time, interval time.Duration) bool {
+	return now.Sub(StalledSince(lastSuccess, started)) >= 2*interval
+}
+
 // Open opens the bucket at url: file://, s3://, gs:// or azblob://.
 func Open(ctx context.Context, url string) (*blob.Bucket, error) {
 	b, err := blob.OpenBucket(ctx, url)
@@ -286,11 +302,8 @@ func (s *Syncer) watch(ctx context.Context, runErr error) error {
 		return err
 	}
 	now := time.Now()
-	since := lag.LastSuccess
-	if since.Before(s.started) {
-		since = s.started
-	}
-	stalled := now.Sub(since) >= 2*s.cfg.Interval
+	since := StalledSince(lag.LastSuccess, s.started)
+	stalled := Stalled(now, lag.LastSuccess, s.started, s.cfg.Interval)
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.SetLag(now, lag.LastSuccess, lag.Events, lag.Oldest, stalled)
 	}

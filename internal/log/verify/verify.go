@@ -162,10 +162,14 @@ func Database(ctx context.Context, store *storage.Store, org entity.Organization
 // Service verifies organizations for the GraphQL API and records the
 // outcome in the metrics.
 type Service struct {
-	Store   *storage.Store
+	Store *storage.Store
+	// Keys are the public keys checkpoints may be signed with; the first is
+	// the key the server signs with.
 	Keys    []ed25519.PublicKey
 	Metrics *metrics.Metrics
 	Now     func() time.Time
+	// Setup is what the Integrity page shows of the server's configuration.
+	Setup Setup
 }
 
 // Organization verifies org's chain in the database.
@@ -175,11 +179,7 @@ func (s *Service) Organization(ctx context.Context, org entity.Organization, fro
 		return nil, err
 	}
 	if s.Metrics != nil {
-		now := time.Now
-		if s.Now != nil {
-			now = s.Now
-		}
-		s.Metrics.ChainVerified(org.ID, r.Intact(), now())
+		s.Metrics.ChainVerified(org.ID, r.Intact(), s.now())
 	}
 	return r, nil
 }

@@ -12,10 +12,7 @@ package dashboard
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -24,10 +21,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/webasset"
 )
 
 // AssetPrefix is where the embedded assets are served.
@@ -48,29 +44,13 @@ var Routes = []string{"/signin", "/org/dashboard", "/org/dashboard/", "/account-
 //go:embed assets/app.js assets/app.css assets/licenses.txt
 var assetFS embed.FS
 
-// asset is one embedded file with what serving it needs.
+// asset is one embedded file as it is served.
 type asset struct {
+	*webasset.Asset
 	// name is what the asset is served as: app.<hash>.js, or licenses.txt
 	// (not hashed: it is linked from the bundle's banner).
-	name        string
-	contentType string
-	body        []byte
-	hash        string
-	immutable   bool
-
-	gzOnce sync.Once
-	gz     []byte
-}
-
-func (a *asset) gzipped() []byte {
-	a.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(a.body)
-		zw.Close()
-		a.gz = buf.Bytes()
-	})
-	return a.gz
+	name      string
+	immutable bool
 }
 
 // URL is where the asset is served.
@@ -82,21 +62,11 @@ var assets, assetsByFile = loadAssets()
 // content hash, so that a new build gets new URLs and browsers may cache
 // each one forever.
 func loadAssets() (byName, byFile map[string]*asset) {
-	types := map[string]string{
-		".js":  "text/javascript; charset=utf-8",
-		".css": "text/css; charset=utf-8",
-		".txt": "text/plain; charset=utf-8",
-	}
 	byName, byFile = map[string]*asset{}, map[string]*asset{}
-	for _, file := range []string{"app.js", "app.css", "licenses.txt"} {
-		body, err := assetFS.ReadFile("assets/" + file)
-		if err != nil {
-			panic(err)
-		}
-		sum := sha256.Sum256(body)
-		a := &asset{name: file, contentType: types[path.Ext(file)], body: body, hash: hex.EncodeToString(sum[:8])}
-		if ext := path.Ext(file); ext != ".txt" {
-			a.name = strings.TrimSuffix(file, ext) + "." + a.hash + ext
+	for file, wa := range webasset.Load(assetFS, "assets", "app.js", "app.css", "licenses.txt") {
+		a := &asset{Asset: wa, name: file}
+		if path.Ext(file) != ".txt" {
+			a.name = wa.HashedName()
 			a.immutable = true
 		}
 		byName[a.name] = a
@@ -249,43 +219,9 @@ func (h *handler) serveShell(w http.ResponseWriter, r *http.Request) {
 }
 
 func serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {
-	hd := w.Header()
-	securityHeaders(hd)
-	hd.Set("Content-Type", a.contentType)
-	hd.Add("Vary", "Accept-Encoding")
-	if a.immutable {
-		// This URL always names these bytes.
-		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		hd.Set("Cache-Control", "no-cache")
-	}
-	body, etag := a.body, `"`+a.hash+`"`
-	if acceptsGzip(r) {
-		body, etag = a.gzipped(), `"`+a.hash+`-gzip"`
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, field := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(field, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			if c := strings.ToLower(strings.TrimSpace(coding)); c != "gzip" && c != "x-gzip" {
-				continue
-			}
-			q := 1.0
-			if k, v, ok := strings.Cut(params, "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-			return q > 0
-		}
-	}
-	return false
+	securityHeaders(w.Header())
+	// An immutable URL always names these bytes.
+	webasset.Serve(w, r, a.Asset, a.immutable)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -85,12 +85,12 @@ func TestBundleMatchesSources(t *testing.T) {
 func TestBundleSize(t *testing.T) {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(assetsByFile["app.js"].body)
+	zw.Write(assetsByFile["app.js"].Body)
 	zw.Close()
 	if n := buf.Len(); n > 150*1024 {
 		t.Errorf("app.js is %d bytes gzipped, over 150 KiB", n)
 	} else {
-		t.Logf("app.js: %d bytes, %d gzipped; app.css: %d bytes", len(assetsByFile["app.js"].body), n, len(assetsByFile["app.css"].body))
+		t.Logf("app.js: %d bytes, %d gzipped; app.css: %d bytes", len(assetsByFile["app.js"].Body), n, len(assetsByFile["app.css"].Body))
 	}
 }
 

@@ -12,20 +12,15 @@ package playground
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"net/http"
-	"path"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/webasset"
 )
 
 // Path is where the page is served; assets are under Path + "/assets/".
@@ -40,61 +35,11 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 //go:embed assets/graphiql.js assets/graphiql.css assets/licenses.txt
 var assetFS embed.FS
 
-// asset is one embedded file with what serving it needs.
-type asset struct {
-	name        string
-	contentType string
-	body        []byte
-	hash        string // hex SHA-256 prefix of body: the cache-busting version
+var assets = webasset.Load(assetFS, "assets")
 
-	gzOnce sync.Once
-	gz     []byte
-}
-
-// URL is the asset's address with its content hash as the version, so a new
+// assetURL is a's address with its content hash as the version, so a new
 // build gets a new URL and browsers never use a stale cached copy.
-func (a *asset) URL() string { return Path + "/assets/" + a.name + "?v=" + a.hash }
-
-// gzipped compresses the asset once, on first use.
-func (a *asset) gzipped() []byte {
-	a.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(a.body)
-		zw.Close()
-		a.gz = buf.Bytes()
-	})
-	return a.gz
-}
-
-var assets = loadAssets()
-
-func loadAssets() map[string]*asset {
-	types := map[string]string{
-		".js":  "text/javascript; charset=utf-8",
-		".css": "text/css; charset=utf-8",
-		".txt": "text/plain; charset=utf-8",
-	}
-	entries, err := assetFS.ReadDir("assets")
-	if err != nil {
-		panic(err)
-	}
-	m := map[string]*asset{}
-	for _, e := range entries {
-		body, err := assetFS.ReadFile("assets/" + e.Name())
-		if err != nil {
-			panic(err)
-		}
-		sum := sha256.Sum256(body)
-		m[e.Name()] = &asset{
-			name:        e.Name(),
-			contentType: types[path.Ext(e.Name())],
-			body:        body,
-			hash:        hex.EncodeToString(sum[:8]),
-		}
-	}
-	return m
-}
+func assetURL(a *webasset.Asset) string { return Path + "/assets/" + a.File + "?v=" + a.Hash }
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en">
@@ -128,8 +73,8 @@ func Handler(graphqlPath string) http.Handler {
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, map[string]string{
-		"CSS":         assets["graphiql.css"].URL(),
-		"JS":          assets["graphiql.js"].URL(),
+		"CSS":         assetURL(assets["graphiql.css"]),
+		"JS":          assetURL(assets["graphiql.js"]),
 		"GraphQLPath": graphqlPath,
 	}); err != nil {
 		panic(err)
@@ -142,7 +87,7 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *asset
+	var a *webasset.Asset
 	redirect := false
 	switch {
 	case r.URL.Path == Path:
@@ -190,44 +135,10 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(h.page))
 }
 
-func serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {
-	hd := w.Header()
-	hd.Set("Content-Type", a.contentType)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Add("Vary", "Accept-Encoding")
-	if r.URL.Query().Get("v") == a.hash {
-		// This URL always names these bytes.
-		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		hd.Set("Cache-Control", "no-cache")
-	}
-	body, etag := a.body, `"`+a.hash+`"`
-	if acceptsGzip(r) {
-		body, etag = a.gzipped(), `"`+a.hash+`-gzip"`
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, field := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(field, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			if c := strings.ToLower(strings.TrimSpace(coding)); c != "gzip" && c != "x-gzip" {
-				continue
-			}
-			q := 1.0
-			if k, v, ok := strings.Cut(params, "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-			return q > 0
-		}
-	}
-	return false
+func serveAsset(w http.ResponseWriter, r *http.Request, a *webasset.Asset) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// With the current version, this URL always names these bytes.
+	webasset.Serve(w, r, a, r.URL.Query().Get("v") == a.Hash)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -254,25 +254,3 @@ func TestBadGraphQLPath(t *testing.T) {
 		})
 	}
 }
-
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"":                   false,
-		"gzip":               true,
-		"deflate, gzip":      true,
-		"gzip;q=0":           false,
-		"gzip; q=0.5, br":    true,
-		"br;q=1, gzip;q=0.0": false,
-		"identity":           false,
-	} {
-		t.Run(cmp.Or(header, "none"), func(t *testing.T) {
-			req := httptest.NewRequest("GET", "/", nil)
-			if header != "" {
-				req.Header.Set("Accept-Encoding", header)
-			}
-			if got := acceptsGzip(req); got != want {
-				t.Errorf("Accept-Encoding %q: %v, want %v", header, got, want)
-			}
-		})
-	}
-}
