@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,45 +31,11 @@ type EventFilter struct {
 // Events returns up to Limit events matching f, keyset-paginated on
 // (timestamp, sequence), and the cursor of each.
 func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []string, bool, error) {
-	where := []string{"org_id = $1", "ts >= $2", "ts < $3"}
-	args := []any{f.OrgID, f.Start, f.End}
-	addArg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	query, args, err := eventsSQL(f)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	if len(f.Actions) > 0 {
-		where = append(where, "action = ANY("+addArg(pq.StringArray(f.Actions))+")")
-	}
-	for _, m := range []struct{ v, a, b string }{
-		{f.Actor, "actor_user_id", "actor_email"},
-		{f.TargetUser, "user_asset", "user_email"},
-		{f.Entity, "entity_name", "entity_asset"},
-		{f.Project, "project_name", "project_asset"},
-	} {
-		if m.v != "" {
-			p := addArg(m.v)
-			where = append(where, fmt.Sprintf("(%s = %s OR %s = %s)", m.a, p, m.b, p))
-		}
-	}
-	if f.CodeMin != 0 {
-		where = append(where, "response_code >= "+addArg(f.CodeMin))
-	}
-	if f.CodeMax != 0 {
-		where = append(where, "response_code <= "+addArg(f.CodeMax))
-	}
-	dir, cmp := "ASC", ">"
-	if f.NewestFirst {
-		dir, cmp = "DESC", "<"
-	}
-	if f.After != "" {
-		ts, seq, err := decodeEventCursor(f.After)
-		if err != nil {
-			return nil, nil, false, err
-		}
-		where = append(where, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
-	}
-	es, err := q.events(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, addArg(f.Limit+1)), args...)
+	es, err := q.events(ctx, query, args...)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("storage: events of organization %d: %w", f.OrgID, err)
 	}
@@ -81,6 +48,122 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 		cs[i] = encodeEventCursor(e.Timestamp, e.Seq)
 	}
 	return es, cs, more, nil
+}
+
+// eventsSQL is the statement of Events and its arguments. It is built so
+// that the rows PostgreSQL reads stay close to the rows it returns, whatever
+// the log's size (issue 15; migration 0012 has the indexes, and
+// TestEventSearchReadsWhatItReturns checks the plans):
+//
+//   - Each page is the first Limit+1 rows of an index whose leading columns
+//     are equalities and whose next ones are (ts, seq), so PostgreSQL walks
+//     it in the page's order from the cursor and stops.
+//   - A filter that matches one of two columns (actor, targetUser, entity,
+//     project) becomes two such walks, one per column's index, whose pages
+//     are merged: the second leaves out the rows the first returns.
+//   - Several actions become one walk per action (LATERAL over the list).
+//   - A response-code range becomes one walk per code present in the range,
+//     the codes found by a loose index scan (a recursive CTE that jumps from
+//     one code to the next), with each action when actions are given too (the
+//     dashboard's actions + responseCodeMin), on (action, response_code, ts).
+//
+// The other filters are checked on the rows those walks read. The first of
+// actor, targetUser, entity, project given drives; without any, the actions,
+// then the code range; with no filter, the (org_id, ts, seq) primary key.
+func eventsSQL(f EventFilter) (string, []any, error) {
+	common := []string{"org_id = $1", "ts >= $2", "ts < $3"}
+	args := []any{f.OrgID, f.Start, f.End}
+	addArg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	dir, cmp := "ASC", ">"
+	if f.NewestFirst {
+		dir, cmp = "DESC", "<"
+	}
+	if f.After != "" {
+		ts, seq, err := decodeEventCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		common = append(common, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
+	}
+	// A repeated action would repeat its walk's rows.
+	actions := slices.Compact(slices.Sorted(slices.Values(f.Actions)))
+	// The driving walks: each entry is the extra conditions of one.
+	var branches [][]string
+	for _, m := range []struct{ v, a, b string }{
+		{f.Actor, "actor_user_id", "actor_email"},
+		{f.TargetUser, "user_asset", "user_email"},
+		{f.Entity, "entity_name", "entity_asset"},
+		{f.Project, "project_name", "project_asset"},
+	} {
+		if m.v == "" {
+			continue
+		}
+		p := addArg(m.v)
+		if branches == nil {
+			branches = [][]string{
+				{fmt.Sprintf("%s = %s", m.a, p)},
+				{fmt.Sprintf("%s = %s", m.b, p), fmt.Sprintf("%s IS DISTINCT FROM %s", m.a, p)},
+			}
+		} else {
+			common = append(common, fmt.Sprintf("(%s = %s OR %s = %s)", m.a, p, m.b, p))
+		}
+	}
+	// Response codes are smallint: the range is clamped to it and written
+	// into the statement (integers), so that the planner sees its bounds.
+	codeLo, codeHi := -32768, 32767
+	if f.CodeMin != 0 {
+		codeLo = max(codeLo, f.CodeMin)
+	}
+	if f.CodeMax != 0 {
+		codeHi = min(codeHi, f.CodeMax)
+	}
+	hasCodes := f.CodeMin != 0 || f.CodeMax != 0
+	if hasCodes && codeLo > codeHi {
+		codeLo, codeHi = 1, 0 // nothing matches
+	}
+	codeCond := fmt.Sprintf("response_code BETWEEN %d AND %d", codeLo, codeHi)
+
+	limit := addArg(f.Limit + 1)
+	walk := func(extra ...string) string {
+		return `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + strings.Join(append(slices.Clone(common), extra...), " AND ") +
+			fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, limit)
+	}
+	order := fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, limit)
+	switch {
+	case branches != nil:
+		if len(actions) > 0 {
+			common = append(common, "action = ANY("+addArg(pq.StringArray(actions))+")")
+		}
+		if hasCodes {
+			common = append(common, codeCond)
+		}
+		parts := make([]string, len(branches))
+		for i, br := range branches {
+			parts[i] = "(" + walk(br...) + ")"
+		}
+		return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) e` + order, args, nil
+	case hasCodes:
+		// The codes present in the range, one index descent each.
+		codes := fmt.Sprintf(`WITH RECURSIVE codes(c) AS (
+			SELECT min(response_code) FROM audit_events WHERE org_id = $1 AND %s
+			UNION ALL
+			SELECT (SELECT min(response_code) FROM audit_events WHERE org_id = $1 AND response_code > codes.c AND response_code <= %d)
+			FROM codes WHERE codes.c IS NOT NULL) `, codeCond, codeHi)
+		if len(actions) > 0 {
+			return codes + `SELECT e.* FROM codes CROSS JOIN unnest(` + addArg(pq.StringArray(actions)) + `::text[]) AS k(action)
+				CROSS JOIN LATERAL (` + walk("response_code = codes.c", "action = k.action") + `) e WHERE codes.c IS NOT NULL` + order, args, nil
+		}
+		return codes + `SELECT e.* FROM codes CROSS JOIN LATERAL (` + walk("response_code = codes.c") + `) e WHERE codes.c IS NOT NULL` + order, args, nil
+	case len(actions) == 1:
+		return walk("action = " + addArg(actions[0])), args, nil
+	case len(actions) > 1:
+		return `SELECT e.* FROM unnest(` + addArg(pq.StringArray(actions)) + `::text[]) AS k(action)
+			CROSS JOIN LATERAL (` + walk("action = k.action") + `) e` + order, args, nil
+	}
+	return walk(), args, nil
 }
 
 func encodeEventCursor(ts time.Time, seq int64) string {
