@@ -31,7 +31,7 @@ type EventFilter struct {
 // Events returns up to Limit events matching f, keyset-paginated on
 // (timestamp, sequence), and the cursor of each.
 func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []string, bool, error) {
-	query, args, err := eventsSQL(f)
+	query, args, err := EventsQuery(f)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -50,7 +50,8 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 	return es, cs, more, nil
 }
 
-// eventsSQL is the statement of Events and its arguments. It is built so
+// EventsQuery is the statement of Events and its arguments (exported for
+// EXPLAIN in the plan test and the bench). It is built so
 // that the rows PostgreSQL reads stay close to the rows it returns, whatever
 // the log's size (issue 15; migration 0012 has the indexes, and
 // TestEventSearchReadsWhatItReturns checks the plans):
@@ -70,7 +71,7 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 // The other filters are checked on the rows those walks read. The first of
 // actor, targetUser, entity, project given drives; without any, the actions,
 // then the code range; with no filter, the (org_id, ts, seq) primary key.
-func eventsSQL(f EventFilter) (string, []any, error) {
+func EventsQuery(f EventFilter) (string, []any, error) {
 	common := []string{"org_id = $1", "ts >= $2", "ts < $3"}
 	args := []any{f.OrgID, f.Start, f.End}
 	addArg := func(v any) string {
