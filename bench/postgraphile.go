@@ -174,7 +174,9 @@ func (b *bench) startPostGraphile(ctx context.Context, dir string) (*postgraphil
 	ep := endpoint{url: p.url}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		var out struct{ Typename string `json:"__typename"` }
+		var out struct {
+			Typename string `json:"__typename"`
+		}
 		if _, err := graphqlAt(ctx, http.DefaultClient, ep, `{ __typename }`, &out); err == nil {
 			return p, nil
 		}
@@ -296,7 +298,9 @@ func (b *bench) pgPages() []pgPage {
 			theirs: `{ organizationByName(name:"default") { membershipsByOrgId(first:50, orderBy: LAST_ACTIVE_AT_DESC) {
 				nodes { lastActiveAt userByUserId { username email } } } } }`,
 			oursCheck: func(raw json.RawMessage) (string, error) {
-				var d struct{ Organization struct{ Users struct{ Nodes []member } } }
+				var d struct {
+					Organization struct{ Users struct{ Nodes []member } }
+				}
 				if err := json.Unmarshal(raw, &d); err != nil {
 					return "", err
 				}
@@ -330,7 +334,9 @@ func (b *bench) pgPages() []pgPage {
 			theirs: fmt.Sprintf(`{ allAuditEvents(condition:{orgId:"%d", action:"user:login"}, orderBy:[TS_DESC, SEQ_DESC], first:50) {
 				nodes { seq ts action actorEmail responseCode } } }`, b.orgID),
 			oursCheck: func(raw json.RawMessage) (string, error) {
-				var d struct{ Organization struct{ AuditEvents struct{ Nodes []ev } } }
+				var d struct {
+					Organization struct{ AuditEvents struct{ Nodes []ev } }
+				}
 				if err := json.Unmarshal(raw, &d); err != nil {
 					return "", err
 				}
