@@ -55,6 +55,19 @@ type config struct {
 	// The small-batch section (small.go).
 	smallClients  int
 	smallDuration time.Duration
+
+	// The postgraphile section (postgraphile.go).
+	pgCache    string
+	pgClients  int
+	pgRounds   int
+	pgDuration time.Duration
+
+	// The search section (search.go).
+	searchEvents    int
+	searchRuns      int
+	searchDayEvents int
+	searchClients   int
+	searchDuration  time.Duration
 	// sections, when not empty, names the only steps to run.
 	sections map[string]bool
 }
@@ -89,8 +102,17 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.usersDuration, "users-duration", 15*time.Second, "how long the users connection runs, on each side")
 	fs.IntVar(&cfg.smallClients, "small-clients", 32, "concurrent clients of the small-batch section (and pgbench's)")
 	fs.DurationVar(&cfg.smallDuration, "small-duration", 30*time.Second, "how long each small-batch run lasts (-quick: 5s)")
+	fs.StringVar(&cfg.pgCache, "pg-cache", "", "where PostGraphile and its Node are installed (default: the user cache directory's auditgraph-bench)")
+	fs.IntVar(&cfg.pgClients, "pg-clients", 16, "concurrent clients of the postgraphile section")
+	fs.IntVar(&cfg.pgRounds, "pg-rounds", 3, "alternating rounds of each side in the postgraphile section")
+	fs.DurationVar(&cfg.pgDuration, "pg-duration", 30*time.Second, "how long each side runs per round in the postgraphile section (-quick: 5s)")
+	fs.IntVar(&cfg.searchEvents, "search-events", 0, "events of the search section's organization when the dashboard section has not loaded one (default -dash-events)")
+	fs.IntVar(&cfg.searchRuns, "search-runs", 15, "timed runs of each search case and page")
+	fs.IntVar(&cfg.searchDayEvents, "search-day-events", 1_500_000, "events in the current day for the search section's 64-client dashboard query (0 skips it; -quick: 150,000)")
+	fs.IntVar(&cfg.searchClients, "search-clients", 64, "concurrent clients of the search section's dashboard query")
+	fs.DurationVar(&cfg.searchDuration, "search-duration", 20*time.Second, "how long each side of the search section's dashboard query runs (-quick: 5s)")
 	var sections string
-	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches); all when empty")
+	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +131,15 @@ func run(ctx context.Context, args []string) error {
 		if !given["small-duration"] {
 			cfg.smallDuration = 5 * time.Second
 		}
+		if !given["pg-duration"] {
+			cfg.pgDuration = 5 * time.Second
+		}
+		if !given["search-day-events"] {
+			cfg.searchDayEvents = 150_000
+		}
+		if !given["search-duration"] {
+			cfg.searchDuration = 5 * time.Second
+		}
 	}
 	if sections != "" {
 		cfg.sections = map[string]bool{}
@@ -124,6 +155,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	if cfg.smallClients < 1 || cfg.smallDuration < time.Second {
 		return errors.New("want -small-clients >= 1, -small-duration >= 1s")
+	}
+	if cfg.pgClients < 1 || cfg.pgRounds < 1 || cfg.pgDuration < time.Second {
+		return errors.New("want -pg-clients >= 1, -pg-rounds >= 1, -pg-duration >= 1s")
+	}
+	if cfg.searchEvents < 0 || cfg.searchRuns < 1 || cfg.searchDayEvents < 0 || cfg.searchClients < 1 || cfg.searchDuration < time.Second {
+		return errors.New("want -search-events >= 0, -search-runs >= 1, -search-day-events >= 0, -search-clients >= 1, -search-duration >= 1s")
 	}
 	base := os.Getenv("AUDITGRAPH_TEST_DATABASE_URL")
 	if base == "" {
@@ -217,6 +254,8 @@ func (b *bench) run(ctx context.Context) error {
 		{"verify", b.measureVerify},
 		{"dashboard", b.measureDashboard},
 		{"small batches", b.measureSmallBatches},
+		{"postgraphile", b.measurePostGraphile},
+		{"search", b.measureSearch},
 	}
 	for _, s := range steps {
 		if b.cfg.sections != nil && !b.cfg.sections[s.name] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,45 +31,11 @@ type EventFilter struct {
 // Events returns up to Limit events matching f, keyset-paginated on
 // (timestamp, sequence), and the cursor of each.
 func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []string, bool, error) {
-	where := []string{"org_id = $1", "ts >= $2", "ts < $3"}
-	args := []any{f.OrgID, f.Start, f.End}
-	addArg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	query, args, err := EventsQuery(f)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	if len(f.Actions) > 0 {
-		where = append(where, "action = ANY("+addArg(pq.StringArray(f.Actions))+")")
-	}
-	for _, m := range []struct{ v, a, b string }{
-		{f.Actor, "actor_user_id", "actor_email"},
-		{f.TargetUser, "user_asset", "user_email"},
-		{f.Entity, "entity_name", "entity_asset"},
-		{f.Project, "project_name", "project_asset"},
-	} {
-		if m.v != "" {
-			p := addArg(m.v)
-			where = append(where, fmt.Sprintf("(%s = %s OR %s = %s)", m.a, p, m.b, p))
-		}
-	}
-	if f.CodeMin != 0 {
-		where = append(where, "response_code >= "+addArg(f.CodeMin))
-	}
-	if f.CodeMax != 0 {
-		where = append(where, "response_code <= "+addArg(f.CodeMax))
-	}
-	dir, cmp := "ASC", ">"
-	if f.NewestFirst {
-		dir, cmp = "DESC", "<"
-	}
-	if f.After != "" {
-		ts, seq, err := decodeEventCursor(f.After)
-		if err != nil {
-			return nil, nil, false, err
-		}
-		where = append(where, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
-	}
-	es, err := q.events(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, addArg(f.Limit+1)), args...)
+	es, err := q.events(ctx, query, args...)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("storage: events of organization %d: %w", f.OrgID, err)
 	}
@@ -81,6 +48,154 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 		cs[i] = encodeEventCursor(e.Timestamp, e.Seq)
 	}
 	return es, cs, more, nil
+}
+
+// EventsQuery is the statement of Events and its arguments (exported for
+// EXPLAIN in the plan test and the bench). It is built so
+// that the rows PostgreSQL reads stay close to the rows it returns, whatever
+// the log's size (issue 15; migration 0012 has the indexes, and
+// TestEventSearchReadsWhatItReturns checks the plans):
+//
+//   - Each page is the first Limit+1 rows of an index whose leading columns
+//     are equalities and whose next ones are (ts, seq), so PostgreSQL walks
+//     it in the page's order from the cursor and stops.
+//   - actor and targetUser, which match one of two columns, become two such
+//     walks, one per column's index, whose pages are merged: the second
+//     leaves out the rows the first returns. entity and project have no
+//     index (see migration 0012): they are checked on the rows of the other
+//     walks, which reads about as many rows per row returned as the share of
+//     the log the entity or project is.
+//   - Actions become one walk per action. The action index leaves out the
+//     few high-volume actions (run:update, artifact:read, artifact:create,
+//     project:read: most of a log, so indexing them would cost ingest most):
+//     their walk is the primary key's, checking the action, which reads a
+//     few rows per row it returns as long as the action is a sizeable share
+//     of the log.
+//   - A response-code range outside 2xx becomes one walk per code present in
+//     the range, the codes found by a loose index scan (a recursive CTE that
+//     jumps from one code to the next), with each action when actions are
+//     given too (the dashboard's actions + responseCodeMin), on (action,
+//     response_code, ts). Those indexes hold the codes outside 2xx only, so
+//     ingest barely pays for them; a range with 2xx codes in it matches most
+//     events and is checked on the rows of the other walks (a range of rare
+//     2xx codes such as 201–299 is the one that reads more than it returns).
+//
+// The other filters are checked on the rows those walks read. actor, else
+// targetUser, drives; without them, the code range outside 2xx (with the
+// actions), else the actions; with none of those, the (org_id, ts, seq)
+// primary key.
+func EventsQuery(f EventFilter) (string, []any, error) {
+	common := []string{"org_id = $1", "ts >= $2", "ts < $3"}
+	args := []any{f.OrgID, f.Start, f.End}
+	addArg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	dir, cmp := "ASC", ">"
+	if f.NewestFirst {
+		dir, cmp = "DESC", "<"
+	}
+	if f.After != "" {
+		ts, seq, err := decodeEventCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		common = append(common, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
+	}
+	// A repeated action would repeat its walk's rows.
+	actions := slices.Compact(slices.Sorted(slices.Values(f.Actions)))
+	// The driving walks: each entry is the extra conditions of one.
+	var branches [][]string
+	for _, m := range []struct {
+		v, a, b string
+		indexed bool
+	}{
+		{f.Actor, "actor_user_id", "actor_email", true},
+		{f.TargetUser, "user_asset", "user_email", true},
+		{f.Entity, "entity_name", "entity_asset", false},
+		{f.Project, "project_name", "project_asset", false},
+	} {
+		if m.v == "" {
+			continue
+		}
+		p := addArg(m.v)
+		if branches == nil && m.indexed {
+			branches = [][]string{
+				{fmt.Sprintf("%s = %s", m.a, p)},
+				{fmt.Sprintf("%s = %s", m.b, p), fmt.Sprintf("%s IS DISTINCT FROM %s", m.a, p)},
+			}
+		} else {
+			common = append(common, fmt.Sprintf("(%s = %s OR %s = %s)", m.a, p, m.b, p))
+		}
+	}
+	// Response codes are smallint: the range is clamped to it and written
+	// into the statement (integers), so that the planner sees its bounds.
+	codeLo, codeHi := -32768, 32767
+	if f.CodeMin != 0 {
+		codeLo = max(codeLo, f.CodeMin)
+	}
+	if f.CodeMax != 0 {
+		codeHi = min(codeHi, f.CodeMax)
+	}
+	hasCodes := f.CodeMin != 0 || f.CodeMax != 0
+	if hasCodes && codeLo > codeHi {
+		codeLo, codeHi = 1, 0 // nothing matches
+	}
+	codeCond := fmt.Sprintf("response_code BETWEEN %d AND %d", codeLo, codeHi)
+
+	limit := addArg(f.Limit + 1)
+	walk := func(extra ...string) string {
+		return `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + strings.Join(append(slices.Clone(common), extra...), " AND ") +
+			fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, limit)
+	}
+	order := fmt.Sprintf(" ORDER BY ts %s, seq %s LIMIT %s", dir, dir, limit)
+	// The partial code indexes hold the codes outside 2xx only; a range
+	// with 2xx codes in it matches most events and is checked on the rows
+	// the other walks read.
+	codeWalk := hasCodes && (codeHi < 200 || codeLo >= 300)
+	if hasCodes && !codeWalk {
+		common = append(common, codeCond)
+	}
+	switch {
+	case branches != nil:
+		if len(actions) > 0 {
+			common = append(common, "action = ANY("+addArg(pq.StringArray(actions))+")")
+		}
+		if codeWalk {
+			common = append(common, codeCond)
+		}
+		parts := make([]string, len(branches))
+		for i, br := range branches {
+			parts[i] = "(" + walk(br...) + ")"
+		}
+		return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) e` + order, args, nil
+	case codeWalk:
+		// The codes present in the range, one index descent each (the
+		// range's bounds, repeated in the recursive step, let the planner
+		// use the partial indexes).
+		codes := fmt.Sprintf(`WITH RECURSIVE codes(c) AS (
+			SELECT min(response_code) FROM audit_events WHERE org_id = $1 AND %s
+			UNION ALL
+			SELECT (SELECT min(response_code) FROM audit_events WHERE org_id = $1 AND response_code > codes.c AND %s)
+			FROM codes WHERE codes.c IS NOT NULL) `, codeCond, codeCond)
+		if len(actions) > 0 {
+			return codes + `SELECT e.* FROM codes CROSS JOIN unnest(` + addArg(pq.StringArray(actions)) + `::text[]) AS k(action)
+				CROSS JOIN LATERAL (` + walk("response_code = codes.c", "action = k.action", codeCond) + `) e WHERE codes.c IS NOT NULL` + order, args, nil
+		}
+		return codes + `SELECT e.* FROM codes CROSS JOIN LATERAL (` + walk("response_code = codes.c", codeCond) + `) e WHERE codes.c IS NOT NULL` + order, args, nil
+	case len(actions) > 0:
+		// One walk per action, each action written into the statement so
+		// that the planner can match the partial action index.
+		parts := make([]string, len(actions))
+		for i, a := range actions {
+			parts[i] = walk("action = " + pq.QuoteLiteral(a))
+		}
+		if len(parts) == 1 {
+			return parts[0], args, nil
+		}
+		return `SELECT * FROM ((` + strings.Join(parts, ") UNION ALL (") + `)) e` + order, args, nil
+	}
+	return walk(), args, nil
 }
 
 func encodeEventCursor(ts time.Time, seq int64) string {
