@@ -210,18 +210,24 @@ func (r *organizationResolver) Users(ctx context.Context, obj *entity.Organizati
 	if err != nil {
 		return nil, err
 	}
+	// Count only when asked: the count reads every member the filters keep.
+	q.SkipTotal = !selects(ctx, "totalCount")
 	page, err := r.Identity.OrgUsers(ctx, p, *obj, q, team)
 	if err != nil {
 		return nil, err
 	}
 	ls := r.Loaders(ctx)
-	// Ask for the whole page's teams at once, so that the members' team
-	// fields find them loaded instead of racing to fill one batch.
-	keys := make([]identity.MemberKey, len(page.Users))
-	for i, u := range page.Users {
-		keys[i] = identity.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+	if selects(ctx, "nodes", "teams") || selects(ctx, "edges", "node", "teams") {
+		// Ask for the whole page's teams at once, so that the members' team
+		// fields find them loaded instead of racing to fill one batch. Not
+		// when no member's teams are asked for: the batch would be read (or
+		// started and cancelled) for nothing.
+		keys := make([]identity.MemberKey, len(page.Users))
+		for i, u := range page.Users {
+			keys[i] = identity.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+		}
+		ls.MemberTeams.LoadAllThunk(ctx, keys)
 	}
-	ls.MemberTeams.LoadAllThunk(ctx, keys)
 	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []identity.Membership{}, TotalCount: page.Total}
 	for i, u := range page.Users {
 		ls.Users.Prime(u.User.ID, u.User)
