@@ -22,7 +22,7 @@ const ChangedChannel = "auth_changed"
 
 // DefaultCacheTTL is how long a Cache keeps an answer: a bound on how stale
 // an answer can be even if a notification were lost unnoticed.
-const DefaultCacheTTL = 10 * time.Second
+const DefaultCacheTTL = 5 * time.Second
 
 // maxEntries bounds each table; a full table is emptied.
 const maxEntries = 20000
