@@ -103,8 +103,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func orgRole(s string) model.OrgRole     { return model.OrgRole(strings.ToUpper(s)) }
-func seatLevel(s string) model.SeatLevel { return model.SeatLevel(strings.ToUpper(s)) }
+func orgRole(s string) model.OrgRole { return model.OrgRole(strings.ToUpper(s)) }
 
 func edgesPageInfo[E any](edges []E, cursorOf func(E) string, hasNext, hasPrev bool) *model.PageInfo {
 	if len(edges) == 0 {
