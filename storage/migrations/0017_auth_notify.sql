@@ -23,7 +23,7 @@ CREATE TRIGGER api_keys_auth_changed AFTER DELETE OR UPDATE OF hash, user_id ON 
     FOR EACH ROW EXECUTE FUNCTION auth_changed('user_id');
 CREATE TRIGGER sessions_auth_changed AFTER DELETE OR UPDATE OF hash, user_id, api_key_id, expires_at ON sessions
     FOR EACH ROW EXECUTE FUNCTION auth_changed('user_id');
-CREATE TRIGGER memberships_auth_changed AFTER INSERT OR DELETE OR UPDATE OF org_id, user_id, role, accepted_at ON memberships
+CREATE TRIGGER memberships_auth_changed AFTER INSERT OR DELETE OR UPDATE OF org_id, user_id, role, accepted_at, models_seat, weave_access ON memberships
     FOR EACH ROW EXECUTE FUNCTION auth_changed('user_id');
 CREATE TRIGGER organizations_auth_changed AFTER DELETE OR UPDATE OF name, plan ON organizations
     FOR EACH STATEMENT EXECUTE FUNCTION auth_changed('*');
