@@ -195,6 +195,9 @@ func (c *Cache) Live(live bool) {
 
 // Listening reports whether the cache keeps and gives answers.
 func (c *Cache) Listening() bool {
+	if c == nil {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.live
