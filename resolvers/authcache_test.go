@@ -127,6 +127,15 @@ func (r *replica) drain() {
 // change (made when since was taken) the notification was handled.
 func (r *replica) after(t *testing.T, since time.Time, user int64, query string, creds func(*http.Request), what string, ok func(int, string) bool) {
 	t.Helper()
+	// The change was made through a server with a cache (the env's), which
+	// returned only once it heard its own change's echo: PostgreSQL had sent
+	// the change's notifications to every listener by then. Whether this
+	// replica had handled them too by its next request is a race, logged.
+	if code, body := r.ask(t, query, creds); ok(code, body) {
+		t.Logf("%s: the other server's first answer after the change returned is already the new one", what)
+	} else {
+		t.Logf("%s: the other server's first answer after the change returned is still the old one", what)
+	}
 	timeout := time.After(5 * time.Second)
 	for waiting := true; waiting; {
 		select {

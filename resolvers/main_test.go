@@ -69,6 +69,7 @@ func newEnvCached(t *testing.T, mode deployment.Mode, st, served *storage.Store,
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	ids := identity.New(st, mode, log)
+	ids.UseCache(cache) // the setup's changes are this server's
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}

@@ -72,9 +72,13 @@ func New(store *storage.Store, mode deployment.Mode, log *slog.Logger) *Service 
 // change runs fn in a transaction; fn records its events on the recorder,
 // which writes them in the same transaction before it commits.
 func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx *storage.Tx, rec *recorder) error) error {
-	// Answers kept from before the change may be stale once it commits.
-	defer s.cache.Forget(-1)
-	return s.store.InTx(ctx, func(tx *storage.Tx) error {
+	// The change's commit is echoed on auth.ChangedChannel, and the change
+	// returns once this server heard the echo: by then PostgreSQL has sent
+	// the change's own notifications (its triggers') to every replica's
+	// cache, so that a client told of a deactivation finds the user's keys
+	// refused wherever it asks next. Answers kept here are dropped at once.
+	echo, heard, echoing := s.cache.Echo()
+	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		rec := &recorder{actor: actor, now: time.Now().UTC(), byOrg: map[int64][]audit.Event{}}
 		if err := fn(tx, rec); err != nil {
 			return err
@@ -85,10 +89,20 @@ func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx 
 			}
 		}
 		if s.beforeCommit != nil {
-			return s.beforeCommit(tx)
+			if err := s.beforeCommit(tx); err != nil {
+				return err
+			}
+		}
+		if echoing {
+			return tx.Notify(ctx, auth.ChangedChannel, echo)
 		}
 		return nil
 	})
+	s.cache.Forget(-1)
+	if echoing {
+		heard(err == nil)
+	}
+	return err
 }
 
 // recorder collects a change's audit events per organization.

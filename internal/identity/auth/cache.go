@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ type Cache struct {
 	tables []interface{ drop(user int64) }
 	// notified, when set (tests), is told of each notification handled.
 	notified func(payload string)
+	// echoes are the Echo payloads waited for, and the channel closed
+	// when each is heard.
+	echoes map[string]chan struct{}
+	echoN  uint64
 }
 
 // NewCache returns a cache keeping answers for ttl (0: DefaultCacheTTL). It
@@ -191,6 +196,13 @@ func (c *Cache) Live(live bool) {
 	defer c.mu.Unlock()
 	c.forget(-1)
 	c.live = live
+	if !live {
+		// Nothing will be heard: the changes waiting for their echo go on.
+		for _, heard := range c.echoes {
+			close(heard)
+		}
+		clear(c.echoes)
+	}
 }
 
 // Listening reports whether the cache keeps and gives answers.
@@ -203,8 +215,64 @@ func (c *Cache) Listening() bool {
 	return c.live
 }
 
+// echoPrefix starts the payload of a notification that only marks a
+// change's commit (Echo).
+const echoPrefix = "echo:"
+
+// echoWait bounds how long a change waits to hear its own echo.
+const echoWait = time.Second
+
+// Echo returns a payload for the change about to be made to announce on
+// ChangedChannel, last, in its transaction, and the function that waits
+// (at most a second) until this server's listener has heard it. PostgreSQL
+// delivers a transaction's notifications together, in commit order, to
+// every listener at once: once this server has heard the echo, every
+// replica has been sent the change's notifications, and a request answered
+// after wait returns has them on their way everywhere. wait(false) only
+// forgets the echo (the change failed). ok is false when the cache is not
+// listening (nothing to announce or wait for).
+func (c *Cache) Echo() (payload string, wait func(committed bool), ok bool) {
+	if c == nil {
+		return "", nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live {
+		return "", nil, false
+	}
+	if c.echoes == nil {
+		c.echoes = map[string]chan struct{}{}
+	}
+	c.echoN++
+	payload = echoPrefix + strconv.FormatUint(c.echoN, 10) + "-" + strconv.FormatInt(c.now().UnixNano(), 36)
+	heard := make(chan struct{})
+	c.echoes[payload] = heard
+	return payload, func(committed bool) {
+		if committed {
+			t := time.NewTimer(echoWait)
+			defer t.Stop()
+			select {
+			case <-heard:
+			case <-t.C:
+			}
+		}
+		c.mu.Lock()
+		delete(c.echoes, payload)
+		c.mu.Unlock()
+	}, true
+}
+
 // handle applies a notification's payload.
 func (c *Cache) handle(payload string) {
+	if strings.HasPrefix(payload, echoPrefix) {
+		c.mu.Lock()
+		if heard, ok := c.echoes[payload]; ok {
+			close(heard)
+			delete(c.echoes, payload)
+		}
+		c.mu.Unlock()
+		return
+	}
 	user, err := strconv.ParseInt(payload, 10, 64)
 	if err != nil || user <= 0 {
 		user = -1 // "*", or anything unexpected: forget everything

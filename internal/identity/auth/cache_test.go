@@ -75,3 +75,38 @@ func TestCache(t *testing.T) {
 		c.Forget(1)
 	})
 }
+
+func TestCacheEcho(t *testing.T) {
+	c := NewCache(time.Second, slog.New(slog.DiscardHandler))
+	if _, _, ok := c.Echo(); ok {
+		t.Fatal("Echo while not listening")
+	}
+	c.Live(true)
+	tb := NewTable[string, int](c)
+	tb.Put(tb.Ticket(), "a", 1, 1)
+	payload, wait, ok := c.Echo()
+	if !ok {
+		t.Fatal("no Echo while listening")
+	}
+	done := make(chan struct{})
+	go func() { wait(true); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("wait returned before the echo was heard")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.handle(payload)
+	select {
+	case <-done:
+	case <-time.After(echoWait / 2):
+		t.Fatal("wait did not return once the echo was heard")
+	}
+	if _, ok := tb.Get("a"); !ok {
+		t.Error("an echo dropped kept answers")
+	}
+	_, wait, _ = c.Echo()
+	wait(false) // a failed change does not wait
+	if len(c.echoes) != 0 {
+		t.Errorf("%d echoes left waited for", len(c.echoes))
+	}
+}
