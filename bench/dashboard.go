@@ -927,8 +927,8 @@ const (
 		CASE WHEN u.deactivated_at IS NOT NULL THEN 'DEACTIVATED'
 		WHEN m.accepted_at IS NULL THEN 'INVITE_PENDING'
 		WHEN m.last_active_at >= p.active_since THEN 'ACTIVE' ELSE 'INACTIVE' END AS status,
-		(COALESCE(extract(epoch FROM m.last_active_at), -1e15))::text AS sort_key` + usersFrom + `
-		ORDER BY COALESCE(extract(epoch FROM m.last_active_at), -1e15) DESC, m.user_id DESC LIMIT $4`
+		'' AS sort_key` + usersFrom + `
+		ORDER BY m.last_active_at DESC NULLS LAST, m.user_id DESC LIMIT $4`
 	usersTeamsSQL = `SELECT tm.user_id, t.id, t.org_id, t.name, t.created_at
 		FROM unnest($1::bigint[], $2::bigint[]) AS k(org_id, user_id)
 		JOIN teams t ON t.org_id = k.org_id

@@ -541,23 +541,16 @@ type IntegrationDeliveryResolver interface {
 	Recent(ctx context.Context, obj *entity.DeliveryStats, first *int, after *string) (*model.AlertDeliveryConnection, error)
 }
 type MemberResolver interface {
-	User(ctx context.Context, obj *entity.Membership) (*entity.User, error)
-	Organization(ctx context.Context, obj *entity.Membership) (*entity.Organization, error)
-	Role(ctx context.Context, obj *entity.Membership) (model.OrgRole, error)
-	ModelsSeat(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error)
-	WeaveAccess(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error)
-	DateAdded(ctx context.Context, obj *entity.Membership) (*time.Time, error)
-	InvitePending(ctx context.Context, obj *entity.Membership) (bool, error)
-	Teams(ctx context.Context, obj *entity.Membership) ([]entity.Team, error)
-	Name(ctx context.Context, obj *entity.Membership) (string, error)
-	Username(ctx context.Context, obj *entity.Membership) (string, error)
-	Email(ctx context.Context, obj *entity.Membership) (*string, error)
-	Status(ctx context.Context, obj *entity.Membership) (model.UserStatus, error)
-	LastActiveAt(ctx context.Context, obj *entity.Membership) (*time.Time, error)
-	LastActiveDisplay(ctx context.Context, obj *entity.Membership) (string, error)
-	ActiveDays(ctx context.Context, obj *entity.Membership) (int, error)
-	ReportCount(ctx context.Context, obj *entity.Membership) (*int, error)
-	RunCount(ctx context.Context, obj *entity.Membership) (*int, error)
+	Organization(ctx context.Context, obj *model.Member) (*entity.Organization, error)
+
+	Teams(ctx context.Context, obj *model.Member) ([]entity.Team, error)
+
+	Status(ctx context.Context, obj *model.Member) (model.UserStatus, error)
+
+	LastActiveDisplay(ctx context.Context, obj *model.Member) (string, error)
+
+	ReportCount(ctx context.Context, obj *model.Member) (*int, error)
+	RunCount(ctx context.Context, obj *model.Member) (*int, error)
 }
 type MutationResolver interface {
 	CreateAlertRule(ctx context.Context, organization string, input model.AlertRuleInput) (*entity.AlertRule, error)
@@ -568,9 +561,9 @@ type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, username *string, name *string) (*model.CreatedAPIKey, error)
 	DeleteAPIKey(ctx context.Context, id string) (bool, error)
 	CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*entity.Organization, error)
-	InviteUser(ctx context.Context, input model.InviteUserInput) (*entity.Membership, error)
-	AcceptInvitation(ctx context.Context, organization string) (*entity.Membership, error)
-	UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*entity.Membership, error)
+	InviteUser(ctx context.Context, input model.InviteUserInput) (*model.Member, error)
+	AcceptInvitation(ctx context.Context, organization string) (*model.Member, error)
+	UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*model.Member, error)
 	RemoveMember(ctx context.Context, organization string, username string) (bool, error)
 	SetSlackApp(ctx context.Context, clientID string, clientSecret string) (*model.SlackApp, error)
 	ClearSlackApp(ctx context.Context) (*model.SlackApp, error)
@@ -636,7 +629,7 @@ type UserResolver interface {
 	Deactivated(ctx context.Context, obj *entity.User) (bool, error)
 
 	DefaultOrganization(ctx context.Context, obj *entity.User) (*entity.Organization, error)
-	Memberships(ctx context.Context, obj *entity.User) ([]entity.Membership, error)
+	Memberships(ctx context.Context, obj *entity.User) ([]model.Member, error)
 	APIKeys(ctx context.Context, obj *entity.User) ([]entity.APIKey, error)
 }
 
@@ -11121,7 +11114,7 @@ func (ec *executionContext) fieldContext_IntegrationEdge_node(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_user(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_user(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11130,11 +11123,11 @@ func (ec *executionContext) _Member_user(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Member_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().User(ctx, obj)
+			return obj.User, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entity.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v entity.User) graphql.Marshaler {
+			return ec.marshalNUser2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11144,8 +11137,8 @@ func (ec *executionContext) fieldContext_Member_user(_ context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Member",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -11153,7 +11146,7 @@ func (ec *executionContext) fieldContext_Member_user(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_organization(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_organization(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11185,7 +11178,7 @@ func (ec *executionContext) fieldContext_Member_organization(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_role(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_role(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11194,7 +11187,7 @@ func (ec *executionContext) _Member_role(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Member_role(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Role(ctx, obj)
+			return obj.Role(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.OrgRole) graphql.Marshaler {
@@ -11205,10 +11198,10 @@ func (ec *executionContext) _Member_role(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Member_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type OrgRole does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type OrgRole does not have child fields"))
 }
 
-func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11217,7 +11210,7 @@ func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphq
 			return ec.fieldContext_Member_modelsSeat(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().ModelsSeat(ctx, obj)
+			return obj.ModelsSeat(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.SeatLevel) graphql.Marshaler {
@@ -11228,10 +11221,10 @@ func (ec *executionContext) _Member_modelsSeat(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Member_modelsSeat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type SeatLevel does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type SeatLevel does not have child fields"))
 }
 
-func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11240,7 +11233,7 @@ func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graph
 			return ec.fieldContext_Member_weaveAccess(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().WeaveAccess(ctx, obj)
+			return obj.WeaveAccess(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.SeatLevel) graphql.Marshaler {
@@ -11251,10 +11244,10 @@ func (ec *executionContext) _Member_weaveAccess(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Member_weaveAccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type SeatLevel does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type SeatLevel does not have child fields"))
 }
 
-func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11263,7 +11256,7 @@ func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql
 			return ec.fieldContext_Member_dateAdded(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().DateAdded(ctx, obj)
+			return obj.DateAdded(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -11274,10 +11267,10 @@ func (ec *executionContext) _Member_dateAdded(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Member_dateAdded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Time does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Member_invitePending(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_invitePending(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11286,7 +11279,7 @@ func (ec *executionContext) _Member_invitePending(ctx context.Context, field gra
 			return ec.fieldContext_Member_invitePending(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().InvitePending(ctx, obj)
+			return obj.InvitePending(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -11297,10 +11290,10 @@ func (ec *executionContext) _Member_invitePending(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Member_invitePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Boolean does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _Member_teams(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_teams(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11332,7 +11325,7 @@ func (ec *executionContext) fieldContext_Member_teams(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11341,7 +11334,7 @@ func (ec *executionContext) _Member_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Member_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Name(ctx, obj)
+			return obj.Name(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -11352,10 +11345,10 @@ func (ec *executionContext) _Member_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Member_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_username(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_username(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11364,7 +11357,7 @@ func (ec *executionContext) _Member_username(ctx context.Context, field graphql.
 			return ec.fieldContext_Member_username(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Username(ctx, obj)
+			return obj.Username(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -11375,10 +11368,10 @@ func (ec *executionContext) _Member_username(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Member_username(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_email(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_email(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11387,7 +11380,7 @@ func (ec *executionContext) _Member_email(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Member_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Email(ctx, obj)
+			return obj.Email(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -11398,10 +11391,10 @@ func (ec *executionContext) _Member_email(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Member_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_status(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_status(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11424,7 +11417,7 @@ func (ec *executionContext) fieldContext_Member_status(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type UserStatus does not have child fields"))
 }
 
-func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11433,7 +11426,7 @@ func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field grap
 			return ec.fieldContext_Member_lastActiveAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().LastActiveAt(ctx, obj)
+			return obj.LastActiveAt(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -11444,10 +11437,10 @@ func (ec *executionContext) _Member_lastActiveAt(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Member_lastActiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Time does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Member_lastActiveDisplay(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_lastActiveDisplay(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11470,7 +11463,7 @@ func (ec *executionContext) fieldContext_Member_lastActiveDisplay(_ context.Cont
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11479,7 +11472,7 @@ func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphq
 			return ec.fieldContext_Member_activeDays(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().ActiveDays(ctx, obj)
+			return obj.ActiveDays(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -11490,10 +11483,10 @@ func (ec *executionContext) _Member_activeDays(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Member_activeDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("Member", field, true, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Member_reportCount(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_reportCount(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11516,7 +11509,7 @@ func (ec *executionContext) fieldContext_Member_reportCount(_ context.Context, f
 	return graphql.NewScalarFieldContext("Member", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _Member_runCount(ctx context.Context, field graphql.CollectedField, obj *entity.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_runCount(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11583,8 +11576,8 @@ func (ec *executionContext) _MemberConnection_nodes(ctx context.Context, field g
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11693,8 +11686,8 @@ func (ec *executionContext) _MemberEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12179,8 +12172,8 @@ func (ec *executionContext) _Mutation_inviteUser(ctx context.Context, field grap
 			return ec.Resolvers.Mutation().InviteUser(ctx, fc.Args["input"].(model.InviteUserInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12223,8 +12216,8 @@ func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, fiel
 			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["organization"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12267,8 +12260,8 @@ func (ec *executionContext) _Mutation_updateMember(ctx context.Context, field gr
 			return ec.Resolvers.Mutation().UpdateMember(ctx, fc.Args["input"].(model.UpdateMemberInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15028,8 +15021,8 @@ func (ec *executionContext) _User_memberships(ctx context.Context, field graphql
 			return ec.Resolvers.User().Memberships(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
-			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19974,7 +19967,7 @@ func (ec *executionContext) _IntegrationEdge(ctx context.Context, sel ast.Select
 
 var memberImplementors = []string{"Member"}
 
-func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *entity.Membership) graphql.Marshaler {
+func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *model.Member) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19985,43 +19978,10 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Member")
 		case "user":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_user(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "organization":
 			field := field
 
@@ -20061,195 +20021,30 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "role":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_role(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "modelsSeat":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_modelsSeat(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_modelsSeat(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "weaveAccess":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_weaveAccess(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_weaveAccess(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "dateAdded":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_dateAdded(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_dateAdded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "invitePending":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_invitePending(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_invitePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "teams":
 			field := field
 
@@ -20289,119 +20084,20 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "name":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_name(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "username":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_username(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_username(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "email":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_email(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "status":
 			field := field
 
@@ -20441,43 +20137,10 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "lastActiveAt":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_lastActiveAt(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_lastActiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "lastActiveDisplay":
 			field := field
 
@@ -20517,43 +20180,10 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "activeDays":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Member_activeDays(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Member_activeDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "reportCount":
 			field := field
 
@@ -23744,15 +23374,15 @@ func (ec *executionContext) unmarshalNInviteUserInput2githubᚗcomᚋauditgraph�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx context.Context, sel ast.SelectionSet, v entity.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v model.Member) graphql.Marshaler {
 	return ec._Member(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Member) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx, sel, v[i])
+		return ec.marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -23764,7 +23394,7 @@ func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditg
 	return ret
 }
 
-func (ec *executionContext) marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐMembership(ctx context.Context, sel ast.SelectionSet, v *entity.Membership) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v *model.Member) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -24095,6 +23725,10 @@ func (ec *executionContext) unmarshalNUpdateMemberInput2githubᚗcomᚋauditgrap
 func (ec *executionContext) unmarshalNUpdateUserInput2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐUpdateUserInput(ctx context.Context, v any) (model.UpdateUserInput, error) {
 	res, err := ec.unmarshalInputUpdateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUser2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx context.Context, sel ast.SelectionSet, v entity.User) graphql.Marshaler {
+	return ec._User(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐUser(ctx context.Context, sel ast.SelectionSet, v *entity.User) graphql.Marshaler {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -102,8 +103,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func orgRole(s string) model.OrgRole     { return model.OrgRole(strings.ToUpper(s)) }
-func seatLevel(s string) model.SeatLevel { return model.SeatLevel(strings.ToUpper(s)) }
+func orgRole(s string) model.OrgRole { return model.OrgRole(strings.ToUpper(s)) }
 
 func edgesPageInfo[E any](edges []E, cursorOf func(E) string, hasNext, hasPrev bool) *model.PageInfo {
 	if len(edges) == 0 {
@@ -152,4 +152,25 @@ func forwardPage[T any](kind string, first *int, after *string,
 	p.rows, p.more = page(rows, limit)
 	p.prev = afterID != 0
 	return p, nil
+}
+
+// selects reports whether the field being resolved selects the field path
+// (each name a field of the one before), fragments included.
+func selects(ctx context.Context, path ...string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true // outside a query: assume everything is asked for
+	}
+	return selectsIn(graphql.GetOperationContext(ctx), graphql.CollectFieldsCtx(ctx, nil), path)
+}
+
+func selectsIn(op *graphql.OperationContext, fields []graphql.CollectedField, path []string) bool {
+	for _, f := range fields {
+		if f.Name != path[0] {
+			continue
+		}
+		if len(path) == 1 || selectsIn(op, graphql.CollectFields(op, f.Selections, nil), path[1:]) {
+			return true
+		}
+	}
+	return false
 }

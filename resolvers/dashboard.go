@@ -34,12 +34,19 @@ func (r *Resolver) now() time.Time {
 }
 
 // status returns a member's status under the server's mode.
-func (r *Resolver) status(ctx context.Context, m *identity.Membership) (userstatus.Status, error) {
+func (r *Resolver) status(m *model.Member) userstatus.Status {
+	return userstatus.Of(r.Mode, m.User, m.Membership, r.now())
+}
+
+// member returns m with its user, for the fields of Member that are the
+// user's.
+func (r *Resolver) member(ctx context.Context, m identity.Membership) (*model.Member, error) {
 	u, err := r.Loaders(ctx).Users.Load(ctx, m.UserID)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return userstatus.Of(r.Mode, u, *m, r.now()), nil
+	member := model.NewMember(m, u)
+	return &member, nil
 }
 
 // period resolves a panel's period: the default when none is given, an

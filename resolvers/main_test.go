@@ -59,9 +59,17 @@ func newEnv(t *testing.T, mode deployment.Mode) *env {
 // reads through served; both are stores of the same database.
 func newEnvOn(t *testing.T, mode deployment.Mode, st, served *storage.Store) *env {
 	t.Helper()
+	return newEnvCached(t, mode, st, served, nil)
+}
+
+// newEnvCached is newEnvOn with a server whose authentication and
+// identity service use cache (nil: none).
+func newEnvCached(t *testing.T, mode deployment.Mode, st, served *storage.Store, cache *auth.Cache) *env {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	ids := identity.New(st, mode, log)
+	ids.UseCache(cache) // the setup's changes are this server's
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +79,11 @@ func newEnvOn(t *testing.T, mode deployment.Mode, st, served *storage.Store) *en
 	}
 	e := &env{t: t, ctx: ctx, mode: mode, store: st, ids: ids, admin: &auth.Principal{User: admin}, keys: map[string]string{"admin": adminKey}}
 	e.org("acme", "enterprise")
+	servedIDs := identity.New(served, mode, log)
+	servedIDs.UseCache(cache)
 	srv := httptest.NewServer(server.New(server.Config{
-		Services: app.New(served), Identity: identity.New(served, mode, log), Mode: mode, Log: log,
-		ActivityCutoff: cutoff, Now: func() time.Time { return now },
+		Services: app.New(served), Identity: servedIDs, Mode: mode, Log: log,
+		ActivityCutoff: cutoff, Now: func() time.Time { return now }, AuthCache: cache,
 	}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL

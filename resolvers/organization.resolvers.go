@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/auditgraph/auditgraph/graph"
 	"github.com/auditgraph/auditgraph/graph/model"
@@ -17,93 +16,29 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/userstatus"
 )
 
-// User is the resolver for the user field.
-func (r *memberResolver) User(ctx context.Context, obj *entity.Membership) (*entity.User, error) {
-	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
-	return &u, err
-}
-
 // Organization is the resolver for the organization field.
-func (r *memberResolver) Organization(ctx context.Context, obj *entity.Membership) (*entity.Organization, error) {
+func (r *memberResolver) Organization(ctx context.Context, obj *model.Member) (*entity.Organization, error) {
 	o, err := r.Loaders(ctx).Organizations.Load(ctx, obj.OrgID)
 	return &o, err
 }
 
-// Role is the resolver for the role field.
-func (r *memberResolver) Role(ctx context.Context, obj *entity.Membership) (model.OrgRole, error) {
-	return orgRole(obj.Role), nil
-}
-
-// ModelsSeat is the resolver for the modelsSeat field.
-func (r *memberResolver) ModelsSeat(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error) {
-	return seatLevel(obj.ModelsSeat), nil
-}
-
-// WeaveAccess is the resolver for the weaveAccess field.
-func (r *memberResolver) WeaveAccess(ctx context.Context, obj *entity.Membership) (model.SeatLevel, error) {
-	return seatLevel(obj.WeaveAccess), nil
-}
-
-// DateAdded is the resolver for the dateAdded field.
-func (r *memberResolver) DateAdded(ctx context.Context, obj *entity.Membership) (*time.Time, error) {
-	return &obj.AddedAt, nil
-}
-
-// InvitePending is the resolver for the invitePending field.
-func (r *memberResolver) InvitePending(ctx context.Context, obj *entity.Membership) (bool, error) {
-	return obj.Pending(), nil
-}
-
 // Teams is the resolver for the teams field.
-func (r *memberResolver) Teams(ctx context.Context, obj *entity.Membership) ([]entity.Team, error) {
+func (r *memberResolver) Teams(ctx context.Context, obj *model.Member) ([]entity.Team, error) {
 	return r.Loaders(ctx).MemberTeams.Load(ctx, identity.MemberKey{OrgID: obj.OrgID, UserID: obj.UserID})
 }
 
-// Name is the resolver for the name field.
-func (r *memberResolver) Name(ctx context.Context, obj *entity.Membership) (string, error) {
-	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
-	return u.Name, err
-}
-
-// Username is the resolver for the username field.
-func (r *memberResolver) Username(ctx context.Context, obj *entity.Membership) (string, error) {
-	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
-	return u.Username, err
-}
-
-// Email is the resolver for the email field.
-func (r *memberResolver) Email(ctx context.Context, obj *entity.Membership) (*string, error) {
-	u, err := r.Loaders(ctx).Users.Load(ctx, obj.UserID)
-	if err != nil || u.Email == "" {
-		return nil, err
-	}
-	return &u.Email, nil
-}
-
 // Status is the resolver for the status field.
-func (r *memberResolver) Status(ctx context.Context, obj *entity.Membership) (model.UserStatus, error) {
-	s, err := r.status(ctx, obj)
-	return model.UserStatus(s), err
-}
-
-// LastActiveAt is the resolver for the lastActiveAt field.
-func (r *memberResolver) LastActiveAt(ctx context.Context, obj *entity.Membership) (*time.Time, error) {
-	return obj.LastActiveAt, nil
+func (r *memberResolver) Status(ctx context.Context, obj *model.Member) (model.UserStatus, error) {
+	return model.UserStatus(r.status(obj)), nil
 }
 
 // LastActiveDisplay is the resolver for the lastActiveDisplay field.
-func (r *memberResolver) LastActiveDisplay(ctx context.Context, obj *entity.Membership) (string, error) {
-	s, err := r.status(ctx, obj)
-	return userstatus.LastActive(s, *obj), err
-}
-
-// ActiveDays is the resolver for the activeDays field.
-func (r *memberResolver) ActiveDays(ctx context.Context, obj *entity.Membership) (int, error) {
-	return obj.ActiveDays, nil
+func (r *memberResolver) LastActiveDisplay(ctx context.Context, obj *model.Member) (string, error) {
+	return userstatus.LastActive(r.status(obj), obj.Membership), nil
 }
 
 // ReportCount is the resolver for the reportCount field.
-func (r *memberResolver) ReportCount(ctx context.Context, obj *entity.Membership) (*int, error) {
+func (r *memberResolver) ReportCount(ctx context.Context, obj *model.Member) (*int, error) {
 	if !r.Mode.MultiTenant() {
 		return nil, nil
 	}
@@ -111,7 +46,7 @@ func (r *memberResolver) ReportCount(ctx context.Context, obj *entity.Membership
 }
 
 // RunCount is the resolver for the runCount field.
-func (r *memberResolver) RunCount(ctx context.Context, obj *entity.Membership) (*int, error) {
+func (r *memberResolver) RunCount(ctx context.Context, obj *model.Member) (*int, error) {
 	if !r.Mode.MultiTenant() {
 		return nil, nil
 	}
@@ -129,31 +64,38 @@ func (r *mutationResolver) CreateOrganization(ctx context.Context, input model.C
 }
 
 // InviteUser is the resolver for the inviteUser field.
-func (r *mutationResolver) InviteUser(ctx context.Context, input model.InviteUserInput) (*entity.Membership, error) {
+func (r *mutationResolver) InviteUser(ctx context.Context, input model.InviteUserInput) (*model.Member, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	_, m, err := r.Identity.InviteUser(ctx, p, identity.Invitation{
+	u, m, err := r.Identity.InviteUser(ctx, p, identity.Invitation{
 		Org: deref(input.Organization), Email: input.Email, Username: deref(input.Username),
 		Role: lower(deref((*string)(input.Role))), ModelsSeat: lower(deref((*string)(input.ModelsSeat))),
 		WeaveAccess: lower(deref((*string)(input.WeaveAccess))),
 	})
-	return &m, err
+	if err != nil {
+		return nil, err
+	}
+	member := model.NewMember(m, u)
+	return &member, nil
 }
 
 // AcceptInvitation is the resolver for the acceptInvitation field.
-func (r *mutationResolver) AcceptInvitation(ctx context.Context, organization string) (*entity.Membership, error) {
+func (r *mutationResolver) AcceptInvitation(ctx context.Context, organization string) (*model.Member, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m, err := r.Identity.AcceptInvitation(ctx, p, organization)
-	return &m, err
+	if err != nil {
+		return nil, err
+	}
+	return r.member(ctx, m)
 }
 
 // UpdateMember is the resolver for the updateMember field.
-func (r *mutationResolver) UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*entity.Membership, error) {
+func (r *mutationResolver) UpdateMember(ctx context.Context, input model.UpdateMemberInput) (*model.Member, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -161,7 +103,10 @@ func (r *mutationResolver) UpdateMember(ctx context.Context, input model.UpdateM
 	m, err := r.Identity.UpdateMembership(ctx, p, input.Organization, input.Username, identity.MembershipUpdate{
 		Role: lowerPtr(input.Role), ModelsSeat: lowerPtr(input.ModelsSeat), WeaveAccess: lowerPtr(input.WeaveAccess),
 	})
-	return &m, err
+	if err != nil {
+		return nil, err
+	}
+	return r.member(ctx, m)
 }
 
 // RemoveMember is the resolver for the removeMember field.
@@ -210,24 +155,28 @@ func (r *organizationResolver) Users(ctx context.Context, obj *entity.Organizati
 	if err != nil {
 		return nil, err
 	}
+	// Count only when asked: the count reads every member the filters keep.
+	q.SkipTotal = !selects(ctx, "totalCount")
 	page, err := r.Identity.OrgUsers(ctx, p, *obj, q, team)
 	if err != nil {
 		return nil, err
 	}
 	ls := r.Loaders(ctx)
-	// Ask for the whole page's teams at once, so that the members' team
-	// fields find them loaded instead of racing to fill one batch.
-	keys := make([]identity.MemberKey, len(page.Users))
-	for i, u := range page.Users {
-		keys[i] = identity.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+	if selects(ctx, "nodes", "teams") || selects(ctx, "edges", "node", "teams") {
+		// Ask for the whole page's teams at once, so that the members' team
+		// fields find them loaded instead of racing to fill one batch. Not
+		// when no member's teams are asked for: the batch would be read (or
+		// started and cancelled) for nothing.
+		keys := make([]identity.MemberKey, len(page.Users))
+		for i, u := range page.Users {
+			keys[i] = identity.MemberKey{OrgID: u.Membership.OrgID, UserID: u.User.ID}
+		}
+		ls.MemberTeams.LoadAllThunk(ctx, keys)
 	}
-	ls.MemberTeams.LoadAllThunk(ctx, keys)
-	conn := &model.MemberConnection{Edges: []model.MemberEdge{}, Nodes: []identity.Membership{}, TotalCount: page.Total}
+	conn := &model.MemberConnection{Edges: make([]model.MemberEdge, len(page.Users)), Nodes: make([]model.Member, len(page.Users)), TotalCount: page.Total}
 	for i, u := range page.Users {
-		ls.Users.Prime(u.User.ID, u.User)
-		m := u.Membership
-		conn.Edges = append(conn.Edges, model.MemberEdge{Cursor: page.Cursors[i], Node: &m})
-		conn.Nodes = append(conn.Nodes, m)
+		conn.Nodes[i] = model.NewMember(u.Membership, u.User)
+		conn.Edges[i] = model.MemberEdge{Cursor: page.Cursors[i], Node: &conn.Nodes[i]}
 	}
 	hasNext, hasPrev := page.More, after != nil && *after != ""
 	if q.Last {

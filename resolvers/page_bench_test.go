@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
@@ -81,4 +82,46 @@ func serve(h http.Handler, method, path, contentType, body string) *httptest.Res
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// membersQuery is issue 17's members page.
+const membersQuery = `{ organization(name:"acme") { users(first:50, orderBy:{field:LAST_ACTIVE, direction:DESC}) { nodes { username email lastActiveAt } } } }`
+
+// BenchmarkMembersPage serves the 50-member page of membersQuery through
+// the real handler, as BenchmarkAuditEventsPage does the events page.
+func BenchmarkMembersPage(b *testing.B) {
+	ctx := context.Background()
+	st := storagetest.New(b)
+	log := slog.New(slog.DiscardHandler)
+	ids := identity.New(st, deployment.SelfManaged, log)
+	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "acme"}); err != nil {
+		b.Fatal(err)
+	}
+	admin, err := st.UserByUsername(ctx, "admin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &auth.Principal{User: admin}
+	for i := range 60 {
+		u := fmt.Sprintf("m%02d", i)
+		if _, err := ids.CreateUser(ctx, p, identity.NewUser{Username: u, Email: u + "@x.io", Org: "acme", Role: "member"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff})
+	q, _ := json.Marshal(map[string]string{"query": membersQuery})
+	if rec := serve(h, http.MethodPost, "/graphql", "application/json", string(q)); rec.Code != http.StatusOK || strings.Count(rec.Body.String(), `"username"`) != 50 {
+		b.Fatalf("members page = %d %.300s, want 50 members", rec.Code, rec.Body)
+	}
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	b.ReportAllocs()
+	for b.Loop() {
+		if rec := serve(h, http.MethodPost, "/graphql", "application/json", string(q)); rec.Code != http.StatusOK {
+			b.Fatalf("POST /graphql = %d", rec.Code)
+		}
+	}
+	metrics.Read(created)
+	b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
 }

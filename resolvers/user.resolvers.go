@@ -130,7 +130,7 @@ func (r *userResolver) DefaultOrganization(ctx context.Context, obj *entity.User
 }
 
 // Memberships is the resolver for the memberships field.
-func (r *userResolver) Memberships(ctx context.Context, obj *entity.User) ([]entity.Membership, error) {
+func (r *userResolver) Memberships(ctx context.Context, obj *entity.User) ([]model.Member, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,15 @@ func (r *userResolver) Memberships(ctx context.Context, obj *entity.User) ([]ent
 	if err != nil {
 		return nil, err
 	}
-	return r.Identity.VisibleMemberships(ctx, p, *obj, ms)
+	ms, err = r.Identity.VisibleMemberships(ctx, p, *obj, ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Member, len(ms))
+	for i, m := range ms {
+		out[i] = model.NewMember(m, *obj)
+	}
+	return out, nil
 }
 
 // APIKeys is the resolver for the apiKeys field.

@@ -57,6 +57,9 @@ type OrgUsersQuery struct {
 	After, Before string
 	Limit         int
 	Last          bool
+	// SkipTotal leaves OrgUsersPage.Total 0 instead of counting every user
+	// the filters keep (GraphQL counts only when totalCount is asked for).
+	SkipTotal bool
 }
 
 // OrgUsersPage is a page of users with its cursors.
@@ -154,8 +157,10 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 	}
 	from := ` FROM memberships m JOIN users u ON u.id = m.user_id CROSS JOIN (SELECT $2::timestamptz AS active_since) p
 		WHERE ` + strings.Join(where, " AND ")
-	if err := q.get(ctx, &page.Total, `SELECT count(*)`+from, args...); err != nil {
-		return page, fmt.Errorf("storage: count users of organization %d: %w", uq.OrgID, err)
+	if !uq.SkipTotal {
+		if err := q.get(ctx, &page.Total, `SELECT count(*)`+from, args...); err != nil {
+			return page, fmt.Errorf("storage: count users of organization %d: %w", uq.OrgID, err)
+		}
 	}
 
 	// Reading backwards (last/before) flips the order, then the page is
@@ -171,13 +176,51 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 	if !forward {
 		cur = uq.Before
 	}
+	// Last activity sorts on the column itself, never-active users (NULL)
+	// last in the requested order (first when reading backwards), so that
+	// an index on (org_id, last_active_at) can serve the page; its cursor
+	// key is the time in RFC 3339, "" for never active.
+	lastActive := uq.Sort == SortLastActive
+	order := fmt.Sprintf(`%s %s, m.user_id %s`, key, dir, dir)
+	sortKeySQL := `(` + key + `)::text`
+	if lastActive {
+		nulls := "LAST"
+		if !forward {
+			nulls = "FIRST"
+		}
+		order = fmt.Sprintf(`m.last_active_at %s NULLS %s, m.user_id %s`, dir, nulls, dir)
+		sortKeySQL = `''`
+	}
 	if cur != "" {
 		c, err := decodeUserCursor(cur, uq.Sort, uq.Desc)
 		if err != nil {
 			return page, err
 		}
-		args = append(args, c.Key, c.ID)
-		pageWhere = fmt.Sprintf(` AND (%s, m.user_id) %s ($%d::%s, $%d)`, key, cmp, len(args)-1, keyType, len(args))
+		switch {
+		case !lastActive:
+			args = append(args, c.Key, c.ID)
+			pageWhere = fmt.Sprintf(` AND (%s, m.user_id) %s ($%d::%s, $%d)`, key, cmp, len(args)-1, keyType, len(args))
+		case c.Key == "":
+			// After a never-active user: the others after it, then (reading
+			// backwards, never-active first) every active one.
+			args = append(args, c.ID)
+			pageWhere = fmt.Sprintf(` AND (m.last_active_at IS NULL AND m.user_id %s $%d`, cmp, len(args))
+			if !forward {
+				pageWhere += ` OR m.last_active_at IS NOT NULL`
+			}
+			pageWhere += `)`
+		default:
+			t, err := time.Parse(time.RFC3339Nano, c.Key)
+			if err != nil {
+				return page, ErrBadCursor
+			}
+			args = append(args, t, c.ID)
+			pageWhere = fmt.Sprintf(` AND ((m.last_active_at, m.user_id) %s ($%d, $%d)`, cmp, len(args)-1, len(args))
+			if forward {
+				pageWhere += ` OR m.last_active_at IS NULL`
+			}
+			pageWhere += `)`
+		}
 	}
 	args = append(args, uq.Limit+1)
 	rows := []struct {
@@ -188,8 +231,8 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 		u.service_account_team, u.default_org_id, u.deactivated_at, u.created_at,
 		m.org_id, m.user_id, m.role, m.models_seat, m.weave_access, m.added_at, m.accepted_at, m.invited_by,
 		m.last_active_at, m.active_days, m.run_events, m.report_events,
-		`+statusSQL(uq.MultiTenant)+` AS status, (`+key+`)::text AS sort_key`+from+pageWhere+
-		fmt.Sprintf(` ORDER BY %s %s, m.user_id %s LIMIT $%d`, key, dir, dir, len(args)), args...)
+		`+statusSQL(uq.MultiTenant)+` AS status, `+sortKeySQL+` AS sort_key`+from+pageWhere+
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...)
 	if err != nil {
 		return page, fmt.Errorf("storage: users of organization %d: %w", uq.OrgID, err)
 	}
@@ -202,6 +245,9 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 		}
 	}
 	for _, r := range rows {
+		if lastActive && r.LastActiveAt != nil {
+			r.SortKey = r.LastActiveAt.UTC().Format(time.RFC3339Nano)
+		}
 		page.Users = append(page.Users, r.OrgUser)
 		page.Cursors = append(page.Cursors, userCursor{Sort: uq.Sort, Desc: uq.Desc, Key: r.SortKey, ID: r.User.ID}.encode())
 	}

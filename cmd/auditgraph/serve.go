@@ -19,6 +19,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
+	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/identity/session"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/log/verify"
@@ -82,6 +83,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err := firstStart(ctx, ids, sf, log, stderr); err != nil {
 		return err
 	}
+	// Authentication and the caller's organization are answered from
+	// memory for a short time; the cache listens for the changes that end
+	// them, on every replica (auth.Cache).
+	authCache := auth.NewCache(0, log)
+	ids.UseCache(authCache)
 
 	tracker := activity.NewTracker(store, log)
 	hub := live.New(live.Config{URL: sf.db.databaseURL, Store: store, Log: log})
@@ -103,7 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		Handler: server.New(server.Config{Services: app.New(store), Identity: ids, Mode: sf.mode, Log: log, Version: buildVersion(),
 			Tracker: tracker, ActivityCutoff: sf.cutoff, Live: hub, Metrics: reg, MetricsElsewhere: mln != nil,
 			Secrets: secrets, PublicURL: sf.publicURL, SlackAPIURL: sf.slackAPIURL, SlackAuthorizeURL: sf.slackAuthURL, GraphQLMaxBody: sf.gqlMaxBody, IngestMemory: int64(sf.ingestMemory),
-			SessionIdleTimeout: sf.sessionIdle, SessionLifetime: sf.sessionLifetime,
+			SessionIdleTimeout: sf.sessionIdle, SessionLifetime: sf.sessionLifetime, AuthCache: authCache,
 			Verify: &verify.Service{Store: store, Keys: []ed25519.PublicKey{signingKey.Public()}, Metrics: reg, Setup: sf.integritySetup(time.Now())}}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -119,6 +125,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	lc.stage(
 		httpJob(srv, ln, sf.drainTimeout, log),
 		job{"live audit events", hub.Run},
+		job{"auth cache", func(ctx context.Context) error { return authCache.Run(ctx, sf.db.databaseURL) }},
 		partitionsAhead(store, log),
 		bucketSync, expiry,
 		testServeJob,

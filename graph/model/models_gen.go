@@ -322,16 +322,16 @@ type InviteUserInput struct {
 type MemberConnection struct {
 	Edges []MemberEdge `json:"edges"`
 	// The members of the page, without cursors.
-	Nodes    []entity.Membership `json:"nodes"`
-	PageInfo *PageInfo           `json:"pageInfo"`
+	Nodes    []Member  `json:"nodes"`
+	PageInfo *PageInfo `json:"pageInfo"`
 	// How many members match the filter in all.
 	TotalCount int `json:"totalCount"`
 }
 
 // A member with its cursor.
 type MemberEdge struct {
-	Cursor string             `json:"cursor"`
-	Node   *entity.Membership `json:"node"`
+	Cursor string  `json:"cursor"`
+	Node   *Member `json:"node"`
 }
 
 // The most active users of a period.

@@ -37,6 +37,31 @@ type Service struct {
 	// beforeCommit, when set by tests, runs inside each change's transaction
 	// after the change and its events were written.
 	beforeCommit func(*storage.Tx) error
+	// cache keeps answers of authentication and of Organization for a short
+	// time (see auth.Cache); nil keeps none.
+	cache *auth.Cache
+	orgs  *auth.Table[orgKey, orgAnswer]
+}
+
+// orgKey names a cached answer of Organization: an organization's name as
+// one user asked for it.
+type orgKey struct {
+	user int64
+	name string
+}
+
+// orgAnswer is the organization with the user's membership (nil if none).
+type orgAnswer struct {
+	org Organization
+	m   *entity.Membership
+}
+
+// UseCache makes s answer Organization from c for a short time, and forget
+// c's answers after each change it makes, at once, on this server (every
+// server forgets them when the change's notification arrives).
+func (s *Service) UseCache(c *auth.Cache) {
+	s.cache = c
+	s.orgs = auth.NewTable[orgKey, orgAnswer](c)
 }
 
 // New returns a Service over store for a server running in mode.
@@ -47,7 +72,13 @@ func New(store *storage.Store, mode deployment.Mode, log *slog.Logger) *Service 
 // change runs fn in a transaction; fn records its events on the recorder,
 // which writes them in the same transaction before it commits.
 func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx *storage.Tx, rec *recorder) error) error {
-	return s.store.InTx(ctx, func(tx *storage.Tx) error {
+	// The change's commit is echoed on auth.ChangedChannel, and the change
+	// returns once this server heard the echo: by then PostgreSQL has sent
+	// the change's own notifications (its triggers') to every replica's
+	// cache, so that a client told of a deactivation finds the user's keys
+	// refused wherever it asks next. Answers kept here are dropped at once.
+	echo, heard, echoing := s.cache.Echo()
+	err := s.store.InTx(ctx, func(tx *storage.Tx) error {
 		rec := &recorder{actor: actor, now: time.Now().UTC(), byOrg: map[int64][]audit.Event{}}
 		if err := fn(tx, rec); err != nil {
 			return err
@@ -58,10 +89,20 @@ func (s *Service) change(ctx context.Context, actor *auth.Principal, fn func(tx 
 			}
 		}
 		if s.beforeCommit != nil {
-			return s.beforeCommit(tx)
+			if err := s.beforeCommit(tx); err != nil {
+				return err
+			}
+		}
+		if echoing {
+			return tx.Notify(ctx, auth.ChangedChannel, echo)
 		}
 		return nil
 	})
+	s.cache.Forget(-1)
+	if echoing {
+		heard(err == nil)
+	}
+	return err
 }
 
 // recorder collects a change's audit events per organization.

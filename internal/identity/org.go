@@ -40,7 +40,17 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 
 // Organization returns the organization called name if actor may see it.
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (entity.Organization, error) {
+	key := orgKey{user: actor.User.ID, name: name}
+	if a, ok := s.orgs.Get(key); ok {
+		access.RememberOrg(ctx, a.org)
+		access.Remember(ctx, a.org.ID, actor.User.ID, a.m)
+		return a.org, access.RequireMember(ctx, s.store, actor.User, a.org)
+	}
+	tk := s.orgs.Ticket()
 	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
+	if err == nil {
+		s.orgs.Put(tk, key, actor.User.ID, orgAnswer{org: org, m: m})
+	}
 	if errors.Is(err, fault.ErrNotFound) && !actor.User.InstanceAdmin {
 		// Refused as an organization the actor is not in.
 		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)

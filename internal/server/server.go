@@ -75,6 +75,10 @@ type Config struct {
 	// session's defaults) and Now.
 	Sessions                            *session.Service
 	SessionIdleTimeout, SessionLifetime time.Duration
+	// AuthCache, when set, answers authentication (API keys, sessions)
+	// from memory for a short time; its Run must be running, and Identity
+	// should use it too (identity.Service.UseCache). See auth.Cache.
+	AuthCache *auth.Cache
 }
 
 // New returns the handler of every route.
@@ -90,9 +94,10 @@ func New(cfg Config) http.Handler {
 	}
 	authn := auth.New(cfg.Services.Keys(), cfg.Log)
 	authn.OnFailure = cfg.Metrics.AuthFailure
+	authn.UseCache(cfg.AuthCache)
 	if cfg.Sessions == nil {
 		cfg.Sessions = cfg.Services.Sessions(cfg.Identity, session.Config{IdleTimeout: cfg.SessionIdleTimeout,
-			Lifetime: cfg.SessionLifetime, Now: cfg.Now, Log: cfg.Log})
+			Lifetime: cfg.SessionLifetime, Now: cfg.Now, Log: cfg.Log, Cache: cfg.AuthCache})
 	}
 	authn.Sessions = cfg.Sessions
 	authn.SecureCookies = secureURL(cfg.PublicURL)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -89,11 +90,26 @@ type Authenticator struct {
 	// reason (one of metrics' Auth reasons) and whether it was answered 429.
 	OnFailure func(reason string, throttled bool)
 
+	// keys is the Cache's table of API keys (by hash); nil without one.
+	keyCache *Table[[32]byte, cachedPrincipal]
+
 	now      func() time.Time
 	failures *limiter
 	// logs and throttleLogs hold back failure lines and throttling lines
 	// beyond a few a minute.
 	logs, throttleLogs logGate
+}
+
+// cachedPrincipal is what an API key authenticates as.
+type cachedPrincipal struct {
+	user  entity.User
+	keyID int64
+}
+
+// UseCache makes the authenticator answer API keys from c (see Cache)
+// for a short time.
+func (a *Authenticator) UseCache(c *Cache) {
+	a.keyCache = NewTable[[32]byte, cachedPrincipal](c)
 }
 
 // New returns an Authenticator over keys.
@@ -153,13 +169,21 @@ func (a *Authenticator) credentials(ctx context.Context, username, key, ip strin
 	if key == "" {
 		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
 	}
-	u, keyID, err := a.keys.Authenticate(ctx, Hash(key))
-	if errors.Is(err, fault.ErrNotFound) {
-		return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
+	hash := sha256.Sum256([]byte(key))
+	c, ok := a.keyCache.Get(hash)
+	if !ok {
+		tk := a.keyCache.Ticket()
+		u, keyID, err := a.keys.Authenticate(ctx, hash[:])
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil, refuse(ErrBadCredentials, metrics.AuthUnknownKey, username)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c = cachedPrincipal{user: u, keyID: keyID}
+		a.keyCache.Put(tk, hash, u.ID, c)
 	}
-	if err != nil {
-		return nil, err
-	}
+	u, keyID := c.user, c.keyID
 	// Basic auth names the user; a key presented under another name is refused
 	// rather than silently accepted for its owner.
 	if username != "" && username != u.Username {

@@ -58,6 +58,10 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// Cache, when set, answers Lookup from memory for a short time (see
+	// auth.Cache): a session's deletion, or its user's deactivation, is
+	// announced to every server and forgotten at once.
+	Cache *auth.Cache
 }
 
 // Service opens, looks up and ends sessions.
@@ -67,13 +71,21 @@ type Service struct {
 	idle, lifetime time.Duration
 	now            func() time.Time
 	log            *slog.Logger
+	cache          *auth.Table[[32]byte, liveSession]
+}
+
+// liveSession is a session with its user, as Lookup keeps it.
+type liveSession struct {
+	sess storage.Session
+	user entity.User
 }
 
 var _ auth.Sessions = (*Service)(nil)
 
 // New returns a Service over store, recording its events through ids.
 func New(store *storage.Store, ids *identity.Service, cfg Config) *Service {
-	s := &Service{store: store, ids: ids, idle: cfg.IdleTimeout, lifetime: cfg.Lifetime, now: cfg.Now, log: cfg.Log}
+	s := &Service{store: store, ids: ids, idle: cfg.IdleTimeout, lifetime: cfg.Lifetime, now: cfg.Now, log: cfg.Log,
+		cache: auth.NewTable[[32]byte, liveSession](cfg.Cache)}
 	if s.idle <= 0 {
 		s.idle = DefaultIdleTimeout
 	}
@@ -158,6 +170,18 @@ func (s *Service) Open(ctx context.Context, p *auth.Principal) (string, *auth.Pr
 // such session, past its idle timeout or lifetime (then deleted), or its
 // user deactivated.
 func (s *Service) Lookup(ctx context.Context, token, ip string) (*auth.Principal, error) {
+	var key [32]byte
+	if wellFormed(token) {
+		key = sha256.Sum256([]byte(token))
+		// Kept answers serve while the session needs no write: not ended
+		// (by the clock), its last use recorded less than touchEvery ago.
+		if c, ok := s.cache.Get(key); ok {
+			if now := s.now().UTC(); now.Sub(c.sess.LastSeenAt) < touchEvery && now.Before(s.deadline(c.sess)) {
+				return s.principal(c.user, c.sess, ip), nil
+			}
+		}
+	}
+	tk := s.cache.Ticket()
 	sess, u, err := s.live(ctx, token)
 	if err != nil {
 		return nil, err
@@ -168,6 +192,7 @@ func (s *Service) Lookup(ctx context.Context, token, ip string) (*auth.Principal
 		}
 		sess.LastSeenAt = now
 	}
+	s.cache.Put(tk, key, u.ID, liveSession{sess: sess, user: u})
 	return s.principal(u, sess, ip), nil
 }
 
