@@ -107,6 +107,20 @@ func migrateStore(ctx context.Context, store *storage.Store, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	// A standby (verify --database-url pointed at one) takes no writes: its
+	// schema is the primary's, which must be migrated already.
+	if standby, err := store.InRecovery(ctx); err != nil {
+		return err
+	} else if standby {
+		n, err := store.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d database migrations are pending on the standby's primary: migrate the primary first", n)
+		}
+		return nil
+	}
 	if !role.Owner {
 		if err := checkMigrated(ctx, store, role); err != nil {
 			return err
