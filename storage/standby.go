@@ -45,6 +45,9 @@ type StandbyConfig struct {
 	Wait time.Duration
 	// CheckEvery is the interval of WatchStandby's checks; 0 means 1s.
 	CheckEvery time.Duration
+	// OnChange, when set, is called (by WatchStandby or a failed read) when
+	// reads start or stop going to the standby, with its new state.
+	OnChange func(StandbyStatus)
 }
 
 // DefaultMaxLag is --max-replica-lag's default.
@@ -64,8 +67,10 @@ type StandbyStatus struct {
 	Lag time.Duration
 	// LagKnown is false until a check succeeded.
 	LagKnown bool
-	// Reason says why the standby is bypassed, when it is.
+	// Reason says why the standby is bypassed, when it is, without the
+	// error's details (it is shown to anyone on /readyz); Err has them.
 	Reason string
+	Err    error
 }
 
 type standby struct {
@@ -73,12 +78,14 @@ type standby struct {
 	maxLag     time.Duration
 	wait       time.Duration
 	checkEvery time.Duration
+	onChange   func(StandbyStatus)
 
 	mu          sync.Mutex
 	checked     bool
 	up          bool
 	lag         time.Duration
-	why         string
+	err         error // why it is not up
+	used        bool  // what onChange was last told
 	noWaitUntil time.Time
 }
 
@@ -91,7 +98,7 @@ func (s *Store) AttachStandby(ctx context.Context, cfg StandbyConfig) error {
 	if err != nil {
 		return fmt.Errorf("storage: read database: %w", err)
 	}
-	sb := &standby{db: db, maxLag: cfg.MaxLag, wait: cfg.Wait, checkEvery: cfg.CheckEvery}
+	sb := &standby{db: db, maxLag: cfg.MaxLag, wait: cfg.Wait, checkEvery: cfg.CheckEvery, onChange: cfg.OnChange}
 	if sb.maxLag <= 0 {
 		sb.maxLag = DefaultMaxLag
 	}
@@ -112,12 +119,27 @@ func (s *Store) Standby() StandbyStatus {
 	if s.sb == nil {
 		return StandbyStatus{}
 	}
-	sb := s.sb
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	st := StandbyStatus{Configured: true, Lag: sb.lag, LagKnown: sb.checked}
+	s.sb.mu.Lock()
+	defer s.sb.mu.Unlock()
+	return s.sb.statusLocked()
+}
+
+func (sb *standby) statusLocked() StandbyStatus {
+	st := StandbyStatus{Configured: true, Lag: sb.lag, LagKnown: sb.checked, Err: sb.err}
 	st.Used, st.Reason = sb.usableLocked()
 	return st
+}
+
+// changedLocked tells onChange when the standby's use changed; it returns
+// the call to make once the lock is released.
+func (sb *standby) changedLocked() func() {
+	st := sb.statusLocked()
+	if st.Used == sb.used || sb.onChange == nil {
+		sb.used = st.Used
+		return func() {}
+	}
+	sb.used = st.Used
+	return func() { sb.onChange(st) }
 }
 
 // WatchStandby checks the standby every second (StandbyConfig.CheckEvery)
@@ -165,24 +187,27 @@ func (sb *standby) check(ctx context.Context) {
 	var lag float64
 	err := sb.db.GetContext(ctx, &lag, lagQuery)
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	if err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			return // stopping
-		}
-		sb.up, sb.why = false, "unreachable: "+err.Error()
-		return
+	if err != nil && errors.Is(err, context.Canceled) {
+		sb.mu.Unlock()
+		return // stopping
 	}
-	sb.checked, sb.up, sb.why = true, true, ""
-	sb.lag = time.Duration(max(lag, 0) * float64(time.Second))
+	if err != nil {
+		sb.up, sb.err = false, err
+	} else {
+		sb.checked, sb.up, sb.err = true, true, nil
+		sb.lag = time.Duration(max(lag, 0) * float64(time.Second))
+	}
+	notify := sb.changedLocked()
+	sb.mu.Unlock()
+	notify()
 }
 
 // usableLocked says whether marked reads may go to the standby, and if not
 // why.
 func (sb *standby) usableLocked() (bool, string) {
 	switch {
-	case !sb.up && sb.why != "":
-		return false, sb.why
+	case !sb.up && sb.err != nil:
+		return false, "unreachable"
 	case !sb.checked:
 		return false, "not checked yet"
 	case sb.lag > sb.maxLag:
@@ -205,8 +230,10 @@ func (sb *standby) failed(err error) {
 		return
 	}
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	sb.up, sb.why = false, "unreachable: "+err.Error()
+	sb.up, sb.err = false, err
+	notify := sb.changedLocked()
+	sb.mu.Unlock()
+	notify()
 }
 
 // waitNow is how long a pinned read may wait for replay now: none for a
