@@ -326,7 +326,7 @@ type routed struct {
 
 var _ sqlx.ExtContext = (*routed)(nil)
 
-func (r *routed) DriverName() string        { return r.primary.DriverName() }
+func (r *routed) DriverName() string         { return r.primary.DriverName() }
 func (r *routed) Rebind(query string) string { return r.primary.Rebind(query) }
 func (r *routed) BindNamed(query string, arg any) (string, []any, error) {
 	return r.primary.BindNamed(query, arg)

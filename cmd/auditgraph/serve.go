@@ -25,8 +25,8 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/internal/server"
-	"github.com/auditgraph/auditgraph/storage"
 	"github.com/auditgraph/auditgraph/notify/outbox"
+	"github.com/auditgraph/auditgraph/storage"
 )
 
 // serve runs the server until ctx ends (SIGINT, SIGTERM) or one of its
