@@ -379,27 +379,33 @@ func (r *routed) QueryRowxContext(ctx context.Context, query string, args ...any
 	return r.primary.QueryRowxContext(ctx, query, args...)
 }
 
-func (r *routed) get(ctx context.Context, dest any, query string, args ...any) error {
+// read runs fn, a read that consumes its rows before it returns, on the
+// standby when ctx allows it and the standby is usable, and again on the
+// primary if the standby failed it. reset undoes what a failed try left
+// behind, when not nil.
+func (r *routed) read(ctx context.Context, reset func(), fn func(sqlx.QueryerContext) error) error {
 	if r.standby(ctx) {
-		err := sqlx.GetContext(ctx, r.sb.db, dest, query, args...)
+		err := fn(r.sb.db)
 		if !r.retry(ctx, err) {
 			return err
 		}
+		if reset != nil {
+			reset()
+		}
 	}
-	return sqlx.GetContext(ctx, r.primary, dest, query, args...)
+	return fn(r.primary)
+}
+
+func (r *routed) get(ctx context.Context, dest any, query string, args ...any) error {
+	return r.read(ctx, nil, func(db sqlx.QueryerContext) error { return sqlx.GetContext(ctx, db, dest, query, args...) })
 }
 
 func (r *routed) sel(ctx context.Context, dest any, query string, args ...any) error {
-	if r.standby(ctx) {
-		err := sqlx.SelectContext(ctx, r.sb.db, dest, query, args...)
-		if !r.retry(ctx, err) {
-			return err
-		}
-		// Drop what the failed read scanned.
+	reset := func() {
 		v := reflect.ValueOf(dest).Elem()
 		v.Set(reflect.Zero(v.Type()))
 	}
-	return sqlx.SelectContext(ctx, r.primary, dest, query, args...)
+	return r.read(ctx, reset, func(db sqlx.QueryerContext) error { return sqlx.SelectContext(ctx, db, dest, query, args...) })
 }
 
 // InRecovery reports whether the store's database is a standby in recovery,
