@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,10 +24,12 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jmoiron/sqlx"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets
 
 	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/log/bucketsync"
 	"github.com/auditgraph/auditgraph/internal/log/live"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
@@ -451,6 +455,88 @@ func TestFleet(t *testing.T) {
 				if got := sub.next(t); got != fmt.Sprintf("ev-%d", k) {
 					t.Errorf("subscriber on %s got %s, want ev-%d", name, got, k)
 				}
+			}
+		}
+	})
+
+	t.Run("the bucket sync of both servers exports each event once", func(t *testing.T) {
+		e.t = t // the helpers fail the running subtest
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, n := range []*node{e.a, e.b} {
+			bucket, err := bucketsync.Open(ctx, "file://"+dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bucket.Close()
+			syncer := bucketsync.New(bucketsync.Config{Store: n.store, Bucket: bucket, Interval: 20 * time.Millisecond,
+				MaxObjectEvents: 40, Log: slog.New(slog.DiscardHandler)})
+			wg.Add(1)
+			go func() { defer wg.Done(); syncer.Run(ctx) }()
+		}
+		for range 20 {
+			e.mustReport(10)
+			time.Sleep(10 * time.Millisecond)
+		}
+		var last int64
+		if err := e.pdb.Get(&last, `SELECT last_seq FROM organizations WHERE id = $1`, e.acme); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var synced int64
+			err := e.pdb.Get(&synced, `SELECT coalesce((SELECT synced_seq FROM bucket_sync_orgs WHERE org_id = $1), 0)`, e.acme)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if synced == last {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("synced up to %d after 20s, want %d", synced, last)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+		files, err := filepath.Glob(filepath.Join(dir, "wandb-audit-logs", "acme", "*", "*", "*", "*.ndjson.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		lines := 0
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(fh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(zr)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				var ev struct {
+					EntityName string `json:"entity_name"`
+				}
+				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+					t.Fatal(err)
+				}
+				lines++
+				if ev.EntityName != "" {
+					seen[ev.EntityName]++
+				}
+			}
+			fh.Close()
+		}
+		if int64(lines) != last {
+			t.Errorf("the bucket holds %d events in %d objects, want %d", lines, len(files), last)
+		}
+		for k := int64(1); k <= e.n.Load(); k++ {
+			if n := seen[fmt.Sprintf("ev-%d", k)]; n != 1 {
+				t.Errorf("ev-%d exported %d times, want once", k, n)
 			}
 		}
 	})
