@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.smallClients, "small-clients", 32, "concurrent clients of the small-batch section (and pgbench's)")
 	fs.DurationVar(&cfg.smallDuration, "small-duration", 30*time.Second, "how long each small-batch run lasts (-quick: 5s)")
 	var sections string
-	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches); all when empty")
+	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, replica); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -217,6 +217,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"verify", b.measureVerify},
 		{"dashboard", b.measureDashboard},
 		{"small batches", b.measureSmallBatches},
+		{"replica", b.measureReplica},
 	}
 	for _, s := range steps {
 		if b.cfg.sections != nil && !b.cfg.sections[s.name] {
