@@ -27,8 +27,9 @@ import (
 // exports the history (NDJSON, the window ending at midnight, so it may
 // read the standby) in a loop and 16 clients ask GraphQL for pages of
 // past events: once with --read-database-url (reads on the standby), once
-// without (everything on the primary). The figures: ingest events/s and
-// the primary's CPU seconds of each run.
+// without (everything on the primary). As in a fleet, one server takes the
+// ingest and another the reads. The figures: ingest events/s and the
+// primary's CPU seconds of each run.
 
 // replicaRun is what one run measured.
 type replicaRun struct {
@@ -128,18 +129,27 @@ func (b *bench) measureReplica(ctx context.Context) error {
 		if err := b.settle(ctx); err != nil {
 			return err
 		}
-		srv, err := startServer(ctx, b.bin, primaryURL, b.key, flags...)
+		// Two servers, as in a fleet: one takes the ingest, the other the
+		// reads; both with the same flags.
+		ingestSrv, err := startServer(ctx, b.bin, primaryURL, b.key, flags...)
 		if err != nil {
+			return err
+		}
+		readSrv, err := startServer(ctx, b.bin, primaryURL, b.key, flags...)
+		if err != nil {
+			ingestSrv.stop()
 			return err
 		}
 		org := "replica-" + mode
 		if _, err := pdb.ExecContext(ctx, `INSERT INTO organizations (name, plan) VALUES ($1, 'enterprise')`, org); err != nil {
-			srv.stop()
+			ingestSrv.stop()
+			readSrv.stop()
 			return err
 		}
 		logf("replica: reads on the %s: ingest for %s under an export loop and 16 dashboard clients", mode, duration)
-		r, err := b.replicaRun(ctx, srv.url, org, mode, duration, pgPID, sbPID)
-		srv.stop()
+		r, err := b.replicaRun(ctx, ingestSrv.url, readSrv.url, org, mode, duration, pgPID, sbPID)
+		ingestSrv.stop()
+		readSrv.stop()
 		if err != nil {
 			return err
 		}
@@ -169,7 +179,7 @@ func (b *bench) measureReplica(ctx context.Context) error {
 }
 
 // replicaRun ingests into org through base for d, with the readers on.
-func (b *bench) replicaRun(ctx context.Context, base, org, mode string, d time.Duration, pgPID, sbPID int) (replicaRun, error) {
+func (b *bench) replicaRun(ctx context.Context, ingestURL, base, org, mode string, d time.Duration, pgPID, sbPID int) (replicaRun, error) {
 	var r replicaRun
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -233,7 +243,20 @@ func (b *bench) replicaRun(ctx context.Context, base, org, mode string, d time.D
 			}
 		}()
 	}
-	// The ingest: 4 clients, each batch once per pass with ids of its own.
+	// The ingest: 4 clients of batches of 1,000 events (so that the batch
+	// in flight when the time is up adds little), each batch once per pass
+	// with ids of its own.
+	var batches [][]byte
+	for _, body := range b.bodies {
+		for len(body) > 0 {
+			cut := len(body)
+			if i := nthIndex(body, '\n', 1000); i >= 0 {
+				cut = i + 1
+			}
+			batches = append(batches, body[:cut])
+			body = body[cut:]
+		}
+	}
 	var next atomic.Int64
 	var stored atomic.Int64
 	ingestErr := make(chan error, 4)
@@ -247,9 +270,9 @@ func (b *bench) replicaRun(ctx context.Context, base, org, mode string, d time.D
 			defer iwg.Done()
 			for time.Now().Before(deadline) {
 				i := next.Add(1) - 1
-				pass, k := i/int64(len(b.bodies)), i%int64(len(b.bodies))
-				body := bytes.ReplaceAll(b.bodies[k], []byte(`{"id":"`), []byte(`{"id":"`+mode+strconv.FormatInt(pass, 10)+"-"))
-				n, err := replicaPost(ctx, client, base, b.key, org, body)
+				pass, k := i/int64(len(batches)), i%int64(len(batches))
+				body := bytes.ReplaceAll(batches[k], []byte(`{"id":"`), []byte(`{"id":"`+mode+strconv.FormatInt(pass, 10)+"-"))
+				n, err := replicaPost(ctx, client, ingestURL, b.key, org, body)
 				if err != nil {
 					ingestErr <- err
 					return
@@ -352,4 +375,17 @@ func caughtUp(ctx context.Context, primary, standby *sqlx.DB) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// nthIndex returns the index of the nth c in b, or -1.
+func nthIndex(b []byte, c byte, n int) int {
+	off := 0
+	for range n {
+		i := bytes.IndexByte(b[off:], c)
+		if i < 0 {
+			return -1
+		}
+		off += i + 1
+	}
+	return off - 1
 }

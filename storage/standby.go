@@ -173,10 +173,12 @@ func (s *Store) closeStandby() {
 // not a standby or has replayed all the WAL it received while receiving;
 // else the age of the last transaction it replayed. A standby whose WAL
 // receiver is not running (cut off from the primary) cannot know what it
-// misses, so it counts as behind by that age too.
+// misses, so it counts as behind by that age too. (pg_stat_wal_receiver
+// shows a role without pg_read_all_stats only the receiver's pid, enough
+// to tell that it runs.)
 const lagQuery = `SELECT CASE
 	WHEN NOT pg_is_in_recovery() THEN 0
-	WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+	WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver)
 		AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
 	ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
 	END::float8`

@@ -92,6 +92,14 @@ func newEnv(t *testing.T) *env {
 	if err := owner.EnsurePartitions(ctx, e.day.AddDate(0, -1, 0), e.day.AddDate(0, 3, 0)); err != nil {
 		t.Fatal(err)
 	}
+	// The servers connect as serve does in production: a role that owns
+	// nothing and may not read the standby's replication details.
+	if err := owner.SetUpAppRole(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.DB().ExecContext(ctx, `CREATE ROLE fleet_app LOGIN IN ROLE `+storage.AppRole); err != nil {
+		t.Fatal(err)
+	}
 	owner.Close()
 
 	standby, err := pgembed.StartStandby(ctx, primary, pgembed.Config{DataDir: dir + "/s",
@@ -135,13 +143,13 @@ func (e *env) node() *node {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
 	log := slog.New(slog.DiscardHandler)
-	url := e.primary.URL("auditgraph")
+	url := e.primary.URLAs("fleet_app", "auditgraph")
 	st, err := storage.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AttachStandby(ctx, storage.StandbyConfig{URL: e.standby.URL("auditgraph"), CheckEvery: 100 * time.Millisecond}); err != nil {
+	if err := st.AttachStandby(ctx, storage.StandbyConfig{URL: e.standby.URLAs("fleet_app", "auditgraph"), CheckEvery: 100 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	hub := live.New(live.Config{URL: url, Store: st, Log: log})
