@@ -360,6 +360,15 @@ func TestFleet(t *testing.T) {
 		e.t = t // the helpers fail the running subtest
 		e.mustReport(50)
 		e.caughtUp()
+		// Caught up and streaming, the standby measures no lag (as the
+		// least-privileged role, which sees little of the WAL receiver).
+		deadline := time.Now().Add(5 * time.Second)
+		for st := e.b.store.Standby(); !st.Used || st.Lag != 0; st = e.b.store.Standby() {
+			if time.Now().After(deadline) {
+				t.Fatalf("B's standby after 5s caught up: %+v, want used with lag 0", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		e.pause()
 		defer e.resume()
 		e.mustReport(10) // stored on the primary, not replayed by the standby
