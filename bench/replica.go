@@ -33,13 +33,14 @@ import (
 
 // replicaRun is what one run measured.
 type replicaRun struct {
-	events     int64 // stored by the ingest
-	wall       time.Duration
-	primaryCPU time.Duration
-	standbyCPU time.Duration
-	exports    int64 // whole exports finished
-	queries    int64 // dashboard queries answered
-	failed     int64 // reads that failed (not counted above)
+	events      int64 // stored by the ingest
+	wall        time.Duration
+	primaryCPU  time.Duration
+	standbyCPU  time.Duration
+	exports     int64 // whole exports finished
+	exportBytes int64 // NDJSON bytes of the finished exports
+	queries     int64 // dashboard queries answered
+	failed      int64 // reads that failed (not counted above)
 }
 
 func (b *bench) measureReplica(ctx context.Context) error {
@@ -154,8 +155,8 @@ func (b *bench) measureReplica(ctx context.Context) error {
 			return err
 		}
 		runs[mode] = r
-		logf("replica: %s: %.0f events/s, primary CPU %s, standby CPU %s, %d exports, %d queries, %d failed reads",
-			mode, float64(r.events)/r.wall.Seconds(), secs(r.primaryCPU), secs(r.standbyCPU), r.exports, r.queries, r.failed)
+		logf("replica: %s: %.0f events/s, primary CPU %s, standby CPU %s, %d exports (%s), %d queries, %d failed reads",
+			mode, float64(r.events)/r.wall.Seconds(), secs(r.primaryCPU), secs(r.standbyCPU), r.exports, mib(r.exportBytes), r.queries, r.failed)
 	}
 	on, off := runs["standby"], runs["primary"]
 	onRate, offRate := float64(on.events)/on.wall.Seconds(), float64(off.events)/off.wall.Seconds()
@@ -169,12 +170,12 @@ func (b *bench) measureReplica(ctx context.Context) error {
 			ratio: fmt.Sprintf("%.2fx", (on.primaryCPU.Seconds()/on.wall.Seconds())/(off.primaryCPU.Seconds()/off.wall.Seconds())), info: true},
 	)
 	b.notes = append(b.notes, fmt.Sprintf("Replica: a private primary and a streaming standby on this machine (same cores); %d events of history; each run %s: "+
-		"reads on the standby: %d events stored, primary CPU %s, standby CPU %s, %d whole exports, %d dashboard queries, %d failed reads; "+
-		"reads on the primary: %d events stored, primary CPU %s, standby CPU %s, %d whole exports, %d dashboard queries, %d failed reads. "+
+		"reads on the standby: %d events stored, primary CPU %s, standby CPU %s, %d whole exports (%s), %d dashboard queries, %d failed reads; "+
+		"reads on the primary: %d events stored, primary CPU %s, standby CPU %s, %d whole exports (%s), %d dashboard queries, %d failed reads. "+
 		"On one machine the standby's work competes with the primary's for the same cores, so the ingest gain is smaller than with the standby on its own host; the primary's CPU seconds show what moved.",
 		len(b.events), duration,
-		on.events, secs(on.primaryCPU), secs(on.standbyCPU), on.exports, on.queries, on.failed,
-		off.events, secs(off.primaryCPU), secs(off.standbyCPU), off.exports, off.queries, off.failed))
+		on.events, secs(on.primaryCPU), secs(on.standbyCPU), on.exports, mib(on.exportBytes), on.queries, on.failed,
+		off.events, secs(off.primaryCPU), secs(off.standbyCPU), off.exports, mib(off.exportBytes), off.queries, off.failed))
 	return nil
 }
 
@@ -185,11 +186,11 @@ func (b *bench) replicaRun(ctx context.Context, ingestURL, base, org, mode strin
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 32}}
 	var wg sync.WaitGroup
-	var exports, queries, failed atomic.Int64
+	var exports, exported, queries, failed atomic.Int64
 	// The export: the whole history up to midnight, as NDJSON.
+	// startDate is the window's newest day, numDays the days before it.
 	days := int(b.today.Sub(b.oldestEvent()).Hours()/24) + 1
-	start := b.today.AddDate(0, 0, -days)
-	exportURL := fmt.Sprintf("%s/admin/audit_logs?org=default&startDate=%s&numDays=%d", base, start.Format(time.DateOnly), days)
+	exportURL := fmt.Sprintf("%s/admin/audit_logs?org=default&startDate=%s&numDays=%d", base, b.today.AddDate(0, 0, -1).Format(time.DateOnly), days)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -203,10 +204,11 @@ func (b *bench) replicaRun(ctx context.Context, ingestURL, base, org, mode strin
 				}
 				continue
 			}
-			_, err = io.Copy(io.Discard, resp.Body)
+			n, err := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if err == nil && resp.StatusCode == http.StatusOK {
 				exports.Add(1)
+				exported.Add(n)
 			} else if ctx.Err() == nil {
 				failed.Add(1)
 			}
@@ -291,7 +293,7 @@ func (b *bench) replicaRun(ctx context.Context, ingestURL, base, org, mode strin
 		return r, err
 	default:
 	}
-	r.events, r.exports, r.queries, r.failed = stored.Load(), exports.Load(), queries.Load(), failed.Load()
+	r.events, r.exports, r.exportBytes, r.queries, r.failed = stored.Load(), exports.Load(), exported.Load(), queries.Load(), failed.Load()
 	return r, nil
 }
 
