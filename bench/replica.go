@@ -38,7 +38,7 @@ type replicaRun struct {
 	primaryCPU  time.Duration
 	standbyCPU  time.Duration
 	exports     int64 // whole exports finished
-	exportBytes int64 // NDJSON bytes of the finished exports
+	exportBytes int64 // NDJSON bytes exported
 	queries     int64 // dashboard queries answered
 	failed      int64 // reads that failed (not counted above)
 }
@@ -206,9 +206,9 @@ func (b *bench) replicaRun(ctx context.Context, ingestURL, base, org, mode strin
 			}
 			n, err := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			exported.Add(n) // the one cut short at the end too
 			if err == nil && resp.StatusCode == http.StatusOK {
 				exports.Add(1)
-				exported.Add(n)
 			} else if ctx.Err() == nil {
 				failed.Add(1)
 			}
