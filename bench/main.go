@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.searchClients, "search-clients", 64, "concurrent clients of the search section's dashboard query")
 	fs.DurationVar(&cfg.searchDuration, "search-duration", 20*time.Second, "how long each side of the search section's dashboard query runs (-quick: 5s)")
 	var sections string
-	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search); all when empty")
+	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search, replica); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -256,6 +256,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"small batches", b.measureSmallBatches},
 		{"postgraphile", b.measurePostGraphile},
 		{"search", b.measureSearch},
+		{"replica", b.measureReplica},
 	}
 	for _, s := range steps {
 		if b.cfg.sections != nil && !b.cfg.sections[s.name] {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/internal/entity"
 )
@@ -49,8 +51,38 @@ const streamBatch = 2000
 // sequence). It reads through a server-side cursor in a read-only snapshot,
 // so memory stays constant whatever the window. fn's slice is only valid
 // during the call.
+//
+// A read marked with entity.ReadStandby runs on the standby once it has
+// replayed the organization's log as far as the primary had stored it when
+// the read began (see standby.go); else, or if the standby fails before the
+// first event, on the primary.
 func (s *Store) StreamEvents(ctx context.Context, orgID int64, start, end time.Time, anonymize bool, fn func([]byte) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if s.wantStandby(ctx) {
+		if seq, err := s.primarySeq(ctx, orgID); err == nil {
+			if conn := s.standbyAt(ctx, orgID, seq); conn != nil {
+				started := false
+				err := streamEvents(ctx, conn, orgID, start, end, anonymize, func(line []byte) error {
+					started = true
+					return fn(line)
+				})
+				conn.Close()
+				if err == nil || started || ctx.Err() != nil {
+					return err
+				}
+				s.sb.failed(err)
+			}
+		}
+	}
+	return streamEvents(ctx, s.db, orgID, start, end, anonymize, fn)
+}
+
+// txBeginner is a pool or a connection.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func streamEvents(ctx context.Context, db txBeginner, orgID int64, start, end time.Time, anonymize bool, fn func([]byte) error) error {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return fmt.Errorf("storage: stream events: %w", err)
 	}
@@ -147,10 +179,33 @@ func (s *Store) EventsPage(ctx context.Context, orgID int64, start, end time.Tim
 			return page, ErrBadCursor
 		}
 		c, after = got, true
-	} else if err := s.get(ctx, &c.Snap, `SELECT last_seq FROM organizations WHERE id = $1`, orgID); err != nil {
+	} else if err := sqlx.GetContext(ctx, s.db, &c.Snap, `SELECT last_seq FROM organizations WHERE id = $1`, orgID); err != nil {
+		// The snapshot comes from the primary, so that the walk returns
+		// every event stored before it began, whichever server reads it.
 		return page, notFound(err, "storage: events page of organization %d", orgID)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventJSON(anonymize)+`, ts, seq FROM audit_events
+	// A page read on the standby waits there until it has replayed the
+	// events up to the snapshot: else it would skip them.
+	if conn := s.standbyAt(ctx, orgID, c.Snap); conn != nil {
+		page, err := eventsPage(ctx, conn, c, after, start, end, limit, anonymize)
+		conn.Close()
+		if err == nil || ctx.Err() != nil {
+			return page, err
+		}
+		s.sb.failed(err)
+	}
+	return eventsPage(ctx, s.db, c, after, start, end, limit, anonymize)
+}
+
+// querier is a pool or a connection.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func eventsPage(ctx context.Context, db querier, c pageCursor, after bool, start, end time.Time, limit int, anonymize bool) (Page, error) {
+	var page Page
+	orgID := c.Org
+	rows, err := db.QueryContext(ctx, `SELECT `+eventJSON(anonymize)+`, ts, seq FROM audit_events
 		WHERE org_id = $1 AND ts >= $2 AND ts < $3 AND seq <= $4 AND (NOT $5 OR (ts, seq) > ($6, $7))
 		ORDER BY ts, seq LIMIT $8`, orgID, start, end, c.Snap, after, c.TS, c.Seq, limit+1)
 	if err != nil {

@@ -156,8 +156,21 @@ func (q queries) OrgLastSeq(ctx context.Context, orgID int64) (int64, error) {
 
 // InSnapshot runs fn in a read-only transaction that sees one consistent
 // snapshot of the database, as verification needs.
+//
+// A snapshot marked with entity.ReadStandby is taken on the standby while
+// it is usable: one consistent state of the log, as far as it has replayed.
 func (s *Store) InSnapshot(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	opts := &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	if conn := s.standbyConn(ctx); conn != nil {
+		defer conn.Close()
+		tx, err := conn.BeginTxx(ctx, opts)
+		if err == nil {
+			defer tx.Rollback()
+			return fn(&Tx{queries: queries{tx}, tx: tx, parts: s.parts})
+		}
+		s.sb.failed(err)
+	}
+	tx, err := s.db.BeginTxx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("storage: begin snapshot: %w", err)
 	}

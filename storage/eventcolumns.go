@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/auditgraph/auditgraph/audit"
 )
 
@@ -75,7 +77,19 @@ func (s *eventScanner) scan(rows interface{ Scan(...any) error }) (StoredEvent, 
 
 // events runs a query selecting eventColumns and returns its rows.
 func (q queries) events(ctx context.Context, query string, args ...any) ([]StoredEvent, error) {
-	rows, err := q.q.QueryContext(ctx, query, args...)
+	if r, ok := q.q.(*routed); ok {
+		var es []StoredEvent
+		err := r.read(ctx, nil, func(db sqlx.QueryerContext) (err error) {
+			es, err = scanEvents(ctx, db, query, args...)
+			return err
+		})
+		return es, err
+	}
+	return scanEvents(ctx, q.q, query, args...)
+}
+
+func scanEvents(ctx context.Context, db sqlx.QueryerContext, query string, args ...any) ([]StoredEvent, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -8,10 +8,16 @@ import (
 )
 
 func (q queries) get(ctx context.Context, dest any, query string, args ...any) error {
+	if r, ok := q.q.(*routed); ok {
+		return r.get(ctx, dest, query, args...)
+	}
 	return sqlx.GetContext(ctx, q.q, dest, query, args...)
 }
 
 func (q queries) sel(ctx context.Context, dest any, query string, args ...any) error {
+	if r, ok := q.q.(*routed); ok {
+		return r.sel(ctx, dest, query, args...)
+	}
 	return sqlx.SelectContext(ctx, q.q, dest, query, args...)
 }
 

@@ -33,6 +33,8 @@ type Store struct {
 	queries
 	db    *sqlx.DB
 	parts *partitions
+	// sb is the standby's pool, nil without one (see standby.go).
+	sb *standby
 }
 
 // queries holds the statements that run the same inside or outside a
@@ -57,30 +59,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // OpenDriver is Open through another registered database/sql driver that
 // speaks to PostgreSQL, such as a test's query-counting wrapper of lib/pq.
 func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
-	var db *sqlx.DB
-	if driver == "postgres" {
-		cfg, err := pq.NewConfig(url)
-		if err != nil {
-			return nil, fmt.Errorf("storage: open: %w", err)
-		}
-		// Without it lib/pq sends a query with parameters in two round
-		// trips (prepare, then bind and execute); every query here has them.
-		cfg.BinaryParameters = true
-		conn, err := pq.NewConnectorConfig(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("storage: open: %w", err)
-		}
-		db = sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	} else {
-		sqlx.BindDriver(driver, sqlx.DOLLAR)
-		var err error
-		if db, err = sqlx.Open(driver, url); err != nil {
-			return nil, fmt.Errorf("storage: open: %w", err)
-		}
+	db, err := openPool(driver, url)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open: %w", err)
 	}
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(10)
-	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("storage: connect: %w", err)
@@ -88,11 +70,43 @@ func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
 	return &Store{queries: queries{db}, db: db, parts: &partitions{have: map[time.Time]bool{}}}, nil
 }
 
+// openPool returns a pool of connections to url, not connected yet.
+func openPool(driver, url string) (*sqlx.DB, error) {
+	var db *sqlx.DB
+	if driver == "postgres" {
+		cfg, err := pq.NewConfig(url)
+		if err != nil {
+			return nil, err
+		}
+		// Without it lib/pq sends a query with parameters in two round
+		// trips (prepare, then bind and execute); every query here has them.
+		cfg.BinaryParameters = true
+		conn, err := pq.NewConnectorConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		db = sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	} else {
+		sqlx.BindDriver(driver, sqlx.DOLLAR)
+		var err error
+		if db, err = sqlx.Open(driver, url); err != nil {
+			return nil, err
+		}
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
 // DB returns the underlying pool, for health checks and tests.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the pool (and the standby's).
+func (s *Store) Close() error {
+	s.closeStandby()
+	return s.db.Close()
+}
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back when it returns an error or panics.

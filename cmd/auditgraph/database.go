@@ -20,6 +20,9 @@ import (
 type dbFlags struct {
 	databaseURL string
 	migrateURL  string // serve only: the owner's URL for migrations
+	// readURL and maxReplicaLag (serve only): the read standby.
+	readURL       string
+	maxReplicaLag time.Duration
 	// retention, when set, becomes the retention floor the owner sets for
 	// audit_events_expire (serve: its --retention; migrate: --retention).
 	retention   *retention.Period
@@ -107,6 +110,20 @@ func migrateStore(ctx context.Context, store *storage.Store, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	// A standby (verify --database-url pointed at one) takes no writes: its
+	// schema is the primary's, which must be migrated already.
+	if standby, err := store.InRecovery(ctx); err != nil {
+		return err
+	} else if standby {
+		n, err := store.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d database migrations are pending on the standby's primary: migrate the primary first", n)
+		}
+		return nil
+	}
 	if !role.Owner {
 		if err := checkMigrated(ctx, store, role); err != nil {
 			return err
@@ -148,6 +165,42 @@ const embeddedServeRole = "auditgraph_server"
 // registerServe adds the flags only serve has.
 func (f *dbFlags) registerServe(fs *flag.FlagSet) {
 	fs.StringVar(&f.migrateURL, "migrate-database-url", "", "PostgreSQL URL of the role that owns the tables, used to apply migrations; --database-url then names a role without ownership (see README: Database roles)")
+	fs.StringVar(&f.readURL, "read-database-url", "", "PostgreSQL URL of a hot standby of --database-url (or a session-mode pooler in front of several) for exports, dashboards, search and verification; empty: everything reads the primary")
+	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", storage.DefaultMaxLag, "replication lag past which reads bypass --read-database-url and go to the primary")
+}
+
+// checkServe checks the flags only serve has.
+func (f *dbFlags) checkServe() error {
+	if f.readURL == "" {
+		return nil
+	}
+	if f.databaseURL == "" {
+		return usageError{errors.New("--read-database-url needs --database-url (the private cluster has no standby)")}
+	}
+	// The URL may hold a password: the message leaves it out.
+	if _, err := pq.NewConfig(f.readURL); err != nil {
+		return usageError{errors.New("--read-database-url: not a PostgreSQL URL (postgres://...) or connection string (host=... dbname=...)")}
+	}
+	if f.maxReplicaLag <= 0 {
+		return usageError{fmt.Errorf("--max-replica-lag %s: want a positive duration such as 30s", f.maxReplicaLag)}
+	}
+	return nil
+}
+
+// attachStandby gives store the read standby of --read-database-url, if
+// any, logging when reads start or stop going to it.
+func attachStandby(ctx context.Context, store *storage.Store, f *dbFlags, log *slog.Logger) error {
+	if f.readURL == "" {
+		return nil
+	}
+	return store.AttachStandby(ctx, storage.StandbyConfig{URL: f.readURL, MaxLag: f.maxReplicaLag,
+		OnChange: func(st storage.StandbyStatus) {
+			if st.Used {
+				log.Info("reading from the standby (--read-database-url)", "lag", st.Lag)
+				return
+			}
+			log.Warn("standby bypassed: reads go to the primary", "reason", st.Reason, "lag", st.Lag, "err", st.Err)
+		}})
 }
 
 // openServeDatabase opens the store serve runs on, connected as a role that

@@ -27,6 +27,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/metrics"
 	"github.com/auditgraph/auditgraph/internal/server"
 	"github.com/auditgraph/auditgraph/notify/outbox"
+	"github.com/auditgraph/auditgraph/storage"
 )
 
 // serve runs the server until ctx ends (SIGINT, SIGTERM) or one of its
@@ -75,6 +76,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	// Deferred, so it runs once every job has stopped: the database
 	// closes last, and a private PostgreSQL stops after it.
 	defer closeDB()
+	if err := attachStandby(ctx, store, &sf.db, log); err != nil {
+		return err
+	}
 	secrets, err := loadSecrets(ctx, store, log, os.Getenv("AUDITGRAPH_SECRET_KEY"), sf.secretKeyFile)
 	if err != nil {
 		return err
@@ -93,6 +97,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	hub := live.New(live.Config{URL: sf.db.databaseURL, Store: store, Log: log})
 	reg := metrics.New(store.DB().DB)
 	reg.WatchActivity(tracker.Pending, time.Now)
+	if sf.db.readURL != "" {
+		reg.WatchReplica(func() (time.Duration, bool) { st := store.Standby(); return st.Lag, st.Used })
+	}
 	signingKey, signer, err := newNotary(&sf.keys, &sf.db, external, store, reg, sf.checkpointInterval(), log)
 	if err != nil {
 		return err
@@ -127,6 +134,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		job{"live audit events", hub.Run},
 		job{"auth cache", func(ctx context.Context) error { return authCache.Run(ctx, sf.db.databaseURL) }},
 		partitionsAhead(store, log),
+		standbyJob(store, sf.db.readURL),
 		bucketSync, expiry,
 		testServeJob,
 	)
@@ -207,6 +215,9 @@ func (sf *serveFlags) parse(args []string, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--deployment: %w", err)}
 	}
 	if err := sf.jobs.check(m); err != nil {
+		return err
+	}
+	if err := sf.db.checkServe(); err != nil {
 		return err
 	}
 	if *gqlMaxBody < 1 {
@@ -403,4 +414,12 @@ func defaultPublicURL(listen string, bound net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// standbyJob checks the read standby every second, when there is one.
+func standbyJob(store *storage.Store, readURL string) job {
+	if readURL == "" {
+		return job{}
+	}
+	return job{"read standby checks", store.WatchStandby}
 }

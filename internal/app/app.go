@@ -110,6 +110,37 @@ func (s *Services) Ready(ctx context.Context) error {
 	return nil
 }
 
+// ReadReplica is what /readyz says of the read standby
+// (serve --read-database-url).
+type ReadReplica struct {
+	// Status is "ok" while reads go to it, "bypassed" while they read the
+	// primary.
+	Status string `json:"status"`
+	// LagSeconds is the replication lag its last check measured.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// Reason says why it is bypassed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ReadReplica returns the read standby's state, nil when there is none. A
+// standby that is bypassed does not make the server unready: the primary
+// answers for it.
+func (s *Services) ReadReplica() *ReadReplica {
+	st := s.store.Standby()
+	if !st.Configured {
+		return nil
+	}
+	r := &ReadReplica{Status: "ok", Reason: st.Reason}
+	if !st.Used {
+		r.Status = "bypassed"
+	}
+	if st.LagKnown {
+		lag := st.Lag.Seconds()
+		r.LagSeconds = &lag
+	}
+	return r
+}
+
 // Unavailable reports whether err says that the database could not be
 // reached or went away while it worked (storage.Unavailable), rather than
 // that it refused the work: the same request can succeed once it is back.

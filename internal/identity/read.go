@@ -71,7 +71,8 @@ func (s *Service) OrgUsers(ctx context.Context, actor *auth.Principal, org Organ
 		}
 		q.TeamID = &t.ID
 	}
-	return s.store.OrgUsers(ctx, q)
+	// The list may be a moment behind: the standby reads it, if any.
+	return s.store.OrgUsers(entity.ReadStandby(ctx), q)
 }
 
 // Teams returns up to limit of org's teams after afterID, and how many it

@@ -145,6 +145,12 @@ func New(cfg Config) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 			return
 		}
+		// A read standby is reported, never a reason to be unready: while
+		// it is bypassed the primary answers its reads.
+		if rr := cfg.Services.ReadReplica(); rr != nil {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "read_replica": rr})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("/graphql", websocketOr(gql, protectSession(gql), publicOrigin(cfg.PublicURL)))

@@ -46,7 +46,7 @@ func (s *Stats) FirstDay(ctx context.Context, actor entity.User, orgID int64) (t
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return time.Time{}, err
 	}
-	return s.store.FirstActivityDay(ctx, orgID)
+	return s.store.FirstActivityDay(entity.ReadStandby(ctx), orgID)
 }
 
 // ActiveUsers counts the users active in [from, to).
@@ -54,7 +54,7 @@ func (s *Stats) ActiveUsers(ctx context.Context, actor entity.User, orgID int64,
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return 0, err
 	}
-	return s.store.ActiveUsers(ctx, orgID, from, to)
+	return s.store.ActiveUsers(entity.ReadStandby(ctx), orgID, from, to)
 }
 
 // Daily returns the users active on each day of [from, to).
@@ -62,7 +62,7 @@ func (s *Stats) Daily(ctx context.Context, actor entity.User, orgID int64, from,
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}
-	return s.store.DailyActiveUsers(ctx, orgID, from, to)
+	return s.store.DailyActiveUsers(entity.ReadStandby(ctx), orgID, from, to)
 }
 
 // Weekly returns the users active in each week of [from, to).
@@ -70,7 +70,7 @@ func (s *Stats) Weekly(ctx context.Context, actor entity.User, orgID int64, from
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}
-	return s.store.WeeklyActiveUsers(ctx, orgID, from, to)
+	return s.store.WeeklyActiveUsers(entity.ReadStandby(ctx), orgID, from, to)
 }
 
 // MostActive returns up to limit of the users most active in [from, to).
@@ -78,5 +78,5 @@ func (s *Stats) MostActive(ctx context.Context, actor entity.User, orgID int64, 
 	if err := s.authorize(ctx, actor, orgID); err != nil {
 		return nil, err
 	}
-	return s.store.MostActiveUsers(ctx, orgID, from, to, limit)
+	return s.store.MostActiveUsers(entity.ReadStandby(ctx), orgID, from, to, limit)
 }

@@ -33,5 +33,6 @@ func (x *Exporter) Write(ctx context.Context, w io.Writer, actor entity.User, or
 	if err := x.Authorize(ctx, actor, org); err != nil {
 		return err
 	}
-	return Write(ctx, w, x.store, x.mode, org.ID, now)
+	// The file may be a moment behind: the standby reads it, if any.
+	return Write(entity.ReadStandby(ctx), w, x.store, x.mode, org.ID, now)
 }

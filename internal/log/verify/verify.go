@@ -174,7 +174,8 @@ type Service struct {
 
 // Organization verifies org's chain in the database.
 func (s *Service) Organization(ctx context.Context, org entity.Organization, from, to Bound) (*chain.Report, error) {
-	r, err := Database(ctx, s.Store, org, Options{From: from, To: to, Keys: s.Keys, GapAfter: DefaultGapAfter})
+	// Verifying reads one snapshot of the log: the standby's, if any.
+	r, err := Database(entity.ReadStandby(ctx), s.Store, org, Options{From: from, To: to, Keys: s.Keys, GapAfter: DefaultGapAfter})
 	if err != nil {
 		return nil, err
 	}
