@@ -132,11 +132,11 @@ func TestShell(t *testing.T) {
 					t.Errorf("page has inline script or style:\n%s", page)
 				}
 				urls := assetRef.FindAllStringSubmatch(page, -1)
-				if len(urls) != 2 {
-					t.Fatalf("page references %d assets, want 2:\n%s", len(urls), page)
+				if len(urls) != 3 {
+					t.Fatalf("page references %d assets, want 3 (boot.js, app.css, app.js):\n%s", len(urls), page)
 				}
 				for _, u := range urls {
-					if !regexp.MustCompile(`^/ui/app\.[0-9a-f]{16}\.(js|css)$`).MatchString(u[1]) {
+					if !regexp.MustCompile(`^/ui/(app|boot)\.[0-9a-f]{16}\.(js|css)$`).MatchString(u[1]) {
 						t.Errorf("asset URL %q is not hashed", u[1])
 					}
 				}

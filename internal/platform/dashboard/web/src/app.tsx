@@ -3,6 +3,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { deployment, gql, signOut } from './api';
+import { viewerQuery, viewerVariables } from './queries';
 import { ActivityPanel, ActivityTab } from './activity';
 import { Link, Messages, clearMessages, errorText, navigate, useLocation } from './ui';
 import { UsersPanel } from './users';
@@ -19,15 +20,6 @@ export interface Viewer {
   orgs: { name: string; viewerRole: string | null }[];
 }
 
-const viewerQuery = `query DashboardViewer($after: String) {
-  viewer { username name instanceAdmin defaultOrganization { name } }
-  organizations(first: 100, after: $after) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { node { name viewerRole } }
-  }
-}`;
-
 interface ViewerData {
   viewer: { username: string; name: string; instanceAdmin: boolean; defaultOrganization: { name: string } | null };
   organizations: {
@@ -42,7 +34,7 @@ async function loadViewer(): Promise<Viewer> {
   let after: string | null = null;
   let v: Viewer | null = null;
   for (let i = 0; i < 10; i++) {
-    const d: ViewerData = await gql<ViewerData>(viewerQuery, { after });
+    const d: ViewerData = await gql<ViewerData>(viewerQuery, viewerVariables(after));
     if (!v) {
       v = {
         username: d.viewer.username,

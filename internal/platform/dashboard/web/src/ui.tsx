@@ -1,8 +1,9 @@
 // Shared pieces of the pages: the notice and error areas, navigation within
 // the app, tooltips, menus and dialogs.
-import type { ComponentChildren, RefObject } from 'preact';
+import { Component, h, type ComponentChildren, type FunctionComponent, type RefObject } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
+import { dropPreloaded } from './wire';
 
 // ---- Notices (#notice, role=status) and errors (#error, role=alert) ----
 
@@ -84,8 +85,10 @@ export function Messages() {
 
 const NAV = 'auditgraph:navigate';
 
-/** Goes to a page of the app without reloading. */
+/** Goes to a page of the app without reloading. A new entry (not replace)
+ * is another page: the early requests nobody took are dropped (boot.ts). */
 export function navigate(to: string, replace = false) {
+  if (!replace) dropPreloaded();
   if (replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   window.dispatchEvent(new Event(NAV));
@@ -95,7 +98,10 @@ export function navigate(to: string, replace = false) {
 export function useLocation(): URL {
   const [url, setURL] = useState(() => new URL(location.href));
   useEffect(() => {
-    const on = () => setURL(new URL(location.href));
+    const on = () => {
+      dropPreloaded();
+      setURL(new URL(location.href));
+    };
     window.addEventListener('popstate', on);
     window.addEventListener(NAV, on);
     return () => {
@@ -129,6 +135,27 @@ export function Link(props: {
       {props.children}
     </a>
   );
+}
+
+// ---- Memo ----
+
+/** c, drawn again only when one of its props changed (compared with ===):
+ * for the rows of a long table, which otherwise all draw again whenever the
+ * table does. */
+export function memo<P extends object>(c: FunctionComponent<P>): FunctionComponent<P> {
+  class Memo extends Component<P> {
+    shouldComponentUpdate(next: P) {
+      const prev = this.props as Record<string, unknown>;
+      const n = next as Record<string, unknown>;
+      for (const k in n) if (k !== 'children' && n[k] !== prev[k]) return true;
+      for (const k in prev) if (!(k in n)) return true;
+      return false;
+    }
+    render() {
+      return h(c, this.props);
+    }
+  }
+  return Memo as unknown as FunctionComponent<P>;
 }
 
 // ---- Debounce ----

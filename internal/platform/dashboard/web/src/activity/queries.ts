@@ -5,6 +5,10 @@ import { ApiError, gql } from '../api';
 import { clearError, day, errorText, reportError } from '../ui';
 import type { ActivityPeriod } from './periods';
 import type { ChartPoint } from './TimeChart';
+import { activityVariables } from '../queries';
+
+// The documents live in ../queries.ts, with the other requests of a page's load.
+export { activityPanelQuery, totalActiveUsersQuery, usersActiveOverTimeQuery } from '../queries';
 
 export interface Point {
   date: string;
@@ -33,30 +37,14 @@ export interface RankedUser {
 type Org<A> = { organization: { activity: A } | null };
 
 export type TotalActiveUsers = Org<{ totalActiveUsers: Count | null }>;
-export const totalActiveUsersQuery = `query TotalActiveUsers($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) { activity { totalActiveUsers(period: $period) { from to count } } }
-}`;
 
 export type UsersActiveOverTime = Org<{ usersActiveOverTime: Series | null }>;
-export const usersActiveOverTimeQuery = `query UsersActiveOverTime($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) { activity { usersActiveOverTime(period: $period) { from to points { date activeUsers } } } }
-}`;
 
-/** The Activity Panel's three parts share one date range: one request. */
 export type ActivityPanelData = Org<{
   activeUserCount: Count | null;
   weeklyActiveUsers: Series | null;
   mostActiveUsers: { users: RankedUser[] } | null;
 }>;
-export const activityPanelQuery = `query ActivityPanel($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) {
-    activity {
-      activeUserCount(period: $period) { from to count }
-      weeklyActiveUsers(period: $period) { from to points { date activeUsers } }
-      mostActiveUsers(period: $period) { users { rank activeDays lastActiveAt user { username name } } }
-    }
-  }
-}`;
 
 export interface Fetched<A> {
   /** The latest answer; kept while the next one loads, so nothing jumps. */
@@ -88,7 +76,7 @@ export function useActivity<A>(source: string, query: string, org: string, perio
   useEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true }));
-    gql<Org<A>>(query, { org, period }).then(
+    gql<Org<A>>(query, activityVariables(org, period)).then(
       (data) => {
         if (!current) return;
         if (!data.organization) {
