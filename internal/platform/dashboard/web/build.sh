@@ -18,10 +18,14 @@ npm ci --no-audit --no-fund
 meta="$(mktemp)"
 trap 'rm -f "$meta"' EXIT
 
-./node_modules/.bin/esbuild src/main.tsx \
+# ES modules, split: app.js (the entry) and chunks named by their content
+# hash (the activity views with uPlot load only on pages that show them).
+rm -f ../assets/*-*.js
+./node_modules/.bin/esbuild app=src/main.tsx \
   --bundle \
+  --splitting \
   --minify \
-  --format=iife \
+  --format=esm \
   --platform=browser \
   --target=es2020,chrome100,firefox100,safari15 \
   --jsx=automatic \
@@ -31,7 +35,9 @@ trap 'rm -f "$meta"' EXIT
   --banner:css='/*! auditgraph dashboard. Third-party licenses: /ui/licenses.txt */' \
   --metafile="$meta" \
   --log-level=warning \
-  --outfile=../assets/app.js
+  --outdir=../assets \
+  --entry-names='[name]' \
+  --chunk-names='[name]-[hash]'
 
 ./node_modules/.bin/esbuild src/boot.ts \
   --bundle \
@@ -53,6 +59,6 @@ node licenses.mjs "$meta" > ../assets/licenses.txt
 } | while read -r f; do sha256sum "$f"; done | sha256sum | cut -d' ' -f1 > ../assets/inputs.sha256
 
 ls -l ../assets
-for f in app.js boot.js; do
+for f in ../assets/*.js; do f=${f#../assets/}
   gzip -9 -c ../assets/$f | wc -c | awk -v f=$f '{printf "%s gzipped: %d bytes\n", f, $1}'
 done

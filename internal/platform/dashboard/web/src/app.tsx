@@ -4,12 +4,30 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { deployment, gql, signOut } from './api';
 import { viewerQuery, viewerVariables } from './queries';
-import { ActivityPanel, ActivityTab } from './activity';
-import { Link, Messages, clearMessages, errorText, navigate, useLocation } from './ui';
+import { Link, Messages, clearMessages, errorText, lazy, navigate, useLocation } from './ui';
 import { UsersPanel } from './users';
 import { AuditLogPage } from './audit';
 import { AlertsPage } from './alerts';
 import { IntegrityPage } from './integrity';
+
+// The activity views (and uPlot) are a chunk of their own: the Users page
+// does not wait for it. A page that shows activity asks for it at once, as
+// the bundle starts, beside its GraphQL requests.
+let activityChunk: Promise<typeof import('./activity')> | null = null;
+const loadActivity = () =>
+  (activityChunk ??= import('./activity').catch((err) => {
+    activityChunk = null; // Try again asks again
+    throw err;
+  }));
+const prefetchActivity = () => void loadActivity().catch(() => {});
+const ActivityTab = lazy(() => loadActivity().then((m) => m.ActivityTab));
+const ActivityPanel = lazy(() => loadActivity().then((m) => m.ActivityPanel));
+if (
+  deployment() === 'multi-tenant'
+    ? /^\/account-settings\/[^/]+\/members\/?$/.test(location.pathname)
+    : new URLSearchParams(location.search).get('tab') === 'activity'
+)
+  loadActivity();
 
 /** The viewer and the organizations they can see. */
 export interface Viewer {
@@ -322,6 +340,9 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
             aria-controls={'panel-' + s.id}
             tabIndex={tab === s.id ? 0 : -1}
             onClick={() => select(s.id)}
+            // About to open Activity: its chunk starts loading.
+            onPointerEnter={s.id === 'activity' ? prefetchActivity : undefined}
+            onFocus={s.id === 'activity' ? prefetchActivity : undefined}
           >
             {s.label}
           </button>

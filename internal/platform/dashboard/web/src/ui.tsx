@@ -1,6 +1,6 @@
 // Shared pieces of the pages: the notice and error areas, navigation within
 // the app, tooltips, menus and dialogs.
-import { Component, h, type ComponentChildren, type FunctionComponent, type RefObject } from 'preact';
+import { Component, h, type ComponentChildren, type ComponentType, type FunctionComponent, type RefObject } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { dropPreloaded } from './wire';
@@ -156,6 +156,56 @@ export function memo<P extends object>(c: FunctionComponent<P>): FunctionCompone
     }
   }
   return Memo as unknown as FunctionComponent<P>;
+}
+
+// ---- Lazy ----
+
+/** A component loaded on first use (a chunk of its own): "Loading…" until
+ * it is in (hidden, as the component would be, while its ready prop is
+ * false), then the component; an error loading it shows with Try again. */
+export function lazy<P extends object>(load: () => Promise<ComponentType<P>>): FunctionComponent<P> {
+  let loaded: ComponentType<P> | null = null;
+  return function Lazy(props: P) {
+    const [failed, setFailed] = useState(false);
+    const [, setDone] = useState(0);
+    const [attempt, setAttempt] = useState(0);
+    useEffect(() => {
+      if (loaded) return;
+      let live = true;
+      load().then(
+        (c) => {
+          loaded = c;
+          if (live) setDone((n) => n + 1);
+        },
+        () => live && setFailed(true),
+      );
+      return () => {
+        live = false;
+      };
+    }, [attempt]);
+    if (loaded) return h(loaded, props);
+    if (failed) {
+      return (
+        <div class="state-error">
+          <p>This part of the page could not be loaded. Check your connection and try again.</p>
+          <button
+            type="button"
+            onClick={() => {
+              setFailed(false);
+              setAttempt((n) => n + 1);
+            }}
+          >
+            Try again
+          </button>
+        </div>
+      );
+    }
+    return (
+      <div class="state-loading" aria-busy="true" hidden={(props as { ready?: boolean }).ready === false}>
+        Loading…
+      </div>
+    );
+  };
 }
 
 // ---- Debounce ----
