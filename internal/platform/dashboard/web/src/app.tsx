@@ -1,7 +1,7 @@
 // The signed-in pages: the header (who, sign out, organization picker) and
 // the dashboard of the server's deployment family.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { deployment, gql, signOut } from './api';
 import { viewerQuery, viewerVariables } from './queries';
 import { Link, Messages, clearMessages, errorText, lazy, navigate, useLocation } from './ui';
@@ -79,9 +79,12 @@ export function App() {
     setLoadError('');
     loadViewer().then(setViewer, (err) => setLoadError(errorText(err)));
   };
-  useEffect(load, []);
+  // Layout effects: the viewer is asked for (or the early script's answer
+  // taken) as the page is drawn, not a frame later; and the previous page's
+  // messages go before any answer can report an error.
+  useLayoutEffect(load, []);
   // Each page starts without the previous one's messages.
-  useEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
+  useLayoutEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
 
   const org = currentOrg(url, mode === 'multi-tenant', viewer);
   // A page whose address names its organization starts its own queries at

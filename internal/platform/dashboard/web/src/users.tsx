@@ -3,7 +3,7 @@
 // cursor connection 50 rows at a time, and the admins' row actions. The
 // search, filters and order are in the address (?q=&status=&role=&team=&sort=,
 // see queries.ts), so that a link shows the same list.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deployment, gql } from './api';
 import {
   PAGE,
@@ -113,7 +113,9 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   const page: Page = pageState.key === listed ? pageState : { key: listed, offset: 0 };
   const setPage = (p: Omit<Page, 'key'>) => setPageState({ ...p, key: listed });
 
-  useEffect(() => {
+  // Layout effects, not effects: the requests (or the early script's
+  // answers) are taken as the panel is drawn, not a frame later.
+  useLayoutEffect(() => {
     const n = ++seq.current;
     setLoading(true);
     const vars = usersVariables(org, listing, page);
@@ -140,7 +142,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     );
   }, [org, listed, page.after, page.before, page.offset, reload]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     let stop = false;
     (async () => {
       const names: string[] = [];

@@ -1,6 +1,6 @@
 // The activity queries and their typed results. Times are RFC 3339 in UTC;
 // days and weeks are UTC midnights, so a date is a time's first 10 characters.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { clearError, day, errorText, reportError } from '../ui';
 import type { ActivityPeriod } from './periods';
@@ -73,7 +73,7 @@ export function useActivity<A>(source: string, query: string, org: string, perio
   // The last answer's error to report (null: none), undefined before any.
   const [problem, setProblem] = useState<{ err: unknown; org?: string } | null | undefined>(undefined);
   const [attempt, setAttempt] = useState(0);
-  useEffect(() => {
+  useLayoutEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true }));
     gql<Org<A>>(query, activityVariables(org, period)).then(
