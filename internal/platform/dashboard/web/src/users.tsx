@@ -504,42 +504,42 @@ const Row = memo(function Row(props: {
       <td class="username">{m.username}</td>
       <td>
         {admin ? (
-          <Choice
-            class="role-select"
-            label={`Role for ${m.username}`}
-            value={m.role}
-            options={ROLES}
-            disabled={busy}
-            onChange={(v, el) => update('role', v, el)}
-          />
+          choice({
+            class: 'role-select',
+            label: `Role for ${m.username}`,
+            value: m.role,
+            options: ROLES,
+            disabled: busy,
+            onChange: (v, el) => update('role', v, el),
+          })
         ) : (
           words(m.role)
         )}
       </td>
       <td>
         {admin ? (
-          <Choice
-            class="seat-select"
-            label={`Models seat for ${m.username}`}
-            value={m.modelsSeat}
-            options={SEATS}
-            disabled={busy}
-            onChange={(v, el) => update('modelsSeat', v, el)}
-          />
+          choice({
+            class: 'seat-select',
+            label: `Models seat for ${m.username}`,
+            value: m.modelsSeat,
+            options: SEATS,
+            disabled: busy,
+            onChange: (v, el) => update('modelsSeat', v, el),
+          })
         ) : (
           words(m.modelsSeat)
         )}
       </td>
       <td>
         {admin ? (
-          <Choice
-            class="weave-select"
-            label={`Weave access for ${m.username}`}
-            value={m.weaveAccess}
-            options={SEATS}
-            disabled={busy}
-            onChange={(v, el) => update('weaveAccess', v, el)}
-          />
+          choice({
+            class: 'weave-select',
+            label: `Weave access for ${m.username}`,
+            value: m.weaveAccess,
+            options: SEATS,
+            disabled: busy,
+            onChange: (v, el) => update('weaveAccess', v, el),
+          })
         ) : (
           words(m.weaveAccess)
         )}
@@ -652,8 +652,9 @@ const Row = memo(function Row(props: {
   );
 });
 
-/** A select of enum values, shown in words. */
-function Choice(props: {
+/** A select of enum values, shown in words: a plain function, not a
+ * component, one less component per cell of the 50 rows. */
+function choice(props: {
   class: string;
   label: string;
   value: string;
