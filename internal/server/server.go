@@ -199,7 +199,8 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return logRequests(cfg.Log, cfg.Metrics.InstrumentHandler(mux, refuseCrossOrigin(cfg.PublicURL, mux)))
+	// Answers are gzipped for clients that accept it (compress.go).
+	return logRequests(cfg.Log, cfg.Metrics.InstrumentHandler(mux, refuseCrossOrigin(cfg.PublicURL, compressAnswers(mux))))
 }
 
 // instanceAdminOnly refuses every authenticated caller but instance admins.

@@ -17,7 +17,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,14 +40,18 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 //	for _, p := range dashboard.Routes { mux.Handle(p, h) }
 var Routes = []string{"/signin", "/org/dashboard", "/org/dashboard/", "/account-settings/", AssetPrefix}
 
-//go:embed assets/app.js assets/app.css assets/licenses.txt
+// The bundle is ES modules: app.js imports chunks that esbuild names by
+// their content hash (chunk-<hash>.js, activity-<hash>.js), by those names.
+//
+//go:embed assets/*.js assets/app.css assets/licenses.txt
 var assetFS embed.FS
 
 // asset is one embedded file as it is served.
 type asset struct {
 	*webasset.Asset
-	// name is what the asset is served as: app.<hash>.js, or licenses.txt
-	// (not hashed: it is linked from the bundle's banner).
+	// name is what the asset is served as: app.<hash>.js (app.js, app.css,
+	// boot.js, which the shell names), a chunk's own hashed name, or
+	// licenses.txt (not hashed: it is linked from the bundle's banner).
 	name      string
 	immutable bool
 }
@@ -63,11 +66,13 @@ var assets, assetsByFile = loadAssets()
 // each one forever.
 func loadAssets() (byName, byFile map[string]*asset) {
 	byName, byFile = map[string]*asset{}, map[string]*asset{}
-	for file, wa := range webasset.Load(assetFS, "assets", "app.js", "app.css", "licenses.txt") {
-		a := &asset{Asset: wa, name: file}
-		if path.Ext(file) != ".txt" {
+	for file, wa := range webasset.Load(assetFS, "assets") {
+		a := &asset{Asset: wa, name: file, immutable: true}
+		switch file {
+		case "licenses.txt":
+			a.immutable = false
+		case "app.js", "app.css", "boot.js":
 			a.name = wa.HashedName()
-			a.immutable = true
 		}
 		byName[a.name] = a
 		byFile[file] = a
@@ -75,6 +80,30 @@ func loadAssets() (byName, byFile map[string]*asset) {
 	return byName, byFile
 }
 
+// staticImports are the chunks a module imports at its start, in esbuild's
+// minified output: import{…}from"./chunk-X.js" or import"./chunk-X.js".
+var staticImports = regexp.MustCompile(`import(?:\{[^}]*\}from|\*as [\w$]+ from)?"\./([\w-]+\.js)"`)
+
+// preloads are the chunks app.js imports at its start, so that the shell
+// names them (modulepreload) and the browser fetches them beside app.js,
+// not after it.
+func preloads() []string {
+	var urls []string
+	for _, m := range staticImports.FindAllSubmatch(assetsByFile["app.js"].Body, -1) {
+		a := assets[string(m[1])]
+		if a == nil {
+			panic(fmt.Sprintf("dashboard: app.js imports %s, which is not embedded", m[1]))
+		}
+		urls = append(urls, a.URL())
+	}
+	return urls
+}
+
+// shell is every page's HTML. boot.js (a few KB, run at once, before the
+// stylesheet so that it waits for nothing) sends the page's first GraphQL
+// requests while the browser fetches and parses app.js (a module: deferred)
+// and its chunks, which takes their answers: the requests no longer wait
+// for the bundle.
 var shell = template.Must(template.New("shell").Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -84,8 +113,11 @@ var shell = template.Must(template.New("shell").Parse(`<!doctype html>
 <meta name="auditgraph-deployment" content="{{.Mode}}">
 <title>auditgraph</title>
 <link rel="icon" href="data:,">
+<script src="{{.Boot}}"></script>
 <link rel="stylesheet" href="{{.CSS}}">
-<script defer src="{{.JS}}"></script>
+<script type="module" src="{{.JS}}"></script>
+{{range .Preload}}<link rel="modulepreload" href="{{.}}">
+{{end}}
 </head>
 <body>
 <div id="app"><noscript>The auditgraph dashboard needs JavaScript. The same data is in the GraphQL API (/graphiql) and /admin/users.csv.</noscript></div>
@@ -104,10 +136,12 @@ func Handler(mode string) http.Handler {
 		panic(fmt.Sprintf("dashboard: unknown deployment mode %q", mode))
 	}
 	var buf bytes.Buffer
-	if err := shell.Execute(&buf, map[string]string{
-		"Mode": mode,
-		"CSS":  assetsByFile["app.css"].URL(),
-		"JS":   assetsByFile["app.js"].URL(),
+	if err := shell.Execute(&buf, map[string]any{
+		"Mode":    mode,
+		"CSS":     assetsByFile["app.css"].URL(),
+		"JS":      assetsByFile["app.js"].URL(),
+		"Boot":    assetsByFile["boot.js"].URL(),
+		"Preload": preloads(),
 	}); err != nil {
 		panic(err)
 	}

@@ -132,15 +132,43 @@ func TestShell(t *testing.T) {
 					t.Errorf("page has inline script or style:\n%s", page)
 				}
 				urls := assetRef.FindAllStringSubmatch(page, -1)
-				if len(urls) != 2 {
-					t.Fatalf("page references %d assets, want 2:\n%s", len(urls), page)
+				// boot.js, app.css, app.js and the chunks app.js imports.
+				if len(urls) != 3+len(preloads()) || len(preloads()) == 0 {
+					t.Fatalf("page references %d assets, want 3 (boot.js, app.css, app.js) and app.js's %d chunks:\n%s", len(urls), len(preloads()), page)
 				}
 				for _, u := range urls {
-					if !regexp.MustCompile(`^/ui/app\.[0-9a-f]{16}\.(js|css)$`).MatchString(u[1]) {
+					if !regexp.MustCompile(`^/ui/((app|boot)\.[0-9a-f]{16}\.(js|css)|[a-z]+-[A-Z0-9]{8}\.js)$`).MatchString(u[1]) {
 						t.Errorf("asset URL %q is not hashed", u[1])
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestChunks: every module the bundle imports (at its start or later, as
+// the activity views) is served, as JavaScript, immutable, and is no
+// other build's: each import names an embedded file.
+func TestChunks(t *testing.T) {
+	h := Handler("self-managed")
+	imports := regexp.MustCompile(`(?:from|import\(?)"\./([\w-]+\.js)"`)
+	seen := map[string]bool{}
+	for name, a := range assets {
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		for _, m := range imports.FindAllSubmatch(a.Body, -1) {
+			seen[string(m[1])] = true
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("the bundle imports %v; want app.js's chunk and the activity chunk", seen)
+	}
+	for f := range seen {
+		resp := get(t, h, "GET", AssetPrefix+f)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" ||
+			resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("GET %s = %d, %q, Cache-Control %q", f, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
 		}
 	}
 }

@@ -109,9 +109,11 @@ func (p *page) waitText(sel, want string) {
 	}
 }
 
-// periodOptions checks the options of a period <select>.
+// periodOptions checks the options of a period <select>, once it is there
+// (the activity views are a chunk the page may still be loading).
 func (p *page) periodOptions(sel string, want [][2]string) {
 	p.t.Helper()
+	p.waitFor(sel)
 	got := eval[[][2]string](p, `[...document.querySelectorAll(`+js(sel+" option")+`)].map(o => [o.textContent.trim(), o.value])`)
 	if !slices.Equal(got, want) {
 		p.t.Errorf("%s options = %q, want %q", sel, got, want)

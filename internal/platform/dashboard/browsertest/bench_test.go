@@ -21,7 +21,7 @@ const bigMembers = 10000
 // newBig returns a self-managed server with the organization "big": its
 // admin boss and 10,000 members, each active on about one day in 23 over
 // the last year (about 160,000 activity days), written with SQL.
-func newBig(b *testing.B) *env {
+func newBig(b testing.TB) *env {
 	b.Helper()
 	e := newEnv(b, deployment.SelfManaged)
 	e.org("big", person{username: "boss", name: "Big Boss", role: "admin", active: []time.Time{e.day(1, 9)}})

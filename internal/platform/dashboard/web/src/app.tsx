@@ -1,14 +1,33 @@
 // The signed-in pages: the header (who, sign out, organization picker) and
 // the dashboard of the server's deployment family.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { deployment, gql, signOut } from './api';
-import { ActivityPanel, ActivityTab } from './activity';
-import { Link, Messages, clearMessages, errorText, navigate, useLocation } from './ui';
+import { viewerQuery, viewerVariables } from './queries';
+import { Link, Messages, clearMessages, errorText, lazy, navigate, useLocation } from './ui';
 import { UsersPanel } from './users';
 import { AuditLogPage } from './audit';
 import { AlertsPage } from './alerts';
 import { IntegrityPage } from './integrity';
+
+// The activity views (and uPlot) are a chunk of their own: the Users page
+// does not wait for it. A page that shows activity asks for it at once, as
+// the bundle starts, beside its GraphQL requests.
+let activityChunk: Promise<typeof import('./activity')> | null = null;
+const loadActivity = () =>
+  (activityChunk ??= import('./activity').catch((err) => {
+    activityChunk = null; // Try again asks again
+    throw err;
+  }));
+const prefetchActivity = () => void loadActivity().catch(() => {});
+const ActivityTab = lazy(() => loadActivity().then((m) => m.ActivityTab));
+const ActivityPanel = lazy(() => loadActivity().then((m) => m.ActivityPanel));
+if (
+  deployment() === 'multi-tenant'
+    ? /^\/account-settings\/[^/]+\/members\/?$/.test(location.pathname)
+    : new URLSearchParams(location.search).get('tab') === 'activity'
+)
+  loadActivity();
 
 /** The viewer and the organizations they can see. */
 export interface Viewer {
@@ -18,15 +37,6 @@ export interface Viewer {
   defaultOrg: string | null;
   orgs: { name: string; viewerRole: string | null }[];
 }
-
-const viewerQuery = `query DashboardViewer($after: String) {
-  viewer { username name instanceAdmin defaultOrganization { name } }
-  organizations(first: 100, after: $after) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { node { name viewerRole } }
-  }
-}`;
 
 interface ViewerData {
   viewer: { username: string; name: string; instanceAdmin: boolean; defaultOrganization: { name: string } | null };
@@ -42,7 +52,7 @@ async function loadViewer(): Promise<Viewer> {
   let after: string | null = null;
   let v: Viewer | null = null;
   for (let i = 0; i < 10; i++) {
-    const d: ViewerData = await gql<ViewerData>(viewerQuery, { after });
+    const d: ViewerData = await gql<ViewerData>(viewerQuery, viewerVariables(after));
     if (!v) {
       v = {
         username: d.viewer.username,
@@ -69,9 +79,12 @@ export function App() {
     setLoadError('');
     loadViewer().then(setViewer, (err) => setLoadError(errorText(err)));
   };
-  useEffect(load, []);
+  // Layout effects: the viewer is asked for (or the early script's answer
+  // taken) as the page is drawn, not a frame later; and the previous page's
+  // messages go before any answer can report an error.
+  useLayoutEffect(load, []);
   // Each page starts without the previous one's messages.
-  useEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
+  useLayoutEffect(() => clearMessages(), [url.pathname, url.searchParams.get('org')]);
 
   const org = currentOrg(url, mode === 'multi-tenant', viewer);
   // A page whose address names its organization starts its own queries at
@@ -330,6 +343,9 @@ function OrgDashboard({ url, viewer, org }: { url: URL; viewer: Viewer | null; o
             aria-controls={'panel-' + s.id}
             tabIndex={tab === s.id ? 0 : -1}
             onClick={() => select(s.id)}
+            // About to open Activity: its chunk starts loading.
+            onPointerEnter={s.id === 'activity' ? prefetchActivity : undefined}
+            onFocus={s.id === 'activity' ? prefetchActivity : undefined}
           >
             {s.label}
           </button>

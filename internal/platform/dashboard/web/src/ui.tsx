@@ -1,8 +1,9 @@
 // Shared pieces of the pages: the notice and error areas, navigation within
 // the app, tooltips, menus and dialogs.
-import type { ComponentChildren, RefObject } from 'preact';
+import { Component, h, type ComponentChildren, type ComponentType, type FunctionComponent, type RefObject } from 'preact';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
+import { dropPreloaded } from './wire';
 
 // ---- Notices (#notice, role=status) and errors (#error, role=alert) ----
 
@@ -84,8 +85,10 @@ export function Messages() {
 
 const NAV = 'auditgraph:navigate';
 
-/** Goes to a page of the app without reloading. */
+/** Goes to a page of the app without reloading. A new entry (not replace)
+ * is another page: the early requests nobody took are dropped (boot.ts). */
 export function navigate(to: string, replace = false) {
+  if (!replace) dropPreloaded();
   if (replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   window.dispatchEvent(new Event(NAV));
@@ -95,7 +98,10 @@ export function navigate(to: string, replace = false) {
 export function useLocation(): URL {
   const [url, setURL] = useState(() => new URL(location.href));
   useEffect(() => {
-    const on = () => setURL(new URL(location.href));
+    const on = () => {
+      dropPreloaded();
+      setURL(new URL(location.href));
+    };
     window.addEventListener('popstate', on);
     window.addEventListener(NAV, on);
     return () => {
@@ -129,6 +135,77 @@ export function Link(props: {
       {props.children}
     </a>
   );
+}
+
+// ---- Memo ----
+
+/** c, drawn again only when one of its props changed (compared with ===):
+ * for the rows of a long table, which otherwise all draw again whenever the
+ * table does. */
+export function memo<P extends object>(c: FunctionComponent<P>): FunctionComponent<P> {
+  class Memo extends Component<P> {
+    shouldComponentUpdate(next: P) {
+      const prev = this.props as Record<string, unknown>;
+      const n = next as Record<string, unknown>;
+      for (const k in n) if (k !== 'children' && n[k] !== prev[k]) return true;
+      for (const k in prev) if (!(k in n)) return true;
+      return false;
+    }
+    render() {
+      return h(c, this.props);
+    }
+  }
+  return Memo as unknown as FunctionComponent<P>;
+}
+
+// ---- Lazy ----
+
+/** A component loaded on first use (a chunk of its own): "Loading…" until
+ * it is in (hidden, as the component would be, while its ready prop is
+ * false), then the component; an error loading it shows with Try again. */
+export function lazy<P extends object>(load: () => Promise<ComponentType<P>>): FunctionComponent<P> {
+  let loaded: ComponentType<P> | null = null;
+  return function Lazy(props: P) {
+    const [failed, setFailed] = useState(false);
+    const [, setDone] = useState(0);
+    const [attempt, setAttempt] = useState(0);
+    useEffect(() => {
+      if (loaded) return;
+      let live = true;
+      load().then(
+        (c) => {
+          loaded = c;
+          if (live) setDone((n) => n + 1);
+        },
+        () => live && setFailed(true),
+      );
+      return () => {
+        live = false;
+      };
+    }, [attempt]);
+    if (loaded) return h(loaded, props);
+    if (failed) {
+      return (
+        <div class="state-error">
+          <p>This part of the page could not be loaded. Check your connection and try again.</p>
+          <button
+            type="button"
+            onClick={() => {
+              setFailed(false);
+              setAttempt((n) => n + 1);
+            }}
+          >
+            Try again
+          </button>
+        </div>
+      );
+    }
+    return (
+      <div class="state-loading" aria-busy="true" hidden={(props as { ready?: boolean }).ready === false}>
+        Loading…
+      </div>
+    );
+  };
 }
 
 // ---- Debounce ----

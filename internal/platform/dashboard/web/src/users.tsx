@@ -1,22 +1,37 @@
 // The Users tab (self-managed, dedicated) and the members table of the
 // multi-tenant Members page: search, filters, sort, paging through the API's
-// cursor connection 50 rows at a time, and the admins' row actions.
-import { useEffect, useRef, useState } from 'preact/hooks';
+// cursor connection 50 rows at a time, and the admins' row actions. The
+// search, filters and order are in the address (?q=&status=&role=&team=&sort=,
+// see queries.ts), so that a link shows the same list.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { deployment, gql } from './api';
+import {
+  PAGE,
+  ROLES,
+  listingFromURL,
+  listingToURL,
+  memberFields,
+  statuses,
+  teamsQuery,
+  teamsVariables,
+  usersQuery,
+  usersVariables,
+  type Listing,
+  type SortField,
+} from './queries';
 import {
   Dialog,
   MenuButton,
+  navigate,
   clearError,
   day,
   errorText,
   notify,
   reportError,
+  memo,
   useDebounced,
-  useTooltip,
   words,
 } from './ui';
-
-const PAGE = 50;
 
 interface Member {
   name: string;
@@ -33,31 +48,6 @@ interface Member {
   teams: { name: string }[];
   user: { deactivated: boolean };
 }
-
-const memberFields = `name username email role modelsSeat weaveAccess status lastActiveDisplay
-  dateAdded activeDays invitePending teams { name } user { deactivated }`;
-
-const usersQuery = `query DashboardUsers($org: String!, $first: Int, $after: String, $last: Int, $before: String,
-    $filter: UserFilter, $orderBy: UserOrder) {
-  organization(name: $org) {
-    name
-    viewerRole
-    users(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
-      totalCount
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      nodes { ${memberFields} }
-    }
-  }
-}`;
-
-const teamsQuery = `query DashboardTeams($org: String!, $after: String) {
-  organization(name: $org) {
-    teams(first: 100, after: $after) {
-      pageInfo { hasNextPage endCursor }
-      edges { node { name } }
-    }
-  }
-}`;
 
 interface UsersData {
   organization: {
@@ -77,12 +67,6 @@ interface TeamsData {
   } | null;
 }
 
-type SortField = 'NAME' | 'LAST_ACTIVE';
-interface Sort {
-  field: SortField;
-  direction: 'ASC' | 'DESC';
-}
-
 /** Where the shown page is: the cursor it was asked from, and its offset. */
 interface Page {
   key: string;
@@ -91,14 +75,9 @@ interface Page {
   offset: number;
 }
 
-const ROLES = ['ADMIN', 'MEMBER', 'VIEWER'];
 const SEATS = ['FULL', 'VIEWER', 'NONE'];
 
-function statuses(): string[] {
-  return deployment() === 'multi-tenant'
-    ? ['ACTIVE', 'NEVER_ACTIVE']
-    : ['INVITE_PENDING', 'ACTIVE', 'INACTIVE', 'DEACTIVATED'];
-}
+const multiTenant = () => deployment() === 'multi-tenant';
 
 /** The users of org. admin shows the admins' controls; ready is false while
  * the page still loads the viewer: the first rows wait for it, so that the
@@ -106,12 +85,14 @@ function statuses(): string[] {
  * starts at once). */
 export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean; ready: boolean; hidden?: boolean }) {
   const { org } = props;
-  const [search, setSearch] = useState('');
+  // The listing starts as the address names it; the address follows it.
+  const [initial] = useState(() => listingFromURL(new URLSearchParams(location.search), multiTenant()));
+  const [search, setSearch] = useState(initial.q);
   const q = useDebounced(search.trim(), 250);
-  const [status, setStatus] = useState('');
-  const [role, setRole] = useState('');
-  const [team, setTeam] = useState('');
-  const [sort, setSort] = useState<Sort>({ field: 'NAME', direction: 'ASC' });
+  const [status, setStatus] = useState(initial.status);
+  const [role, setRole] = useState(initial.role);
+  const [team, setTeam] = useState(initial.team);
+  const [sort, setSort] = useState(initial.sort);
   const [pageState, setPageState] = useState<Page>({ key: '', offset: 0 });
   const [data, setData] = useState<UsersData['organization'] | undefined>(undefined);
   const [rows, setRows] = useState<Member[]>([]);
@@ -120,31 +101,24 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   const [reload, setReload] = useState(0);
   const [teams, setTeams] = useState<string[]>([]);
   const seq = useRef(0);
+  const listing: Listing = { q, status, role, team, sort };
 
   const filtered = !!(q || status || role || team);
 
   // The page shown belongs to one listing (search, filters, order): when
   // that changes, the list starts again from its first page.
   const listed = JSON.stringify([q, status, role, team, sort.field, sort.direction]);
+  const listedRef = useRef(listed);
+  listedRef.current = listed;
   const page: Page = pageState.key === listed ? pageState : { key: listed, offset: 0 };
   const setPage = (p: Omit<Page, 'key'>) => setPageState({ ...p, key: listed });
 
-  useEffect(() => {
+  // Layout effects, not effects: the requests (or the early script's
+  // answers) are taken as the panel is drawn, not a frame later.
+  useLayoutEffect(() => {
     const n = ++seq.current;
     setLoading(true);
-    const filter: Record<string, unknown> = {};
-    if (q) filter.search = q;
-    if (status) filter.status = [status];
-    if (role) filter.role = [role];
-    if (team) filter.team = team;
-    const vars: Record<string, unknown> = { org, filter, orderBy: sort };
-    if (page.before) {
-      vars.last = PAGE;
-      vars.before = page.before;
-    } else {
-      vars.first = PAGE;
-      if (page.after) vars.after = page.after;
-    }
+    const vars = usersVariables(org, listing, page);
     gql<UsersData>(usersQuery, vars).then(
       (d) => {
         if (n !== seq.current) return;
@@ -168,13 +142,13 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     );
   }, [org, listed, page.after, page.before, page.offset, reload]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     let stop = false;
     (async () => {
       const names: string[] = [];
       let after: string | null = null;
       for (let i = 0; i < 20 && !stop; i++) {
-        const d: TeamsData = await gql<TeamsData>(teamsQuery, { org, after });
+        const d: TeamsData = await gql<TeamsData>(teamsQuery, teamsVariables(org, after));
         if (!d.organization) break;
         names.push(...d.organization.teams.edges.map((e) => e.node.name));
         if (!d.organization.teams.pageInfo.hasNextPage) break;
@@ -188,6 +162,29 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
       stop = true;
     };
   }, [org]);
+
+  // The address names the listing shown (replacing its entry: each
+  // keystroke is not a page to go Back to), while this panel is shown.
+  useEffect(() => {
+    if (props.hidden) return;
+    const u = new URL(location.href);
+    listingToURL(listing, u.searchParams);
+    if (u.href !== location.href) navigate(u.pathname + u.search + u.hash, true);
+  }, [listed, props.hidden]);
+  // Back and Forward to an address of this page show its listing.
+  useEffect(() => {
+    const on = () => {
+      const l = listingFromURL(new URLSearchParams(location.search), multiTenant());
+      if (JSON.stringify([l.q, l.status, l.role, l.team, l.sort.field, l.sort.direction]) === listedRef.current) return;
+      setSearch(l.q);
+      setStatus(l.status);
+      setRole(l.role);
+      setTeam(l.team);
+      setSort(l.sort);
+    };
+    window.addEventListener('popstate', on);
+    return () => window.removeEventListener('popstate', on);
+  }, []);
 
   const admin = props.admin || data?.viewerRole === 'ADMIN';
   // Nothing was ever loaded (no such organization, or an error): only the
@@ -206,15 +203,23 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
     sort.field === field ? (sort.direction === 'ASC' ? 'ascending' : 'descending') : undefined;
   const arrow = (field: SortField) => (sort.field === field ? (sort.direction === 'ASC' ? '▲' : '▼') : '↕');
 
-  const replaceRow = (m: Member) => setRows((rs) => rs.map((r) => (r.username === m.username ? m : r)));
   const refresh = () => setReload((n) => n + 1);
   // After a row action the row may be gone (removed, or filtered out): focus
   // then goes to the table rather than being lost to the page.
   const refocus = useRef(false);
-  const afterAction = () => {
-    refocus.current = true;
-    refresh();
-  };
+  // The rows' callbacks never change, so that a row draws again only when
+  // its own props do (Row is memoized).
+  const [replaceRow, afterAction] = useMemo(
+    () => [
+      (m: Member) => setRows((rs) => rs.map((r) => (r.username === m.username ? m : r))),
+      () => {
+        refocus.current = true;
+        setReload((n) => n + 1);
+      },
+    ],
+    [],
+  );
+  const tip = useCellTooltip();
   const scroller = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!refocus.current || loading) return;
@@ -285,39 +290,9 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
             onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
           />
         </div>
-        <div class="field">
-          <label for="filter-status">Status</label>
-          <select id="filter-status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
-            <option value="">All</option>
-            {statuses().map((s) => (
-              <option key={s} value={s}>
-                {words(s)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-role">Role</label>
-          <select id="filter-role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
-            <option value="">All</option>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {words(r)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-team">Team</label>
-          <select id="filter-team" value={team} onChange={(e) => setTeam((e.target as HTMLSelectElement).value)}>
-            <option value="">All</option>
-            {teams.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect id="filter-status" label="Status" value={status} onChange={setStatus} options={statuses(multiTenant()).map((v) => [v, words(v)])} />
+        <FilterSelect id="filter-role" label="Role" value={role} onChange={setRole} options={ROLES.map((v) => [v, words(v)])} />
+        <FilterSelect id="filter-team" label="Team" value={team} onChange={setTeam} options={teams.map((t) => [t, t])} />
       </div>
 
       {(data === undefined && loading) || (!props.ready && !failed) ? (
@@ -364,13 +339,14 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
                   )}
                 </tr>
               </thead>
-              <tbody>
+              <tbody {...tip.handlers}>
                 {rows.map((m) => (
                   <Row
                     key={m.username}
                     m={m}
                     org={org}
                     admin={admin}
+                    tip={tip.shown === m.username}
                     onChanged={replaceRow}
                     onConfirm={setConfirm}
                     onGone={afterAction}
@@ -414,6 +390,33 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   );
 }
 
+/** One of the filters above the table: "All" ('') or one of options
+ * ([value, text]). A value the options lack (a team named by the address
+ * before the teams load) shows as itself, so the select never lies. */
+function FilterSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  options: [string, string][];
+  onChange: (v: string) => void;
+}) {
+  const { id, label, value, options } = props;
+  const all = value && !options.some(([v]) => v === value) ? [...options, [value, value] as [string, string]] : options;
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        <option value="">All</option>
+        {all.map(([v, text]) => (
+          <option key={v} value={v}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** An action waiting for the admin's confirmation. */
 interface Confirm {
   title: string;
@@ -422,16 +425,55 @@ interface Confirm {
   run: () => Promise<void>;
 }
 
-function Row(props: {
+/** The Last Active tooltip of the table: one at a time, for the cell the
+ * pointer is over, else the one that has focus; Escape hides it until the
+ * pointer or focus moves to a cell again. The table's body listens, not
+ * each of its cells. */
+function useCellTooltip() {
+  const [hover, setHover] = useState<string | null>(null);
+  const [focus, setFocus] = useState<string | null>(null);
+  const [dismissed, setDismissed] = useState(false);
+  const shown = dismissed ? null : (hover ?? focus);
+  const user = (e: Event) =>
+    (e.target as Element).closest?.('td.last-active')?.closest('tr')?.getAttribute('data-username') ?? null;
+  const handlers = {
+    onMouseOver: (e: MouseEvent) => {
+      const u = user(e);
+      if (u !== hover) {
+        setHover(u);
+        if (u) setDismissed(false);
+      }
+    },
+    onMouseLeave: () => setHover(null),
+    onFocusIn: (e: FocusEvent) => {
+      const u = user(e);
+      setFocus(u);
+      if (u) setDismissed(false);
+    },
+    onFocusOut: () => setFocus(null),
+    onKeyDown: (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && shown && user(e)) {
+        setDismissed(true);
+        e.stopPropagation();
+      }
+    },
+  };
+  return { shown, handlers };
+}
+
+/** The id of the Last Active tooltip while one is shown. */
+const tipID = 'last-active-tip';
+
+const Row = memo(function Row(props: {
   m: Member;
   org: string;
   admin: boolean;
+  tip: boolean;
   onChanged: (m: Member) => void;
   onConfirm: (c: Confirm) => void;
   onGone: () => void;
 }) {
   const { m, org, admin } = props;
-  const tip = useTooltip();
   const [busy, setBusy] = useState(false);
 
   const update = async (field: 'role' | 'modelsSeat' | 'weaveAccess', value: string, el: HTMLSelectElement) => {
@@ -458,56 +500,56 @@ function Row(props: {
 
   return (
     <tr data-username={m.username} aria-busy={busy ? 'true' : undefined}>
-      <td class="name" data-label="Name">{m.name || <span class="muted">{m.username}</span>}</td>
-      <td class="username" data-label="Username">{m.username}</td>
-      <td data-label="Role">
+      <td class="name">{m.name || <span class="muted">{m.username}</span>}</td>
+      <td class="username">{m.username}</td>
+      <td>
         {admin ? (
-          <Choice
-            class="role-select"
-            label={`Role for ${m.username}`}
-            value={m.role}
-            options={ROLES}
-            disabled={busy}
-            onChange={(v, el) => update('role', v, el)}
-          />
+          choice({
+            class: 'role-select',
+            label: `Role for ${m.username}`,
+            value: m.role,
+            options: ROLES,
+            disabled: busy,
+            onChange: (v, el) => update('role', v, el),
+          })
         ) : (
           words(m.role)
         )}
       </td>
-      <td data-label="Models seat">
+      <td>
         {admin ? (
-          <Choice
-            class="seat-select"
-            label={`Models seat for ${m.username}`}
-            value={m.modelsSeat}
-            options={SEATS}
-            disabled={busy}
-            onChange={(v, el) => update('modelsSeat', v, el)}
-          />
+          choice({
+            class: 'seat-select',
+            label: `Models seat for ${m.username}`,
+            value: m.modelsSeat,
+            options: SEATS,
+            disabled: busy,
+            onChange: (v, el) => update('modelsSeat', v, el),
+          })
         ) : (
           words(m.modelsSeat)
         )}
       </td>
-      <td data-label="Weave access">
+      <td>
         {admin ? (
-          <Choice
-            class="weave-select"
-            label={`Weave access for ${m.username}`}
-            value={m.weaveAccess}
-            options={SEATS}
-            disabled={busy}
-            onChange={(v, el) => update('weaveAccess', v, el)}
-          />
+          choice({
+            class: 'weave-select',
+            label: `Weave access for ${m.username}`,
+            value: m.weaveAccess,
+            options: SEATS,
+            disabled: busy,
+            onChange: (v, el) => update('weaveAccess', v, el),
+          })
         ) : (
           words(m.weaveAccess)
         )}
       </td>
-      <td class="email" data-label="Email">{m.email ?? <span class="muted">—</span>}</td>
-      <td class="teams" data-label="Teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
-      <td class="last-active" data-label="Last Active" tabIndex={0} {...tip.triggerProps}>
+      <td class="email">{m.email ?? <span class="muted">—</span>}</td>
+      <td class="teams">{m.teams.length ? m.teams.map((t) => t.name).join(', ') : <span class="muted">—</span>}</td>
+      <td class="last-active" tabIndex={0} aria-describedby={props.tip ? tipID : undefined}>
         <span class={'status status-' + m.status.toLowerCase()}>{m.lastActiveDisplay}</span>
-        {tip.shown && (
-          <div role="tooltip" id={tip.id} class="tooltip">
+        {props.tip && (
+          <div role="tooltip" id={tipID} class="tooltip">
             <div>Date added: {day(m.dateAdded)}</div>
             <div>Active days: {m.activeDays}</div>
           </div>
@@ -608,10 +650,11 @@ function Row(props: {
       )}
     </tr>
   );
-}
+});
 
-/** A select of enum values, shown in words. */
-function Choice(props: {
+/** A select of enum values, shown in words: a plain function, not a
+ * component, one less component per cell of the 50 rows. */
+function choice(props: {
   class: string;
   label: string;
   value: string;

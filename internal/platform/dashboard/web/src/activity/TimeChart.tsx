@@ -4,7 +4,6 @@
 // the readout are DOM, so tests and screen readers can read them.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 
 /** One point: x in Unix seconds (a UTC midnight), y a count of users. */
 export interface ChartPoint {

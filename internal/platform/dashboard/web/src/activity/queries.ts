@@ -1,10 +1,14 @@
 // The activity queries and their typed results. Times are RFC 3339 in UTC;
 // days and weeks are UTC midnights, so a date is a time's first 10 characters.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError, gql } from '../api';
 import { clearError, day, errorText, reportError } from '../ui';
 import type { ActivityPeriod } from './periods';
 import type { ChartPoint } from './TimeChart';
+import { activityVariables } from '../queries';
+
+// The documents live in ../queries.ts, with the other requests of a page's load.
+export { activityPanelQuery, totalActiveUsersQuery, usersActiveOverTimeQuery } from '../queries';
 
 export interface Point {
   date: string;
@@ -33,30 +37,14 @@ export interface RankedUser {
 type Org<A> = { organization: { activity: A } | null };
 
 export type TotalActiveUsers = Org<{ totalActiveUsers: Count | null }>;
-export const totalActiveUsersQuery = `query TotalActiveUsers($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) { activity { totalActiveUsers(period: $period) { from to count } } }
-}`;
 
 export type UsersActiveOverTime = Org<{ usersActiveOverTime: Series | null }>;
-export const usersActiveOverTimeQuery = `query UsersActiveOverTime($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) { activity { usersActiveOverTime(period: $period) { from to points { date activeUsers } } } }
-}`;
 
-/** The Activity Panel's three parts share one date range: one request. */
 export type ActivityPanelData = Org<{
   activeUserCount: Count | null;
   weeklyActiveUsers: Series | null;
   mostActiveUsers: { users: RankedUser[] } | null;
 }>;
-export const activityPanelQuery = `query ActivityPanel($org: String!, $period: ActivityPeriod!) {
-  organization(name: $org) {
-    activity {
-      activeUserCount(period: $period) { from to count }
-      weeklyActiveUsers(period: $period) { from to points { date activeUsers } }
-      mostActiveUsers(period: $period) { users { rank activeDays lastActiveAt user { username name } } }
-    }
-  }
-}`;
 
 export interface Fetched<A> {
   /** The latest answer; kept while the next one loads, so nothing jumps. */
@@ -85,10 +73,10 @@ export function useActivity<A>(source: string, query: string, org: string, perio
   // The last answer's error to report (null: none), undefined before any.
   const [problem, setProblem] = useState<{ err: unknown; org?: string } | null | undefined>(undefined);
   const [attempt, setAttempt] = useState(0);
-  useEffect(() => {
+  useLayoutEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true }));
-    gql<Org<A>>(query, { org, period }).then(
+    gql<Org<A>>(query, activityVariables(org, period)).then(
       (data) => {
         if (!current) return;
         if (!data.organization) {
