@@ -22,9 +22,12 @@ type EventFilter struct {
 	// CodeMin and CodeMax bound response_code when not zero.
 	CodeMin, CodeMax int
 	Start, End       time.Time
-	NewestFirst      bool
-	After            string
-	Limit            int
+	// AfterSeq, when not zero, keeps only events whose sequence is above it
+	// (what a live subscription missed).
+	AfterSeq    int64
+	NewestFirst bool
+	After       string
+	Limit       int
 }
 
 // Events returns up to Limit events matching f, keyset-paginated on
@@ -55,6 +58,9 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 	}
 	if f.CodeMax != 0 {
 		where = append(where, "response_code <= "+addArg(f.CodeMax))
+	}
+	if f.AfterSeq != 0 {
+		where = append(where, "seq > "+addArg(f.AfterSeq))
 	}
 	dir, cmp := "ASC", ">"
 	if f.NewestFirst {
