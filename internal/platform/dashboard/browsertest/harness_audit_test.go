@@ -35,6 +35,9 @@ type liveServer struct {
 	ids   *identity.Service
 	mode  deployment.Mode
 	log   *slog.Logger
+	// buffer is each subscriber's buffer from the next start (0: the
+	// hub's default): how far it may fall behind before SUBSCRIBER_TOO_SLOW.
+	buffer int
 
 	mu      sync.Mutex
 	srv     *http.Server
@@ -96,7 +99,7 @@ func (s *liveServer) start(ln net.Listener) {
 			s.t.Fatalf("listen on %s again: %v", s.addr, err)
 		}
 	}
-	hub := live.New(live.Config{URL: s.dbURL, Store: s.store, Log: s.log})
+	hub := live.New(live.Config{URL: s.dbURL, Store: s.store, Log: s.log, Buffer: s.buffer})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { hub.Run(ctx); close(done) }()

@@ -229,7 +229,13 @@ export function AuditLog({ org, multiTenant }: { org: string; multiTenant: boole
   };
 
   return (
-    <div class="audit-log" aria-busy={loading ? 'true' : 'false'}>
+    <div
+      class="audit-log"
+      aria-busy={loading ? 'true' : 'false'}
+      data-rows={l.rows.length}
+      data-read={l.rows.length + l.droppedNewer}
+      data-last-seq={l.lastSeq}
+    >
       <h2 id="audit-title">
         Audit log <span class="muted count">{org}</span>
       </h2>

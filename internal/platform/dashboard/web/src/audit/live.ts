@@ -41,6 +41,10 @@ const FORBIDDEN = 4403;
 /** How long after connection_ack the backoff counts as recovered. */
 const STABLE_MS = 5000;
 
+/** The server pings every 10 s; this long without a word, the connection
+ * is taken for dead (a network that went away without closing it). */
+const SILENCE_MS = 25_000;
+
 /** The delay before reconnect attempt n (0-based): 0.5 s doubling to 10 s,
  * times a random 0.5–1 so that many pages do not come back together. */
 export function backoff(n: number, r = Math.random()): number {
@@ -51,6 +55,7 @@ export class LiveFeed {
   private ws: WebSocket | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
+  private silenceTimer: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
   private stopped = false;
   private subId = 0;
@@ -96,7 +101,24 @@ export class LiveFeed {
   private clearTimers() {
     if (this.timer) clearTimeout(this.timer);
     if (this.stableTimer) clearTimeout(this.stableTimer);
-    this.timer = this.stableTimer = null;
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.timer = this.stableTimer = this.silenceTimer = null;
+  }
+
+  /** (Re)starts the silence watch of ws: heard from it just now. */
+  private heard(ws: WebSocket) {
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(() => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+      try {
+        ws.close(4000, 'no word from the server');
+      } catch {
+        // Already gone.
+      }
+      this.retry('no word from the server for 25 s');
+    }, SILENCE_MS);
   }
 
   private url(): string {
@@ -114,7 +136,10 @@ export class LiveFeed {
       return;
     }
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    ws.onopen = () => {
+      this.heard(ws);
+      ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    };
     ws.onmessage = (m) => this.message(ws, m.data);
     ws.onclose = (c) => {
       if (this.ws !== ws) return;
@@ -153,6 +178,7 @@ export class LiveFeed {
 
   private message(ws: WebSocket, data: unknown) {
     if (this.ws !== ws || typeof data !== 'string') return;
+    this.heard(ws);
     let m: { id?: string; type?: string; payload?: unknown };
     try {
       m = JSON.parse(data);
