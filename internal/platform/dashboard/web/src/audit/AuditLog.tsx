@@ -2,7 +2,7 @@
 // the list (newest first, read on while scrolling), the live switch, the
 // download and copy-as-curl.
 import { Component } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { redirectToSignIn } from '../api';
 import { count, errorText, navigate, notify, reportError, useLocation } from '../ui';
 import { ActionsPicker } from './ActionsPicker';
@@ -49,7 +49,7 @@ export function AuditLog({ org, multiTenant }: { org: string; multiTenant: boole
 
   const setFilter = (patch: Partial<AuditFilter>) => navigate(filterURL(new URL(location.href), { ...f, ...patch }), true);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     loadCatalog().then(setCatalog, (err) => reportError('audit-catalog', err, org));
   }, []);
 
@@ -76,7 +76,9 @@ export function AuditLog({ org, multiTenant }: { org: string; multiTenant: boole
       setLoading(false);
     }
   };
-  useEffect(() => {
+  // A layout effect: the request starts as soon as the page is drawn, not
+  // a frame later.
+  useLayoutEffect(() => {
     reload();
   }, [key, org]);
 
