@@ -5,6 +5,7 @@ package audit
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Action is one of the documented audit actions, such as "user:create".
@@ -53,6 +54,50 @@ var actions = []Action{
 	TeamCreate, TeamCreateServiceAccount, TeamDelete, TeamInviteUser, TeamUninvite,
 	UserCreate, UserCreateAPIKey, UserDeactivate, UserDeleteAPIKey, UserInitiateLogin,
 	UserLogin, UserLogout, UserPermanentlyDelete, UserReactivate, UserRead, UserUpdate,
+}
+
+// descriptions are the reference's definitions of the actions, word for word.
+var descriptions = map[Action]string{
+	ArtifactCreate:           "Artifact is created.",
+	ArtifactDelete:           "Artifact is deleted.",
+	ArtifactRead:             "Artifact is read.",
+	ProjectDelete:            "Project is deleted.",
+	ProjectRead:              "Project is read.",
+	ReportRead:               "Report is read.",
+	RunDelete:                "Run is deleted.",
+	RunDeleteMany:            "Runs are deleted in batch.",
+	RunStop:                  "Run is stopped.",
+	RunUndeleteMany:          "Runs are brought back from trash in batch.",
+	RunUpdate:                "Run is updated.",
+	RunUpdateMany:            "Runs are updated in batch.",
+	SweepCreateAgent:         "Sweep agent is created.",
+	TeamCreate:               "Team is created.",
+	TeamCreateServiceAccount: "Service account is created for the team.",
+	TeamDelete:               "Team is deleted.",
+	TeamInviteUser:           "User is invited to team.",
+	TeamUninvite:             "User or service account is uninvited from team.",
+	UserCreate:               "User is created.",
+	UserCreateAPIKey:         "API key for the user is created.",
+	UserDeactivate:           "User is deactivated.",
+	UserDeleteAPIKey:         "API key for the user is deleted.",
+	UserInitiateLogin:        "User initiates log in.",
+	UserLogin:                "User logs in.",
+	UserLogout:               "User logs out.",
+	UserPermanentlyDelete:    "User is permanently deleted.",
+	UserReactivate:           "User is reactivated.",
+	UserRead:                 "User profile is read.",
+	UserUpdate:               "User is updated.",
+}
+
+// Description returns what a records, as the reference defines it ("User
+// logs in."); empty for an action not in the catalog.
+func (a Action) Description() string { return descriptions[a] }
+
+// Kind returns the part of a before the colon ("user" of "user:login"):
+// what kind of thing the action is on.
+func (a Action) Kind() string {
+	k, _, _ := strings.Cut(string(a), ":")
+	return k
 }
 
 // Actions returns the documented catalog in sorted order.

@@ -139,6 +139,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AuditAction struct {
+		Description func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Name        func(childComplexity int) int
+	}
+
 	AuditEvent struct {
 		Action                func(childComplexity int) int
 		ActorEmail            func(childComplexity int) int
@@ -399,6 +405,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AuditActions          func(childComplexity int) int
 		AuditLogIntegrity     func(childComplexity int, organization string) int
 		InstanceConfigChanges func(childComplexity int, first *int, after *string) int
 		Organization          func(childComplexity int, name string) int
@@ -601,6 +608,7 @@ type QueryResolver interface {
 	Organization(ctx context.Context, name string) (*entity.Organization, error)
 	Organizations(ctx context.Context, first *int, after *string) (*model.OrganizationConnection, error)
 	User(ctx context.Context, username string) (*entity.User, error)
+	AuditActions(ctx context.Context) ([]model.AuditAction, error)
 	SlackApp(ctx context.Context) (*model.SlackApp, error)
 	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
 	VerifyAuditLog(ctx context.Context, organization string, from *int, to *int) (*model.ChainVerification, error)
@@ -1010,6 +1018,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AlertRuleEdge.Node(childComplexity), true
+
+	case "AuditAction.description":
+		if e.ComplexityRoot.AuditAction.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAction.Description(childComplexity), true
+	case "AuditAction.kind":
+		if e.ComplexityRoot.AuditAction.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAction.Kind(childComplexity), true
+	case "AuditAction.name":
+		if e.ComplexityRoot.AuditAction.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAction.Name(childComplexity), true
 
 	case "AuditEvent.action":
 		if e.ComplexityRoot.AuditEvent.Action == nil {
@@ -2293,6 +2320,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.auditActions":
+		if e.ComplexityRoot.Query.AuditActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditActions(childComplexity), true
 	case "Query.auditLogIntegrity":
 		if e.ComplexityRoot.Query.AuditLogIntegrity == nil {
 			break
@@ -3132,6 +3165,14 @@ input AuditEventFilter {
   """
   startDate: String
   numDays: Int
+  """
+  Only events whose ` + "`" + `sequence` + "`" + ` is above this: what a live subscription
+  missed, read after the last ` + "`" + `sequence` + "`" + ` it received. Given without any of
+  the time-window fields (` + "`" + `from` + "`" + `, ` + "`" + `to` + "`" + `, ` + "`" + `startDate` + "`" + `, ` + "`" + `numDays` + "`" + `), no time
+  window applies (not even today's), since a subscription delivers events
+  whatever their timestamp. Refused by the subscription itself.
+  """
+  afterSequence: Int
 }
 
 "Which end of the log comes first."
@@ -3166,6 +3207,29 @@ extend type Organization {
     "Leave out the personal keys (emails, IP, entity, project, report and artifact names). Ignored in multi-tenant mode."
     anonymize: Boolean = false
   ): AuditEventConnection!
+}
+
+"""
+An action of the documented audit catalog, such as ` + "`" + `user:login` + "`" + `: every value
+an audit event's ` + "`" + `action` + "`" + ` may hold.
+"""
+type AuditAction {
+  "The action, such as ` + "`" + `user:login` + "`" + `."
+  name: String!
+  "The part before the colon, such as ` + "`" + `user` + "`" + `: what kind of thing is acted on."
+  kind: String!
+  "What the action records, as the reference's Actions table says it, such as ` + "`" + `User logs in.` + "`" + `"
+  description: String!
+}
+
+extend type Query {
+  """
+  The documented catalog of audit actions, sorted by name: the names that
+  ` + "`" + `AuditEventFilter.actions` + "`" + ` and alert rules take. The same for every
+  caller and every deployment mode (multi-tenant leaves some of them
+  unrecorded, such as ` + "`" + `report:read` + "`" + `, but they stay valid names).
+  """
+  auditActions: [AuditAction!]!
 }
 `, BuiltIn: false},
 	{Name: "../schema/integration.graphqls", Input: `"""
@@ -4149,6 +4213,18 @@ func (ec *executionContext) childFields_AlertRuleEdge(ctx context.Context, field
 		return ec.fieldContext_AlertRuleEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AlertRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditAction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_AuditAction_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_AuditAction_kind(ctx, field)
+	case "description":
+		return ec.fieldContext_AuditAction_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditAction", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8496,6 +8572,75 @@ func (ec *executionContext) fieldContext_AlertRuleEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AuditAction_name(ctx context.Context, field graphql.CollectedField, obj *model.AuditAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAction_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAction_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditAction_kind(ctx context.Context, field graphql.CollectedField, obj *model.AuditAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAction_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAction_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditAction_description(ctx context.Context, field graphql.CollectedField, obj *model.AuditAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAction_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAction_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAction", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AuditEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
@@ -13836,6 +13981,38 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditActions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditActions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditActions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AuditAction) graphql.Marshaler {
+			return ec.marshalNAuditAction2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditActions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_slackApp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16389,7 +16566,7 @@ func (ec *executionContext) unmarshalInputAuditEventFilter(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"actions", "actor", "targetUser", "entity", "project", "responseCodeMin", "responseCodeMax", "from", "to", "startDate", "numDays"}
+	fieldsInOrder := [...]string{"actions", "actor", "targetUser", "entity", "project", "responseCodeMin", "responseCodeMax", "from", "to", "startDate", "numDays", "afterSequence"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16473,6 +16650,13 @@ func (ec *executionContext) unmarshalInputAuditEventFilter(ctx context.Context, 
 				return it, err
 			}
 			it.NumDays = data
+		case "afterSequence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSequence"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSequence = data
 		}
 	}
 	return it, nil
@@ -18591,6 +18775,54 @@ func (ec *executionContext) _AlertRuleEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._AlertRuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var auditActionImplementors = []string{"AuditAction"}
+
+func (ec *executionContext) _AuditAction(ctx context.Context, sel ast.SelectionSet, obj *model.AuditAction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditActionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditAction")
+		case "name":
+			out.Values[i] = ec._AuditAction_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._AuditAction_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._AuditAction_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21342,6 +21574,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditActions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditActions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "slackApp":
 			field := field
 
@@ -22986,6 +23240,26 @@ func (ec *executionContext) unmarshalNAlertSuggestion2githubᚗcomᚋauditgraph�
 
 func (ec *executionContext) marshalNAlertSuggestion2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAlertSuggestion(ctx context.Context, sel ast.SelectionSet, v model.AlertSuggestion) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditAction(ctx context.Context, sel ast.SelectionSet, v model.AuditAction) graphql.Marshaler {
+	return ec._AuditAction(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditAction2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditActionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditAction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditAction2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNAuditEvent2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v model.AuditEvent) graphql.Marshaler {

@@ -8,6 +8,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/graph/model"
 	"github.com/auditgraph/auditgraph/internal/entity"
 )
@@ -46,4 +47,18 @@ func (r *organizationResolver) AuditEvents(ctx context.Context, obj *entity.Orga
 	}
 	conn.PageInfo = edgesPageInfo(conn.Edges, func(e model.AuditEventEdge) string { return e.Cursor }, more, after != nil && *after != "")
 	return conn, nil
+}
+
+// AuditActions is the resolver for the auditActions field.
+func (r *queryResolver) AuditActions(ctx context.Context) ([]model.AuditAction, error) {
+	// Any authenticated caller: the catalog is the public documentation's.
+	if _, err := principal(ctx); err != nil {
+		return nil, err
+	}
+	as := audit.Actions()
+	out := make([]model.AuditAction, len(as))
+	for i, a := range as {
+		out[i] = model.AuditAction{Name: string(a), Kind: a.Kind(), Description: a.Description()}
+	}
+	return out, nil
 }

@@ -171,6 +171,17 @@ func (r *Resolver) eventFilter(orgID int64, f *model.AuditEventFilter) (auditlog
 	if f.ResponseCodeMax != nil {
 		ef.CodeMax = *f.ResponseCodeMax
 	}
+	if f.AfterSequence != nil {
+		if *f.AfterSequence < 0 {
+			return ef, gqlerror.Errorf("filter.afterSequence: %d is not allowed: want 0 or more", *f.AfterSequence)
+		}
+		ef.AfterSeq = int64(*f.AfterSequence)
+		if f.From == nil && f.To == nil && f.StartDate == nil && f.NumDays == nil {
+			// What a subscription missed, whatever its timestamps: no window.
+			ef.Start, ef.End = time.Unix(0, 0).UTC(), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+			return ef, nil
+		}
+	}
 	if f.From != nil || f.To != nil {
 		if f.StartDate != nil || f.NumDays != nil {
 			return ef, gqlerror.Errorf("filter: give from/to or startDate/numDays, not both")

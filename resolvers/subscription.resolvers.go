@@ -43,8 +43,8 @@ func (r *subscriptionResolver) AuditEvents(ctx context.Context, organization str
 	if err := r.AuditLog.Authorize(ctx, p.User, org); err != nil {
 		return nil, err
 	}
-	if filter != nil && (filter.From != nil || filter.To != nil || filter.StartDate != nil || filter.NumDays != nil) {
-		return nil, gqlerror.Errorf("filter: from, to, startDate and numDays select past events; a subscription delivers events as they are stored, so leave them out")
+	if filter != nil && (filter.From != nil || filter.To != nil || filter.StartDate != nil || filter.NumDays != nil || filter.AfterSequence != nil) {
+		return nil, gqlerror.Errorf("filter: from, to, startDate and numDays (and afterSequence) select past events; a subscription delivers events as they are stored, so leave them out")
 	}
 	f, err := r.eventFilter(org.ID, filter)
 	if err != nil {

@@ -23,9 +23,12 @@ type EventFilter struct {
 	// CodeMin and CodeMax bound response_code when not zero.
 	CodeMin, CodeMax int
 	Start, End       time.Time
-	NewestFirst      bool
-	After            string
-	Limit            int
+	// AfterSeq, when not zero, keeps only events whose sequence is above it
+	// (what a live subscription missed).
+	AfterSeq    int64
+	NewestFirst bool
+	After       string
+	Limit       int
 }
 
 // Events returns up to Limit events matching f, keyset-paginated on
@@ -101,6 +104,9 @@ func EventsQuery(f EventFilter) (string, []any, error) {
 			return "", nil, err
 		}
 		common = append(common, fmt.Sprintf("(ts, seq) %s (%s, %s)", cmp, addArg(ts), addArg(seq)))
+	}
+	if f.AfterSeq != 0 {
+		common = append(common, "seq > "+addArg(f.AfterSeq))
 	}
 	// A repeated action would repeat its walk's rows.
 	actions := slices.Compact(slices.Sorted(slices.Values(f.Actions)))

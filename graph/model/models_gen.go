@@ -87,6 +87,17 @@ type AlertRuleInput struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
+// An action of the documented audit catalog, such as `user:login`: every value
+// an audit event's `action` may hold.
+type AuditAction struct {
+	// The action, such as `user:login`.
+	Name string `json:"name"`
+	// The part before the colon, such as `user`: what kind of thing is acted on.
+	Kind string `json:"kind"`
+	// What the action records, as the reference's Actions table says it, such as `User logs in.`
+	Description string `json:"description"`
+}
+
 // A page of audit events.
 type AuditEventConnection struct {
 	Edges    []AuditEventEdge `json:"edges"`
@@ -128,6 +139,12 @@ type AuditEventFilter struct {
 	// `from` nor `to` is given; without any of the four, today only.
 	StartDate *string `json:"startDate,omitempty"`
 	NumDays   *int    `json:"numDays,omitempty"`
+	// Only events whose `sequence` is above this: what a live subscription
+	// missed, read after the last `sequence` it received. Given without any of
+	// the time-window fields (`from`, `to`, `startDate`, `numDays`), no time
+	// window applies (not even today's), since a subscription delivers events
+	// whatever their timestamp. Refused by the subscription itself.
+	AfterSequence *int `json:"afterSequence,omitempty"`
 }
 
 // An organization's audit-log integrity, as far as it shows without reading the events.

@@ -457,6 +457,7 @@ func TestSubscriptionAuth(t *testing.T) {
 	}{
 		{"member", "m", nil, "FORBIDDEN"},
 		{"time window", "w", map[string]any{"filter": map[string]any{"numDays": 3}}, "startDate and numDays"},
+		{"after a sequence", "s", map[string]any{"filter": map[string]any{"afterSequence": 3}}, "afterSequence"},
 		{"bad action", "a", map[string]any{"filter": map[string]any{"actions": []string{"user:dance"}}}, "user:dance"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
