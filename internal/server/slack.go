@@ -20,10 +20,15 @@ func newConnect(cfg Config) *connect.Service {
 }
 
 // routeSlack adds the Slack install routes: the install link needs
-// credentials; the callback is reached by the browser coming back from
-// Slack without them, so the signed state authenticates it.
-func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect func(http.Handler) http.Handler) {
-	mux.Handle("GET /slack/install", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// credentials (the dashboard's session cookie too: its Add to Slack sends
+// the browser there); the callback is reached by the browser coming back
+// from Slack without them, so the signed state authenticates it.
+func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protectSession func(http.Handler) http.Handler) {
+	mux.Handle("GET /slack/install", protectSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if crossSiteWithCookie(r) {
+			auth.WriteError(w, http.StatusForbidden, slackInstallCrossSite)
+			return
+		}
 		p := auth.FromContext(r.Context())
 		org, err := api.orgParam(r, p, func(org entity.Organization) error { return conn.AuthorizeInstall(r.Context(), p.User, org) })
 		if err != nil {
@@ -84,6 +89,24 @@ func routeSlack(mux *http.ServeMux, conn *connect.Service, api *rest, protect fu
 		w.WriteHeader(code)
 		callbackTemplate.Execute(w, page)
 	})
+}
+
+// slackInstallCrossSite refuses an install another site's link started
+// with the session cookie.
+const slackInstallCrossSite = "an install started from another site is refused: start it with Add to Slack " +
+	"on the Alerts & integrations page of auditgraph"
+
+// crossSiteWithCookie reports whether r is authenticated by the session
+// cookie (no Authorization header) and the browser says another site sent
+// it (Sec-Fetch-Site cross-site or same-site). SameSite=Lax sends the
+// cookie with another site's link; an install must start from this
+// server's own page (same-origin) or an address typed in (none).
+func crossSiteWithCookie(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return false
+	}
+	s := r.Header.Get("Sec-Fetch-Site")
+	return s == "cross-site" || s == "same-site"
 }
 
 // callbackPage is what the callback shows: the connected channel, or why

@@ -51,3 +51,63 @@ func TestSlackCallbackLanding(t *testing.T) {
 		t.Errorf("callback with access_denied = %d:\n%s", code, page)
 	}
 }
+
+// TestSlackInstallWithSession: the dashboard's Add to Slack sends the
+// browser to the install link, which takes its session cookie when the
+// browser comes from this server's page (or an address typed in), not
+// from another site's link.
+func TestSlackInstallWithSession(t *testing.T) {
+	t.Parallel()
+	e := newSlackEnv(t, true)
+	e.registerApp()
+	body := `{"username":"alice","apiKey":"` + e.keys["alice"] + `"}`
+	resp, err := http.Post(e.url+"/api/session", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "auditgraph_session" {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || session == nil {
+		t.Fatalf("POST /api/session = %d with no session cookie", resp.StatusCode)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		site string
+		want int
+	}{{"same-origin", http.StatusFound}, {"none", http.StatusFound}, {"", http.StatusFound},
+		{"cross-site", http.StatusForbidden}, {"same-site", http.StatusForbidden}} {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/slack/install?org=acme", nil)
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		if tc.site != "" {
+			req.Header.Set("Sec-Fetch-Site", tc.site)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET /slack/install with the session cookie, Sec-Fetch-Site %q = %d, want %d", tc.site, resp.StatusCode, tc.want)
+		}
+		if resp.StatusCode == http.StatusFound && !strings.HasPrefix(resp.Header.Get("Location"), "https://slack.com/oauth/v2/authorize?") {
+			t.Errorf("Sec-Fetch-Site %q: redirected to %s", tc.site, resp.Header.Get("Location"))
+		}
+	}
+	// Credentials in the header are a script's, wherever it says it runs.
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/slack/install?org=acme", nil)
+	req.SetBasicAuth("alice", e.keys["alice"])
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("GET /slack/install with Basic, Sec-Fetch-Site cross-site = %d, want 302", resp.StatusCode)
+	}
+}
