@@ -718,7 +718,7 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
       {error && <p class="error">{error}</p>}
       {rows && rows.length === 0 && <p class="state-empty">No alert was sent to {i.name} yet.</p>}
       {rows && rows.length > 0 && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label={`Delivery history of ${i.name}`}>
           <table class="deliveries">
             <caption class="visually-hidden">Latest alerts sent to {i.name}, newest first</caption>
             <thead>
@@ -813,7 +813,7 @@ function Rules(props: {
           No alert rule yet.
         </p>
       ) : (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label="Alert rules">
           <table id="rules-table">
             <caption class="visually-hidden">Alert rules of {org}</caption>
             <thead>
