@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditgraph/auditgraph/audit"
+	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/notify"
 	"github.com/auditgraph/auditgraph/notify/webhook"
 )
@@ -342,6 +343,35 @@ func TestAlertsRuleDelivers(t *testing.T) {
 		t.Errorf("at phone width %d the alerts page runs out of the window: %s", phoneW, over)
 	}
 	p.axe("the alerts page, phone width, dark")
+}
+
+// TestAlertsMultiTenant: in multi-tenant mode the page is
+// /account-settings/<org>/alerts, and the Slack callback's page leads back
+// to it.
+func TestAlertsMultiTenant(t *testing.T) {
+	t.Parallel()
+	slack := newFakeSlack(t)
+	e := newAlertsEnvIn(t, slack, deployment.MultiTenant)
+	e.gql("admin", `mutation($id: String!, $s: String!) { setSlackApp(clientId: $id, clientSecret: $s) { configured } }`,
+		map[string]any{"id": alertsClientID, "s": alertsClientSecret}, &struct{}{})
+	p := e.newPage(t)
+	p.allowOrigin(slack.authorizeURL())
+	p.signIn("alice", e.key("alice"), "/account-settings/acme/alerts")
+	p.waitPath("/account-settings/acme/alerts")
+	p.waitAlerts()
+	if cur := eval[string](p, `document.querySelector("#nav-alerts").getAttribute("aria-current") || ""`); cur != "page" {
+		t.Errorf("#nav-alerts aria-current = %q, want page", cur)
+	}
+	p.click("#add-to-slack")
+	p.click("#slack-allow")
+	until[bool](p, "connected", `document.querySelector("h1") && document.querySelector("h1").innerText === "Slack connected"`)
+	p.click("#back")
+	p.waitPath("/account-settings/acme/alerts")
+	p.waitAlerts()
+	if li := p.integrationText("#alerts (Acme)"); !strings.Contains(li, "Slack: #alerts in Acme") {
+		t.Errorf("the Slack integration shows as %q", li)
+	}
+	p.axe("the multi-tenant alerts page")
 }
 
 // TestAlertsMember: a member who is not an admin sees a note and the page

@@ -168,6 +168,11 @@ func (r *receiver) received() []received {
 // and the alert outbox's worker (polling every 100 ms). It has the
 // organization acme: admin alice, member bob.
 func newAlertsEnv(t *testing.T, slack *fakeSlack) *env {
+	return newAlertsEnvIn(t, slack, deployment.SelfManaged)
+}
+
+// newAlertsEnvIn is newAlertsEnv in mode.
+func newAlertsEnvIn(t *testing.T, slack *fakeSlack, mode deployment.Mode) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.New(t)
@@ -175,7 +180,6 @@ func newAlertsEnv(t *testing.T, slack *fakeSlack) *env {
 	if os.Getenv("BROWSERTEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	mode := deployment.SelfManaged
 	ids := identity.New(st, mode, log)
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "default"}); err != nil {
 		t.Fatal(err)
