@@ -601,32 +601,42 @@ function IntegrationItem(props: {
         <Time t={i.createdAt} />
       </p>
       {i.statusReason && <p class="status-reason">{i.statusReason}</p>}
-      <dl class="facts delivery-facts">
-        <dt>Last delivery</dt>
-        <dd class="last-delivery">
-          <Time t={d.lastSuccessAt} empty="never" />
-        </dd>
-        <dt>Delivered</dt>
-        <dd class="delivered">{d.delivered}</dd>
-        <dt>Pending</dt>
-        <dd class="pending">{d.pending}</dd>
-        <dt>Failed</dt>
-        <dd class="failed">{d.failed}</dd>
+      <dl class="delivery-facts">
+        <div>
+          <dt>Last delivery</dt>
+          <dd class="last-delivery">
+            <Time t={d.lastSuccessAt} empty="never" />
+          </dd>
+        </div>
+        <div>
+          <dt>Delivered</dt>
+          <dd class="delivered">{d.delivered}</dd>
+        </div>
+        <div>
+          <dt>Pending</dt>
+          <dd class="pending">{d.pending}</dd>
+        </div>
+        <div>
+          <dt>Failed</dt>
+          <dd class="failed">{d.failed}</dd>
+        </div>
         {d.dropped > 0 && (
-          <>
+          <div>
             <dt>Dropped</dt>
             <dd>{d.dropped}</dd>
-          </>
+          </div>
         )}
-        <dt>Attempts</dt>
-        <dd>{d.attempts}</dd>
+        <div>
+          <dt>Attempts</dt>
+          <dd>{d.attempts}</dd>
+        </div>
         {d.lastError && (
-          <>
+          <div class="wide">
             <dt>Last error</dt>
             <dd class="last-error">
               {d.lastError} (<Time t={d.lastErrorAt} />)
             </dd>
-          </>
+          </div>
         )}
       </dl>
       <div class="integration-actions">
