@@ -25,7 +25,7 @@ import (
 // delivery history.
 func TestAlertsSlackInstall(t *testing.T) {
 	t.Parallel()
-	slack := newFakeSlack(t)
+	slack := newSlackFake(t)
 	e := newAlertsEnv(t, slack)
 
 	// The instance admin registers the app.
@@ -116,7 +116,7 @@ func TestAlertsSlackInstall(t *testing.T) {
 // that started the install still finishes it.
 func TestAlertsInstallRefusedInAnotherBrowser(t *testing.T) {
 	t.Parallel()
-	slack := newFakeSlack(t)
+	slack := newSlackFake(t)
 	e := newAlertsEnv(t, slack)
 	e.gql("admin", `mutation($id: String!, $s: String!) { setSlackApp(clientId: $id, clientSecret: $s) { configured } }`,
 		map[string]any{"id": alertsClientID, "s": alertsClientSecret}, &struct{}{})
@@ -133,7 +133,7 @@ func TestAlertsInstallRefusedInAnotherBrowser(t *testing.T) {
 	// cookie.
 	other := e.newPage(t)
 	other.signIn("alice", e.key("alice"), "")
-	other.navigate(back)
+	other.visitURL(back)
 	until[bool](other, "the refusal", `document.querySelector("h1") && document.querySelector("h1").innerText === "Slack was not connected"`)
 	reason := other.text("#reason")
 	if !strings.Contains(reason, "not from this browser") || !strings.Contains(reason, "start the install again") {
@@ -178,7 +178,7 @@ func TestAlertsInstallRefusedInAnotherBrowser(t *testing.T) {
 func TestAlertsRuleDelivers(t *testing.T) {
 	t.Parallel()
 	e := newAlertsEnv(t, nil)
-	rcv := newReceiver(t, true)
+	rcv := newHookReceiver(t, true)
 	p := e.newPage(t)
 	p.signIn("alice", e.key("alice"), "/org/dashboard?org=acme&tab=alerts")
 	p.waitAlerts()
@@ -253,9 +253,9 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	// receiver is down at first: the history shows the alert pending, its
 	// failed attempts, their error and the next retry.
 	login := `{"action":"user:login","actor_email":"mallory@example.com","response_code":401}`
-	e.ingest("alice", "acme", login, `{"action":"user:login","actor_email":"mallory@example.com","response_code":200}`)
-	e.ingest("alice", "acme", login)
-	waitFor(t, "the receiver's first request", func() bool { return len(rcv.received()) >= 1 })
+	e.alertsIngest("alice", "acme", login, `{"action":"user:login","actor_email":"mallory@example.com","response_code":200}`)
+	e.alertsIngest("alice", "acme", login)
+	alertsWait(t, "the receiver's first request", func() bool { return len(rcv.received()) >= 1 })
 	p.click("#alerts-refresh")
 	p.waitAlerts()
 	p.click(integrationSel("ops") + " button.history-toggle")
@@ -309,7 +309,7 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	if v := eval[string](p, `document.querySelector("#rule-threshold").value + "/" + document.querySelector("#rule-codes").value + "/" + document.querySelector("#rule-enabled").checked`); v != "2/401, 403/false" {
 		t.Errorf("edit dialog opens with %q", v)
 	}
-	p.clear("#rule-threshold")
+	p.clearField("#rule-threshold")
 	p.click(`#rule-dialog input[name=action][value="team:*"]`)
 	p.click("#rule-save")
 	until[bool](p, "the edited rule", `(() => { const r = document.querySelector('#rules-table tr[data-rule="Login failures"] .conditions');
@@ -350,7 +350,7 @@ func TestAlertsRuleDelivers(t *testing.T) {
 // to it.
 func TestAlertsMultiTenant(t *testing.T) {
 	t.Parallel()
-	slack := newFakeSlack(t)
+	slack := newSlackFake(t)
 	e := newAlertsEnvIn(t, slack, deployment.MultiTenant)
 	e.gql("admin", `mutation($id: String!, $s: String!) { setSlackApp(clientId: $id, clientSecret: $s) { configured } }`,
 		map[string]any{"id": alertsClientID, "s": alertsClientSecret}, &struct{}{})
@@ -420,8 +420,8 @@ func TestAlertsCatalog(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// alertsWait waits until cond holds.
+func alertsWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for !cond() {
@@ -433,7 +433,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // slackAuthorizeQuery is the query the fake Slack's authorize page got last.
-func slackAuthorizeQuery(f *fakeSlack) url.Values {
+func slackAuthorizeQuery(f *slackFake) url.Values {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.authorizeQuery

@@ -34,18 +34,18 @@ import (
 // and the incoming webhook's secret part Slack hands out: none may show
 // on a page.
 const (
-	alertsClientID     = "4242.7070"
-	alertsClientSecret = "s1ackC1ientS3cretForBrowserTests"
-	slackCode          = "code-from-slacktest-81c2"
-	slackHookPath      = "/services/T0ACME/B0HOOK/xH00kS3cretPartOfTheUrl"
+	alertsClientID      = "4242.7070"
+	alertsClientSecret  = "s1ackC1ientS3cretForBrowserTests"
+	alertsSlackCode     = "code-from-slacktest-81c2"
+	alertsSlackHookPath = "/services/T0ACME/B0HOOK/xH00kS3cretPartOfTheUrl"
 )
 
-// fakeSlack is slack-go's slacktest server with what an install needs:
+// slackFake is slack-go's slacktest server with what an install needs:
 // Slack's authorize page (/oauth/v2/authorize, a consent page whose Allow
 // link goes back to redirect_uri with a code and the state), the OAuth v2
 // exchange (/oauth.v2.access, counted) and the incoming webhook it hands
 // out (counted).
-type fakeSlack struct {
+type slackFake struct {
 	srv       *slacktest.Server
 	exchanges atomic.Int64
 	posts     atomic.Int64
@@ -56,17 +56,17 @@ type fakeSlack struct {
 	authorizeQuery url.Values
 }
 
-// consentPage is the fake Slack's authorize page.
-var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
+// slackConsentPage is the fake Slack's authorize page.
+var slackConsentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Slack: install the app</title></head>
 <body><main><h1>Install the app into Acme</h1>
 <p>Post to <strong>#alerts</strong>?</p>
 <a id="slack-allow" href="{{.Allow}}">Allow</a> <a id="slack-deny" href="{{.Deny}}">Cancel</a>
 </main></body></html>`))
 
-func newFakeSlack(t *testing.T) *fakeSlack {
+func newSlackFake(t *testing.T) *slackFake {
 	t.Helper()
-	f := &fakeSlack{}
+	f := &slackFake{}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/oauth/v2/authorize", func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
@@ -78,8 +78,8 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 				return q.Get("redirect_uri") + "?" + v.Encode()
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			consentPage.Execute(w, map[string]string{
-				"Allow": back(url.Values{"code": {slackCode}}),
+			slackConsentPage.Execute(w, map[string]string{
+				"Allow": back(url.Values{"code": {alertsSlackCode}}),
 				"Deny":  back(url.Values{"error": {"access_denied"}}),
 			})
 		})
@@ -90,16 +90,16 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 			f.forms = append(f.forms, r.PostForm)
 			f.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
-			if r.PostForm.Get("code") != slackCode || r.PostForm.Get("client_secret") != alertsClientSecret {
+			if r.PostForm.Get("code") != alertsSlackCode || r.PostForm.Get("client_secret") != alertsClientSecret {
 				fmt.Fprint(w, `{"ok":false,"error":"invalid_code"}`)
 				return
 			}
 			fmt.Fprintf(w, `{"ok":true,"app_id":"A1","access_token":"xoxb-unused","token_type":"bot","scope":"incoming-webhook",
 				"team":{"id":"T0ACME","name":"Acme"},
 				"incoming_webhook":{"channel":"#alerts","channel_id":"C0ALERTS","configuration_url":"https://acme.slack.com/services/B0HOOK","url":%q}}`,
-				"http://"+f.srv.ServerAddr+slackHookPath)
+				"http://"+f.srv.ServerAddr+alertsSlackHookPath)
 		})
-		c.Handle(slackHookPath, func(w http.ResponseWriter, r *http.Request) {
+		c.Handle(alertsSlackHookPath, func(w http.ResponseWriter, r *http.Request) {
 			f.posts.Add(1)
 			b, _ := io.ReadAll(r.Body)
 			f.mu.Lock()
@@ -114,35 +114,35 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 }
 
 // authorizeURL is the fake Slack's authorize page.
-func (f *fakeSlack) authorizeURL() string {
+func (f *slackFake) authorizeURL() string {
 	return "http://" + f.srv.ServerAddr + "/oauth/v2/authorize"
 }
 
-// receiver is an httptest webhook receiver: while down it answers 503
+// hookReceiver is an httptest webhook receiver: while down it answers 503
 // with Retry-After: 1, else 204; it keeps every request.
-type receiver struct {
+type hookReceiver struct {
 	srv  *httptest.Server
 	down atomic.Bool
 	mu   sync.Mutex
-	reqs []received
+	reqs []hookRequest
 }
 
-type received struct {
+type hookRequest struct {
 	body      []byte
 	timestamp string
 	signature string
 	refused   bool
 }
 
-func newReceiver(t *testing.T, down bool) *receiver {
+func newHookReceiver(t *testing.T, down bool) *hookReceiver {
 	t.Helper()
-	r := &receiver{}
+	r := &hookReceiver{}
 	r.down.Store(down)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		down := r.down.Load()
 		r.mu.Lock()
-		r.reqs = append(r.reqs, received{body: b, timestamp: req.Header.Get("X-Auditgraph-Timestamp"),
+		r.reqs = append(r.reqs, hookRequest{body: b, timestamp: req.Header.Get("X-Auditgraph-Timestamp"),
 			signature: req.Header.Get("X-Auditgraph-Signature"), refused: down})
 		r.mu.Unlock()
 		if down {
@@ -156,10 +156,10 @@ func newReceiver(t *testing.T, down bool) *receiver {
 	return r
 }
 
-func (r *receiver) received() []received {
+func (r *hookReceiver) received() []hookRequest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]received(nil), r.reqs...)
+	return append([]hookRequest(nil), r.reqs...)
 }
 
 // newAlertsEnv is newEnv with what alerts need, as `auditgraph serve` wires
@@ -167,12 +167,12 @@ func (r *receiver) received() []received {
 // from it), --slack-api-url and --slack-authorize-url pointing at slack,
 // and the alert outbox's worker (polling every 100 ms). It has the
 // organization acme: admin alice, member bob.
-func newAlertsEnv(t *testing.T, slack *fakeSlack) *env {
+func newAlertsEnv(t *testing.T, slack *slackFake) *env {
 	return newAlertsEnvIn(t, slack, deployment.SelfManaged)
 }
 
 // newAlertsEnvIn is newAlertsEnv in mode.
-func newAlertsEnvIn(t *testing.T, slack *fakeSlack, mode deployment.Mode) *env {
+func newAlertsEnvIn(t *testing.T, slack *slackFake, mode deployment.Mode) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.New(t)
@@ -218,9 +218,9 @@ func newAlertsEnvIn(t *testing.T, slack *fakeSlack, mode deployment.Mode) *env {
 	return e
 }
 
-// ingest reports NDJSON events to org through POST /api/v1/audit_events
+// alertsIngest reports NDJSON events to org through POST /api/v1/audit_events
 // as username.
-func (e *env) ingest(username, org string, lines ...string) {
+func (e *env) alertsIngest(username, org string, lines ...string) {
 	e.t.Helper()
 	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.url+"/api/v1/audit_events?org="+url.QueryEscape(org),
 		strings.NewReader(strings.Join(lines, "\n")+"\n"))
@@ -262,14 +262,14 @@ func (p *page) integrationText(name string) string {
 // integrationSel is the CSS selector of the integration called name.
 func integrationSel(name string) string { return `li.integration[data-name=` + js(name) + `]` }
 
-// navigate goes to an absolute URL (another origin's page, such as Slack's).
-func (p *page) navigate(u string) {
+// visitURL goes to an absolute URL (another origin's page, such as Slack's).
+func (p *page) visitURL(u string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(u))
 }
 
-// clear empties the input matching sel as a user deleting its text does.
-func (p *page) clear(sel string) {
+// clearField empties the input matching sel as a user deleting its text does.
+func (p *page) clearField(sel string) {
 	p.t.Helper()
 	p.waitFor(sel)
 	eval[bool](p, `(() => { const el = document.querySelector(`+js(sel)+`); el.focus(); el.value = "";
