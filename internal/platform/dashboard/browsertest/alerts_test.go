@@ -32,7 +32,7 @@ func TestAlertsSlackInstall(t *testing.T) {
 	a := e.newPage(t)
 	a.signIn("admin", adminKey, "")
 	a.openAlerts("acme")
-	a.waitFor("#slack-app")
+	a.waitFor("#slack-app-status")
 	if got := a.text("#slack-app-status"); got != "Not registered" {
 		t.Errorf("Slack app status = %q, want Not registered", got)
 	}
@@ -42,7 +42,7 @@ func TestAlertsSlackInstall(t *testing.T) {
 	a.axe("the alerts page of an instance admin, no Slack app")
 	a.typeInto("#slack-client-id", alertsClientID)
 	a.typeInto("#slack-client-secret", alertsClientSecret)
-	a.click("#slack-app-save")
+	a.clickCentered("#slack-app-save")
 	a.waitText("#slack-app-status", "Registered")
 	if got := a.text("#slack-app-secret"); got != "Set (never shown)" {
 		t.Errorf("client secret shows as %q, want Set (never shown)", got)
@@ -66,7 +66,7 @@ func TestAlertsSlackInstall(t *testing.T) {
 	}
 	p.waitFor("#integrations-empty")
 	p.axe("the alerts page, nothing connected")
-	p.click("#add-to-slack")
+	p.clickCentered("#add-to-slack")
 	until[bool](p, "Slack's authorize page", `location.pathname === "/oauth/v2/authorize" && !!document.querySelector("#slack-allow")`)
 	q := slackAuthorizeQuery(slack)
 	if q.Get("client_id") != alertsClientID || q.Get("scope") != "incoming-webhook" || q.Get("redirect_uri") != e.url+"/slack/oauth/callback" || q.Get("state") == "" {
@@ -94,14 +94,14 @@ func TestAlertsSlackInstall(t *testing.T) {
 	}
 
 	// A test alert reaches the channel and shows in the history.
-	p.click(integrationSel("#alerts (Acme)") + " button.test-alert")
+	p.clickCentered(integrationSel("#alerts (Acme)") + " button.test-alert")
 	until[bool](p, "the test alert delivered in the history", `(() => {
 		const r = document.querySelector(`+js(integrationSel("#alerts (Acme)")+` table.deliveries tr[data-rule="Test alert"]`)+`);
 		return r && r.dataset.status === "DELIVERED"; })()`)
 	if n := slack.posts.Load(); n != 1 {
 		t.Errorf("the Slack webhook got %d posts, want 1", n)
 	}
-	p.click("#alerts-refresh")
+	p.clickCentered("#alerts-refresh")
 	p.waitAlerts()
 	if got := p.text(integrationSel("#alerts (Acme)") + " .last-delivery"); !strings.HasSuffix(got, "UTC") {
 		t.Errorf("last delivery after the test alert = %q, want a time", got)
@@ -125,7 +125,7 @@ func TestAlertsInstallRefusedInAnotherBrowser(t *testing.T) {
 	p.allowOrigin(slack.authorizeURL())
 	p.signIn("alice", e.key("alice"), "/org/dashboard?org=acme&tab=alerts")
 	p.waitAlerts()
-	p.click("#add-to-slack")
+	p.clickCentered("#add-to-slack")
 	until[bool](p, "Slack's authorize page", `!!document.querySelector("#slack-allow")`)
 	back := eval[string](p, `document.querySelector("#slack-allow").href`)
 
@@ -185,13 +185,17 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	if !eval[bool](p, `document.querySelector("#new-rule").disabled`) {
 		t.Errorf("New rule is enabled with no integration to deliver to")
 	}
+	// No Slack app is registered: Add to Slack says so and stays here.
+	p.clickCentered("#add-to-slack")
+	p.waitText("#add-to-slack-error", "No Slack app is registered on this server yet: ask an instance admin to register one.")
+	p.waitPath("/org/dashboard")
 
 	// The webhook, with its secret shown once.
-	p.click("#webhook-add")
+	p.clickCentered("#webhook-add")
 	p.waitText("#webhook-error", "Enter a name for the webhook.")
 	p.typeInto("#webhook-name", "ops")
 	p.typeInto("#webhook-url", rcv.srv.URL+"/hook")
-	p.click("#webhook-add")
+	p.clickCentered("#webhook-add")
 	p.waitFor("#webhook-secret-dialog #webhook-secret")
 	secret := p.text("#webhook-secret")
 	if len(secret) < 16 {
@@ -205,13 +209,13 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	}
 
 	// The rule: 2 failed logins by one actor within 10 minutes.
-	p.click("#new-rule")
+	p.clickCentered("#new-rule")
 	p.waitFor("#rule-dialog #rule-name")
 	p.axe("the new rule dialog")
 	p.click("#rule-save")
 	p.waitText("#rule-error", "Give the rule a name.")
 	p.typeInto("#rule-name", "Login failures")
-	p.click(`#rule-dialog input[name=action][value="user:login"]`)
+	p.clickCentered(`#rule-dialog input[name=action][value="user:login"]`)
 	p.typeInto("#rule-codes", "401, 403")
 	p.typeInto("#rule-threshold", "2")
 	if v := eval[string](p, `document.querySelector("#rule-window").value + " " + document.querySelector("#rule-window-unit").value`); v != "10 60" {
@@ -256,9 +260,9 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	e.alertsIngest("alice", "acme", login, `{"action":"user:login","actor_email":"mallory@example.com","response_code":200}`)
 	e.alertsIngest("alice", "acme", login)
 	alertsWait(t, "the receiver's first request", func() bool { return len(rcv.received()) >= 1 })
-	p.click("#alerts-refresh")
+	p.clickCentered("#alerts-refresh")
 	p.waitAlerts()
-	p.click(integrationSel("ops") + " button.history-toggle")
+	p.clickCentered(integrationSel("ops") + " button.history-toggle")
 	row := integrationSel("ops") + ` table.deliveries tr[data-rule="Login failures"]`
 	pending := until[string](p, "the alert pending after a failed attempt", `(() => { const r = document.querySelector(`+js(row)+`);
 		return r && r.dataset.status === "PENDING" && Number(r.querySelector(".attempts").innerText) >= 1 &&
@@ -291,7 +295,7 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	if ns := ev.Organization.AuditEvents.Nodes; len(ns) != 1 || eval[string](p, `document.querySelector(`+js(row)+`).dataset.sequence`) != strconv.Itoa(ns[0].Sequence) {
 		t.Errorf("the delivery's event is #%s, want the second failed login (%+v)", eval[string](p, `document.querySelector(`+js(row)+`).dataset.sequence`), ns)
 	}
-	p.click("#alerts-refresh")
+	p.clickCentered("#alerts-refresh")
 	p.waitAlerts()
 	if txt := p.text(integrationSel("ops") + " .delivered"); txt != "1" {
 		t.Errorf("delivered = %s, want 1", txt)
@@ -302,34 +306,41 @@ func TestAlertsRuleDelivers(t *testing.T) {
 	p.axe("the alerts page with a rule and a delivery")
 
 	// Disable, edit, delete.
-	p.click(`#rules-table tr[data-rule="Login failures"] input.rule-enabled`)
+	p.clickCentered(`#rules-table tr[data-rule="Login failures"] input.rule-enabled`)
 	until[bool](p, "the rule disabled", `document.querySelector('#rules-table tr[data-rule="Login failures"]').dataset.enabled === "false"`)
-	p.click(`#rules-table tr[data-rule="Login failures"] button.rule-edit`)
+	p.clickCentered(`#rules-table tr[data-rule="Login failures"] button.rule-edit`)
 	p.waitFor("#rule-dialog #rule-name")
 	if v := eval[string](p, `document.querySelector("#rule-threshold").value + "/" + document.querySelector("#rule-codes").value + "/" + document.querySelector("#rule-enabled").checked`); v != "2/401, 403/false" {
 		t.Errorf("edit dialog opens with %q", v)
 	}
 	p.clearField("#rule-threshold")
-	p.click(`#rule-dialog input[name=action][value="team:*"]`)
+	p.clickCentered(`#rule-dialog input[name=action][value="team:*"]`)
 	p.click("#rule-save")
 	until[bool](p, "the edited rule", `(() => { const r = document.querySelector('#rules-table tr[data-rule="Login failures"] .conditions');
 		return r && r.innerText === "user:login, team:*; response 401 or 403; every event"; })()`)
-	p.click(`#rules-table tr[data-rule="Login failures"] button.rule-delete`)
+	p.clickCentered(`#rules-table tr[data-rule="Login failures"] button.rule-delete`)
 	p.click("#alerts-confirm-ok")
 	p.waitFor("#rules-empty")
 
 	// A suggestion in one click.
-	p.click(`button.suggestion-enable[data-suggestion="USER_DEACTIVATED"]`)
+	p.clickCentered(`button.suggestion-enable[data-suggestion="USER_DEACTIVATED"]`)
 	until[bool](p, "the suggested rule", `!!document.querySelector('#rules-table tr[data-rule="User deactivated"]') &&
 		!!document.querySelector('#suggestions li[data-suggestion="USER_DEACTIVATED"] .suggestion-on')`)
 
 	// Disconnect.
-	p.click(integrationSel("ops") + " button.disconnect")
+	p.clickCentered(integrationSel("ops") + " button.disconnect")
 	p.click("#alerts-confirm-ok")
 	p.waitFor("#integrations-empty")
-	p.click("#show-disconnected")
+	p.clickCentered("#show-disconnected")
 	if txt := p.integrationText("ops"); !strings.Contains(txt, "Disconnected") {
 		t.Errorf("disconnected integration shows as %q", txt)
+	}
+
+	// The change log lists them, newest first.
+	until[bool](p, "the changes listed", `(() => { const li = [...document.querySelectorAll("#config-changes li")].map(l => l.dataset.action);
+		return li[0] === "integration:disconnect" && li.includes("alert_rule:create") && li.includes("integration:connect"); })()`)
+	if first := p.text("#config-changes li"); !strings.Contains(first, "alice disconnected ops") {
+		t.Errorf("newest change = %q, want alice disconnected ops", first)
 	}
 
 	// Phone width, dark.
@@ -362,7 +373,7 @@ func TestAlertsMultiTenant(t *testing.T) {
 	if cur := eval[string](p, `document.querySelector("#nav-alerts").getAttribute("aria-current") || ""`); cur != "page" {
 		t.Errorf("#nav-alerts aria-current = %q, want page", cur)
 	}
-	p.click("#add-to-slack")
+	p.clickCentered("#add-to-slack")
 	p.click("#slack-allow")
 	until[bool](p, "connected", `document.querySelector("h1") && document.querySelector("h1").innerText === "Slack connected"`)
 	p.click("#back")

@@ -275,3 +275,12 @@ func (p *page) clearField(sel string) {
 	eval[bool](p, `(() => { const el = document.querySelector(`+js(sel)+`); el.focus(); el.value = "";
 		el.dispatchEvent(new Event("input", {bubbles: true})); return true; })()`)
 }
+
+// clickCentered clicks the element matching sel with the mouse after scrolling it
+// to the middle of the window, clear of the sticky message bar at the top.
+func (p *page) clickCentered(sel string) {
+	p.t.Helper()
+	p.waitFor(sel)
+	eval[bool](p, `(() => { document.querySelector(`+js(sel)+`).scrollIntoView({block: "center"}); return true; })()`)
+	p.click(sel)
+}

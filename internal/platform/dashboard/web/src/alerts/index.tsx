@@ -17,6 +17,9 @@ import { gql } from '../api';
 import { Dialog, clearError, errorText, notify, reportError } from '../ui';
 import {
   type AlertDelivery,
+  type ChangesData,
+  type ConfigChange,
+  changesQuery,
   type AlertRule,
   type HistoryData,
   type Integration,
@@ -348,6 +351,7 @@ function OrgAlerts({ org, instanceAdmin }: { org: string; instanceAdmin: boolean
         act={act}
         setConfirm={setConfirm}
       />
+      <Changes org={org} tick={tick} />
       <RuleDialog
         org={org}
         rule={editing}
@@ -982,5 +986,64 @@ function ConfirmDialog({ org, confirm, onClose }: { org: string; confirm: Confir
         </form>
       )}
     </Dialog>
+  );
+}
+
+// ---- Configuration changes ----
+
+const changeWords: Record<string, string> = {
+  'integration:connect': 'connected',
+  'integration:disconnect': 'disconnected',
+  'slack_app:update': 'registered the Slack app',
+  'slack_app:clear': 'removed the Slack app',
+  'alert_rule:create': 'created the rule',
+  'alert_rule:update': 'changed the rule',
+  'alert_rule:delete': 'deleted the rule',
+  'integration:test_alert': 'sent a test alert to',
+};
+
+/** Who changed what in the organization's alerting, newest first (configChanges). */
+function Changes({ org, tick }: { org: string; tick: number }) {
+  const [rows, setRows] = useState<ConfigChange[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState('');
+  const load = async (after: string | null) => {
+    try {
+      const d = await gql<ChangesData>(changesQuery, { org, after });
+      const c = d.organization?.configChanges;
+      if (!c) return;
+      const got = c.edges.map((e) => e.node);
+      setRows((old) => (after && old ? [...old, ...got] : got));
+      setNext(c.pageInfo.hasNextPage ? c.pageInfo.endCursor : null);
+      setError('');
+    } catch (err) {
+      setError(errorText(err, org));
+    }
+  };
+  useEffect(() => {
+    load(null);
+  }, [org, tick]);
+  return (
+    <section class="card alerts-card" id="config-changes" aria-labelledby="config-changes-title">
+      <h2 id="config-changes-title">Changes</h2>
+      <p class="muted">Who changed the alerting of {org}, newest first (the configuration change log).</p>
+      {error && <p class="error">{error}</p>}
+      {rows && rows.length === 0 && <p class="state-empty">No change yet.</p>}
+      {rows && rows.length > 0 && (
+        <ul class="changes">
+          {rows.map((c) => (
+            <li key={c.id} data-action={c.action}>
+              <Time t={c.createdAt} /> <strong>{c.actorUsername}</strong> {changeWords[c.action] ?? c.action}
+              {c.target && !c.action.startsWith('slack_app:') && <> {c.target}</>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {next && (
+        <button type="button" class="link-button" onClick={() => load(next)}>
+          Show older changes
+        </button>
+      )}
+    </section>
   );
 }

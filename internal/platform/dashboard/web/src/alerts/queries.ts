@@ -214,3 +214,32 @@ export function ruleInput(r: AlertRule): AlertRuleInput {
     enabled: r.enabled,
   };
 }
+
+export interface ConfigChange {
+  id: string;
+  action: string;
+  actorUsername: string;
+  target: string;
+  createdAt: string;
+}
+
+/** The organization's alerting configuration changes, newest first. */
+export const changesQuery = `query AlertsChanges($org: String!, $after: String) {
+  organization(name: $org) {
+    configChanges(first: 10, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { id action actorUsername target createdAt } }
+    }
+  }
+}`;
+
+export interface ChangesData {
+  organization: {
+    configChanges: {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      edges: { node: ConfigChange }[];
+    };
+  } | null;
+}
