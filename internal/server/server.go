@@ -162,7 +162,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/session", si.create)
 	mux.Handle("GET /api/session", protectSession(http.HandlerFunc(si.show)))
 	mux.HandleFunc("DELETE /api/session", si.end)
-	routeSlack(mux, conn, api, protect)
+	routeSlack(mux, conn, api, protectSession)
 	if !cfg.MetricsElsewhere {
 		// The figures add up every organization's traffic and events, so on
 		// the API's listener they are for instance admins; a scraper without
