@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { gql } from '../api';
 import { Dialog, errorText } from '../ui';
-import { actionGroups } from './catalog';
+import { useActionGroups } from './catalog';
 import { type AlertRule, type AlertRuleInput, type Integration, createRuleMutation, updateRuleMutation } from './queries';
 import { fmtSeconds } from './util';
 
@@ -153,6 +153,7 @@ function RuleForm(props: {
   const { existing } = props;
   const usable = props.integrations.filter((i) => i.status === 'OK' || i.status === 'FAILING');
   const [f, setF] = useState<Form>(() => formOf(existing, usable));
+  const catalog = useActionGroups();
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const set = (patch: Partial<Form>) => setF((old) => ({ ...old, ...patch }));
@@ -194,8 +195,14 @@ function RuleForm(props: {
       <fieldset class="actions-picker">
         <legend>Actions</legend>
         <p class="hint">Alert on events with any of these actions ({f.actions.size} chosen).</p>
+        {catalog.error && <p class="error">The actions could not be loaded: {catalog.error}</p>}
+        {!catalog.groups && !catalog.error && (
+          <p class="hint" aria-busy="true">
+            Loading the actions…
+          </p>
+        )}
         <div class="action-groups">
-          {actionGroups().map((g) => {
+          {(catalog.groups ?? []).map((g) => {
             const all = g.kind + ':*';
             const allOn = f.actions.has(all);
             return (

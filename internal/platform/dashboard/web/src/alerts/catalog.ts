@@ -1,41 +1,21 @@
-// The documented audit action catalog (audit/action.go), grouped by kind for
-// the rules' actions picker. A browser test checks it against the server's.
-export const ACTIONS: readonly string[] = [
-  'artifact:create',
-  'artifact:delete',
-  'artifact:read',
-  'project:delete',
-  'project:read',
-  'report:read',
-  'run:delete',
-  'run:delete_many',
-  'run:stop',
-  'run:undelete_many',
-  'run:update',
-  'run:update_many',
-  'sweep:create_agent',
-  'team:create',
-  'team:create_service_account',
-  'team:delete',
-  'team:invite_user',
-  'team:uninvite',
-  'user:create',
-  'user:create_api_key',
-  'user:deactivate',
-  'user:delete_api_key',
-  'user:initiate_login',
-  'user:login',
-  'user:logout',
-  'user:permanently_delete',
-  'user:reactivate',
-  'user:read',
-  'user:update',
-];
+// The documented audit action catalog for the rules' actions picker,
+// grouped by kind. It comes from the API (Query.auditActions, read once per
+// page load and shared with the Audit log page), so the server's one list
+// decides it.
+import { useEffect, useState } from 'preact/hooks';
+import { loadCatalog } from '../audit/queries';
+import { errorText } from '../ui';
 
-/** The catalog's kinds (user, team, run …) with their actions, in order. */
-export function actionGroups(): { kind: string; actions: string[] }[] {
-  const out: { kind: string; actions: string[] }[] = [];
-  for (const a of ACTIONS) {
+/** One kind (user, team, run …) with its actions, in catalog order. */
+export interface ActionGroup {
+  kind: string;
+  actions: string[];
+}
+
+/** Groups action names by the part before the colon, keeping their order. */
+export function groupActions(names: string[]): ActionGroup[] {
+  const out: ActionGroup[] = [];
+  for (const a of names) {
     const kind = a.slice(0, a.indexOf(':'));
     let g = out.find((x) => x.kind === kind);
     if (!g) {
@@ -45,4 +25,22 @@ export function actionGroups(): { kind: string; actions: string[] }[] {
     g.actions.push(a);
   }
   return out;
+}
+
+/** The catalog's groups once loaded (null before), and the error that
+ * stopped it loading, if any. */
+export function useActionGroups(): { groups: ActionGroup[] | null; error: string } {
+  const [groups, setGroups] = useState<ActionGroup[] | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let live = true;
+    loadCatalog().then(
+      (c) => live && setGroups(groupActions(c.map((a) => a.name))),
+      (err) => live && setError(errorText(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return { groups, error };
 }
