@@ -65,8 +65,9 @@ func (q queries) Events(ctx context.Context, f EventFilter) ([]StoredEvent, []st
 //     (their cost at ingest; see migration 0012): they are checked on the
 //     rows of the other walks, which reads about as many rows per row
 //     returned as the inverse of the actor's, entity's or project's share of
-//     the rows walked. (Their two-walk form is kept: indexes on those
-//     columns would make them read what they return, at ingest's cost.)
+//     the rows walked. (With indexes on those columns, marking them indexed
+//     below would give them the two walks and make them read what they
+//     return, at ingest's cost.)
 //   - Actions become one walk per action. The action index leaves out the
 //     few high-volume actions (run:update, artifact:read, artifact:create,
 //     project:read: most of a log, so indexing them would cost ingest most):
