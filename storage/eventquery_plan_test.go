@@ -124,6 +124,7 @@ func TestEventSearchReadsWhatItReturns(t *testing.T) {
 		{"time window", storage.EventFilter{Start: start.AddDate(0, 1, 0), End: start.AddDate(0, 1, 10)}, "true", false},
 		{"one action", storage.EventFilter{Actions: []string{"user:login"}}, "action = 'user:login'", false},
 		{"high-volume action (not indexed)", storage.EventFilter{Actions: []string{"run:update"}}, "action = 'run:update'", false},
+		{"17 actions (one walk)", storage.EventFilter{Actions: manyActions}, "action IN ('" + strings.Join(manyActions, "', '") + "')", false},
 		{"rare action", storage.EventFilter{Actions: []string{"user:delete"}}, "action = 'user:delete'", false},
 		{"two actions", storage.EventFilter{Actions: []string{"user:login", "report:read"}}, "action IN ('user:login', 'report:read')", false},
 		{"actor by email", storage.EventFilter{Actor: "person7@acme.io"}, "(actor_user_id = 'person7@acme.io' OR actor_email = 'person7@acme.io')", true},
@@ -189,5 +190,10 @@ func TestEventSearchReadsWhatItReturns(t *testing.T) {
 		}
 	}
 }
+
+// manyActions are more actions than EventsQuery walks one by one.
+var manyActions = []string{"run:update", "run:stop", "run:delete", "run:update_many", "run:delete_many", "run:undelete_many",
+	"artifact:read", "artifact:create", "artifact:delete", "project:read", "project:delete", "report:read", "user:read",
+	"user:login", "user:logout", "user:create", "user:update"}
 
 func head(s []int64) []int64 { return s[:min(len(s), 12)] }
