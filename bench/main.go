@@ -11,6 +11,11 @@
 // loads generated events through the API and through psql, prints a table
 // and writes it to bench/RESULTS.md. The servers and the database are
 // removed at the end, also on failure. Speed goals live here, never in tests.
+//
+// The postgraphile section (postgraphile.go) also installs PostGraphile and
+// a Node 22 from npm (bench/postgraphile, pinned by its package-lock.json)
+// into a cache directory and runs it on the same database; the search
+// section (search.go) measures audit-event search on a big organization.
 package main
 
 import (
