@@ -139,6 +139,14 @@ func TestEventSearchReadsWhatItReturns(t *testing.T) {
 		{"codes 100-199", storage.EventFilter{CodeMin: 100, CodeMax: 199}, "response_code BETWEEN 100 AND 199", false},
 		{"dashboard: user:login, codes >= 400", storage.EventFilter{Actions: []string{"user:login"}, CodeMin: 400}, "action = 'user:login' AND response_code >= 400", false},
 		{"actor and action", storage.EventFilter{Actor: "person9@acme.io", Actions: []string{"user:login"}}, "(actor_user_id = 'person9@acme.io' OR actor_email = 'person9@acme.io') AND action = 'user:login'", true},
+		// A live view's catch-up: the events above a sequence, read on
+		// (org_id, seq) whatever the window; what it reads grows with the
+		// gap (100 events here), not with the log.
+		{"catch-up after a sequence", storage.EventFilter{AfterSeq: 59900}, "seq > 59900", false},
+		{"catch-up, user:login, codes >= 400", storage.EventFilter{AfterSeq: 59900, Actions: []string{"user:login"}, CodeMin: 400},
+			"seq > 59900 AND action = 'user:login' AND response_code >= 400", true},
+		{"catch-up, target user", storage.EventFilter{AfterSeq: 59900, TargetUser: "person24@acme.io"},
+			"seq > 59900 AND (user_asset = 'person24@acme.io' OR user_email = 'person24@acme.io')", true},
 		{"project and window", storage.EventFilter{Project: "project17", Start: start.AddDate(0, 1, 0), End: start.AddDate(0, 2, 0)}, "(project_name = 'project17' OR project_asset = 'project17')", true},
 	}
 	for _, c := range cases {
