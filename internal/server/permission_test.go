@@ -345,6 +345,7 @@ func gqlCases() []gqlCase {
 		{"query organization", `query($org: String!) { organization(name: $org) { name viewerRole } }`, acmeVars, missingOrg,
 			expect(acmeAll, hidden)},
 		{"query organizations", `{ organizations { totalCount } }`, noVars, [2]string{}, expect(everyone, forbidden)},
+		{"query auditActions", `{ auditActions { name } }`, noVars, [2]string{}, expect(everyone, forbidden)},
 		{"query user", `query($u: String!) { user(username: $u) { username } }`, fixed(map[string]any{"u": "bob"}), [2]string{"u", "nosuch"},
 			expect([]string{rInstanceAdmin, rOrgAdmin, rMember}, hidden)},
 		{"query slackApp", `{ slackApp { configured } }`, noVars, [2]string{}, expect(instance, forbidden)},

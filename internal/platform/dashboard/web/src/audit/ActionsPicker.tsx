@@ -45,7 +45,15 @@ export function ActionsPicker({
     selected.length === 0 ? 'All actions' : selected.length <= 2 ? selected.join(', ') : `${selected.length} actions`;
 
   return (
-    <div class="field audit-actions" ref={wrap}>
+    <div
+      class="field audit-actions"
+      ref={wrap}
+      onFocusOut={(e) => {
+        // Tabbing out of the picker closes it, as a click elsewhere does.
+        const to = e.relatedTarget as Node | null;
+        if (open && to && !wrap.current?.contains(to)) setOpen(false);
+      }}
+    >
       <span class="label" id="audit-actions-label">
         Actions
       </span>
