@@ -116,6 +116,17 @@ func TestIntegrityPage(t *testing.T) {
 	if w := eval[[]int](p, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 		t.Errorf("at phone width the page is %dpx wide in a %dpx window", w[0], w[1])
 	}
+	// The page's own parts fit the phone's width (the layout viewport may
+	// widen to whatever overflows, so the window's width alone proves little).
+	if wide := eval[[]string](p, `[...document.querySelectorAll(".integrity, .integrity *")]
+		.filter(el => el.getBoundingClientRect().right > `+strconv.Itoa(phoneW)+` + 0.5)
+		.map(el => el.tagName + (el.id ? "#" + el.id : "") + " " + Math.round(el.getBoundingClientRect().right))`); len(wide) > 0 {
+		t.Errorf("at %dpx, parts of the page reach past the right edge: %v", phoneW, wide)
+	}
+	// The shell's tab list (not this page's) is wider than a phone: say so.
+	if w := eval[[]int](p, `[document.documentElement.scrollWidth, document.querySelector("[role=tablist]").scrollWidth]`); w[0] > phoneW {
+		t.Logf("at %dpx the document is %dpx wide: the shell's tab list is %dpx", phoneW, w[0], w[1])
+	}
 	p.axe("the Integrity tab on a phone")
 	p.screenshot("integrity-phone")
 }
