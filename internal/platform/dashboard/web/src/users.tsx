@@ -187,6 +187,18 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
   }, []);
 
   const admin = props.admin || data?.viewerRole === 'ADMIN';
+  // The admins' selects (three per row, 150 <select>s: most of the time it
+  // takes Chromium to draw the rows) come in the task after the rows first
+  // show, which show the values as text until then; the panel stays busy
+  // meanwhile. Later pages draw them at once.
+  const [selects, setSelects] = useState(false);
+  const shown = rows.length > 0 && props.ready;
+  useLayoutEffect(() => {
+    if (!shown || selects) return;
+    const t = setTimeout(() => setSelects(true), 0);
+    return () => clearTimeout(t);
+  }, [shown, selects]);
+  const selectsPending = admin && shown && !selects;
   // Nothing was ever loaded (no such organization, or an error): only the
   // error and Try again show.
   const broken = data === undefined && !!failed;
@@ -241,7 +253,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
       class="panel"
       {...panelProps}
       hidden={props.hidden}
-      aria-busy={loading || !props.ready ? 'true' : 'false'}
+      aria-busy={loading || !props.ready || selectsPending ? 'true' : 'false'}
     >
       <div class="toolbar">
         <h2 id="users-heading">
@@ -346,6 +358,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
                     m={m}
                     org={org}
                     admin={admin}
+                    selects={admin && selects}
                     tip={tip.shown === m.username}
                     onChanged={replaceRow}
                     onConfirm={setConfirm}
@@ -468,6 +481,8 @@ const Row = memo(function Row(props: {
   m: Member;
   org: string;
   admin: boolean;
+  /** Whether the admin's selects are drawn yet (else their values, as text). */
+  selects: boolean;
   tip: boolean;
   onChanged: (m: Member) => void;
   onConfirm: (c: Confirm) => void;
@@ -503,7 +518,7 @@ const Row = memo(function Row(props: {
       <td class="name">{m.name || <span class="muted">{m.username}</span>}</td>
       <td class="username">{m.username}</td>
       <td>
-        {admin ? (
+        {props.selects ? (
           choice({
             class: 'role-select',
             label: `Role for ${m.username}`,
@@ -513,11 +528,15 @@ const Row = memo(function Row(props: {
             onChange: (v, el) => update('role', v, el),
           })
         ) : (
-          words(m.role)
+          admin ? (
+            <span class="select-pending">{words(m.role)}</span>
+          ) : (
+            words(m.role)
+          )
         )}
       </td>
       <td>
-        {admin ? (
+        {props.selects ? (
           choice({
             class: 'seat-select',
             label: `Models seat for ${m.username}`,
@@ -527,11 +546,15 @@ const Row = memo(function Row(props: {
             onChange: (v, el) => update('modelsSeat', v, el),
           })
         ) : (
-          words(m.modelsSeat)
+          admin ? (
+            <span class="select-pending">{words(m.modelsSeat)}</span>
+          ) : (
+            words(m.modelsSeat)
+          )
         )}
       </td>
       <td>
-        {admin ? (
+        {props.selects ? (
           choice({
             class: 'weave-select',
             label: `Weave access for ${m.username}`,
@@ -541,7 +564,11 @@ const Row = memo(function Row(props: {
             onChange: (v, el) => update('weaveAccess', v, el),
           })
         ) : (
-          words(m.weaveAccess)
+          admin ? (
+            <span class="select-pending">{words(m.weaveAccess)}</span>
+          ) : (
+            words(m.weaveAccess)
+          )
         )}
       </td>
       <td class="email">{m.email ?? <span class="muted">—</span>}</td>
