@@ -381,7 +381,9 @@ func TestAuditLogDownload(t *testing.T) {
 }
 
 // TestAuditLogMember: a member who is not an admin sees a note and the
-// page asks the API nothing about the log; in multi-tenant, the admin of an
+// page asks the API nothing about the log beyond the early script's first
+// page (sent beside the viewer, before anyone knows the viewer's role, and
+// refused: the page never shows it); in multi-tenant, the admin of an
 // organization that is not on the Enterprise plan sees why, and an
 // Enterprise admin sees the log with anonymize explained as not available.
 func TestAuditLogMember(t *testing.T) {
@@ -390,7 +392,12 @@ func TestAuditLogMember(t *testing.T) {
 	m := p.mark()
 	p.signIn("bob", e.key("bob"), auditPath(""))
 	p.waitFor("#audit-admins-only")
+	early := 0
 	for _, q := range p.graphqlSince(m) {
+		if strings.Contains(q, "auditEvents") && early == 0 && strings.Contains(q, `"after":null`) {
+			early++ // boot.ts's first page
+			continue
+		}
 		if strings.Contains(q, "auditEvents") || strings.Contains(q, "auditActions") {
 			t.Errorf("a member's page asked %s", q)
 		}

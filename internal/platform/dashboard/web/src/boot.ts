@@ -19,6 +19,8 @@ import {
   viewerVariables,
 } from './queries';
 import { post, requestBody } from './wire';
+import { queryFilter, readFilter } from './audit/filter';
+import { pageQuery, pageVariables } from './audit/request';
 
 /** The requests a page at url sends as it loads (as app.tsx, users.tsx and
  * activity/ do): the viewer, and the named organization's page. */
@@ -50,7 +52,12 @@ export function firstRequests(url: URL, multiTenant: boolean): [string, object][
   if (tab === 'activity') {
     out.push([totalActiveUsersQuery, activityVariables(org, defaultTotalPeriod)]);
     out.push([usersActiveOverTimeQuery, activityVariables(org, defaultOverTimePeriod)]);
-  } else if (!['audit-log', 'alerts', 'integrity'].includes(tab)) users(org);
+  } else if (tab === 'audit-log') {
+    // As audit/AuditLog.tsx's first page (an admin's; a member's is refused
+    // and never claimed).
+    const f = readFilter(url.searchParams, false);
+    out.push([pageQuery, pageVariables(org, queryFilter(f), f.anonymize, null, false)]);
+  } else if (!['alerts', 'integrity'].includes(tab)) users(org);
   return out;
 }
 

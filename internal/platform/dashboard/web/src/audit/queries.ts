@@ -1,18 +1,9 @@
 // The Audit log page's requests to the public GraphQL API.
 import { gql } from '../api';
+import { pageQuery, pageVariables } from './request';
 import { type Row, toRow } from './rows';
 
-/** One page of Organization.auditEvents. */
-export const PAGE_SIZE = 100;
-
-export const pageQuery = `query AuditLogPage($org: String!, $first: Int!, $after: String, $filter: AuditEventFilter, $order: AuditEventOrder, $anonymize: Boolean) {
-  organization(name: $org) {
-    auditEvents(first: $first, after: $after, filter: $filter, order: $order, anonymize: $anonymize) {
-      edges { cursor node { sequence json } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`;
+export { PAGE_SIZE } from './request';
 
 interface PageData {
   organization: {
@@ -38,14 +29,7 @@ export async function fetchPage(
   after: string | null,
   oldestFirst = false,
 ): Promise<Page> {
-  const d = await gql<PageData>(pageQuery, {
-    org,
-    first: PAGE_SIZE,
-    after,
-    filter,
-    order: oldestFirst ? 'OLDEST_FIRST' : 'NEWEST_FIRST',
-    anonymize,
-  });
+  const d = await gql<PageData>(pageQuery, pageVariables(org, filter, anonymize, after, oldestFirst));
   const c = d.organization?.auditEvents;
   if (!c) throw new Error(`There is no organization called ${org}, or you cannot see it.`);
   return {
