@@ -286,11 +286,17 @@ func TestAuditLogLiveRestart(t *testing.T) {
 	e.auditIngest("acme", `{"action":"run:stop","cli_version":"after"}`+"\n")
 
 	want, _ := apiEvents(e, `numDays: 7`)
-	until[bool](p, "every event once", `[...document.querySelectorAll("#audit-table tr[data-seq]")].map(r => r.dataset.seq).join(",") === `+js(joinInts(want)))
+	// Every event of the window, each once. Where a gap read places an
+	// event among live ones depends on when it lands, so the order is only
+	// logged when it differs from the API's.
+	sorted := slices.Sorted(slices.Values(want))
+	until[bool](p, "every event once", `[...document.querySelectorAll("#audit-table tr[data-seq]")].map(r => +r.dataset.seq).sort((a, b) => a - b).join(",") === `+js(joinInts(sorted)))
 	// A while later, still once each (late gap reads add nothing).
 	time.Sleep(2 * time.Second)
-	if got := p.auditRows(); !slices.Equal(got, want) {
-		t.Errorf("rows = %v, want %v", got, want)
+	if got := p.auditRows(); !slices.Equal(slices.Sorted(slices.Values(got)), sorted) {
+		t.Errorf("rows = %v, want each of %v once", got, want)
+	} else if !slices.Equal(got, want) {
+		t.Logf("rows in live order %v; the API's order is %v", got, want)
 	}
 	checkAuditRowsOnce(t, p)
 }
