@@ -42,6 +42,10 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (entity.Organization, error) {
 	key := orgKey{user: actor.User.ID, name: name}
 	if a, ok := s.orgs.Get(key); ok {
+		if a.m != nil {
+			m := *a.m // the request's own copy
+			a.m = &m
+		}
 		access.RememberOrg(ctx, a.org)
 		access.Remember(ctx, a.org.ID, actor.User.ID, a.m)
 		return a.org, access.RequireMember(ctx, s.store, actor.User, a.org)
