@@ -16,7 +16,7 @@ import (
 
 // ChangedChannel is the PostgreSQL NOTIFY channel on which every change
 // that can take away or alter a user's access is announced when its
-// transaction commits (storage/migrations/0017_auth_notify.sql's triggers):
+// transaction commits (storage/migrations/0013_auth_notify.sql's triggers):
 // the payload is the user's id, or "*" when the change may concern anyone
 // (an organization renamed or deleted).
 const ChangedChannel = "auth_changed"
