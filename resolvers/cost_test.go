@@ -17,8 +17,6 @@ import (
 
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
-	"github.com/auditgraph/auditgraph/storage"
-	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
 // The dashboard's queries and what each costs the database once the
@@ -145,17 +143,7 @@ func (costDriver) Open(name string) (driver.Conn, error) {
 func costEnv(t *testing.T, mode deployment.Mode, cached bool) *env {
 	registerCost.Do(func() { sql.Register("postgres-cost", costDriver{}) })
 	ctx := context.Background()
-	dbURL := storagetest.URL(t)
-	st, err := storage.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	counted, err := storage.OpenDriver(ctx, "postgres-cost", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { counted.Close() })
+	st, counted, dbURL := openCounted(t, "postgres-cost")
 	var cache *auth.Cache
 	if cached {
 		cache = auth.NewCache(time.Minute, slog.New(slog.DiscardHandler))

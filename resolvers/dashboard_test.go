@@ -1318,21 +1318,30 @@ func (c countingConn) Prepare(q string) (driver.Stmt, error) {
 	return c.pqConn.Prepare(q)
 }
 
-func TestUsersQueryCountIsConstant(t *testing.T) {
-	t.Parallel()
-	registerOnce.Do(func() { sql.Register("postgres-counting", countingDriver{}) })
+// openCounted opens two stores on one new test database: st for setting
+// it up, and counted, which reads through the registered database/sql
+// driver (a counting wrapper of lib/pq) that the test measures.
+func openCounted(t *testing.T, driver string) (st, counted *storage.Store, dbURL string) {
+	t.Helper()
 	ctx := context.Background()
-	dbURL := storagetest.URL(t)
+	dbURL = storagetest.URL(t)
 	st, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	counted, err := storage.OpenDriver(ctx, "postgres-counting", dbURL)
+	counted, err = storage.OpenDriver(ctx, driver, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { counted.Close() })
+	return st, counted, dbURL
+}
+
+func TestUsersQueryCountIsConstant(t *testing.T) {
+	t.Parallel()
+	registerOnce.Do(func() { sql.Register("postgres-counting", countingDriver{}) })
+	st, counted, _ := openCounted(t, "postgres-counting")
 	e := newEnvOn(t, deployment.SelfManaged, st, counted)
 
 	// Two organizations with 10 and 50 members, every other member in the
@@ -1445,19 +1454,8 @@ func TestDatabaseErrorsAreHidden(t *testing.T) {
 // again by id. Not parallel: the counting driver's log is shared.
 func TestPanelReadsOrganizationOnce(t *testing.T) {
 	registerOnce.Do(func() { sql.Register("postgres-counting", countingDriver{}) })
-	ctx := context.Background()
 	for _, mode := range []deployment.Mode{deployment.SelfManaged, deployment.MultiTenant} {
-		dbURL := storagetest.URL(t)
-		st, err := storage.Open(ctx, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		counted, err := storage.OpenDriver(ctx, "postgres-counting", dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { counted.Close() })
+		st, counted, _ := openCounted(t, "postgres-counting")
 		e := newEnvOn(t, mode, st, counted)
 		e.add("acme", member{username: "alice", role: "admin"})
 		e.key("alice")
