@@ -187,6 +187,10 @@ func TestAuditLogFilterByAction(t *testing.T) {
 		const el = document.querySelector(s); return !el || el.getBoundingClientRect().right > `+fmt.Sprint(phoneW+1)+`; })`); len(wide) > 0 {
 		t.Errorf("at phone width these are missing or wider than the screen: %v", wide)
 	}
+	// And nothing widens the document: the table scrolls inside its frame.
+	if w := eval[int](q, `document.documentElement.scrollWidth`); w > phoneW {
+		t.Errorf("at phone width the document is %dpx wide, want at most %d", w, phoneW)
+	}
 }
 
 // newPageFor is a new browser signed in as username, at path.

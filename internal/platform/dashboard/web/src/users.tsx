@@ -324,7 +324,7 @@ export function UsersPanel(props: { org: string; tabbed: boolean; admin: boolean
         </div>
       ) : (
         <>
-          <div ref={scroller} class="table-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
+          <div ref={scroller} class="table-scroll members-scroll" tabIndex={0} role="region" aria-label={`Users of ${org}`}>
             <table id="members-table" class={loading ? 'stale' : ''}>
               <thead>
                 <tr>
