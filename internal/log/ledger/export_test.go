@@ -1,6 +1,9 @@
 package ledger
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Waiting returns how many batches for orgID wait in in's queue, and whether
 // a transaction of orgID's is running.
@@ -26,3 +29,6 @@ func GroupContext(ctxs ...context.Context) (context.Context, context.CancelFunc)
 	}
 	return groupContext(group)
 }
+
+// SetGroupLinger sets how long in's group leaders wait for stragglers.
+func SetGroupLinger(in *Ingester, d time.Duration) { in.groups.linger = d }

@@ -474,3 +474,66 @@ func TestGroupCommitLeaderGoesAway(t *testing.T) {
 		t.Errorf("%d transactions for %d batches; want 2 for 3", tx, n)
 	}
 }
+
+// After a group of several batches, the next leader with fewer than half as
+// many waits (up to the linger) for the clients of that group to come back,
+// instead of running alone: 32 clients would otherwise settle into groups
+// of 1 and 31 in turn. An organization that has had no group of several
+// never waits. The linger is long here so that the test does not depend on
+// timing: the leader must stop waiting as soon as its group is big enough.
+func TestGroupCommitLingersAfterABurst(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
+	in := ledger.NewIngester(s)
+	ledger.SetGroupLinger(in, time.Minute)
+
+	// No burst yet: a lone batch goes straight in without waiting.
+	start := time.Now()
+	if a := get(t, send(ctx, in, org, evs("lone"))); a.err != nil || a.res.Stored != 1 {
+		t.Fatalf("lone batch: %+v, %v", a.res, a.err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("a lone batch waited %s for stragglers", d)
+	}
+
+	// A burst: one batch holds the log, four queue behind it and go in
+	// together.
+	release := holdLog(t, s, org)
+	first := send(ctx, in, org, evs("a"))
+	waitFor(t, in, org, 0)
+	var burst []<-chan answer
+	for i := range 4 {
+		burst = append(burst, send(ctx, in, org, evs(fmt.Sprint("b", i))))
+		waitFor(t, in, org, i+1)
+	}
+	release()
+	for _, c := range append(burst, first) {
+		if a := get(t, c); a.err != nil || a.res.Stored != 1 {
+			t.Fatalf("burst: %+v, %v", a.res, a.err)
+		}
+	}
+	if tx, b := in.Transactions(); tx != 3 || b != 6 {
+		t.Fatalf("%d transactions for %d batches; want 3 for 6", tx, b)
+	}
+
+	// The next batch leads and waits: the one after it joins its group,
+	// which then has half the burst's size and goes at once.
+	c1 := send(ctx, in, org, evs("c1"))
+	waitFor(t, in, org, 0)
+	if tx, _ := in.Transactions(); tx != 3 {
+		t.Fatalf("the leader did not wait: %d transactions", tx)
+	}
+	c2 := send(ctx, in, org, evs("c2"))
+	for _, c := range []<-chan answer{c1, c2} {
+		if a := get(t, c); a.err != nil || a.res.Stored != 1 {
+			t.Fatalf("stragglers: %+v, %v", a.res, a.err)
+		}
+	}
+	if tx, b := in.Transactions(); tx != 4 || b != 8 {
+		t.Errorf("%d transactions for %d batches; want 4 for 8 (the two stragglers together)", tx, b)
+	}
+	if n := verifyChain(t, s, org); n != 8 {
+		t.Errorf("log holds %d events, want 8", n)
+	}
+}
