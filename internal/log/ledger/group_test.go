@@ -475,10 +475,9 @@ func TestGroupCommitLeaderGoesAway(t *testing.T) {
 	}
 }
 
-// After a group of several batches, the next leader with fewer than half as
-// many waits (up to the linger) for the clients of that group to come back,
-// instead of running alone: 32 clients would otherwise settle into groups
-// of 1 and 31 in turn. An organization that has had no group of several
+// After a group of several batches, the next leader with fewer waits (up to
+// the linger) for the clients of that group to come back, instead of running
+// alone: 32 clients would otherwise settle into groups of 1 and 31 in turn. An organization that has had no group of several
 // never waits. The linger is long here so that the test does not depend on
 // timing: the leader must stop waiting as soon as its group is big enough.
 func TestGroupCommitLingersAfterABurst(t *testing.T) {
@@ -517,23 +516,25 @@ func TestGroupCommitLingersAfterABurst(t *testing.T) {
 		t.Fatalf("%d transactions for %d batches; want 3 for 6", tx, b)
 	}
 
-	// The next batch leads and waits: the one after it joins its group,
-	// which then has half the burst's size and goes at once.
-	c1 := send(ctx, in, org, evs("c1"))
+	// The next batch leads and waits until as many as the burst had have
+	// joined its group, then goes at once.
+	c := []<-chan answer{send(ctx, in, org, evs("c0"))}
 	waitFor(t, in, org, 0)
-	if tx, _ := in.Transactions(); tx != 3 {
-		t.Fatalf("the leader did not wait: %d transactions", tx)
+	for i := 1; i < 4; i++ {
+		if tx, _ := in.Transactions(); tx != 3 {
+			t.Fatalf("the leader did not wait: %d transactions", tx)
+		}
+		c = append(c, send(ctx, in, org, evs(fmt.Sprint("c", i))))
 	}
-	c2 := send(ctx, in, org, evs("c2"))
-	for _, c := range []<-chan answer{c1, c2} {
+	for _, c := range c {
 		if a := get(t, c); a.err != nil || a.res.Stored != 1 {
 			t.Fatalf("stragglers: %+v, %v", a.res, a.err)
 		}
 	}
-	if tx, b := in.Transactions(); tx != 4 || b != 8 {
-		t.Errorf("%d transactions for %d batches; want 4 for 8 (the two stragglers together)", tx, b)
+	if tx, b := in.Transactions(); tx != 4 || b != 10 {
+		t.Errorf("%d transactions for %d batches; want 4 for 10 (the four stragglers together)", tx, b)
 	}
-	if n := verifyChain(t, s, org); n != 8 {
-		t.Errorf("log holds %d events, want 8", n)
+	if n := verifyChain(t, s, org); n != 10 {
+		t.Errorf("log holds %d events, want 10", n)
 	}
 }
