@@ -18,17 +18,21 @@ import (
 
 // BenchmarkSmallBatches is 32 clients each sending 1-event batches (with a
 // client id) to one organization, through the Ingester (grouped) and
-// through ledger.Ingest (a transaction per batch, as before group commit).
+// through ledger.Ingest (a transaction per batch, as before group commit),
+// and grouped without the linger (see gather), for comparison.
 // It reports events/s and the p50/p99 latency of a batch. The figure means
 // something only on a durable cluster (synchronous_commit=on, fsync=on):
 // point AUDITGRAPH_TEST_DATABASE_URL at one.
 func BenchmarkSmallBatches(b *testing.B) {
-	for _, grouped := range []bool{true, false} {
-		name := map[bool]string{true: "grouped", false: "alone"}[grouped]
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"grouped", "grouped-nolinger", "alone"} {
+		grouped := mode != "alone"
+		b.Run(mode, func(b *testing.B) {
 			s := storagetest.New(b)
 			org, _ := storagetest.NewOrgWithMember(b, s, "acme", "a@acme.io")
 			in := ledger.NewIngester(s)
+			if mode == "grouped-nolinger" {
+				ledger.SetGroupLinger(in, 0)
+			}
 			ctx := context.Background()
 			var (
 				next atomic.Int64
