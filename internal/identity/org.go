@@ -40,21 +40,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *auth.Principal,
 
 // Organization returns the organization called name if actor may see it.
 func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name string) (entity.Organization, error) {
-	key := orgKey{user: actor.User.ID, name: name}
-	if a, ok := s.orgs.Get(key); ok {
-		if a.m != nil {
-			m := *a.m // the request's own copy
-			a.m = &m
-		}
-		access.RememberOrg(ctx, a.org)
-		access.Remember(ctx, a.org.ID, actor.User.ID, a.m)
-		return a.org, access.RequireMember(ctx, s.store, actor.User, a.org)
-	}
-	tk := s.orgs.Ticket()
-	org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
-	if err == nil {
-		s.orgs.Put(tk, key, actor.User.ID, orgAnswer{org: org, m: m})
-	}
+	org, err := s.FindOrganization(ctx, actor, name)
 	if errors.Is(err, fault.ErrNotFound) && !actor.User.InstanceAdmin {
 		// Refused as an organization the actor is not in.
 		return org, access.Forbidden("%s is not a member of organization %q", actor.User.Username, name)
@@ -62,9 +48,34 @@ func (s *Service) Organization(ctx context.Context, actor *auth.Principal, name 
 	if err != nil {
 		return org, notFound(err, "no organization called %q", name)
 	}
-	access.RememberOrg(ctx, org)
-	access.Remember(ctx, org.ID, actor.User.ID, m)
 	return org, access.RequireMember(ctx, s.store, actor.User, org)
+}
+
+// FindOrganization returns the organization called name (fault.ErrNotFound
+// when there is none) and decides nothing: it is the read that the access
+// rules of a request then decide on. It reads the organization with
+// actor's membership in one statement, or takes both from the cache (see
+// auth.Cache), and tells ctx's memo (access.WithMemo) both, so that the
+// request's checks find the membership without a round trip.
+func (s *Service) FindOrganization(ctx context.Context, actor *auth.Principal, name string) (entity.Organization, error) {
+	key := orgKey{user: actor.User.ID, name: name}
+	a, ok := s.orgs.Get(key)
+	if ok && a.m != nil {
+		m := *a.m // the request's own copy
+		a.m = &m
+	}
+	if !ok {
+		tk := s.orgs.Ticket()
+		org, m, err := s.store.OrganizationWithMembership(ctx, name, actor.User.ID)
+		if err != nil {
+			return org, err
+		}
+		a = orgAnswer{org: org, m: m}
+		s.orgs.Put(tk, key, actor.User.ID, a)
+	}
+	access.RememberOrg(ctx, a.org)
+	access.Remember(ctx, a.org.ID, actor.User.ID, a.m)
+	return a.org, nil
 }
 
 // Organizations returns the organizations actor may see: all of them for an

@@ -101,7 +101,7 @@ func New(cfg Config) http.Handler {
 	}
 	authn.Sessions = cfg.Sessions
 	authn.SecureCookies = secureURL(cfg.PublicURL)
-	api := &rest{svc: cfg.Services, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
+	api := &rest{svc: cfg.Services, ids: cfg.Identity, mode: cfg.Mode, log: cfg.Log, now: cfg.Now, metrics: cfg.Metrics,
 		batches: newBatchLimiter(cfg.IngestMemory, cfg.IngestWait, cfg.Metrics)}
 	if cfg.Mode.MultiTenant() {
 		api.activeSince = cfg.ActivityCutoff
