@@ -695,9 +695,9 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
     const d = await gql<HistoryData>(historyQuery, { id: i.id, first, after });
     const r = d.integration?.delivery.recent;
     if (!r) throw new Error(`Integration ${i.name} is gone: press Refresh.`);
-    return { rows: r.edges.map((e) => e.node), next: r.pageInfo.hasNextPage ? r.pageInfo.endCursor : null };
+    return { rows: r.edges, hasNext: r.pageInfo.hasNextPage };
   }, 20);
-  const { rows, next, busy } = list;
+  const { rows, busy } = list;
   const error = list.error ? errorText(list.error, org) : '';
   // Reloads with the page (Refresh, the page's polling, an action), and
   // every 3 s while an alert here is still pending; either way down to the
@@ -764,8 +764,8 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
           </table>
         </div>
       )}
-      {next && (
-        <button type="button" class="link-button history-more" disabled={busy} onClick={() => list.more()}>
+      {list.more && (
+        <button type="button" class="link-button history-more" disabled={busy} onClick={() => list.showMore()}>
           Show older alerts
         </button>
       )}
@@ -994,9 +994,9 @@ function Changes({ org, tick }: { org: string; tick: number }) {
     const d = await gql<ChangesData>(changesQuery, { org, first, after });
     const c = d.organization?.configChanges;
     if (!c) throw new Error(`There is no organization ${org}, or you are not a member of it.`);
-    return { rows: c.edges.map((e) => e.node), next: c.pageInfo.hasNextPage ? c.pageInfo.endCursor : null };
+    return { rows: c.edges, hasNext: c.pageInfo.hasNextPage };
   }, 10);
-  const { rows, next } = list;
+  const { rows } = list;
   const error = list.error ? errorText(list.error, org) : '';
   useEffect(() => {
     list.refresh();
@@ -1017,8 +1017,8 @@ function Changes({ org, tick }: { org: string; tick: number }) {
           ))}
         </ul>
       )}
-      {next && (
-        <button type="button" class="link-button changes-more" disabled={list.busy} onClick={() => list.more()}>
+      {list.more && (
+        <button type="button" class="link-button changes-more" disabled={list.busy} onClick={() => list.showMore()}>
           Show older changes
         </button>
       )}

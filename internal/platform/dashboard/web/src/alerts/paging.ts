@@ -1,26 +1,27 @@
 // A newest-first list read in cursor pages (the delivery history, the
 // configuration changes) that keeps the reader's place when it is refreshed:
 // a refresh reads again from the newest row down to the oldest one shown
-// (and at least as many rows as were shown), so the older pages the reader
-// opened stay open, and rows keep their keys (ids) so nothing else moves.
+// (new rows come on top), so the older pages the reader opened stay open;
+// rows keep their keys (ids), so nothing else moves.
 import { useRef, useState } from 'preact/hooks';
 
-/** One page: its rows, newest first, and the cursor of the next (older)
- * page, null at the end. */
+/** One page: its rows, newest first, each with its cursor, and whether
+ * older rows follow. */
 export interface Page<T> {
-  rows: T[];
-  next: string | null;
+  rows: { node: T; cursor: string }[];
+  hasNext: boolean;
 }
 
 export interface PagedList<T> {
   rows: T[] | null;
-  next: string | null;
+  /** Whether older rows follow. */
+  more: boolean;
   error: unknown;
   busy: boolean;
   /** Reads the list again, from the newest row down to the oldest shown. */
   refresh: () => Promise<void>;
   /** Appends the next older page. */
-  more: () => Promise<void>;
+  showMore: () => Promise<void>;
 }
 
 // The API's largest page: a refresh of many rows takes few requests.
@@ -29,8 +30,8 @@ const maxPage = 100;
 const maxPages = 20;
 
 /** ids are the API's decimal ids; a larger one is newer. */
-function older(id: string, than: string): boolean {
-  return Number(id) <= Number(than);
+function newer(id: string, than: string): boolean {
+  return Number(id) > Number(than);
 }
 
 export function usePagedList<T extends { id: string }>(
@@ -38,43 +39,44 @@ export function usePagedList<T extends { id: string }>(
   pageSize: number,
 ): PagedList<T> {
   const [rows, setRows] = useState<T[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
+  const [more, setMore] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   // The latest request wins: an answer to an older one is dropped.
   const seq = useRef(0);
-  const shown = useRef<T[]>([]);
-  const nextRef = useRef<string | null>(null);
-  // How many rows the reader asked to see: the first page, and one page
-  // more for each "show older".
-  const want = useRef(pageSize);
+  const shown = useRef<{ node: T; cursor: string }[]>([]);
+  const hasNext = useRef(false);
   const fetchRef = useRef(fetch);
   fetchRef.current = fetch;
 
-  const show = (all: T[], cursor: string | null) => {
+  const show = (all: { node: T; cursor: string }[], next: boolean) => {
     shown.current = all;
-    nextRef.current = cursor;
-    setRows(all);
-    setNext(cursor);
+    hasNext.current = next;
+    setRows(all.map((r) => r.node));
+    setMore(next);
     setError(null);
   };
 
   const refresh = async () => {
     const my = ++seq.current;
-    const last = shown.current.length ? shown.current[shown.current.length - 1].id : null;
+    const last = shown.current.length ? shown.current[shown.current.length - 1].node.id : null;
+    const size = Math.min(maxPage, shown.current.length + pageSize);
     setBusy(true);
     try {
-      const all: T[] = [];
-      let cursor: string | null = null;
-      for (let i = 0; i < maxPages; i++) {
-        const p: Page<T> = await fetchRef.current(cursor, Math.min(maxPage, Math.max(pageSize, want.current - all.length)));
+      const all: { node: T; cursor: string }[] = [];
+      let next = true;
+      for (let i = 0; i < maxPages && next; i++) {
+        const p: Page<T> = await fetchRef.current(all.length ? all[all.length - 1].cursor : null, size);
         if (my !== seq.current) return;
         all.push(...p.rows);
-        cursor = p.next;
-        if (!cursor) break;
-        if (all.length >= want.current && (last === null || older(all[all.length - 1].id, last))) break;
+        next = p.hasNext;
+        if (last === null || (all.length && !newer(all[all.length - 1].node.id, last))) break;
       }
-      show(all, cursor);
+      // Down to the oldest row shown (newer ones came on top), and never
+      // less than a page.
+      let keep = last === null ? all.length : all.filter((r) => !newer(last, r.node.id)).length;
+      keep = Math.min(all.length, Math.max(keep, pageSize));
+      show(all.slice(0, keep), next || keep < all.length);
     } catch (err) {
       if (my === seq.current) setError(err);
     } finally {
@@ -82,16 +84,15 @@ export function usePagedList<T extends { id: string }>(
     }
   };
 
-  const more = async () => {
-    const after = nextRef.current;
-    if (!after) return;
+  const showMore = async () => {
+    const from = shown.current[shown.current.length - 1];
+    if (!from || !hasNext.current) return;
     const my = ++seq.current;
-    want.current = shown.current.length + pageSize;
     setBusy(true);
     try {
-      const p = await fetchRef.current(after, pageSize);
+      const p = await fetchRef.current(from.cursor, pageSize);
       if (my !== seq.current) return;
-      show([...shown.current, ...p.rows], p.next);
+      show([...shown.current, ...p.rows], p.hasNext);
     } catch (err) {
       if (my === seq.current) setError(err);
     } finally {
@@ -99,5 +100,5 @@ export function usePagedList<T extends { id: string }>(
     }
   };
 
-  return { rows, next, error, busy, refresh, more };
+  return { rows, more, error, busy, refresh, showMore };
 }

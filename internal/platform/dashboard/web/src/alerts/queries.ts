@@ -133,7 +133,7 @@ export const historyQuery = `query AlertsHistory($id: ID!, $first: Int, $after: 
     delivery {
       recent(first: $first, after: $after) {
         pageInfo { hasNextPage endCursor }
-        edges { node { id rule eventSequence status attempts lastError createdAt lastAttemptAt nextAttemptAt deliveredAt } }
+        edges { cursor node { id rule eventSequence status attempts lastError createdAt lastAttemptAt nextAttemptAt deliveredAt } }
       }
     }
   }
@@ -145,7 +145,7 @@ export interface HistoryData {
     delivery: {
       recent: {
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
-        edges: { node: AlertDelivery }[];
+        edges: { cursor: string; node: AlertDelivery }[];
       };
     };
   } | null;
@@ -221,7 +221,7 @@ export const changesQuery = `query AlertsChanges($org: String!, $first: Int, $af
     configChanges(first: $first, after: $after) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id action actorUsername target createdAt } }
+      edges { cursor node { id action actorUsername target createdAt } }
     }
   }
 }`;
@@ -231,7 +231,7 @@ export interface ChangesData {
     configChanges: {
       totalCount: number;
       pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      edges: { node: ConfigChange }[];
+      edges: { cursor: string; node: ConfigChange }[];
     };
   } | null;
 }
