@@ -39,7 +39,10 @@ func TestAlertsHistoryKeepsPlace(t *testing.T) {
 	until[bool](p, "the history's first page", `document.querySelectorAll(`+js(rows)+`).length === 20`)
 	p.clickCentered(integrationSel("siem") + " .history button.link-button")
 	until[bool](p, "the history's second page", `document.querySelectorAll(`+js(rows)+`).length === 40`)
-	oldest := eval[string](p, `[...document.querySelectorAll(`+js(rows)+`)].pop().innerText`)
+	oldest := eval[string](p, `[...document.querySelectorAll(`+js(rows)+`)].pop().dataset.id`)
+	if oldest == "" {
+		t.Fatal("the history's rows carry no data-id")
+	}
 	changes := "#config-changes ul.changes li"
 	until[bool](p, "the change log's first page", `document.querySelectorAll(`+js(changes)+`).length === 10`)
 	p.clickCentered("#config-changes button.link-button")
@@ -85,7 +88,7 @@ func TestAlertsHistoryKeepsPlace(t *testing.T) {
 	if n := count(rows); n != 41 {
 		t.Errorf("after the polling the history shows %d alerts, want 41 (the new one and the 40 opened)", n)
 	}
-	if got := eval[string](p, `[...document.querySelectorAll(`+js(rows)+`)].pop().innerText`); got != oldest {
+	if got := eval[string](p, `[...document.querySelectorAll(`+js(rows)+`)].pop().dataset.id`); got != oldest {
 		t.Errorf("after the polling the oldest row shown is %q, want %q", got, oldest)
 	}
 	if n := count(changes); n < 20 {

@@ -735,7 +735,7 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
             </thead>
             <tbody>
               {rows.map((r) => (
-                <tr key={r.id} data-status={r.status} data-rule={r.rule} data-sequence={r.eventSequence ?? ''}>
+                <tr key={r.id} data-id={r.id} data-status={r.status} data-rule={r.rule} data-sequence={r.eventSequence ?? ''}>
                   <td>
                     <Time t={r.createdAt} />
                   </td>
