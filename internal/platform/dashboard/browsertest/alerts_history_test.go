@@ -97,4 +97,21 @@ func TestAlertsHistoryKeepsPlace(t *testing.T) {
 	if !strings.Contains(p.text(integrationSel("siem")+" .history"), "Show older alerts") {
 		t.Errorf("the history lost its Show older alerts button")
 	}
+
+	// The receiver comes back: the alert is delivered, and the integration
+	// still shows the error it had, as history, saying it works again.
+	rcv.down.Store(false)
+	until[bool](p, "the alert delivered", `document.querySelector(`+js(rows)+`).dataset.status === "DELIVERED"`)
+	p.clickCentered("#alerts-refresh")
+	p.waitAlerts()
+	lastErr := integrationSel("siem") + " .last-error"
+	got := until[string](p, "the last error after the recovery", `(() => { const d = document.querySelector(`+js(lastErr)+`);
+		return d && d.dataset.recovered === "true" ? d.innerText : ""; })()`)
+	if !strings.Contains(got, "503") || !strings.Contains(got, "delivered since") {
+		t.Errorf("last error after the recovery %q, want the 503, marked as delivered since", got)
+	}
+	if got := p.text(integrationSel("siem") + " .integration-head"); !strings.Contains(got, "OK") {
+		t.Errorf("integration state %q, want OK", got)
+	}
+	p.axe("the alerts page with a recovered integration")
 }
