@@ -24,7 +24,9 @@ func TestAlertsHistoryKeepsPlace(t *testing.T) {
 		e.gql("alice", `mutation($id: ID!) { sendTestAlert(integration: $id) { id } }`, map[string]any{"id": id}, &struct{}{})
 	}
 	alertsWait(t, "every test alert delivered", func() bool {
-		var d struct{ Integration struct{ Delivery struct{ Delivered int } } }
+		var d struct {
+			Integration struct{ Delivery struct{ Delivered int } }
+		}
 		e.gql("alice", `query($id: ID!) { integration(id: $id) { delivery { delivered } } }`, map[string]any{"id": id}, &d)
 		return d.Integration.Delivery.Delivered == sent
 	})
