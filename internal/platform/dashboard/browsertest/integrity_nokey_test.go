@@ -40,4 +40,11 @@ func TestIntegrityPageWithoutSigningKey(t *testing.T) {
 		t.Errorf("error shown: %q", got)
 	}
 	p.axe("the Integrity tab without a signing key")
+	p.colorScheme("dark")
+	p.viewport(390, 844, true)
+	p.waitFor("#integrity-no-key")
+	if w := eval[int](p, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("on a phone the page is %dpx wide, want at most 390", w)
+	}
+	p.axe("the Integrity tab without a signing key, dark, on a phone")
 }
