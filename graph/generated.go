@@ -183,6 +183,7 @@ type ComplexityRoot struct {
 	AuditLogIntegrity struct {
 		BucketSync                func(childComplexity int) int
 		CheckpointIntervalSeconds func(childComplexity int) int
+		CheckpointsSigned         func(childComplexity int) int
 		LastSequence              func(childComplexity int) int
 		LatestCheckpoint          func(childComplexity int) int
 		NotCheckpointed           func(childComplexity int) int
@@ -294,6 +295,7 @@ type ComplexityRoot struct {
 		LastSuccessAt func(childComplexity int) int
 		Pending       func(childComplexity int) int
 		Recent        func(childComplexity int, first *int, after *string) int
+		Recovered     func(childComplexity int) int
 	}
 
 	IntegrationEdge struct {
@@ -408,6 +410,7 @@ type ComplexityRoot struct {
 		AuditActions          func(childComplexity int) int
 		AuditLogIntegrity     func(childComplexity int, organization string) int
 		InstanceConfigChanges func(childComplexity int, first *int, after *string) int
+		Integration           func(childComplexity int, id string) int
 		Organization          func(childComplexity int, name string) int
 		Organizations         func(childComplexity int, first *int, after *string) int
 		SlackApp              func(childComplexity int) int
@@ -609,6 +612,7 @@ type QueryResolver interface {
 	Organizations(ctx context.Context, first *int, after *string) (*model.OrganizationConnection, error)
 	User(ctx context.Context, username string) (*entity.User, error)
 	AuditActions(ctx context.Context) ([]model.AuditAction, error)
+	Integration(ctx context.Context, id string) (*entity.Integration, error)
 	SlackApp(ctx context.Context) (*model.SlackApp, error)
 	InstanceConfigChanges(ctx context.Context, first *int, after *string) (*model.ConfigChangeConnection, error)
 	VerifyAuditLog(ctx context.Context, organization string, from *int, to *int) (*model.ChainVerification, error)
@@ -1209,6 +1213,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogIntegrity.CheckpointIntervalSeconds(childComplexity), true
+	case "AuditLogIntegrity.checkpointsSigned":
+		if e.ComplexityRoot.AuditLogIntegrity.CheckpointsSigned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogIntegrity.CheckpointsSigned(childComplexity), true
 	case "AuditLogIntegrity.lastSequence":
 		if e.ComplexityRoot.AuditLogIntegrity.LastSequence == nil {
 			break
@@ -1676,6 +1686,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntegrationDelivery.Recent(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "IntegrationDelivery.recovered":
+		if e.ComplexityRoot.IntegrationDelivery.Recovered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrationDelivery.Recovered(childComplexity), true
 
 	case "IntegrationEdge.cursor":
 		if e.ComplexityRoot.IntegrationEdge.Cursor == nil {
@@ -2348,6 +2364,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.InstanceConfigChanges(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.integration":
+		if e.ComplexityRoot.Query.Integration == nil {
+			break
+		}
+
+		args, err := ec.field_Query_integration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Integration(childComplexity, args["id"].(string)), true
 
 	case "Query.organization":
 		if e.ComplexityRoot.Query.Organization == nil {
@@ -2970,12 +2997,22 @@ type AlertRuleEdge {
 
 "How alerts reach an integration."
 type IntegrationDelivery {
-  "When an alert was last delivered; null if none was."
+  "When an alert was last delivered; null if none was. Kept when old alerts are pruned."
   lastSuccessAt: Time
-  "The error of the latest failed attempt, with secrets left out; empty if none failed."
+  """
+  The error of the latest failed attempt, with secrets left out; empty if
+  none failed. It stays after later deliveries succeed, as history (and when
+  old alerts are pruned): see recovered for whether it still matters.
+  """
   lastError: String!
   "When that attempt was made."
   lastErrorAt: Time
+  """
+  True when an alert was delivered after the latest failed attempt
+  (lastSuccessAt is later than lastErrorAt): the integration works again and
+  lastError is history. False when no attempt failed, or none succeeded since.
+  """
+  recovered: Boolean!
   "Delivery attempts made, over all alerts."
   attempts: Int!
   "Alerts delivered."
@@ -3297,6 +3334,16 @@ extend type Organization {
     "Return the integrations after this cursor."
     after: String
   ): IntegrationConnection!
+}
+
+extend type Query {
+  """
+  The integration with this id, as ` + "`" + `Organization.integrations` + "`" + ` lists it:
+  instance admins and the admins of its organization only. To anyone else,
+  and for an id no integration has, it is ` + "`" + `NOT_FOUND` + "`" + ` with the same message,
+  so that nobody learns which ids exist in other organizations.
+  """
+  integration(id: ID!): Integration
 }
 `, BuiltIn: false},
 	{Name: "../schema/organization.graphqls", Input: `"An organization: the tenant that holds users, teams and an audit log."
@@ -3963,20 +4010,34 @@ type AuditLogIntegrity {
   """
   How often the server signs a checkpoint of each log that grew, in seconds:
   ` + "`" + `--checkpoint-interval` + "`" + `, or with a bucket ` + "`" + `--sync-interval` + "`" + ` (each sync
-  signs what it uploads). Null when it never does (` + "`" + `--checkpoint-interval 0` + "`" + `).
+  signs what it uploads). Null when it never does (` + "`" + `--checkpoint-interval 0` + "`" + `,
+  or no signing key).
   """
   checkpointIntervalSeconds: Int
-  "The key this server signs checkpoints with."
-  signingKey: SigningKey!
+  """
+  False when this server has no signing key configured (` + "`" + `serve` + "`" + ` always has
+  one: ` + "`" + `--signing-key-file` + "`" + `, ` + "`" + `AUDITGRAPH_SIGNING_KEY` + "`" + ` or the key it generates
+  in its data folder; a server embedded without one has none). Such a server
+  signs no checkpoints: the hash chain still links the events, but no
+  signature vouches for the events since the last signed checkpoint, and
+  whoever can write the database could rewrite them and their hashes
+  unnoticed. signingKey and verifyCommand are then null, and
+  checkpointIntervalSeconds too.
+  """
+  checkpointsSigned: Boolean!
+  "The key this server signs checkpoints with; null when it has none (checkpointsSigned is false)."
+  signingKey: SigningKey
   """
   The command line that verifies this organization's log in the database
   against the signing key's public half, independently of this server:
   ` + "`" + `auditgraph verify --org NAME --public-key BASE64` + "`" + `. Run it where the
   database is reachable, adding ` + "`" + `--database-url URL` + "`" + ` (or ` + "`" + `--data-dir` + "`" + ` for the
   embedded database). Unlike ` + "`" + `verifyAuditLog` + "`" + ` it also reports events no
-  checkpoint covers after an hour (` + "`" + `--checkpoint-overdue` + "`" + `).
+  checkpoint covers after an hour (` + "`" + `--checkpoint-overdue` + "`" + `). Null when the
+  server has no signing key: the command needs the public key that signed the
+  checkpoints.
   """
-  verifyCommand: String!
+  verifyCommand: String
   "The bucket sync of this organization's log; null when the server has no bucket (` + "`" + `--bucket` + "`" + `)."
   bucketSync: BucketSyncStatus
   "How long audit events are kept."
@@ -4309,6 +4370,8 @@ func (ec *executionContext) childFields_AuditLogIntegrity(ctx context.Context, f
 		return ec.fieldContext_AuditLogIntegrity_notCheckpointed(ctx, field)
 	case "checkpointIntervalSeconds":
 		return ec.fieldContext_AuditLogIntegrity_checkpointIntervalSeconds(ctx, field)
+	case "checkpointsSigned":
+		return ec.fieldContext_AuditLogIntegrity_checkpointsSigned(ctx, field)
 	case "signingKey":
 		return ec.fieldContext_AuditLogIntegrity_signingKey(ctx, field)
 	case "verifyCommand":
@@ -4513,6 +4576,8 @@ func (ec *executionContext) childFields_IntegrationDelivery(ctx context.Context,
 		return ec.fieldContext_IntegrationDelivery_lastError(ctx, field)
 	case "lastErrorAt":
 		return ec.fieldContext_IntegrationDelivery_lastErrorAt(ctx, field)
+	case "recovered":
+		return ec.fieldContext_IntegrationDelivery_recovered(ctx, field)
 	case "attempts":
 		return ec.fieldContext_IntegrationDelivery_attempts(ctx, field)
 	case "delivered":
@@ -6788,6 +6853,20 @@ func (ec *executionContext) field_Query_instanceConfigChanges_args(ctx context.C
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_integration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -9401,6 +9480,29 @@ func (ec *executionContext) fieldContext_AuditLogIntegrity_checkpointIntervalSec
 	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _AuditLogIntegrity_checkpointsSigned(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogIntegrity_checkpointsSigned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckpointsSigned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogIntegrity_checkpointsSigned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditLogIntegrity", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _AuditLogIntegrity_signingKey(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogIntegrity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9414,10 +9516,10 @@ func (ec *executionContext) _AuditLogIntegrity_signingKey(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SigningKey) graphql.Marshaler {
-			return ec.marshalNSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx, selections, v)
+			return ec.marshalOSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLogIntegrity_signingKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9445,11 +9547,11 @@ func (ec *executionContext) _AuditLogIntegrity_verifyCommand(ctx context.Context
 			return obj.VerifyCommand, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLogIntegrity_verifyCommand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11043,6 +11145,29 @@ func (ec *executionContext) _IntegrationDelivery_lastErrorAt(ctx context.Context
 }
 func (ec *executionContext) fieldContext_IntegrationDelivery_lastErrorAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntegrationDelivery", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _IntegrationDelivery_recovered(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrationDelivery_recovered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recovered(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrationDelivery_recovered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrationDelivery", field, true, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _IntegrationDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *entity.DeliveryStats) (ret graphql.Marshaler) {
@@ -14009,6 +14134,50 @@ func (ec *executionContext) fieldContext_Query_auditActions(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AuditAction(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_integration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_integration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Integration(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
+			return ec.marshalOIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_integration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Integration(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_integration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -19113,14 +19282,19 @@ func (ec *executionContext) _AuditLogIntegrity(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "checkpointsSigned":
+			out.Values[i] = ec._AuditLogIntegrity_checkpointsSigned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "signingKey":
 			out.Values[i] = ec._AuditLogIntegrity_signingKey(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "verifyCommand":
 			out.Values[i] = ec._AuditLogIntegrity_verifyCommand(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "bucketSync":
@@ -20068,6 +20242,11 @@ func (ec *executionContext) _IntegrationDelivery(ctx context.Context, sel ast.Se
 		case "lastErrorAt":
 			out.Values[i] = ec._IntegrationDelivery_lastErrorAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recovered":
+			out.Values[i] = ec._IntegrationDelivery_recovered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attempts":
@@ -21585,6 +21764,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_auditActions(ctx, field)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "integration":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_integration(ctx, field)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -23828,16 +24029,6 @@ func (ec *executionContext) marshalNSeatLevel2githubᚗcomᚋauditgraphᚋauditg
 	return v
 }
 
-func (ec *executionContext) marshalNSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx context.Context, sel ast.SelectionSet, v *model.SigningKey) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._SigningKey(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNSlackApp2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSlackApp(ctx context.Context, sel ast.SelectionSet, v *model.SlackApp) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -24372,6 +24563,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOIntegration2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx context.Context, sel ast.SelectionSet, v *entity.Integration) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Integration(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOMostActiveUsers2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMostActiveUsers(ctx context.Context, sel ast.SelectionSet, v *model.MostActiveUsers) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24468,6 +24666,13 @@ func (ec *executionContext) marshalOSeatLevel2ᚖgithubᚗcomᚋauditgraphᚋaud
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOSigningKey2ᚖgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐSigningKey(ctx context.Context, sel ast.SelectionSet, v *model.SigningKey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SigningKey(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

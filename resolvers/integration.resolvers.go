@@ -64,6 +64,23 @@ func (r *organizationResolver) Integrations(ctx context.Context, obj *entity.Org
 	return conn, nil
 }
 
+// Integration is the resolver for the integration field.
+func (r *queryResolver) Integration(ctx context.Context, id string) (*entity.Integration, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	in, err := r.Connect.Visible(ctx, p.User, n)
+	if err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
 // Integration returns graph.IntegrationResolver implementation.
 func (r *Resolver) Integration() graph.IntegrationResolver { return &integrationResolver{r} }
 

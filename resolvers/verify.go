@@ -76,9 +76,12 @@ func chainFindings(fs []chain.Finding) []model.ChainFinding {
 func auditLogIntegrity(in verify.Integrity, now time.Time) *model.AuditLogIntegrity {
 	out := &model.AuditLogIntegrity{
 		Organization: in.Org.Name, LastSequence: int(in.LastSeq), NotCheckpointed: int(in.NotCheckpointed),
-		SigningKey:    &model.SigningKey{KeyID: chain.KeyID(in.Key), PublicKey: base64.StdEncoding.EncodeToString(in.Key)},
-		VerifyCommand: in.Command,
-		Retention:     &model.Retention{Setting: in.Retention.String(), Hipaa: in.HIPAA},
+		CheckpointsSigned: in.Key != nil,
+		Retention:         &model.Retention{Setting: in.Retention.String(), Hipaa: in.HIPAA},
+	}
+	if in.Key != nil {
+		out.SigningKey = &model.SigningKey{KeyID: chain.KeyID(in.Key), PublicKey: base64.StdEncoding.EncodeToString(in.Key)}
+		out.VerifyCommand = &in.Command
 	}
 	if c := in.Checkpoint; c != nil {
 		out.LatestCheckpoint = &model.Checkpoint{FirstSequence: int(c.FirstSeq), LastSequence: int(c.LastSeq), SignedAt: c.CreatedAt.UTC(), KeyID: c.KeyID}

@@ -207,33 +207,57 @@ func (s *Store) ClaimAlerts(ctx context.Context, lease time.Duration, limit int)
 	return claims, nil
 }
 
-// finishClaim records an outcome of a claim still held; a claim whose lease
-// ran out and was taken by another worker is ErrNotFound, and nothing
-// changes.
-func (s *Store) finishClaim(ctx context.Context, c Claim, set string, args ...any) error {
-	n, err := s.exec(ctx, `UPDATE alert_outbox SET claimed_until = NULL, claim_token = NULL, `+set+`
-		WHERE id = $1 AND claim_token = $2 AND status = 'pending'`, append([]any{c.ID, c.Token}, args...)...)
+// finishClaim records an outcome of a claim still held, and in the same
+// statement what the integration keeps of it (integ: a SET list over the
+// integrations row i and the alert's new values o; empty for nothing);
+// a claim whose lease ran out and was taken by another worker is
+// ErrNotFound, and nothing changes.
+func (s *Store) finishClaim(ctx context.Context, c Claim, set, integ string, args ...any) error {
+	q := `UPDATE alert_outbox SET claimed_until = NULL, claim_token = NULL, ` + set + `
+		WHERE id = $1 AND claim_token = $2 AND status = 'pending' RETURNING integration_id, last_attempt_at, last_error`
+	if integ != "" {
+		q = `WITH o AS (` + q + `), kept AS (UPDATE integrations i SET ` + integ + ` FROM o WHERE i.id = o.integration_id)
+			SELECT count(*) FROM o`
+	} else {
+		q = `WITH o AS (` + q + `) SELECT count(*) FROM o`
+	}
+	var n int
+	err := s.get(ctx, &n, q, append([]any{c.ID, c.Token}, args...)...)
 	if err == nil && n == 0 {
 		err = ErrNotFound
 	}
 	return notFound(err, "storage: record delivery of alert %d", c.ID)
 }
 
-// AlertDelivered records that a claimed alert was delivered.
+// failedAttempt keeps a failed attempt's error as the integration's latest
+// one, unless a later attempt (another worker's) recorded one first.
+const failedAttempt = `last_error = CASE WHEN i.last_error_at IS NULL OR i.last_error_at <= o.last_attempt_at
+		THEN o.last_error ELSE i.last_error END,
+	last_error_at = greatest(i.last_error_at, o.last_attempt_at)`
+
+// AlertDelivered records that a claimed alert was delivered. The alert's
+// own last error is cleared; the integration's is kept, as history beside
+// its new last success.
 func (s *Store) AlertDelivered(ctx context.Context, c Claim) error {
-	return s.finishClaim(ctx, c, `status = 'delivered', delivered_at = now(), last_error = ''`)
+	return s.finishClaim(ctx, c, `status = 'delivered', delivered_at = now(), last_error = ''`,
+		`last_success_at = greatest(i.last_success_at, now())`)
 }
 
 // RetryAlert schedules another attempt of a claimed alert after wait.
 func (s *Store) RetryAlert(ctx context.Context, c Claim, wait time.Duration, lastError string) error {
-	return s.finishClaim(ctx, c, `next_attempt_at = now() + $3 * interval '1 microsecond', last_error = $4`,
+	return s.finishClaim(ctx, c, `next_attempt_at = now() + $3 * interval '1 microsecond', last_error = $4`, failedAttempt,
 		wait.Microseconds(), lastError)
 }
 
 // AlertFailed gives a claimed alert up (status failed, or dropped when the
-// integration is gone).
+// integration is gone). Only a failed one was an attempt whose error the
+// integration keeps.
 func (s *Store) AlertFailed(ctx context.Context, c Claim, status, lastError string) error {
-	return s.finishClaim(ctx, c, `status = $3, last_error = $4`, status, lastError)
+	integ := ""
+	if status == entity.AlertFailed {
+		integ = failedAttempt
+	}
+	return s.finishClaim(ctx, c, `status = $3, last_error = $4`, integ, status, lastError)
 }
 
 // DropIntegrationAlerts drops the alerts still pending for an integration
@@ -256,23 +280,21 @@ func (q queries) PendingAlerts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// IntegrationDelivery returns the delivery figures of an integration.
+// IntegrationDelivery returns the delivery figures of an integration: the
+// counts from its alerts still in the outbox, the latest outcomes from the
+// integration itself (they outlive the rows and a later success).
 func (q queries) IntegrationDelivery(ctx context.Context, integrationID int64) (entity.DeliveryStats, error) {
 	var d entity.DeliveryStats
-	err := q.get(ctx, &d, `SELECT $1::bigint AS integration_id,
-			count(*) FILTER (WHERE status = 'delivered') AS delivered,
-			count(*) FILTER (WHERE status = 'pending') AS pending,
-			count(*) FILTER (WHERE status = 'failed') AS failed,
-			count(*) FILTER (WHERE status = 'dropped') AS dropped,
-			coalesce(sum(attempts), 0) AS attempts,
-			max(delivered_at) AS last_success_at,
-			coalesce((SELECT last_error FROM alert_outbox WHERE integration_id = $1 AND last_error <> ''
-				ORDER BY last_attempt_at DESC NULLS LAST, id DESC LIMIT 1), '') AS last_error,
-			(SELECT last_attempt_at FROM alert_outbox WHERE integration_id = $1 AND last_error <> ''
-				ORDER BY last_attempt_at DESC NULLS LAST, id DESC LIMIT 1) AS last_error_at
-		FROM alert_outbox WHERE integration_id = $1`, integrationID)
+	err := q.get(ctx, &d, `SELECT i.id AS integration_id, i.last_success_at, i.last_error, i.last_error_at,
+			count(o.id) FILTER (WHERE o.status = 'delivered') AS delivered,
+			count(o.id) FILTER (WHERE o.status = 'pending') AS pending,
+			count(o.id) FILTER (WHERE o.status = 'failed') AS failed,
+			count(o.id) FILTER (WHERE o.status = 'dropped') AS dropped,
+			coalesce(sum(o.attempts), 0) AS attempts
+		FROM integrations i LEFT JOIN alert_outbox o ON o.integration_id = i.id
+		WHERE i.id = $1 GROUP BY i.id`, integrationID)
 	if err != nil {
-		return d, fmt.Errorf("storage: deliveries of integration %d: %w", integrationID, err)
+		return d, notFound(err, "storage: deliveries of integration %d", integrationID)
 	}
 	return d, nil
 }

@@ -159,17 +159,29 @@ type AuditLogIntegrity struct {
 	NotCheckpointed int `json:"notCheckpointed"`
 	// How often the server signs a checkpoint of each log that grew, in seconds:
 	// `--checkpoint-interval`, or with a bucket `--sync-interval` (each sync
-	// signs what it uploads). Null when it never does (`--checkpoint-interval 0`).
+	// signs what it uploads). Null when it never does (`--checkpoint-interval 0`,
+	// or no signing key).
 	CheckpointIntervalSeconds *int `json:"checkpointIntervalSeconds,omitempty"`
-	// The key this server signs checkpoints with.
-	SigningKey *SigningKey `json:"signingKey"`
+	// False when this server has no signing key configured (`serve` always has
+	// one: `--signing-key-file`, `AUDITGRAPH_SIGNING_KEY` or the key it generates
+	// in its data folder; a server embedded without one has none). Such a server
+	// signs no checkpoints: the hash chain still links the events, but no
+	// signature vouches for the events since the last signed checkpoint, and
+	// whoever can write the database could rewrite them and their hashes
+	// unnoticed. signingKey and verifyCommand are then null, and
+	// checkpointIntervalSeconds too.
+	CheckpointsSigned bool `json:"checkpointsSigned"`
+	// The key this server signs checkpoints with; null when it has none (checkpointsSigned is false).
+	SigningKey *SigningKey `json:"signingKey,omitempty"`
 	// The command line that verifies this organization's log in the database
 	// against the signing key's public half, independently of this server:
 	// `auditgraph verify --org NAME --public-key BASE64`. Run it where the
 	// database is reachable, adding `--database-url URL` (or `--data-dir` for the
 	// embedded database). Unlike `verifyAuditLog` it also reports events no
-	// checkpoint covers after an hour (`--checkpoint-overdue`).
-	VerifyCommand string `json:"verifyCommand"`
+	// checkpoint covers after an hour (`--checkpoint-overdue`). Null when the
+	// server has no signing key: the command needs the public key that signed the
+	// checkpoints.
+	VerifyCommand *string `json:"verifyCommand,omitempty"`
 	// The bucket sync of this organization's log; null when the server has no bucket (`--bucket`).
 	BucketSync *BucketSyncStatus `json:"bucketSync,omitempty"`
 	// How long audit events are kept.

@@ -23,6 +23,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/identity/userexport"
 	"github.com/auditgraph/auditgraph/internal/log/auditlog"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/log/verify"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/platform/loaders"
 	"github.com/auditgraph/auditgraph/storage"
@@ -80,6 +81,12 @@ func (s *Services) Connect(cfg connect.Config) *connect.Service {
 	cfg.Store = s.store
 	return connect.New(cfg)
 }
+
+// Verify is the audit-log verification service of a server without
+// signing keys: it verifies the hash chain, and its integrity facts say
+// that no checkpoint is signed. A server with a key (serve) makes its own
+// with the key.
+func (s *Services) Verify() *verify.Service { return &verify.Service{Store: s.store} }
 
 // Loaders returns the request's dataloaders, or fresh ones when ctx has
 // none (LoaderMiddleware puts them there).

@@ -42,3 +42,9 @@ type DeliveryStats struct {
 	LastError   string     `db:"last_error"`
 	LastErrorAt *time.Time `db:"last_error_at"`
 }
+
+// Recovered reports whether an alert was delivered after the latest failed
+// attempt: the integration works again and LastError is history.
+func (d DeliveryStats) Recovered() bool {
+	return d.LastErrorAt != nil && d.LastSuccessAt != nil && d.LastSuccessAt.After(*d.LastErrorAt)
+}

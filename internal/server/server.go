@@ -60,7 +60,10 @@ type Config struct {
 	// SlackAPIURL and SlackAuthorizeURL replace Slack's Web API base and
 	// OAuth authorize URL when set (tests, Slack-compatible gateways).
 	SlackAPIURL, SlackAuthorizeURL string
-	// Verify answers the verifyAuditLog query; nil turns it off.
+	// Verify answers the verifyAuditLog and auditLogIntegrity queries with
+	// the server's signing keys; nil means a service with none
+	// (Services.Verify): it verifies the hash chain, and says that the
+	// server signs no checkpoints.
 	Verify *verify.Service
 	// GraphQLMaxBody is the largest POST /graphql body read, in bytes;
 	// larger ones get 413. 0 means DefaultGraphQLMaxBody.
@@ -131,6 +134,9 @@ func New(cfg Config) http.Handler {
 	si := &signin{authn: authn, sessions: cfg.Sessions, mode: cfg.Mode, secure: authn.SecureCookies, log: cfg.Log, seen: seen}
 	conn := newConnect(cfg)
 	svc := cfg.Services
+	if cfg.Verify == nil {
+		cfg.Verify = svc.Verify()
+	}
 	res := &resolvers.Resolver{Identity: cfg.Identity, Rules: svc.Rules(), Stats: svc.Stats(),
 		AuditLog: svc.AuditLog(cfg.Mode), Loaders: func(ctx context.Context) *loaders.Loaders { return svc.Loaders(ctx) }, Mode: cfg.Mode, Log: cfg.Log, Now: cfg.Now, Live: cfg.Live, Secrets: cfg.Secrets, Connect: conn, Verify: cfg.Verify}
 	gql := svc.LoaderMiddleware(newGraphQL(res, cfg.Log, websocketInit(authn, cfg.Log, seen, newSessions(svc.Revocations(), cfg.Sessions, revalidateEvery, cfg.Log)), cfg.Metrics, cfg.GraphQLMaxBody, publicOrigin(cfg.PublicURL)))

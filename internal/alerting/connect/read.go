@@ -2,10 +2,12 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/identity/access"
+	"github.com/auditgraph/auditgraph/internal/platform/fault"
 )
 
 // The rows this service reads and returns, under the names its callers use.
@@ -41,6 +43,29 @@ func (s *Service) Integration(ctx context.Context, actor entity.User, id int64) 
 	in, err := s.cfg.Store.Integration(ctx, id)
 	if err := access.RequireOwnerAdmin(ctx, s.cfg.Store, actor, in.OrgID, err, fmt.Sprintf("integration %d", id)); err != nil {
 		return Integration{}, err
+	}
+	return in, nil
+}
+
+// Visible returns the integration id to those who may list it
+// (Integrations: instance admins and its organization's admins). To anyone
+// else, and for an id no integration has, it is the same ErrNotFound, so
+// that nobody learns which ids exist in other organizations.
+func (s *Service) Visible(ctx context.Context, actor entity.User, id int64) (Integration, error) {
+	hidden := fault.New(fault.ErrNotFound, "no integration %d", id)
+	in, err := s.cfg.Store.Integration(ctx, id)
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		return Integration{}, hidden
+	case err != nil:
+		return Integration{}, err
+	}
+	ok, err := access.IsOrgAdmin(ctx, s.cfg.Store, actor, in.OrgID)
+	if err != nil {
+		return Integration{}, err
+	}
+	if !ok {
+		return Integration{}, hidden
 	}
 	return in, nil
 }

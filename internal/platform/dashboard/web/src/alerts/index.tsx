@@ -40,6 +40,7 @@ import {
   testAlertMutation,
   updateRuleMutation,
 } from './queries';
+import { usePagedList } from './paging';
 import { RuleDialog, ruleSummary } from './RuleDialog';
 import { Badge, CopyButton, Time, plural } from './util';
 
@@ -220,16 +221,12 @@ async function loadAll(org: string): Promise<Data> {
   let ra: string | null = null;
   let moreI = true;
   let moreR = true;
-  let prev = '';
   for (let i = 0; i < 20 && (moreI || moreR); i++) {
     const d: PageData = await gql<PageData>(pageQuery, { org, ia, ra });
     const o = d.organization;
     if (!o) throw new Error(`There is no organization ${org}, or you are not a member of it.`);
     if (moreI) {
-      for (const e of o.integrations.edges) {
-        out.integrations.push({ ...e.node, before: prev });
-        prev = e.cursor;
-      }
+      out.integrations.push(...o.integrations.edges.map((e) => e.node));
       moreI = o.integrations.pageInfo.hasNextPage;
       ia = o.integrations.pageInfo.endCursor;
     }
@@ -637,8 +634,9 @@ function IntegrationItem(props: {
         {d.lastError && (
           <div class="wide">
             <dt>Last error</dt>
-            <dd class="last-error">
+            <dd class={d.recovered ? 'last-error recovered' : 'last-error'} data-recovered={d.recovered ? 'true' : 'false'}>
               {d.lastError} (<Time t={d.lastErrorAt} />)
+              {d.recovered && <span class="muted"> · delivered since: working again</span>}
             </dd>
           </div>
         )}
@@ -693,36 +691,24 @@ function IntegrationItem(props: {
 }
 
 function History({ org, i, tick }: { org: string; i: Integration; tick: number }) {
-  const [rows, setRows] = useState<AlertDelivery[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  const load = async (after: string | null) => {
-    setBusy(true);
-    try {
-      const d = await gql<HistoryData>(historyQuery, { org, before: i.before || null, after });
-      const node = d.organization?.integrations.edges[0]?.node;
-      if (!node || node.id !== i.id) throw new Error('The list of integrations changed: press Refresh.');
-      const got = node.delivery.recent.edges.map((e) => e.node);
-      setRows((old) => (after && old ? [...old, ...got] : got));
-      setNext(node.delivery.recent.pageInfo.hasNextPage ? node.delivery.recent.pageInfo.endCursor : null);
-      setError('');
-    } catch (err) {
-      setError(errorText(err, org));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const list = usePagedList<AlertDelivery>(async (after, first) => {
+    const d = await gql<HistoryData>(historyQuery, { id: i.id, first, after });
+    const r = d.integration?.delivery.recent;
+    if (!r) throw new Error(`Integration ${i.name} is gone: press Refresh.`);
+    return { rows: r.edges, hasNext: r.pageInfo.hasNextPage };
+  }, 20);
+  const { rows, busy } = list;
+  const error = list.error ? errorText(list.error, org) : '';
   // Reloads with the page (Refresh, the page's polling, an action), and
-  // every 3 s while an alert here is still pending.
+  // every 3 s while an alert here is still pending; either way down to the
+  // oldest row shown, so that the reader keeps their place.
   useEffect(() => {
-    load(null);
+    list.refresh();
   }, [tick]);
   const waiting = rows?.some((r) => r.status === 'PENDING') ?? false;
   useEffect(() => {
     if (!waiting) return;
-    const t = setInterval(() => load(null), 3000);
+    const t = setInterval(() => list.refresh(), 3000);
     return () => clearInterval(t);
   }, [waiting]);
 
@@ -749,7 +735,7 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
             </thead>
             <tbody>
               {rows.map((r) => (
-                <tr key={r.id} data-status={r.status} data-rule={r.rule} data-sequence={r.eventSequence ?? ''}>
+                <tr key={r.id} data-id={r.id} data-status={r.status} data-rule={r.rule} data-sequence={r.eventSequence ?? ''}>
                   <td>
                     <Time t={r.createdAt} />
                   </td>
@@ -778,8 +764,8 @@ function History({ org, i, tick }: { org: string; i: Integration; tick: number }
           </table>
         </div>
       )}
-      {next && (
-        <button type="button" class="link-button" disabled={busy} onClick={() => load(next)}>
+      {list.more && (
+        <button type="button" class="link-button history-more" disabled={busy} onClick={() => list.showMore()}>
           Show older alerts
         </button>
       )}
@@ -1004,24 +990,16 @@ const changeWords: Record<string, string> = {
 
 /** Who changed what in the organization's alerting, newest first (configChanges). */
 function Changes({ org, tick }: { org: string; tick: number }) {
-  const [rows, setRows] = useState<ConfigChange[] | null>(null);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState('');
-  const load = async (after: string | null) => {
-    try {
-      const d = await gql<ChangesData>(changesQuery, { org, after });
-      const c = d.organization?.configChanges;
-      if (!c) return;
-      const got = c.edges.map((e) => e.node);
-      setRows((old) => (after && old ? [...old, ...got] : got));
-      setNext(c.pageInfo.hasNextPage ? c.pageInfo.endCursor : null);
-      setError('');
-    } catch (err) {
-      setError(errorText(err, org));
-    }
-  };
+  const list = usePagedList<ConfigChange>(async (after, first) => {
+    const d = await gql<ChangesData>(changesQuery, { org, first, after });
+    const c = d.organization?.configChanges;
+    if (!c) throw new Error(`There is no organization ${org}, or you are not a member of it.`);
+    return { rows: c.edges, hasNext: c.pageInfo.hasNextPage };
+  }, 10);
+  const { rows } = list;
+  const error = list.error ? errorText(list.error, org) : '';
   useEffect(() => {
-    load(null);
+    list.refresh();
   }, [org, tick]);
   return (
     <section class="card alerts-card" id="config-changes" aria-labelledby="config-changes-title">
@@ -1039,8 +1017,8 @@ function Changes({ org, tick }: { org: string; tick: number }) {
           ))}
         </ul>
       )}
-      {next && (
-        <button type="button" class="link-button" onClick={() => load(next)}>
+      {list.more && (
+        <button type="button" class="link-button changes-more" disabled={list.busy} onClick={() => list.showMore()}>
           Show older changes
         </button>
       )}

@@ -13,6 +13,8 @@ export interface Delivery {
   lastSuccessAt: string | null;
   lastError: string;
   lastErrorAt: string | null;
+  /** An alert was delivered after the last error: the error is history. */
+  recovered: boolean;
   attempts: number;
   delivered: number;
   pending: number;
@@ -31,9 +33,6 @@ export interface Integration {
   createdAt: string;
   statusChangedAt: string;
   delivery: Delivery;
-  /** The cursor of the integration before this one ("" for the first):
-   * fetching integrations(first: 1, after: it) reads this one alone. */
-  before: string;
 }
 
 export interface AlertRule {
@@ -91,7 +90,7 @@ export const setSlackAppMutation = `mutation AlertsSetSlackApp($id: String!, $se
 export const clearSlackAppMutation = `mutation AlertsClearSlackApp { clearSlackApp { ${slackAppFields} } }`;
 
 const integrationFields = `id name kind slackChannel slackTeam status statusReason createdAt statusChangedAt
-  delivery { lastSuccessAt lastError lastErrorAt attempts delivered pending failed dropped }`;
+  delivery { lastSuccessAt lastError lastErrorAt recovered attempts delivered pending failed dropped }`;
 
 const ruleFields = `id name actions actor target responseCodes responseCodeMin responseCodeMax threshold windowSeconds
   integrations { id name status } enabled suggestion updatedAt`;
@@ -102,7 +101,7 @@ export const pageQuery = `query AlertsPage($org: String!, $ia: String, $ra: Stri
     integrations(first: 100, after: $ia) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { cursor node { ${integrationFields} } }
+      edges { node { ${integrationFields} } }
     }
     alertRules(first: 100, after: $ra) {
       totalCount
@@ -117,7 +116,7 @@ export interface PageData {
     integrations: {
       totalCount: number;
       pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      edges: { cursor: string; node: Omit<Integration, 'before'> }[];
+      edges: { node: Integration }[];
     };
     alertRules: {
       totalCount: number;
@@ -127,34 +126,27 @@ export interface PageData {
   } | null;
 }
 
-/** One integration's latest deliveries: the integration after `before`. */
-export const historyQuery = `query AlertsHistory($org: String!, $before: String, $after: String) {
-  organization(name: $org) {
-    integrations(first: 1, after: $before) {
-      edges { node { id delivery {
-        recent(first: 20, after: $after) {
-          pageInfo { hasNextPage endCursor }
-          edges { node { id rule eventSequence status attempts lastError createdAt lastAttemptAt nextAttemptAt deliveredAt } }
-        }
-      } } }
+/** One integration's deliveries, newest first (Query.integration). */
+export const historyQuery = `query AlertsHistory($id: ID!, $first: Int, $after: String) {
+  integration(id: $id) {
+    id
+    delivery {
+      recent(first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        edges { cursor node { id rule eventSequence status attempts lastError createdAt lastAttemptAt nextAttemptAt deliveredAt } }
+      }
     }
   }
 }`;
 
 export interface HistoryData {
-  organization: {
-    integrations: {
-      edges: {
-        node: {
-          id: string;
-          delivery: {
-            recent: {
-              pageInfo: { hasNextPage: boolean; endCursor: string | null };
-              edges: { node: AlertDelivery }[];
-            };
-          };
-        };
-      }[];
+  integration: {
+    id: string;
+    delivery: {
+      recent: {
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        edges: { cursor: string; node: AlertDelivery }[];
+      };
     };
   } | null;
 }
@@ -224,12 +216,12 @@ export interface ConfigChange {
 }
 
 /** The organization's alerting configuration changes, newest first. */
-export const changesQuery = `query AlertsChanges($org: String!, $after: String) {
+export const changesQuery = `query AlertsChanges($org: String!, $first: Int, $after: String) {
   organization(name: $org) {
-    configChanges(first: 10, after: $after) {
+    configChanges(first: $first, after: $after) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id action actorUsername target createdAt } }
+      edges { cursor node { id action actorUsername target createdAt } }
     }
   }
 }`;
@@ -239,7 +231,7 @@ export interface ChangesData {
     configChanges: {
       totalCount: number;
       pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      edges: { node: ConfigChange }[];
+      edges: { cursor: string; node: ConfigChange }[];
     };
   } | null;
 }

@@ -213,7 +213,10 @@ function VerificationSection(props: { org: string; run: Run; events: number | nu
         ) : result ? (
           result.intact ? (
             <p>
-              <strong>Intact.</strong> Every event matches its hash and every checkpoint verifies with this server's key.
+              <strong>Intact.</strong>{' '}
+              {result.checkpoints > 0
+                ? "Every event matches its hash and every checkpoint verifies with this server's key."
+                : 'Every event matches its hash; no signed checkpoint vouches for them yet.'}
             </p>
           ) : (
             <p>
@@ -338,9 +341,11 @@ function CheckpointSection({ d }: { d: Integrity }) {
         </dd>
         <dt>Signing</dt>
         <dd>
-          {d.checkpointIntervalSeconds
-            ? `every ${duration(d.checkpointIntervalSeconds)}${d.bucketSync ? ', with each bucket sync' : ''}, when the log grew`
-            : 'off: this server signs no checkpoints (--checkpoint-interval 0)'}
+          {!d.checkpointsSigned
+            ? 'off: this server has no signing key'
+            : d.checkpointIntervalSeconds
+              ? `every ${duration(d.checkpointIntervalSeconds)}${d.bucketSync ? ', with each bucket sync' : ''}, when the log grew`
+              : 'off: this server signs no checkpoints (--checkpoint-interval 0)'}
         </dd>
       </dl>
     </section>
@@ -348,18 +353,35 @@ function CheckpointSection({ d }: { d: Integrity }) {
 }
 
 function KeySection({ d }: { d: Integrity }) {
+  const key = d.signingKey;
+  if (!key || !d.verifyCommand) {
+    return (
+      <section id="integrity-key" class="integrity-section" aria-labelledby="integrity-key-title">
+        <h2 id="integrity-key-title">Signing key</h2>
+        <p id="integrity-no-key" class="integrity-badge broken">
+          No signing key is configured on this server, so it signs no checkpoints.
+        </p>
+        <p class="muted">
+          The hash chain still links every event to the one before it, but no signature vouches for them: whoever can
+          write the database could rewrite events and their hashes without this page noticing. <code>auditgraph serve</code>{' '}
+          always signs: give it a key with <code>--signing-key-file</code> or <code>AUDITGRAPH_SIGNING_KEY</code>, or let it
+          generate one in its data folder.
+        </p>
+      </section>
+    );
+  }
   return (
     <section id="integrity-key" class="integrity-section" aria-labelledby="integrity-key-title">
       <h2 id="integrity-key-title">Signing key</h2>
       <dl class="integrity-facts">
         <dt>Key ID</dt>
         <dd>
-          <code id="integrity-key-id">{d.signingKey.keyId}</code>
+          <code id="integrity-key-id">{key.keyId}</code>
         </dd>
         <dt>Public key</dt>
         <dd class="integrity-copyable">
-          <code id="integrity-public-key">{d.signingKey.publicKey}</code>
-          <CopyButton id="integrity-copy-key" text={d.signingKey.publicKey} what="the public key" />
+          <code id="integrity-public-key">{key.publicKey}</code>
+          <CopyButton id="integrity-copy-key" text={key.publicKey} what="the public key" />
         </dd>
       </dl>
       <h3 class="integrity-subhead" id="integrity-command-title">

@@ -24,15 +24,18 @@ export interface Integrity {
   notCheckpointed: number;
   checkpointIntervalSeconds: number | null;
   latestCheckpoint: Checkpoint | null;
-  signingKey: { keyId: string; publicKey: string };
-  verifyCommand: string;
+  /** False when the server has no signing key: then signingKey and
+   * verifyCommand are null, and no checkpoint is signed. */
+  checkpointsSigned: boolean;
+  signingKey: { keyId: string; publicKey: string } | null;
+  verifyCommand: string | null;
   bucketSync: BucketSync | null;
   retention: { setting: string; cutoff: string | null; hipaa: boolean; floor: string | null };
 }
 
 export const integrityQuery = `query Integrity($org: String!) {
   auditLogIntegrity(organization: $org) {
-    organization lastSequence notCheckpointed checkpointIntervalSeconds verifyCommand
+    organization lastSequence notCheckpointed checkpointIntervalSeconds checkpointsSigned verifyCommand
     latestCheckpoint { firstSequence lastSequence signedAt keyId }
     signingKey { keyId publicKey }
     bucketSync { syncedSequence lagEvents lagSeconds lastSuccess intervalSeconds stalled }
