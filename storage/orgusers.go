@@ -158,7 +158,7 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 	from := ` FROM memberships m JOIN users u ON u.id = m.user_id CROSS JOIN (SELECT $2::timestamptz AS active_since) p
 		WHERE ` + strings.Join(where, " AND ")
 	if !uq.SkipTotal {
-		if err := q.get(ctx, &page.Total, `SELECT count(*)`+from, args...); err != nil {
+		if err := q.getHot(ctx, &page.Total, `SELECT count(*)`+from, args...); err != nil {
 			return page, fmt.Errorf("storage: count users of organization %d: %w", uq.OrgID, err)
 		}
 	}
@@ -227,7 +227,7 @@ func (q queries) OrgUsers(ctx context.Context, uq OrgUsersQuery) (OrgUsersPage, 
 		OrgUser
 		SortKey string `db:"sort_key"`
 	}{}
-	err = q.sel(ctx, &rows, `SELECT u.id, u.username, u.name, COALESCE(u.email, '') AS email, u.instance_admin,
+	err = q.selHot(ctx, &rows, `SELECT u.id, u.username, u.name, COALESCE(u.email, '') AS email, u.instance_admin,
 		u.service_account_team, u.default_org_id, u.deactivated_at, u.created_at,
 		m.org_id, m.user_id, m.role, m.models_seat, m.weave_access, m.added_at, m.accepted_at, m.invited_by,
 		m.last_active_at, m.active_days, m.run_events, m.report_events,

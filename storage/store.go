@@ -41,6 +41,9 @@ type Store struct {
 // transaction; Store and Tx both embed it.
 type queries struct {
 	q sqlx.ExtContext
+	// stmts keeps the hot reads prepared (prepared.go); nil in a
+	// transaction, whose reads run unprepared.
+	stmts *stmtCache
 }
 
 // Tx is a transaction. Every change is made through a Tx so that it commits
@@ -67,7 +70,7 @@ func OpenDriver(ctx context.Context, driver, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("storage: connect: %w", err)
 	}
-	return &Store{queries: queries{db}, db: db, parts: &partitions{have: map[time.Time]bool{}}}, nil
+	return &Store{queries: queries{q: db, stmts: newStmtCache()}, db: db, parts: &partitions{have: map[time.Time]bool{}}}, nil
 }
 
 // openPool returns a pool of connections to url, not connected yet.
@@ -104,6 +107,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Close closes the pool (and the standby's).
 func (s *Store) Close() error {
+	s.stmts.close()
 	s.closeStandby()
 	return s.db.Close()
 }
@@ -124,7 +128,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{queries: queries{tx}, tx: tx, parts: s.parts}); err != nil {
+	if err = fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
