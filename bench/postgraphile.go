@@ -441,13 +441,23 @@ func (b *bench) measurePage(ctx context.Context, client *http.Client, ours endpo
 		theirs = endpoint{url: pg.url}
 	}
 	// The two sides must return the same rows before either is timed.
-	raw, err := rawGraphQL(ctx, client, ours, page.ours)
-	if err != nil {
-		return fmt.Errorf("%s: auditgraph: %w", page.name, err)
+	// auditgraph counts each request as the admin's activity, which moves
+	// the admin up the members page a moment later: PostGraphile's rows
+	// must equal those of the auditgraph read before or after its own.
+	ourRows := func() (string, error) {
+		raw, err := rawGraphQL(ctx, client, ours, page.ours)
+		if err != nil {
+			return "", fmt.Errorf("%s: auditgraph: %w", page.name, err)
+		}
+		want, err := page.oursCheck(raw)
+		if err != nil {
+			return "", fmt.Errorf("%s: auditgraph: %w: %.600s", page.name, err, raw)
+		}
+		return want, nil
 	}
-	want, err := page.oursCheck(raw)
+	want, err := ourRows()
 	if err != nil {
-		return fmt.Errorf("%s: auditgraph: %w: %.600s", page.name, err, raw)
+		return err
 	}
 	if page.theirs != "" {
 		raw, err := rawGraphQL(ctx, client, theirs, page.theirs)
@@ -457,6 +467,11 @@ func (b *bench) measurePage(ctx context.Context, client *http.Client, ours endpo
 		got, err := page.theirsCheck(raw)
 		if err != nil {
 			return fmt.Errorf("%s: PostGraphile: %w: %.600s", page.name, err, raw)
+		}
+		if got != want {
+			if want, err = ourRows(); err != nil {
+				return err
+			}
 		}
 		if got != want {
 			return fmt.Errorf("MISMATCH %s: PostGraphile returned other rows than auditgraph:\n%s\n%s", page.name, got, want)
