@@ -166,7 +166,7 @@ func (s *Store) InSnapshot(ctx context.Context, fn func(*Tx) error) error {
 		tx, err := conn.BeginTxx(ctx, opts)
 		if err == nil {
 			defer tx.Rollback()
-			return fn(&Tx{queries: queries{tx}, tx: tx, parts: s.parts})
+			return fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts})
 		}
 		s.sb.failed(err)
 	}
@@ -175,7 +175,7 @@ func (s *Store) InSnapshot(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("storage: begin snapshot: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{queries: queries{tx}, tx: tx, parts: s.parts})
+	return fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts})
 }
 
 // ChainEvent is an event as verification reads it: valid only during the

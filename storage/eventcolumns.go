@@ -77,15 +77,12 @@ func (s *eventScanner) scan(rows interface{ Scan(...any) error }) (StoredEvent, 
 
 // events runs a query selecting eventColumns and returns its rows.
 func (q queries) events(ctx context.Context, query string, args ...any) ([]StoredEvent, error) {
-	if r, ok := q.q.(*routed); ok {
-		var es []StoredEvent
-		err := r.read(ctx, nil, func(db sqlx.QueryerContext) (err error) {
-			es, err = scanEvents(ctx, db, query, args...)
-			return err
-		})
-		return es, err
-	}
-	return scanEvents(ctx, q.q, query, args...)
+	var es []StoredEvent
+	err := q.hot(ctx, nil, func(db sqlx.QueryerContext) (err error) {
+		es, err = scanEvents(ctx, db, query, args...)
+		return err
+	})
+	return es, err
 }
 
 func scanEvents(ctx context.Context, db sqlx.QueryerContext, query string, args ...any) ([]StoredEvent, error) {

@@ -20,7 +20,7 @@ type DayCount struct {
 // from `from` to `to`, both included.
 func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Time) (int, error) {
 	var n int
-	err := q.get(ctx, &n, `SELECT count(DISTINCT user_id) FROM activity_days WHERE org_id = $1 AND day BETWEEN $2 AND $3`,
+	err := q.getHot(ctx, &n, `SELECT count(DISTINCT user_id) FROM activity_days WHERE org_id = $1 AND day BETWEEN $2 AND $3`,
 		orgID, from, to)
 	if err != nil {
 		return 0, fmt.Errorf("storage: active users of organization %d: %w", orgID, err)
@@ -40,7 +40,7 @@ func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Tim
 // 58-67 ms) and varied from run to run.
 func (q queries) DailyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
 	var ds []DayCount
-	err := q.sel(ctx, &ds, `SELECT day, count(DISTINCT user_id) AS users FROM activity_days
+	err := q.selHot(ctx, &ds, `SELECT day, count(DISTINCT user_id) AS users FROM activity_days
 		WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day ORDER BY day`, orgID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("storage: daily active users of organization %d: %w", orgID, err)
@@ -77,7 +77,7 @@ func fillDays(ds []DayCount, from, to time.Time) []DayCount {
 // Monday.
 func (q queries) WeeklyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
 	var ds []DayCount
-	err := q.sel(ctx, &ds, `SELECT w::date AS day, COALESCE(a.users, 0) AS users
+	err := q.selHot(ctx, &ds, `SELECT w::date AS day, COALESCE(a.users, 0) AS users
 		FROM generate_series(date_trunc('week', $2::date), date_trunc('week', $3::date), interval '1 week') AS w
 		LEFT JOIN (SELECT date_trunc('week', day) AS week, count(DISTINCT user_id) AS users FROM activity_days
 			WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY 1) a ON a.week = w
@@ -104,7 +104,7 @@ type UserActivity struct {
 // each with the user.
 func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
 	var us []UserActivity
-	err := q.sel(ctx, &us, `SELECT a.user_id, a.active_days, a.last_active, u.id, u.username, u.name,
+	err := q.selHot(ctx, &us, `SELECT a.user_id, a.active_days, a.last_active, u.id, u.username, u.name,
 			COALESCE(u.email, '') AS email, u.instance_admin, u.service_account_team, u.default_org_id,
 			u.deactivated_at, u.created_at
 		FROM (SELECT user_id, count(*) AS active_days, max(last_at) AS last_active
@@ -122,7 +122,7 @@ func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time
 // or the zero time when there is none.
 func (q queries) FirstActivityDay(ctx context.Context, orgID int64) (time.Time, error) {
 	var t *time.Time
-	if err := q.get(ctx, &t, `SELECT min(day) FROM activity_days WHERE org_id = $1`, orgID); err != nil {
+	if err := q.getHot(ctx, &t, `SELECT min(day) FROM activity_days WHERE org_id = $1`, orgID); err != nil {
 		return time.Time{}, fmt.Errorf("storage: first activity of organization %d: %w", orgID, err)
 	}
 	if t == nil {

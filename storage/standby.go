@@ -109,7 +109,7 @@ func (s *Store) AttachStandby(ctx context.Context, cfg StandbyConfig) error {
 		sb.checkEvery = time.Second
 	}
 	s.sb = sb
-	s.queries = queries{q: &routed{primary: s.db, sb: sb}}
+	s.queries = queries{q: &routed{primary: s.db, sb: sb}, stmts: s.stmts}
 	sb.check(ctx)
 	return nil
 }
