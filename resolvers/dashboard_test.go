@@ -1438,7 +1438,7 @@ func TestDatabaseErrorsAreHidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, deployment.SelfManaged)
 	e.addUsers("acme", "admin", "alice")
-	if _, err := e.store.DB().ExecContext(e.ctx, `ALTER TABLE activity_days RENAME TO activity_days_moved`); err != nil {
+	if _, err := e.store.DB().ExecContext(e.ctx, `ALTER TABLE activity_days RENAME TO activity_days_moved; ALTER TABLE activity_day_bits RENAME TO activity_day_bits_moved`); err != nil {
 		t.Fatal(err)
 	}
 	err := e.queryError("alice", `{ organization(name: "acme") { activity { totalActiveUsers { count } } } }`, nil)

@@ -42,6 +42,15 @@ type ActivityDay struct {
 // ApplyActivity adds members' activity days to the rollup and keeps each
 // membership's last-active time, active-day count and run and report counts
 // current, in one statement. The rows must be of members of the organization.
+//
+// The same statement keeps the day bitmaps (activity_day_bits) current: the
+// activity_days rows it adds (not those it only updates) give their users a
+// member number on their first day (activity_members) and set their bits in
+// their day's bitmap. A batch that adds no member-day writes neither table.
+// The caller holds the organization's lock (LockLog, or RecordActivity's
+// FOR UPDATE), which makes the next member number and a new day's bitmap
+// row race-free; concurrent updates of one bitmap row would also wait for
+// each other and set their bits on the newer row.
 func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay) error {
 	if len(rows) == 0 {
 		return nil
@@ -63,7 +72,28 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 			INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
 			SELECT $1, user_id, day, last_at FROM members
 			ON CONFLICT (org_id, day, user_id) DO UPDATE SET last_at = greatest(d.last_at, EXCLUDED.last_at)
-			RETURNING d.user_id, (xmax = 0) AS added
+			RETURNING d.user_id, d.day, (xmax = 0) AS added
+		), added AS (
+			SELECT user_id, day FROM days WHERE added
+		), numbered AS (
+			INSERT INTO activity_members (org_id, member_no, user_id)
+			SELECT $1, (SELECT COALESCE(max(member_no) + 1, 0) FROM activity_members WHERE org_id = $1) + row_number() OVER (ORDER BY user_id) - 1, user_id
+			FROM (SELECT DISTINCT user_id FROM added) f
+			WHERE NOT EXISTS (SELECT FROM activity_members n WHERE n.org_id = $1 AND n.user_id = f.user_id)
+			RETURNING user_id, member_no
+		), nos AS (
+			SELECT a.day, count(*) AS k, array_agg(COALESCE(n.member_no, f.member_no)) AS nos
+			FROM added a
+			LEFT JOIN activity_members n ON n.org_id = $1 AND n.user_id = a.user_id
+			LEFT JOIN numbered f ON f.user_id = a.user_id
+			GROUP BY a.day
+		), grown AS (
+			UPDATE activity_day_bits b SET users = b.users + nos.k, bits = activity_bits_set(b.bits, nos.nos)
+			FROM nos WHERE b.org_id = $1 AND b.day = nos.day
+		), born AS (
+			INSERT INTO activity_day_bits (org_id, day, users, bits)
+			SELECT $1, day, k, activity_bits_from(nos) FROM nos
+			WHERE NOT EXISTS (SELECT FROM activity_day_bits b WHERE b.org_id = $1 AND b.day = nos.day)
 		)
 		UPDATE memberships m SET
 			active_days = m.active_days + COALESCE(n.added, 0),

@@ -46,6 +46,8 @@ var appPrivileges = map[string]string{
 	"api_keys":           readWrite,
 	"settings":           readWrite,
 	"activity_days":      readWrite,
+	"activity_members":   readWrite,
+	"activity_day_bits":  readWrite,
 	"integrations":       readWrite,
 	"bucket_sync_orgs":   readWrite,
 	"bucket_sync_status": readWrite,
