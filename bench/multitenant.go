@@ -288,7 +288,10 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 					gqlPoints = out.Organization.Activity.WeeklyActiveUsers
 					return checkPeriod(gqlPoints.Period, gqlPoints.From, gqlPoints.To, r)
 				}
-				rollup = func() (err error) { rollSeries, err = roll.WeeklyActiveUsersRollup(ctx, mt.orgID, r.from, r.to); return err }
+				rollup = func() (err error) {
+					rollSeries, err = roll.WeeklyActiveUsersRollup(ctx, mt.orgID, r.from, r.to)
+					return err
+				}
 				raw = func() error {
 					rawSeries = rawSeries[:0]
 					return rawDB.SelectContext(ctx, &rawSeries, rawWeekly, mt.orgID, rawFrom, end, r.from, r.to)
@@ -306,7 +309,10 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 					gqlTop = out.Organization.Activity.MostActiveUsers
 					return checkPeriod(gqlTop.Period, gqlTop.From, gqlTop.To, r)
 				}
-				rollup = func() (err error) { rollTop, err = roll.MostActiveUsersRollup(ctx, mt.orgID, r.from, r.to, 10); return err }
+				rollup = func() (err error) {
+					rollTop, err = roll.MostActiveUsersRollup(ctx, mt.orgID, r.from, r.to, 10)
+					return err
+				}
 				raw = func() error {
 					rawTop = rawTop[:0]
 					return rawDB.SelectContext(ctx, &rawTop, rawMostActive, mt.orgID, rawFrom, end)

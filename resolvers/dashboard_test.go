@@ -1475,7 +1475,8 @@ func TestPanelReadsOrganizationOnce(t *testing.T) {
 			}{
 				{"activeUserCount(period: LAST_7_DAYS) { count }", 3},
 				{"weeklyActiveUsers(period: LAST_30_DAYS) { period }", 3},
-				{"mostActiveUsers(period: LAST_30_DAYS) { users { user { username } } }", 3},
+				// The period's day bitmaps, then the ten's last activity and users.
+				{"mostActiveUsers(period: LAST_30_DAYS) { users { user { username } } }", 4},
 			}
 		}
 		for _, p := range panels {
