@@ -45,8 +45,10 @@ type ActivityDay struct {
 //
 // The same statement keeps the day bitmaps (activity_day_bits) current: the
 // activity_days rows it adds (not those it only updates) give their users a
-// member number on their first day (activity_members) and set their bits in
-// their day's bitmap. A batch that adds no member-day writes neither table.
+// member number on their first day (activity_members), set their bits in
+// their day's, week's and month's bitmaps (activity_span_bits) and add one
+// to their month's count (activity_month_counts). A batch that adds no
+// member-day writes none of them.
 // The caller holds the organization's lock (LockLog, or RecordActivity's
 // FOR UPDATE), which makes the next member number and a new day's bitmap
 // row race-free; concurrent updates of one bitmap row would also wait for
@@ -81,12 +83,13 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 			FROM (SELECT DISTINCT user_id FROM added) f
 			WHERE NOT EXISTS (SELECT FROM activity_members n WHERE n.org_id = $1 AND n.user_id = f.user_id)
 			RETURNING user_id, member_no
-		), nos AS (
-			SELECT a.day, count(*) AS k, array_agg(COALESCE(n.member_no, f.member_no)) AS nos
+		), added_no AS (
+			SELECT a.day, COALESCE(n.member_no, f.member_no) AS no
 			FROM added a
 			LEFT JOIN activity_members n ON n.org_id = $1 AND n.user_id = a.user_id
 			LEFT JOIN numbered f ON f.user_id = a.user_id
-			GROUP BY a.day
+		), nos AS (
+			SELECT day, count(*) AS k, array_agg(no) AS nos FROM added_no GROUP BY day
 		), grown AS (
 			UPDATE activity_day_bits b SET users = b.users + nos.k, bits = activity_bits_set(b.bits, nos.nos)
 			FROM nos WHERE b.org_id = $1 AND b.day = nos.day
@@ -94,6 +97,27 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 			INSERT INTO activity_day_bits (org_id, day, users, bits)
 			SELECT $1, day, k, activity_bits_from(nos) FROM nos
 			WHERE NOT EXISTS (SELECT FROM activity_day_bits b WHERE b.org_id = $1 AND b.day = nos.day)
+		), spans AS (
+			SELECT s.span, s.start, array_agg(a.no) AS nos FROM added_no a
+			CROSS JOIN LATERAL (VALUES ('w'::"char", date_trunc('week', a.day::timestamp)::date),
+				('m'::"char", date_trunc('month', a.day::timestamp)::date)) AS s(span, start)
+			GROUP BY 1, 2
+		), spans_grown AS (
+			UPDATE activity_span_bits b SET bits = activity_bits_set(b.bits, spans.nos)
+			FROM spans WHERE b.org_id = $1 AND b.span = spans.span AND b.start = spans.start
+		), spans_born AS (
+			INSERT INTO activity_span_bits (org_id, span, start, bits)
+			SELECT $1, span, start, activity_bits_from(nos) FROM spans
+			WHERE NOT EXISTS (SELECT FROM activity_span_bits b WHERE b.org_id = $1 AND b.span = spans.span AND b.start = spans.start)
+		), months AS (
+			SELECT date_trunc('month', day::timestamp)::date AS month, array_agg(no) AS nos FROM added_no GROUP BY 1
+		), months_grown AS (
+			UPDATE activity_month_counts c SET days = activity_counts_add(c.days, months.nos)
+			FROM months WHERE c.org_id = $1 AND c.month = months.month
+		), months_born AS (
+			INSERT INTO activity_month_counts (org_id, month, days)
+			SELECT $1, month, activity_counts_add('\x'::bytea, nos) FROM months
+			WHERE NOT EXISTS (SELECT FROM activity_month_counts c WHERE c.org_id = $1 AND c.month = months.month)
 		)
 		UPDATE memberships m SET
 			active_days = m.active_days + COALESCE(n.added, 0),

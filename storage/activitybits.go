@@ -11,20 +11,23 @@ import (
 	"github.com/lib/pq"
 )
 
-// The activity panels read activity_day_bits: per organization and UTC day,
-// the bitmap of the members active that day (bit activity_members.member_no)
-// and their count (migration 0014; ApplyActivity keeps them current). A
-// panel reads one row per day of its period, whatever the number of
-// members: the daily series only the counts, the totals and the weekly
-// series the bitmaps, which are OR-ed here, and the most active members
-// the bitmaps too, added up here bit-sliced (a counter per member made of
-// one bitmap per binary digit). Their answers equal the *Rollup methods'
-// on activity_days.
+// The activity panels read the bitmaps of migration 0014 (ApplyActivity
+// keeps them current): per organization and UTC day, week and month, the
+// set of members active in it (bit activity_members.member_no), with the
+// day's count; and per month each member's active days. A panel reads a
+// row per whole month, whole week or odd day of its period, whatever the
+// number of members: the daily series the days' counts; the totals the
+// union of the period's whole months, then whole weeks, then odd days
+// (OR-ed here); the weekly series each week's bitmap, or for a week cut by
+// the period its days'; the most active members the month counts of the
+// whole months plus the bitmaps of the odd days, added up here. Their
+// answers equal the *Rollup methods' on activity_days.
 
-// dayBits is a day's bitmap as stored.
-type dayBits struct {
-	Day  time.Time `db:"day"`
-	Bits []byte    `db:"bits"`
+// piece is a stored bitmap (or month counts) of a day, week or month.
+type piece struct {
+	Span  string    `db:"span"` // "d", "w", "m"; "c" for month counts
+	Start time.Time `db:"start"`
+	Bits  []byte    `db:"bits"`
 }
 
 // bitset is a set of member numbers: bit n%64 of word n/64.
@@ -60,26 +63,82 @@ func utcDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// dayBitmaps returns the organization's day bitmaps from `from` to `to`,
-// both included, oldest first.
-func (q queries) dayBitmaps(ctx context.Context, orgID int64, from, to time.Time) ([]dayBits, error) {
-	var ds []dayBits
-	err := q.sel(ctx, &ds, `SELECT day, bits FROM activity_day_bits WHERE org_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day`,
-		orgID, from, to)
-	return ds, err
+// pieceList is the stored rows a query asks for, by kind.
+type pieceList struct{ days, weeks, months, counts []string }
+
+func (l *pieceList) add(span string, t time.Time) {
+	d := t.Format(time.DateOnly)
+	switch span {
+	case "d":
+		l.days = append(l.days, d)
+	case "w":
+		l.weeks = append(l.weeks, d)
+	case "m":
+		l.months = append(l.months, d)
+	case "c":
+		l.counts = append(l.counts, d)
+	}
+}
+
+// fetch reads the listed rows in one statement; rows that do not exist
+// (no activity then) are left out.
+func (q queries) fetch(ctx context.Context, orgID int64, l pieceList) ([]piece, error) {
+	var ps []piece
+	err := q.sel(ctx, &ps, `SELECT 'd' AS span, day AS start, bits FROM activity_day_bits WHERE org_id = $1 AND day = ANY($2::date[])
+		UNION ALL SELECT span::text, start, bits FROM activity_span_bits
+			WHERE org_id = $1 AND (span = 'w' AND start = ANY($3::date[]) OR span = 'm' AND start = ANY($4::date[]))
+		UNION ALL SELECT 'c', month, days FROM activity_month_counts WHERE org_id = $1 AND month = ANY($5::date[])`,
+		orgID, pq.StringArray(l.days), pq.StringArray(l.weeks), pq.StringArray(l.months), pq.StringArray(l.counts))
+	return ps, err
+}
+
+func monthEnd(d time.Time) time.Time { return d.AddDate(0, 1, -d.Day()) }
+
+// cover lists pieces whose union is exactly the days from `from` to `to`:
+// the whole months, and around them whole weeks (a week may overlap a month
+// already listed: unions do not mind) and odd days.
+func cover(l *pieceList, from, to time.Time) {
+	d := utcDay(from)
+	to = utcDay(to)
+	for !d.After(to) {
+		if d.Day() == 1 && !monthEnd(d).After(to) {
+			l.add("m", d)
+			d = d.AddDate(0, 1, 0)
+			continue
+		}
+		// Up to the next month that fits whole, or to the end.
+		stop := to
+		if next := d.AddDate(0, 1, 1-d.Day()); !monthEnd(next).After(to) {
+			stop = next.AddDate(0, 0, -1)
+		}
+		for !d.After(stop) {
+			if d.Weekday() == time.Monday && !d.AddDate(0, 0, 6).After(to) {
+				l.add("w", d)
+				d = d.AddDate(0, 0, 7)
+			} else {
+				l.add("d", d)
+				d = d.AddDate(0, 0, 1)
+			}
+		}
+		if d.After(stop.AddDate(0, 0, 1)) { // a week ran into the next month
+			d = stop.AddDate(0, 0, 1)
+		}
+	}
 }
 
 // ActiveUsers counts the distinct users of an organization active on a day
-// from `from` to `to`, both included: the size of the union of the days'
-// bitmaps.
+// from `from` to `to`, both included: the size of the union of the
+// period's whole months, whole weeks and odd days.
 func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Time) (int, error) {
-	ds, err := q.dayBitmaps(ctx, orgID, from, to)
+	var l pieceList
+	cover(&l, from, to)
+	ps, err := q.fetch(ctx, orgID, l)
 	if err != nil {
 		return 0, fmt.Errorf("storage: active users of organization %d: %w", orgID, err)
 	}
 	var u bitset
-	for _, d := range ds {
-		u = u.or(d.Bits)
+	for _, p := range ps {
+		u = u.or(p.Bits)
 	}
 	return u.count(), nil
 }
@@ -106,64 +165,100 @@ func monday(t time.Time) time.Time {
 // WeeklyActiveUsers returns one point per week (weeks start on Monday) that
 // overlaps `from`..`to`, counting the distinct users active in that week
 // within the range; weeks without activity are zero. Day is the week's
-// Monday. Each week's count is the size of the union of its days' bitmaps.
+// Monday. A week within the range is its stored bitmap's size; a week the
+// range cuts, the size of the union of its days in the range.
 func (q queries) WeeklyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
-	ds, err := q.dayBitmaps(ctx, orgID, from, to)
+	from, to = utcDay(from), utcDay(to)
+	var l pieceList
+	var out []DayCount
+	for w := monday(from); !w.After(to); w = w.AddDate(0, 0, 7) {
+		out = append(out, DayCount{Day: w})
+		if !w.Before(from) && !w.AddDate(0, 0, 6).After(to) {
+			l.add("w", w)
+			continue
+		}
+		d := w
+		if d.Before(from) {
+			d = from
+		}
+		for ; !d.After(to) && d.Before(w.AddDate(0, 0, 7)); d = d.AddDate(0, 0, 1) {
+			l.add("d", d)
+		}
+	}
+	ps, err := q.fetch(ctx, orgID, l)
 	if err != nil {
 		return nil, fmt.Errorf("storage: weekly active users of organization %d: %w", orgID, err)
 	}
-	var out []DayCount
-	i := 0
-	var u bitset
-	for w := monday(from); !w.After(utcDay(to)); w = w.AddDate(0, 0, 7) {
-		next := w.AddDate(0, 0, 7)
-		clear(u)
-		for ; i < len(ds) && utcDay(ds[i].Day).Before(next); i++ {
-			u = u.or(ds[i].Bits)
-		}
-		out = append(out, DayCount{Day: w, Users: u.count()})
+	weeks := map[time.Time]bitset{}
+	for _, p := range ps {
+		w := monday(p.Start)
+		weeks[w] = weeks[w].or(p.Bits)
+	}
+	for i := range out {
+		out[i].Users = weeks[out[i].Day].count()
 	}
 	return out, nil
 }
+
+// mostActiveCandidates is how many members tied with the limit-th on active
+// days MostActiveUsers hands to the database as they are; more are first
+// narrowed to those last active latest, with the period's last days'
+// bitmaps.
+const mostActiveCandidates = 64
 
 // MostActiveUsers returns the limit users with the most active days from
 // `from` to `to`, ties broken by the later last activity, then by user id,
 // each with the user (a user deleted since drops out of the ten, as with
 // the rollup's query).
 //
-// The period's bitmaps are added up here into bit-sliced counters; the
-// members that can be among the first limit are those with more active days
-// than the limit-th, and those with as many whose last active day in the
-// period is at least as late as the limit-th's (a member's latest activity
-// falls on its last active day: activity_days.last_at is within its day).
-// One more statement reads their last activity on that day, ranks them as
-// the rollup's query does and joins the users.
+// Each member's active days are the month counts of the period's whole
+// months plus its odd days' bitmaps, added up here. The members that can be
+// among the first limit are those with more active days than the limit-th,
+// and those with as many; when the latter are many, only those whose last
+// active day is at least as late as that of the one that fills the limit
+// (found in the bitmaps of the period's last odd days, when they suffice:
+// a member's latest activity falls on its last active day,
+// activity_days.last_at being within its day). One more statement reads
+// their last activity from activity_days (one index probe each), ranks
+// them as the rollup's query does and joins the users.
 func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
 	fail := func(err error) ([]UserActivity, error) {
 		return nil, fmt.Errorf("storage: most active users of organization %d: %w", orgID, err)
 	}
-	ds, err := q.dayBitmaps(ctx, orgID, from, to)
+	us := []UserActivity{}
+	if limit <= 0 {
+		return us, nil
+	}
+	from, to = utcDay(from), utcDay(to)
+	var l pieceList
+	for d := from; !d.After(to); {
+		if d.Day() == 1 && !monthEnd(d).After(to) {
+			l.add("c", d)
+			d = d.AddDate(0, 1, 0)
+		} else {
+			l.add("d", d)
+			d = d.AddDate(0, 0, 1)
+		}
+	}
+	ps, err := q.fetch(ctx, orgID, l)
 	if err != nil {
 		return fail(err)
 	}
-	us := []UserActivity{}
-	if limit <= 0 || len(ds) == 0 {
-		return us, nil
-	}
-	nos, counts, days := rankMembers(ds, limit)
+	nos, counts := rankMembers(ps, l.days, to, limit)
 	if len(nos) == 0 {
 		return us, nil
 	}
 	err = q.sel(ctx, &us, `SELECT a.user_id, a.active_days, a.last_active, u.id, u.username, u.name,
 			COALESCE(u.email, '') AS email, u.instance_admin, u.service_account_team, u.default_org_id,
 			u.deactivated_at, u.created_at
-		FROM (SELECT m.user_id, c.n AS active_days, d.last_at AS last_active
-			FROM unnest($2::integer[], $3::integer[], $4::date[]) AS c(no, n, day)
+		FROM (SELECT m.user_id, c.n AS active_days, l.last_at AS last_active
+			FROM unnest($2::integer[], $3::integer[]) AS c(no, n)
 			JOIN activity_members m ON m.org_id = $1 AND m.member_no = c.no
-			JOIN activity_days d ON d.org_id = $1 AND d.day = c.day AND d.user_id = m.user_id
-			ORDER BY active_days DESC, last_active DESC, m.user_id LIMIT $5) a
+			CROSS JOIN LATERAL (SELECT d.last_at FROM activity_days d
+				WHERE d.org_id = $1 AND d.user_id = m.user_id AND d.day BETWEEN $4 AND $5 ORDER BY d.day DESC LIMIT 1) l
+			ORDER BY active_days DESC, last_active DESC, m.user_id LIMIT $6) a
 		JOIN users u ON u.id = a.user_id
-		ORDER BY a.active_days DESC, a.last_active DESC, a.user_id`, orgID, pq.Array(nos), pq.Array(counts), pq.Array(days), limit)
+		ORDER BY a.active_days DESC, a.last_active DESC, a.user_id`, orgID, pq.Array(nos), pq.Array(counts), from, to, limit)
 	if err != nil {
 		return fail(err)
 	}
@@ -171,110 +266,97 @@ func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time
 }
 
 // rankMembers returns the member numbers that can be among the limit most
-// active over the days ds (see MostActiveUsers), with their active days and
-// last active day.
-func rankMembers(ds []dayBits, limit int) (nos, counts []int32, days []string) {
-	// planes[k] holds binary digit k of every member's count.
-	var planes []bitset
-	words := 0
-	for _, d := range ds {
-		words = max(words, (len(d.Bits)+7)/8)
+// active in the pieces ps (month counts and day bitmaps of a period ending
+// on day to, the days asked for listed in odd; see MostActiveUsers), with
+// their active days.
+func rankMembers(ps []piece, odd []string, to time.Time, limit int) (nos, counts []int32) {
+	n := 0
+	for _, p := range ps {
+		if p.Span == "c" {
+			n = max(n, len(p.Bits))
+		} else {
+			n = max(n, len(p.Bits)*8)
+		}
 	}
-	var x bitset = make(bitset, words)
-	for _, d := range ds {
-		clear(x)
-		x = x.or(d.Bits)
-		carry := x
-		for k := 0; ; k++ {
-			if k == len(planes) {
-				planes = append(planes, make(bitset, words))
+	c := make([]int32, n)
+	for _, p := range ps {
+		if p.Span == "c" {
+			for i, v := range p.Bits {
+				c[i] += int32(v)
 			}
-			p, more := planes[k], uint64(0)
-			for i, c := range carry {
-				t := p[i] & c
-				p[i] ^= c
-				carry[i] = t
-				more |= t
-			}
-			if more == 0 {
-				break
+			continue
+		}
+		for i, v := range p.Bits {
+			for v != 0 {
+				b := bits.TrailingZeros8(v)
+				v &^= 1 << b
+				c[i*8+b]++
 			}
 		}
 	}
-	type member struct {
-		no, n int32
-		last  int // index in ds of the last active day, filled for candidates
-	}
+	type member struct{ no, n int32 }
 	var ms []member
-	for i := range words {
-		var active uint64
-		for _, p := range planes {
-			active |= p[i]
-		}
-		for active != 0 {
-			b := bits.TrailingZeros64(active)
-			active &^= 1 << b
-			var n int32
-			for k, p := range planes {
-				n |= int32(p[i]>>b&1) << k
-			}
-			ms = append(ms, member{no: int32(i*64 + b), n: n})
+	for i, v := range c {
+		if v > 0 {
+			ms = append(ms, member{int32(i), v})
 		}
 	}
 	if len(ms) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	slices.SortFunc(ms, func(a, b member) int { return int(b.n - a.n) })
 	cut := ms[min(limit, len(ms))-1].n
-	end := len(ms)
+	above, end := 0, len(ms)
 	for i, m := range ms {
+		if m.n > cut {
+			above = i + 1
+		}
 		if m.n < cut {
 			end = i
 			break
 		}
 	}
-	ms = ms[:end]
-	// The last active day of each candidate: the latest day whose bitmap
-	// has it, looking back from the period's end.
-	want := make(bitset, words)
-	left := len(ms)
-	for _, m := range ms {
-		want[m.no/64] |= 1 << (m.no % 64)
-	}
-	lastOf := map[int32]int{}
-	for j := len(ds) - 1; j >= 0 && left > 0; j-- {
-		clear(x)
-		x = x.or(ds[j].Bits)
-		for i, w := range x {
-			hit := w & want[i]
-			want[i] &^= hit
-			for hit != 0 {
-				b := bits.TrailingZeros64(hit)
-				hit &^= 1 << b
-				lastOf[int32(i*64+b)] = j
-				left--
+	tied := ms[above:end]
+	if need := limit - above; len(tied) > mostActiveCandidates {
+		// The latest odd days, newest first, up to the period's end: keep
+		// the tied members seen on them until need are kept, with all those
+		// of the day that fills it.
+		days := map[string][]byte{}
+		for _, d := range odd {
+			days[d] = nil
+		}
+		for _, p := range ps {
+			if p.Span == "d" {
+				days[p.Start.UTC().Format(time.DateOnly)] = p.Bits
 			}
 		}
-	}
-	for i := range ms {
-		ms[i].last = lastOf[ms[i].no]
-	}
-	slices.SortFunc(ms, func(a, b member) int {
-		if a.n != b.n {
-			return int(b.n - a.n)
+		want := map[int32]bool{}
+		for _, m := range tied {
+			want[m.no] = true
 		}
-		return b.last - a.last
-	})
-	k := min(limit, len(ms)) - 1
-	end = len(ms)
-	for i := k + 1; i < len(ms); i++ {
-		if ms[i].n != ms[k].n || ms[i].last != ms[k].last {
-			end = i
-			break
+		var kept []member
+		for d := utcDay(to); len(kept) < need; d = d.AddDate(0, 0, -1) {
+			b, ok := days[d.Format(time.DateOnly)]
+			if !ok {
+				kept = nil // the odd days ran out: keep every tied member
+				break
+			}
+			for i, v := range b {
+				for v != 0 {
+					bit := bits.TrailingZeros8(v)
+					v &^= 1 << bit
+					if no := int32(i*8 + bit); want[no] {
+						kept, want[no] = append(kept, member{no, cut}), false
+					}
+				}
+			}
+		}
+		if kept != nil {
+			tied = kept
 		}
 	}
-	for _, m := range ms[:end] {
-		nos, counts, days = append(nos, m.no), append(counts, m.n), append(days, ds[m.last].Day.Format(time.DateOnly))
+	for _, m := range append(ms[:above:above], tied...) {
+		nos, counts = append(nos, m.no), append(counts, m.n)
 	}
-	return nos, counts, days
+	return nos, counts
 }

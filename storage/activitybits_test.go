@@ -71,6 +71,39 @@ func checkBits(t *testing.T, s *storage.Store, org int64) {
 	for _, b := range bad {
 		t.Error(b)
 	}
+	// The week and month bitmaps and the month counts kept at ingest are
+	// those activity_bits_rebuild builds from activity_days, byte for byte.
+	rows := func() map[string]string {
+		var rs []struct{ K, V string }
+		if err := s.DB().Select(&rs, `SELECT 'day ' || day AS k, users || ' ' || encode(bits, 'hex') AS v FROM activity_day_bits WHERE org_id = $1
+			UNION ALL SELECT span::text || ' ' || start, encode(bits, 'hex') FROM activity_span_bits WHERE org_id = $1
+			UNION ALL SELECT 'count ' || month, encode(days, 'hex') FROM activity_month_counts WHERE org_id = $1`, org); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, r := range rs {
+			m[r.K] = r.V
+		}
+		return m
+	}
+	kept := rows()
+	if _, err := s.DB().Exec(`SELECT activity_bits_rebuild($1)`, org); err != nil {
+		t.Fatal(err)
+	}
+	built := rows()
+	for k, v := range built {
+		if kept[k] != v {
+			t.Errorf("%s: kept at ingest %q, rebuilt %q", k, kept[k], v)
+		}
+	}
+	for k := range kept {
+		if _, ok := built[k]; !ok {
+			t.Errorf("%s: kept at ingest, not rebuilt", k)
+		}
+	}
+	if len(built) == 0 {
+		t.Error("no bitmaps")
+	}
 }
 
 // Two ingests of one organization at once, on the same days, each with its
@@ -152,7 +185,9 @@ func TestActivityBitsMigrationBackfill(t *testing.T) {
 	}
 	// The database as it was before 0014: activity_days only.
 	if _, err := s.DB().ExecContext(ctx, `DROP TABLE activity_day_bits, activity_members;
-		DROP FUNCTION activity_bits_rebuild(bigint), activity_bits_set(bytea, integer[]), activity_bits_from(integer[]);
+		DROP TABLE activity_span_bits, activity_month_counts;
+		DROP FUNCTION activity_bits_rebuild(bigint), activity_bits_set(bytea, integer[]), activity_bits_from(integer[]),
+			activity_counts_add(bytea, integer[]), activity_counts_from(integer[], integer[]);
 		DELETE FROM schema_migrations WHERE version = 14`); err != nil {
 		t.Fatal(err)
 	}
@@ -223,5 +258,43 @@ func TestActivityBitsRemovedMembers(t *testing.T) {
 	checkBits(t, s, org)
 	for _, to := range []int{0, 3, 6, 9} {
 		storagetest.CheckActivityEqual(t, s, org, day, day.AddDate(0, 0, to))
+	}
+}
+
+// Many members tied on active days with the tenth: the most active are
+// narrowed with the period's last days when they are odd days, and taken
+// all when the period ends with a whole month; either way the ranking is
+// the rollup's.
+func TestActivityBitsManyTies(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, ids := bitsOrg(t, s, "tie", 150)
+	first := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var acts []storage.Activity
+	for i, id := range ids {
+		for d := range 120 {
+			day := first.AddDate(0, 0, d)
+			// Everyone on the even days to 116 (Apr 27); then the first five on
+			// days 117 and 118 (one more day: above the others), the others
+			// on one of them: 145 tied, on two last days. The time of day
+			// is by i%7 (ties on time too, which the user id breaks).
+			if d%2 == 0 && d <= 116 || i < 5 && (d == 117 || d == 118) || i >= 5 && d == 117+i%2 {
+				acts = append(acts, storage.Activity{UserID: id, At: day.Add(time.Duration(i%7) * time.Hour)})
+			}
+		}
+	}
+	if err := s.RecordActivity(ctx, acts); err != nil {
+		t.Fatal(err)
+	}
+	checkBits(t, s, org)
+	for _, r := range [][2]time.Time{
+		{first, time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)},                  // whole months only
+		{first, time.Date(2026, 4, 30, 0, 0, 0, 0, time.UTC)},                  // ends on a month end
+		{first.AddDate(0, 0, 3), time.Date(2026, 4, 29, 0, 0, 0, 0, time.UTC)}, // odd days at both ends
+		{first.AddDate(0, 0, 10), first.AddDate(0, 0, 118)},                    // narrowed with Apr 29
+		{first.AddDate(0, 0, 10), first.AddDate(0, 0, 117)},
+		{first.AddDate(0, 0, 40), first.AddDate(0, 0, 41)},
+	} {
+		storagetest.CheckActivityEqual(t, s, org, r[0], r[1])
 	}
 }
