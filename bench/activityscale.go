@@ -28,8 +28,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/auditgraph/auditgraph/storage"
 )
 
@@ -190,7 +188,7 @@ func (b *bench) copyScaleDays(ctx context.Context, o *scaleOrg, ids []int64, see
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("activity_days", "org_id", "user_id", "day", "last_at"))
+	stmt, err := tx.PrepareContext(ctx, `COPY activity_days (org_id, user_id, day, last_at) FROM STDIN`)
 	if err != nil {
 		return err
 	}
