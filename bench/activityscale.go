@@ -442,7 +442,11 @@ func (b *bench) scaleRows(small, big *scaleOrg) {
 			row{metric: name + ": storage query (day bitmaps) vs rollup SQL (activity_days)", ours: ms(r.store), base: ms(r.roll),
 				ratio: fmt.Sprintf("%.1f× faster", speedup), target: "≥ 10× faster", pass: speedup >= 10},
 			row{metric: name + ": GraphQL vs its storage query", ours: ms(r.gql), base: ms(r.store),
-				ratio: fmt.Sprintf("%.2f", ratio), target: "≤ 1.50", pass: ratio <= 1.5})
+				ratio: fmt.Sprintf("%.2f", ratio), target: "≤ 1.50", pass: ratio <= 1.5},
+			// On a busy machine wall times mostly wait for a CPU; the CPU
+			// each request cost (PostgreSQL, server and harness) does not.
+			row{metric: name + ": CPU ms per request, storage query vs rollup SQL (GraphQL: " + ms(r.gqlCPU) + ")",
+				ours: ms(r.storeCPU), base: ms(r.rollCPU), ratio: fmt.Sprintf("%.1f× less", r.rollCPU.Seconds()/r.storeCPU.Seconds()), info: true})
 		if i < len(small.panels) {
 			s := small.panels[i]
 			grow := r.gql.Seconds() / s.gql.Seconds()
