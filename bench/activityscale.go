@@ -26,6 +26,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/auditgraph/auditgraph/storage"
@@ -267,6 +269,9 @@ func (b *bench) scalePanels(ctx context.Context, store *storage.Store, client *h
 		{"activeUserCount", mtPeriods, mt}, {"weeklyActiveUsers", mtPeriods, mt}, {"mostActiveUsers", mtPeriods, mt},
 	}
 	for _, def := range defs {
+		if b.cfg.scalePanels != "" && !slices.Contains(strings.Split(b.cfg.scalePanels, ","), def.name) {
+			continue
+		}
 		for _, period := range def.periods {
 			r := scalePanel{panel: def.name, period: period}
 			r.from, r.to = periodDays(period, today, o.first)
@@ -447,7 +452,7 @@ func (b *bench) scaleRows(small, big *scaleOrg) {
 			// each request cost (PostgreSQL, server and harness) does not.
 			row{metric: name + ": CPU ms per request, storage query vs rollup SQL (GraphQL: " + ms(r.gqlCPU) + ")",
 				ours: ms(r.storeCPU), base: ms(r.rollCPU), ratio: fmt.Sprintf("%.1f× less", r.rollCPU.Seconds()/r.storeCPU.Seconds()), info: true})
-		if i < len(small.panels) {
+		if i < len(small.panels) && small.panels[i].panel == r.panel && small.panels[i].period == r.period {
 			s := small.panels[i]
 			grow := r.gql.Seconds() / s.gql.Seconds()
 			b.rows = append(b.rows, row{metric: name + fmt.Sprintf(": GraphQL vs the same on %s members", thousands(small.members)),

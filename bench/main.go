@@ -79,6 +79,7 @@ type config struct {
 	scaleDays     int
 	scaleRuns     int
 	scaleBaseRuns int
+	scalePanels   string
 	// sections, when not empty, names the only steps to run.
 	sections map[string]bool
 }
@@ -126,6 +127,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.scaleDays, "scale-days", 365, "days of activity of the activity scale section's organizations, ending today")
 	fs.IntVar(&cfg.scaleRuns, "scale-runs", 15, "timed runs of each panel through GraphQL and the storage query in the activity scale section")
 	fs.IntVar(&cfg.scaleBaseRuns, "scale-base-runs", 3, "timed runs of each panel's activity_days query (the baseline) in the activity scale section")
+	fs.StringVar(&cfg.scalePanels, "scale-panels", "", "comma-separated panels the activity scale section measures (all when empty)")
 	var sections string
 	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search, replica, activity scale); all when empty")
 	if err := fs.Parse(args); err != nil {

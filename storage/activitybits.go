@@ -232,7 +232,9 @@ func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time
 	from, to = utcDay(from), utcDay(to)
 	var l pieceList
 	for d := from; !d.After(to); {
-		if d.Day() == 1 && !monthEnd(d).After(to) {
+		// The month of the period's last day is read as days even when it
+		// is whole: the ties are narrowed with its last days.
+		if d.Day() == 1 && monthEnd(d).Before(to) {
 			l.add("c", d)
 			d = d.AddDate(0, 1, 0)
 		} else {
@@ -244,32 +246,57 @@ func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time
 	if err != nil {
 		return fail(err)
 	}
-	nos, counts := rankMembers(ps, l.days, to, limit)
-	if len(nos) == 0 {
+	r := rankMembers(ps, l.days, to, limit)
+	if len(r.nos) == 0 && r.group == nil {
 		return us, nil
+	}
+	var groupDay any // the group's day, NULL when there is none
+	if r.group != nil {
+		groupDay = r.groupDay
 	}
 	err = q.sel(ctx, &us, `SELECT a.user_id, a.active_days, a.last_active, u.id, u.username, u.name,
 			COALESCE(u.email, '') AS email, u.instance_admin, u.service_account_team, u.default_org_id,
 			u.deactivated_at, u.created_at
-		FROM (SELECT m.user_id, c.n AS active_days, l.last_at AS last_active
-			FROM unnest($2::integer[], $3::integer[]) AS c(no, n)
-			JOIN activity_members m ON m.org_id = $1 AND m.member_no = c.no
-			CROSS JOIN LATERAL (SELECT d.last_at FROM activity_days d
-				WHERE d.org_id = $1 AND d.user_id = m.user_id AND d.day BETWEEN $4 AND $5 ORDER BY d.day DESC LIMIT 1) l
-			ORDER BY active_days DESC, last_active DESC, m.user_id LIMIT $6) a
+		FROM (SELECT user_id, active_days, last_active FROM (
+				SELECT m.user_id, c.n AS active_days, l.last_at AS last_active
+				FROM unnest($2::integer[], $3::integer[]) AS c(no, n)
+				JOIN activity_members m ON m.org_id = $1 AND m.member_no = c.no
+				CROSS JOIN LATERAL (SELECT d.last_at FROM activity_days d
+					WHERE d.org_id = $1 AND d.user_id = m.user_id AND d.day BETWEEN $4 AND $5 ORDER BY d.day DESC LIMIT 1) l
+				UNION ALL
+				(SELECT g.user_id, $7::integer, g.last_at
+				FROM (SELECT d.user_id, d.last_at FROM activity_days d WHERE d.org_id = $1 AND d.day = $8::date
+					ORDER BY d.last_at DESC, d.user_id) g
+				CROSS JOIN LATERAL (SELECT n.member_no FROM activity_members n WHERE n.org_id = $1 AND n.user_id = g.user_id) n
+				WHERE CASE WHEN n.member_no < length($9::bytea) * 8 THEN get_bit($9::bytea, n.member_no) = 1 ELSE false END
+				ORDER BY g.last_at DESC, g.user_id LIMIT $6)
+			) x
+			ORDER BY active_days DESC, last_active DESC, user_id LIMIT $6) a
 		JOIN users u ON u.id = a.user_id
-		ORDER BY a.active_days DESC, a.last_active DESC, a.user_id`, orgID, pq.Array(nos), pq.Array(counts), from, to, limit)
+		ORDER BY a.active_days DESC, a.last_active DESC, a.user_id`,
+		orgID, pq.Array(r.nos), pq.Array(r.counts), from, to, limit, r.groupN, groupDay, r.group)
 	if err != nil {
 		return fail(err)
 	}
 	return us, nil
 }
 
-// rankMembers returns the member numbers that can be among the limit most
-// active in the pieces ps (month counts and day bitmaps of a period ending
-// on day to, the days asked for listed in odd; see MostActiveUsers), with
-// their active days.
-func rankMembers(ps []piece, odd []string, to time.Time, limit int) (nos, counts []int32) {
+// ranked is what rankMembers finds: members to rank with their active days
+// (nos, counts), and when many tied members share the last active day that
+// decides, that day, their active days and the bitmap of them (group):
+// the database ranks those by their last activity that day, reading the
+// day's rows in that order until it has enough.
+type ranked struct {
+	nos, counts []int32
+	group       []byte
+	groupDay    string
+	groupN      int32
+}
+
+// rankMembers returns the members that can be among the limit most active
+// in the pieces ps (month counts and day bitmaps of a period ending on day
+// to, the days asked for listed in odd; see MostActiveUsers).
+func rankMembers(ps []piece, odd []string, to time.Time, limit int) (r ranked) {
 	n := 0
 	for _, p := range ps {
 		if p.Span == "c" {
@@ -302,7 +329,7 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (nos, counts
 		}
 	}
 	if len(ms) == 0 {
-		return nil, nil
+		return r
 	}
 	slices.SortFunc(ms, func(a, b member) int { return int(b.n - a.n) })
 	cut := ms[min(limit, len(ms))-1].n
@@ -335,12 +362,16 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (nos, counts
 			want[m.no] = true
 		}
 		var kept []member
+		var last string // the day that filled need
+		before := 0     // how many were kept before that day
 		for d := utcDay(to); len(kept) < need; d = d.AddDate(0, 0, -1) {
-			b, ok := days[d.Format(time.DateOnly)]
+			last = d.Format(time.DateOnly)
+			b, ok := days[last]
 			if !ok {
 				kept = nil // the odd days ran out: keep every tied member
 				break
 			}
+			before = len(kept)
 			for i, v := range b {
 				for v != 0 {
 					bit := bits.TrailingZeros8(v)
@@ -353,10 +384,25 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (nos, counts
 		}
 		if kept != nil {
 			tied = kept
+			if len(kept)-before > mostActiveCandidates {
+				// Those of the deciding day go to the database as a group.
+				var g bitset
+				for _, m := range kept[before:] {
+					if int(m.no/64) >= len(g) {
+						g = append(g, make(bitset, int(m.no/64)+1-len(g))...)
+					}
+					g[m.no/64] |= 1 << (m.no % 64)
+				}
+				r.group = make([]byte, len(g)*8)
+				for i, w := range g {
+					binary.LittleEndian.PutUint64(r.group[i*8:], w)
+				}
+				r.groupDay, r.groupN, tied = last, cut, kept[:before]
+			}
 		}
 	}
 	for _, m := range append(ms[:above:above], tied...) {
-		nos, counts = append(nos, m.no), append(counts, m.n)
+		r.nos, r.counts = append(r.nos, m.no), append(r.counts, m.n)
 	}
-	return nos, counts
+	return r
 }
