@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"slices"
 	"time"
 
 	"github.com/lib/pq"
@@ -321,29 +320,38 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (r ranked) {
 			}
 		}
 	}
-	type member struct{ no, n int32 }
-	var ms []member
-	for i, v := range c {
-		if v > 0 {
-			ms = append(ms, member{int32(i), v})
+	// The limit-th member's active days (cut), from a histogram of the
+	// counts rather than by sorting every member.
+	var top int32
+	for _, v := range c {
+		top = max(top, v)
+	}
+	hist := make([]int, top+1)
+	for _, v := range c {
+		hist[v]++
+	}
+	var cut int32
+	for k, acc := top, 0; k >= 1; k-- {
+		if hist[k] > 0 {
+			cut, acc = k, acc+hist[k]
+			if acc >= limit {
+				break
+			}
 		}
 	}
-	if len(ms) == 0 {
+	if cut == 0 {
 		return r
 	}
-	slices.SortFunc(ms, func(a, b member) int { return int(b.n - a.n) })
-	cut := ms[min(limit, len(ms))-1].n
-	above, end := 0, len(ms)
-	for i, m := range ms {
-		if m.n > cut {
-			above = i + 1
-		}
-		if m.n < cut {
-			end = i
-			break
+	type member struct{ no, n int32 }
+	var ms, tied []member // ms: more days than the cut
+	for i, v := range c {
+		if v > cut {
+			ms = append(ms, member{int32(i), v})
+		} else if v == cut {
+			tied = append(tied, member{int32(i), v})
 		}
 	}
-	tied := ms[above:end]
+	above := len(ms)
 	if need := limit - above; len(tied) > mostActiveCandidates {
 		// The latest odd days, newest first, up to the period's end: keep
 		// the tied members seen on them until need are kept, with all those
@@ -357,7 +365,7 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (r ranked) {
 				days[p.Start.UTC().Format(time.DateOnly)] = p.Bits
 			}
 		}
-		want := map[int32]bool{}
+		want := make([]bool, len(c))
 		for _, m := range tied {
 			want[m.no] = true
 		}
@@ -376,7 +384,7 @@ func rankMembers(ps []piece, odd []string, to time.Time, limit int) (r ranked) {
 				for v != 0 {
 					bit := bits.TrailingZeros8(v)
 					v &^= 1 << bit
-					if no := int32(i*8 + bit); want[no] {
+					if no := int32(i*8 + bit); int(no) < len(want) && want[no] {
 						kept, want[no] = append(kept, member{no, cut}), false
 					}
 				}
