@@ -73,6 +73,13 @@ type config struct {
 	searchDayEvents int
 	searchClients   int
 	searchDuration  time.Duration
+
+	// The activity scale section (activityscale.go).
+	scaleMembers  int
+	scaleDays     int
+	scaleRuns     int
+	scaleBaseRuns int
+	scalePanels   string
 	// sections, when not empty, names the only steps to run.
 	sections map[string]bool
 }
@@ -116,8 +123,13 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.searchDayEvents, "search-day-events", 1_500_000, "events in the current day for the search section's 64-client dashboard query (0 skips it; -quick: 150,000)")
 	fs.IntVar(&cfg.searchClients, "search-clients", 64, "concurrent clients of the search section's dashboard query")
 	fs.DurationVar(&cfg.searchDuration, "search-duration", 20*time.Second, "how long each side of the search section's dashboard query runs (-quick: 5s)")
+	fs.IntVar(&cfg.scaleMembers, "scale-members", 100_000, "members of the activity scale section's big organization (its small one has -users)")
+	fs.IntVar(&cfg.scaleDays, "scale-days", 365, "days of activity of the activity scale section's organizations, ending today")
+	fs.IntVar(&cfg.scaleRuns, "scale-runs", 15, "timed runs of each panel through GraphQL and the storage query in the activity scale section")
+	fs.IntVar(&cfg.scaleBaseRuns, "scale-base-runs", 3, "timed runs of each panel's activity_days query (the baseline) in the activity scale section")
+	fs.StringVar(&cfg.scalePanels, "scale-panels", "", "comma-separated panels the activity scale section measures (all when empty)")
 	var sections string
-	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search, replica); all when empty")
+	fs.StringVar(&sections, "sections", "", "comma-separated steps to run (ingest, fetch, pagination, memory, ingest memory, verify, dashboard, small batches, postgraphile, search, replica, activity scale); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -166,6 +178,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if cfg.searchEvents < 0 || cfg.searchRuns < 1 || cfg.searchDayEvents < 0 || cfg.searchClients < 1 || cfg.searchDuration < time.Second {
 		return errors.New("want -search-events >= 0, -search-runs >= 1, -search-day-events >= 0, -search-clients >= 1, -search-duration >= 1s")
+	}
+	if cfg.scaleMembers < 1 || cfg.scaleDays < 2 || cfg.scaleRuns < 1 || cfg.scaleBaseRuns < 1 || cfg.scaleBaseRuns > cfg.scaleRuns {
+		return errors.New("want -scale-members >= 1, -scale-days >= 2, -scale-runs >= -scale-base-runs >= 1")
 	}
 	base := os.Getenv("AUDITGRAPH_TEST_DATABASE_URL")
 	if base == "" {
@@ -262,6 +277,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"postgraphile", b.measurePostGraphile},
 		{"search", b.measureSearch},
 		{"replica", b.measureReplica},
+		{"activity scale", b.measureActivityScale},
 	}
 	for _, s := range steps {
 		if b.cfg.sections != nil && !b.cfg.sections[s.name] {

@@ -273,7 +273,7 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 					gqlCount = c.Count
 					return checkPeriod(c.Period, c.From, c.To, r)
 				}
-				rollup = func() (err error) { rollCount, err = roll.ActiveUsers(ctx, mt.orgID, r.from, r.to); return err }
+				rollup = func() (err error) { rollCount, err = roll.ActiveUsersRollup(ctx, mt.orgID, r.from, r.to); return err }
 				raw = func() error { return rawDB.GetContext(ctx, &rawCount, rawTotal, mt.orgID, rawFrom, end) }
 			case "weeklyActiveUsers":
 				gql = func() error {
@@ -288,7 +288,10 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 					gqlPoints = out.Organization.Activity.WeeklyActiveUsers
 					return checkPeriod(gqlPoints.Period, gqlPoints.From, gqlPoints.To, r)
 				}
-				rollup = func() (err error) { rollSeries, err = roll.WeeklyActiveUsers(ctx, mt.orgID, r.from, r.to); return err }
+				rollup = func() (err error) {
+					rollSeries, err = roll.WeeklyActiveUsersRollup(ctx, mt.orgID, r.from, r.to)
+					return err
+				}
 				raw = func() error {
 					rawSeries = rawSeries[:0]
 					return rawDB.SelectContext(ctx, &rawSeries, rawWeekly, mt.orgID, rawFrom, end, r.from, r.to)
@@ -306,7 +309,10 @@ func (b *bench) measureMultiTenant(ctx context.Context) error {
 					gqlTop = out.Organization.Activity.MostActiveUsers
 					return checkPeriod(gqlTop.Period, gqlTop.From, gqlTop.To, r)
 				}
-				rollup = func() (err error) { rollTop, err = roll.MostActiveUsers(ctx, mt.orgID, r.from, r.to, 10); return err }
+				rollup = func() (err error) {
+					rollTop, err = roll.MostActiveUsersRollup(ctx, mt.orgID, r.from, r.to, 10)
+					return err
+				}
 				raw = func() error {
 					rawTop = rawTop[:0]
 					return rawDB.SelectContext(ctx, &rawTop, rawMostActive, mt.orgID, rawFrom, end)

@@ -42,6 +42,19 @@ type ActivityDay struct {
 // ApplyActivity adds members' activity days to the rollup and keeps each
 // membership's last-active time, active-day count and run and report counts
 // current, in one statement. The rows must be of members of the organization.
+//
+// That statement returns the activity_days rows it added (not those it only
+// updated); when there are any, a second one keeps the bitmaps current:
+// their users get a member number on their first day (activity_members),
+// their bits are set in their day's, week's and month's bitmaps
+// (activity_day_bits, activity_span_bits) and their month's counts
+// (activity_month_counts) go up by one. A batch that adds no member-day
+// (the same members again the same day) costs no second statement: putting
+// the bitmaps' work in the first one too made it plan about twice as long
+// for every batch. The caller holds the organization's lock (LockLog, or
+// RecordActivity's FOR UPDATE), which makes the next member number and a
+// new day's bitmap row race-free; concurrent updates of one bitmap row
+// would also wait for each other and set their bits on the newer row.
 func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay) error {
 	if len(rows) == 0 {
 		return nil
@@ -54,7 +67,11 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 		users, days, lasts = append(users, r.UserID), append(days, r.Day.Format(time.DateOnly)), append(lasts, r.Last.Format(time.RFC3339Nano))
 		runs, reports = append(runs, r.Runs), append(reports, r.Reports)
 	}
-	_, err := tx.exec(ctx, `WITH members AS (
+	var added struct {
+		Users pq.Int64Array  `db:"users"`
+		Days  pq.StringArray `db:"days"`
+	}
+	err := tx.get(ctx, &added, `WITH members AS (
 			SELECT user_id, day, max(last_at) AS last_at, sum(runs) AS runs, sum(reports) AS reports
 			FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
 				AS a(user_id, day, last_at, runs, reports)
@@ -63,20 +80,74 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 			INSERT INTO activity_days AS d (org_id, user_id, day, last_at)
 			SELECT $1, user_id, day, last_at FROM members
 			ON CONFLICT (org_id, day, user_id) DO UPDATE SET last_at = greatest(d.last_at, EXCLUDED.last_at)
-			RETURNING d.user_id, (xmax = 0) AS added
+			RETURNING d.user_id, d.day, (xmax = 0) AS added
+		), upd AS (
+			UPDATE memberships m SET
+				active_days = m.active_days + COALESCE(n.added, 0),
+				last_active_at = greatest(m.last_active_at, n.last_at),
+				run_events = m.run_events + n.runs,
+				report_events = m.report_events + n.reports
+			FROM (SELECT mb.user_id, max(mb.last_at) AS last_at, sum(mb.runs) AS runs, sum(mb.reports) AS reports, max(dd.added) AS added
+				FROM members mb
+				LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE added) AS added FROM days GROUP BY user_id) dd USING (user_id)
+				GROUP BY mb.user_id) n
+			WHERE m.org_id = $1 AND m.user_id = n.user_id
 		)
-		UPDATE memberships m SET
-			active_days = m.active_days + COALESCE(n.added, 0),
-			last_active_at = greatest(m.last_active_at, n.last_at),
-			run_events = m.run_events + n.runs,
-			report_events = m.report_events + n.reports
-		FROM (SELECT mb.user_id, max(mb.last_at) AS last_at, sum(mb.runs) AS runs, sum(mb.reports) AS reports, max(dd.added) AS added
-			FROM members mb
-			LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE added) AS added FROM days GROUP BY user_id) dd USING (user_id)
-			GROUP BY mb.user_id) n
-		WHERE m.org_id = $1 AND m.user_id = n.user_id`, orgID, users, days, lasts, runs, reports)
+		SELECT COALESCE(array_agg(user_id), '{}') AS users, COALESCE(array_agg(to_char(day, 'YYYY-MM-DD')), '{}') AS days
+		FROM days WHERE added`, orgID, users, days, lasts, runs, reports)
 	if err != nil {
 		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
+	}
+	if len(added.Users) == 0 {
+		return nil
+	}
+	_, err = tx.exec(ctx, `WITH added AS (
+			SELECT * FROM unnest($2::bigint[], $3::date[]) AS a(user_id, day)
+		), numbered AS (
+			INSERT INTO activity_members (org_id, member_no, user_id)
+			SELECT $1, (SELECT COALESCE(max(member_no) + 1, 0) FROM activity_members WHERE org_id = $1) + row_number() OVER (ORDER BY user_id) - 1, user_id
+			FROM (SELECT DISTINCT user_id FROM added) f
+			WHERE NOT EXISTS (SELECT FROM activity_members n WHERE n.org_id = $1 AND n.user_id = f.user_id)
+			RETURNING user_id, member_no
+		), added_no AS (
+			SELECT a.day, COALESCE(n.member_no, f.member_no) AS no
+			FROM added a
+			LEFT JOIN activity_members n ON n.org_id = $1 AND n.user_id = a.user_id
+			LEFT JOIN numbered f ON f.user_id = a.user_id
+		), nos AS (
+			SELECT day, count(*) AS k, array_agg(no) AS nos FROM added_no GROUP BY day
+		), grown AS (
+			UPDATE activity_day_bits b SET users = b.users + nos.k, bits = activity_bits_set(b.bits, nos.nos)
+			FROM nos WHERE b.org_id = $1 AND b.day = nos.day
+		), born AS (
+			INSERT INTO activity_day_bits (org_id, day, users, bits)
+			SELECT $1, day, k, activity_bits_from(nos) FROM nos
+			WHERE NOT EXISTS (SELECT FROM activity_day_bits b WHERE b.org_id = $1 AND b.day = nos.day)
+		), spans AS (
+			SELECT s.span, s.start, array_agg(a.no) AS nos FROM added_no a
+			CROSS JOIN LATERAL (VALUES ('w'::"char", date_trunc('week', a.day::timestamp)::date),
+				('m'::"char", date_trunc('month', a.day::timestamp)::date)) AS s(span, start)
+			GROUP BY 1, 2
+		), spans_grown AS (
+			UPDATE activity_span_bits b SET bits = activity_bits_set(b.bits, spans.nos)
+			FROM spans WHERE b.org_id = $1 AND b.span = spans.span AND b.start = spans.start
+		), spans_born AS (
+			INSERT INTO activity_span_bits (org_id, span, start, bits)
+			SELECT $1, span, start, activity_bits_from(nos) FROM spans
+			WHERE NOT EXISTS (SELECT FROM activity_span_bits b WHERE b.org_id = $1 AND b.span = spans.span AND b.start = spans.start)
+		), months AS (
+			SELECT date_trunc('month', day::timestamp)::date AS month, array_agg(no) AS nos FROM added_no GROUP BY 1
+		), months_grown AS (
+			UPDATE activity_month_counts c SET days = activity_counts_add(c.days, months.nos)
+			FROM months WHERE c.org_id = $1 AND c.month = months.month
+		), months_born AS (
+			INSERT INTO activity_month_counts (org_id, month, days)
+			SELECT $1, month, activity_counts_add('\x'::bytea, nos) FROM months
+			WHERE NOT EXISTS (SELECT FROM activity_month_counts c WHERE c.org_id = $1 AND c.month = months.month)
+		)
+		SELECT count(*) FROM added_no`, orgID, added.Users, added.Days)
+	if err != nil {
+		return fmt.Errorf("storage: record the activity bitmaps of organization %d: %w", orgID, err)
 	}
 	return nil
 }

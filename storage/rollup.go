@@ -7,8 +7,11 @@ import (
 	"time"
 )
 
-// The activity panels read activity_days, the per-user, per-day rollup kept
-// current at ingest, never the events table.
+// The activity panels read the day bitmaps (activitybits.go), never the
+// events table. The *Rollup methods here give the same answers from
+// activity_days, the per-user, per-day rollup kept current at ingest: what
+// the panels read before the bitmaps, kept as the bench's baseline and the
+// tests' reference.
 
 // DayCount is a number of users for one day or week.
 type DayCount struct {
@@ -16,9 +19,9 @@ type DayCount struct {
 	Users int       `db:"users"`
 }
 
-// ActiveUsers counts the distinct users of an organization active on a day
+// ActiveUsersRollup counts the distinct users of an organization active on a day
 // from `from` to `to`, both included.
-func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Time) (int, error) {
+func (q queries) ActiveUsersRollup(ctx context.Context, orgID int64, from, to time.Time) (int, error) {
 	var n int
 	err := q.getHot(ctx, &n, `SELECT count(DISTINCT user_id) FROM activity_days WHERE org_id = $1 AND day BETWEEN $2 AND $3`,
 		orgID, from, to)
@@ -28,7 +31,7 @@ func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Tim
 	return n, nil
 }
 
-// DailyActiveUsers returns one point per day from `from` to `to`, days
+// DailyActiveUsersRollup returns one point per day from `from` to `to`, days
 // without activity included as zero. The database counts the days that
 // have rows and the days between are filled in here. The count is
 // count(DISTINCT user_id), which the primary key makes equal to count(*),
@@ -38,7 +41,7 @@ func (q queries) ActiveUsers(ctx context.Context, orgID int64, from, to time.Tim
 // a parallel scan of the whole table, which on a busy 2-core machine ran
 // about 2.5 times as slowly (6 months at 10M events: 140-170 ms against
 // 58-67 ms) and varied from run to run.
-func (q queries) DailyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
+func (q queries) DailyActiveUsersRollup(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
 	var ds []DayCount
 	err := q.selHot(ctx, &ds, `SELECT day, count(DISTINCT user_id) AS users FROM activity_days
 		WHERE org_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day ORDER BY day`, orgID, from, to)
@@ -71,11 +74,11 @@ func fillDays(ds []DayCount, from, to time.Time) []DayCount {
 	return out
 }
 
-// WeeklyActiveUsers returns one point per week (weeks start on Monday) that
+// WeeklyActiveUsersRollup returns one point per week (weeks start on Monday) that
 // overlaps `from`..`to`, counting the distinct users active in that week
 // within the range; weeks without activity are zero. Day is the week's
 // Monday.
-func (q queries) WeeklyActiveUsers(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
+func (q queries) WeeklyActiveUsersRollup(ctx context.Context, orgID int64, from, to time.Time) ([]DayCount, error) {
 	var ds []DayCount
 	err := q.selHot(ctx, &ds, `SELECT w::date AS day, COALESCE(a.users, 0) AS users
 		FROM generate_series(date_trunc('week', $2::date), date_trunc('week', $3::date), interval '1 week') AS w
@@ -99,10 +102,10 @@ type UserActivity struct {
 		User
 }
 
-// MostActiveUsers returns the limit users with the most active days from
+// MostActiveUsersRollup returns the limit users with the most active days from
 // `from` to `to`, ties broken by the later last activity, then by user id,
 // each with the user.
-func (q queries) MostActiveUsers(ctx context.Context, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
+func (q queries) MostActiveUsersRollup(ctx context.Context, orgID int64, from, to time.Time, limit int) ([]UserActivity, error) {
 	var us []UserActivity
 	err := q.selHot(ctx, &us, `SELECT a.user_id, a.active_days, a.last_active, u.id, u.username, u.name,
 			COALESCE(u.email, '') AS email, u.instance_admin, u.service_account_team, u.default_org_id,

@@ -37,6 +37,7 @@ func newBig(b testing.TB) *env {
 	e.exec(`UPDATE memberships m SET active_days = a.n, last_active_at = a.last
 		FROM (SELECT org_id, user_id, count(*) AS n, max(last_at) AS last FROM activity_days GROUP BY org_id, user_id) a
 		WHERE m.org_id = a.org_id AND m.user_id = a.user_id`)
+	e.exec(`SELECT activity_bits_rebuild(id) FROM organizations WHERE name = 'big'`)
 	e.exec(`ANALYZE`)
 	return e
 }
