@@ -10,7 +10,7 @@ import (
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
-// TestIntegrationOutcomesBackfill runs migration 0017 on a database with
+// TestIntegrationOutcomesBackfill runs migration 0015 on a database with
 // alerts in the outbox, as an upgrade does: each integration starts with the
 // last error and success its alerts show (a dropped alert was never an
 // attempt, so its reason is no error).
@@ -46,13 +46,13 @@ func TestIntegrationOutcomesBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Back to the schema before 0017, with the rows above, and migrate.
+	// Back to the schema before 0015, with the rows above, and migrate.
 	if _, err := db.ExecContext(ctx, `ALTER TABLE integrations DROP COLUMN last_error, DROP COLUMN last_error_at, DROP COLUMN last_success_at;
-		DELETE FROM schema_migrations WHERE version = 17`); err != nil {
+		DELETE FROM schema_migrations WHERE version = 15`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Migrate(ctx); err != nil || n != 1 {
-		t.Fatalf("Migrate = %d, %v; want 1 (0017)", n, err)
+		t.Fatalf("Migrate = %d, %v; want 1 (0015)", n, err)
 	}
 	d, err := s.IntegrationDelivery(ctx, hook.ID)
 	if err != nil {
