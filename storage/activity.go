@@ -71,7 +71,7 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 		Users pq.Int64Array  `db:"users"`
 		Days  pq.StringArray `db:"days"`
 	}
-	err := tx.get(ctx, &added, `WITH members AS (
+	err := tx.hotTx().get(ctx, &added, `WITH members AS (
 			SELECT user_id, day, max(last_at) AS last_at, sum(runs) AS runs, sum(reports) AS reports
 			FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
 				AS a(user_id, day, last_at, runs, reports)
@@ -101,7 +101,7 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 	if len(added.Users) == 0 {
 		return nil
 	}
-	_, err = tx.exec(ctx, `WITH added AS (
+	_, err = tx.hotTx().exec(ctx, `WITH added AS (
 			SELECT * FROM unnest($2::bigint[], $3::date[]) AS a(user_id, day)
 		), numbered AS (
 			INSERT INTO activity_members (org_id, member_no, user_id)

@@ -49,7 +49,7 @@ func TestMembersByActorUsesIndexes(t *testing.T) {
 			emails pq.StringArray
 		}{{"ids and emails", ids, emails}, {"emails", nil, emails}, {"ids", ids, nil}} {
 			var lines []string
-			if err := db.SelectContext(ctx, &lines, `EXPLAIN `+storage.LockLogSQL, org, c.ids, c.emails); err != nil {
+			if err := db.SelectContext(ctx, &lines, `EXPLAIN `+storage.LockLogSQL, org, c.ids, c.emails, pq.StringArray{"id-1"}); err != nil {
 				t.Fatal(err)
 			}
 			for i, l := range lines {

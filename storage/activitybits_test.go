@@ -133,7 +133,7 @@ func TestActivityBitsConcurrentIngest(t *testing.T) {
 				if g == 0 {
 					// As the ledger does: under the log's lock.
 					err = s.InTx(ctx, func(tx *storage.Tx) error {
-						if _, err := tx.LockLog(ctx, org, nil, nil); err != nil {
+						if _, err := tx.LockLog(ctx, org, nil, nil, nil); err != nil {
 							return err
 						}
 						return tx.ApplyActivity(ctx, org, rows)

@@ -18,8 +18,8 @@ import (
 // at a time, so every round trip to PostgreSQL inside the lock costs every
 // waiting batch. The statements here are shaped to take few: LockLog also
 // finds the batch's actors among the members and counts the enabled alert
-// rules, and AppendEvents writes a small batch, moves the head and queues the
-// announcement in one statement.
+// rules and records the batch's client ids, and AppendEvents writes a small
+// batch, moves the head and queues the announcement in one statement.
 
 // LockedLog is what LockLog reads with the lock.
 type LockedLog struct {
@@ -28,29 +28,46 @@ type LockedLog struct {
 	Members []Member
 	// Rules is how many enabled alert rules the organization has.
 	Rules int
+	// Fresh holds the client ids asked for that the log had not seen
+	// (now recorded as seen), nil when none were asked for.
+	Fresh map[string]bool
 }
 
-// lockLogSQL locks the organization's row (FOR UPDATE OF o: under READ
-// COMMITTED a wait for another append's lock ends with that append's head)
-// and, in the same round trip, runs membersByActorSQL and counts the
-// enabled rules.
-var lockLogSQL = `SELECT o.last_seq, o.last_hash,
+// lockLogSQL locks the organization's row (FOR UPDATE: under READ COMMITTED
+// a wait for another append's lock ends with that append's head) and, in the
+// same round trip, records the batch's client ids ($4), runs
+// membersByActorSQL and counts the enabled rules. The ids are inserted from
+// the locked row, so they are recorded only once the lock is held, as when
+// they were claimed in a statement of their own after it: no append waits
+// for the lock while holding ids that the holder may wait for.
+var lockLogSQL = `WITH o AS (
+		SELECT id, last_seq, last_hash FROM organizations WHERE id = $1 FOR UPDATE
+	), claimed AS (
+		INSERT INTO audit_event_ids (org_id, client_id)
+		SELECT o.id, c.id FROM o CROSS JOIN unnest($4::text[]) AS c(id)
+		ON CONFLICT DO NOTHING RETURNING client_id
+	)
+	SELECT o.last_seq, o.last_hash,
 		(SELECT count(*) FROM alert_rules r WHERE r.org_id = o.id AND r.enabled) AS rules,
-		COALESCE(m.ids, '{}') AS ids, COALESCE(m.emails, '{}') AS emails
-	FROM organizations o
-	CROSS JOIN LATERAL (SELECT array_agg(x.id) AS ids, array_agg(x.email) AS emails FROM (` + membersByActorSQL + `) x) m
-	WHERE o.id = $1
-	FOR UPDATE OF o`
+		COALESCE(m.ids, '{}') AS ids, COALESCE(m.emails, '{}') AS emails,
+		(SELECT COALESCE(array_agg(client_id), '{}') FROM claimed) AS fresh
+	FROM o
+	CROSS JOIN LATERAL (SELECT array_agg(x.id) AS ids, array_agg(x.email) AS emails FROM (` + membersByActorSQL + `) x) m`
 
 // LockLog locks an organization's log until the transaction ends (which
-// serializes appends to it) and returns its head, the
-// organization's members among the users with the given ids or lower-case
-// emails (as MembersByActor), and how many enabled alert rules it has.
-func (tx *Tx) LockLog(ctx context.Context, orgID int64, ids []int64, emails []string) (LockedLog, error) {
+// serializes appends to it) and returns its head, the organization's
+// members among the users with the given ids or lower-case emails (as
+// MembersByActor), and how many enabled alert rules it has. It also records
+// clientIDs, the batch's client ids ("" excluded, repeats allowed), and
+// returns in Fresh those the log had not seen: one INSERT … ON CONFLICT DO
+// NOTHING both checks and records them, and the caller drops the others'
+// events as duplicates. The lock makes the check race-free.
+func (tx *Tx) LockLog(ctx context.Context, orgID int64, ids []int64, emails []string, clientIDs []string) (LockedLog, error) {
 	var (
 		l       LockedLog
 		mIDs    pq.Int64Array
 		mEmails pq.StringArray
+		fresh   pq.StringArray
 	)
 	if ids == nil {
 		ids = []int64{}
@@ -58,8 +75,11 @@ func (tx *Tx) LockLog(ctx context.Context, orgID int64, ids []int64, emails []st
 	if emails == nil {
 		emails = []string{}
 	}
-	err := tx.q.QueryRowxContext(ctx, lockLogSQL, orgID, pq.Int64Array(ids), pq.StringArray(emails)).
-		Scan(&l.Seq, &l.Hash, &l.Rules, &mIDs, &mEmails)
+	if clientIDs == nil {
+		clientIDs = []string{}
+	}
+	err := tx.hotTx().q.QueryRowxContext(ctx, lockLogSQL, orgID, pq.Int64Array(ids), pq.StringArray(emails), pq.StringArray(clientIDs)).
+		Scan(&l.Seq, &l.Hash, &l.Rules, &mIDs, &mEmails, &fresh)
 	if err != nil {
 		return l, notFound(err, "storage: lock the log of organization %d", orgID)
 	}
@@ -67,6 +87,12 @@ func (tx *Tx) LockLog(ctx context.Context, orgID int64, ids []int64, emails []st
 		l.Members = make([]Member, len(mIDs))
 		for i := range mIDs {
 			l.Members[i] = Member{ID: mIDs[i], Email: mEmails[i]}
+		}
+	}
+	if len(clientIDs) > 0 {
+		l.Fresh = make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			l.Fresh[id] = true
 		}
 	}
 	return l, nil
@@ -140,7 +166,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 		if err := tx.InsertEvents(ctx, orgID, first, events, hashes); err != nil {
 			return err
 		}
-		if _, err := tx.q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload)); err != nil {
+		if _, err := tx.hotTx().q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload)); err != nil {
 			return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
 		}
 		return nil
@@ -170,7 +196,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 		}
 	}
 	args = append(args, pq.ByteaArray(hashes), string(payload))
-	if _, err := tx.q.ExecContext(ctx, appendSQL, args...); err != nil {
+	if _, err := tx.hotTx().q.ExecContext(ctx, appendSQL, args...); err != nil {
 		return fmt.Errorf("storage: insert %d audit events into organization %d: %w", len(events), orgID, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -49,7 +50,7 @@ func TestAppendEventsBothWays(t *testing.T) {
 			var l storage.LockedLog
 			err := s.InTx(ctx, func(tx *storage.Tx) error {
 				var err error
-				if l, err = tx.LockLog(ctx, org, nil, nil); err != nil {
+				if l, err = tx.LockLog(ctx, org, nil, nil, nil); err != nil {
 					return err
 				}
 				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes)
@@ -88,7 +89,7 @@ func TestAppendEventsBothWays(t *testing.T) {
 			}
 			err = s.InTx(ctx, func(tx *storage.Tx) error {
 				var err error
-				l, err = tx.LockLog(ctx, org, nil, nil)
+				l, err = tx.LockLog(ctx, org, nil, nil, nil)
 				return err
 			})
 			if err != nil {
@@ -119,7 +120,7 @@ func TestLockLogFindsMembersAndRules(t *testing.T) {
 	var l storage.LockedLog
 	err := s.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
-		l, err = tx.LockLog(ctx, org, []int64{member, other, 999999}, []string{"a@acme.io", "b@other.io", "nobody@x.io"})
+		l, err = tx.LockLog(ctx, org, []int64{member, other, 999999}, []string{"a@acme.io", "b@other.io", "nobody@x.io"}, nil)
 		return err
 	})
 	if err != nil {
@@ -133,10 +134,58 @@ func TestLockLogFindsMembersAndRules(t *testing.T) {
 		t.Errorf("enabled rules = %d, want 1", l.Rules)
 	}
 	err = s.InTx(ctx, func(tx *storage.Tx) error {
-		_, err := tx.LockLog(ctx, 424242, nil, nil)
+		_, err := tx.LockLog(ctx, 424242, nil, nil, nil)
 		return err
 	})
 	if err == nil {
 		t.Error("LockLog of a missing organization: no error")
+	}
+}
+
+// TestLockLogRecordsClientIDs checks the client ids LockLog records with the
+// lock: those the log had not seen come back in Fresh (a repeat within the
+// call once), those it had do not, another organization's ids do not count,
+// and a transaction that rolls back records none.
+func TestLockLogRecordsClientIDs(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
+	other, _ := storagetest.NewOrgWithMember(t, s, "other", "b@other.io")
+	lock := func(org int64, ids ...string) (map[string]bool, error) {
+		var l storage.LockedLog
+		err := s.InTx(ctx, func(tx *storage.Tx) error {
+			var err error
+			l, err = tx.LockLog(ctx, org, nil, nil, ids)
+			return err
+		})
+		return l.Fresh, err
+	}
+	fresh, err := lock(org, "a", "b", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]bool{"a": true, "b": true}; !reflect.DeepEqual(fresh, want) {
+		t.Errorf("first ids: fresh = %v, want %v", fresh, want)
+	}
+	if fresh, _ = lock(org, "b", "c"); !reflect.DeepEqual(fresh, map[string]bool{"c": true}) {
+		t.Errorf("second ids: fresh = %v, want only c", fresh)
+	}
+	if fresh, _ = lock(other, "a"); !reflect.DeepEqual(fresh, map[string]bool{"a": true}) {
+		t.Errorf("another organization's a: fresh = %v, want a", fresh)
+	}
+	if fresh, _ = lock(org); fresh != nil {
+		t.Errorf("no ids: fresh = %v, want nil", fresh)
+	}
+	err = s.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.LockLog(ctx, org, nil, nil, []string{"d"}); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || err.Error() != "roll back" {
+		t.Fatalf("rolled-back LockLog: %v", err)
+	}
+	if fresh, _ = lock(org, "d"); !reflect.DeepEqual(fresh, map[string]bool{"d": true}) {
+		t.Errorf("after a rollback: fresh = %v, want d", fresh)
 	}
 }

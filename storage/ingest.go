@@ -5,36 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lib/pq"
-
 	"github.com/auditgraph/auditgraph/audit"
 )
 
 // copyStatement is the COPY that lib/pq turns into a copy-in stream.
 var copyStatement = "COPY audit_events (" + strings.Join(copyColumns, ", ") + ") FROM STDIN"
-
-// ClaimClientIDs records client ids of orgID's events and returns those not
-// seen before. One INSERT … ON CONFLICT DO NOTHING RETURNING both checks and
-// records them: the unique index is probed once per id, where a lookup
-// followed by an insert probed it twice. The caller holds the log's lock
-// (LockLog), so no other batch can claim an id between the check and
-// the write.
-func (tx *Tx) ClaimClientIDs(ctx context.Context, orgID int64, ids []string) (map[string]bool, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var claimed []string
-	err := tx.sel(ctx, &claimed, `INSERT INTO audit_event_ids (org_id, client_id) SELECT $1::bigint, unnest($2::text[])
-		ON CONFLICT DO NOTHING RETURNING client_id`, orgID, pq.StringArray(ids))
-	if err != nil {
-		return nil, fmt.Errorf("storage: record client ids of organization %d: %w", orgID, err)
-	}
-	fresh := make(map[string]bool, len(claimed))
-	for _, id := range claimed {
-		fresh[id] = true
-	}
-	return fresh, nil
-}
 
 // InsertEvents COPYs events into orgID's log (AppendEvents' way for large
 // batches), numbered from first, each

@@ -37,6 +37,9 @@ const maxPrepared = 256
 type stmtCache struct {
 	mu sync.Mutex
 	m  map[stmtKey]*sqlx.Stmt
+	// preparing holds the statements being prepared in the background
+	// (cached).
+	preparing map[stmtKey]bool
 }
 
 type stmtKey struct {
@@ -44,7 +47,33 @@ type stmtKey struct {
 	query string
 }
 
-func newStmtCache() *stmtCache { return &stmtCache{m: map[stmtKey]*sqlx.Stmt{}} }
+func newStmtCache() *stmtCache {
+	return &stmtCache{m: map[stmtKey]*sqlx.Stmt{}, preparing: map[stmtKey]bool{}}
+}
+
+// cached returns query prepared on db if it is already, or nil; then it
+// prepares it in the background for the next caller. A transaction uses it:
+// preparing on the pool needs another of its connections, and a transaction
+// that waited for one while holding its own could wait for ever when every
+// connection is held by such a transaction.
+func (c *stmtCache) cached(db *sqlx.DB, query string) *sqlx.Stmt {
+	k := stmtKey{db, query}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[k]; ok {
+		return st
+	}
+	if !c.preparing[k] {
+		c.preparing[k] = true
+		go func() {
+			c.stmt(context.Background(), db, query)
+			c.mu.Lock()
+			delete(c.preparing, k)
+			c.mu.Unlock()
+		}()
+	}
+	return nil
+}
 
 // stmt returns query prepared on db, or nil when preparing failed (the
 // unprepared run then reports the error, if it persists).

@@ -52,6 +52,10 @@ type Tx struct {
 	queries
 	tx    *sqlx.Tx
 	parts *partitions
+	// pool and cache prepare the append path's statements (txprepared.go);
+	// nil in the transactions that do not have them.
+	pool  *sqlx.DB
+	cache *stmtCache
 }
 
 // Open connects to the database at url and checks that it answers.
@@ -138,7 +142,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts}); err != nil {
+	if err = fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts, pool: s.db, cache: s.stmts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -134,11 +135,22 @@ func ParseLine(b []byte, n int, now time.Time) (Line, error) {
 	return l, nil
 }
 
+// readers keeps ReadBatch's buffered readers for reuse: a 1-event batch
+// would otherwise allocate (and the collector sweep) 64 KiB for one line of
+// a few hundred bytes. Nothing ReadBatch returns points into the buffer
+// (ParseLine copies each value).
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 // ReadBatch reads NDJSON from r: one event per line, blank lines ignored.
 // A bad line fails the whole batch with a *LineError; an error reading r
 // fails it with that error.
 func ReadBatch(r io.Reader, now time.Time) ([]Line, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	var lines []Line
 	for n := 1; ; n++ {
 		blank, err := skipBlank(br)

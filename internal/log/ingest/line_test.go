@@ -225,3 +225,27 @@ func BenchmarkReadBatch(b *testing.B) {
 		}
 	}
 }
+
+// ReadBatch reuses its buffered readers: what one call returned must not
+// change when the next call reads other bytes through the same buffer.
+func TestReadBatchResultsOutliveTheBuffer(t *testing.T) {
+	line := func(c byte) string {
+		s := strings.Repeat(string(c), 40)
+		return `{"id":"` + s + `","action":"run:update","actor_email":"` + s + `@x.io","project_name":"` + s + `"}` + "\n"
+	}
+	first, err := ReadBatch(strings.NewReader(line('a')+line('b')), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // the pool may hand out any of its readers
+		if _, err := ReadBatch(strings.NewReader(line('z')+line('y')), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range []string{"a", "b"} {
+		want := strings.Repeat(c, 40)
+		if l := first[i]; l.ClientID != want || l.ActorEmail != want+"@x.io" || l.ProjectName != want {
+			t.Errorf("line %d after later reads = id %q actor %q project %q, want %s…", i+1, l.ClientID, l.ActorEmail, l.ProjectName, c)
+		}
+	}
+}

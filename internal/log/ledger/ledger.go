@@ -149,20 +149,20 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	// numbers stay gap-free, the chain linear, the duplicate check race-free
 	// and the alert counters' updates serialized. The same round trip finds
 	// the actors among the members and counts the enabled alert rules.
+	// The same round trip records the batch's client ids and says which the
+	// log had seen.
 	var ids []int64
 	var emails []string
 	if b.markActive {
 		ids, emails = actors(b.events)
 	}
-	log, err := tx.LockLog(ctx, b.orgID, ids, emails)
+	log, err := tx.LockLog(ctx, b.orgID, ids, emails, b.nonEmptyClientIDs())
 	if err != nil {
 		return res, err
 	}
 	// Drop the events already stored, by client id.
 	received := len(b.events)
-	if err := b.dropDuplicates(ctx, tx); err != nil {
-		return res, err
-	}
+	b.dropDuplicates(log.Fresh)
 	res.Stored, res.Duplicates = len(b.events), received-len(b.events)
 	if len(b.events) == 0 {
 		return res, nil
@@ -191,21 +191,23 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	return res, nil
 }
 
-// dropDuplicates records the batch's client ids and removes the events
-// whose id the log had already, or that repeat an id earlier in the batch.
-func (b *batch) dropDuplicates(ctx context.Context, tx *storage.Tx) error {
-	if b.clientIDs == nil {
-		return nil
-	}
+// nonEmptyClientIDs returns the batch's client ids, nil when it has none.
+func (b *batch) nonEmptyClientIDs() []string {
 	var ids []string
 	for _, id := range b.clientIDs {
 		if id != "" {
 			ids = append(ids, id)
 		}
 	}
-	fresh, err := tx.ClaimClientIDs(ctx, b.orgID, ids)
-	if err != nil {
-		return err
+	return ids
+}
+
+// dropDuplicates removes the events whose client id is not in fresh (the
+// ids LockLog recorded for the first time), and those that repeat an id
+// earlier in the batch.
+func (b *batch) dropDuplicates(fresh map[string]bool) {
+	if b.clientIDs == nil {
+		return
 	}
 	keep := b.events[:0]
 	origin := make([]int, 0, len(b.events))
@@ -220,7 +222,6 @@ func (b *batch) dropDuplicates(ctx context.Context, tx *storage.Tx) error {
 		origin = append(origin, i)
 	}
 	b.events, b.clientIDs, b.origin = keep, nil, origin
-	return nil
 }
 
 // active returns the stored events that mark their actors active: all of
