@@ -46,6 +46,7 @@ func (b *bench) measureSmallBatches(ctx context.Context) error {
 		orgs = append(orgs, name)
 	}
 	clients, dur := b.cfg.smallClients, b.cfg.smallDuration
+	var oneOrg smallResult
 
 	if err := b.settle(ctx); err != nil {
 		return err
@@ -61,11 +62,14 @@ func (b *bench) measureSmallBatches(ctx context.Context) error {
 			return err
 		}
 		logf("auditgraph: %d clients × 1-event batches to %d organization(s), %s", clients, n, dur)
-		ours, err := b.postSmall(ctx, orgs[:n], clients, dur)
+		ours, err := b.postSmall(ctx, b.srv.url, orgs[:n], clients, dur)
 		if err != nil {
 			return err
 		}
 		logf("auditgraph: %.0f events/s (%.3f of the baseline), p50 %s ms, p99 %s ms", ours.rate, ours.rate/base.rate, ms(ours.p50), ms(ours.p99))
+		if n == 1 {
+			oneOrg = ours
+		}
 		what := fmt.Sprintf("small batches (%d clients × 1 event, %d org", clients, n)
 		if n > 1 {
 			what += "s"
@@ -84,6 +88,33 @@ func (b *bench) measureSmallBatches(ctx context.Context) error {
 			target: "p99 < 100", pass: ours.p99 < 100*time.Millisecond, info: n > 1,
 		})
 	}
+	// The HTTP floor: the same clients and requests against a process that
+	// only reads each body and answers it (floor.go), what HTTP alone
+	// allows on this machine.
+	floor, err := startFloor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.settle(ctx); err != nil {
+		floor.stop()
+		return err
+	}
+	logf("HTTP floor: %d clients × 1-event POSTs answered without any work, %s", clients, dur)
+	fl, err := b.postSmall(ctx, floor.url, orgs[:1], clients, dur)
+	floor.stop()
+	if err != nil {
+		return err
+	}
+	logf("HTTP floor: %.0f requests/s (%.3f of the baseline), p50 %s ms, p99 %s ms", fl.rate, fl.rate/base.rate, ms(fl.p50), ms(fl.p99))
+	b.rows = append(b.rows, row{
+		metric: fmt.Sprintf("small batches: HTTP floor (%d clients × 1-event POSTs answered with no server work), requests/s", clients),
+		ours:   fmt.Sprintf("%.0f", fl.rate), base: fmt.Sprintf("%.0f", base.rate),
+		ratio: fmt.Sprintf("%.3f", fl.rate/base.rate), info: true,
+	}, row{
+		metric: "small batches: auditgraph (1 org) against the HTTP floor, requests/s",
+		ours:   fmt.Sprintf("%.0f", oneOrg.rate), base: fmt.Sprintf("%.0f", fl.rate),
+		ratio: fmt.Sprintf("%.3f", oneOrg.rate/fl.rate), info: true,
+	})
 	b.notes = append(b.notes, fmt.Sprintf("Small batches: synchronous_commit=on on both sides for this section (the run's other settings above; with fsync=off a commit waits for the WAL write, not a disk flush). Baseline: pgbench -M prepared, %d clients, one INSERT of a row into audit_events per transaction, %s. auditgraph: %d clients each POSTing 1-event NDJSON batches with a client id, back to back, %s; the server groups concurrent batches of one organization into one transaction (group commit).", clients, dur, clients, dur))
 	return nil
 }
@@ -103,7 +134,8 @@ func percentiles(lat []time.Duration, n int, d time.Duration) smallResult {
 }
 
 // postSmall runs clients posting 1-event batches, spread over orgs, for d.
-func (b *bench) postSmall(ctx context.Context, orgs []string, clients int, d time.Duration) (smallResult, error) {
+// base is the server's URL (the HTTP floor's for that measurement).
+func (b *bench) postSmall(ctx context.Context, base string, orgs []string, clients int, d time.Duration) (smallResult, error) {
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: clients}}
 	var (
 		mu     sync.Mutex
@@ -124,11 +156,12 @@ func (b *bench) postSmall(ctx context.Context, orgs []string, clients int, d tim
 			var err error
 			for i := 0; time.Now().Before(deadline) && err == nil; i++ {
 				body := fmt.Sprintf(`{"id":"s%d-%d-%d","action":"run:update","actor_email":"user%d@example.com","project_name":"p%d"}`+"\n", len(orgs), c, i, i%b.cfg.users, c)
-				req, rerr := b.request(ctx, http.MethodPost, "/api/v1/audit_events?org="+org, []byte(body))
+				req, rerr := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/audit_events?org="+org, strings.NewReader(body))
 				if rerr != nil {
 					err = rerr
 					break
 				}
+				req.SetBasicAuth("admin", b.key)
 				req.Header.Set("Content-Type", "application/x-ndjson")
 				t0 := time.Now()
 				resp, derr := client.Do(req)

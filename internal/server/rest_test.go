@@ -31,7 +31,7 @@ const restAdminKey = "0123456789abcdef0123456789abcdef01234567"
 // restEnv is a running server with an admin, an org admin "alice" of the
 // organization "acme", and a member "bob".
 type restEnv struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store *storage.Store
 	ids   *identity.Service
@@ -39,7 +39,7 @@ type restEnv struct {
 	admin *auth.Principal
 }
 
-func newRestEnv(t *testing.T, mode deployment.Mode) *restEnv {
+func newRestEnv(t testing.TB, mode deployment.Mode) *restEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.New(t)
