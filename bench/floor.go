@@ -58,23 +58,17 @@ func startFloor(ctx context.Context) (*server, error) {
 	}
 	s := &server{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
 	go func() { s.err = cmd.Wait(); close(s.exited) }()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	err = s.waitReady(ctx, "the HTTP floor", 30*time.Second, func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			return s, nil
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
 		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("the HTTP floor exited before it was ready: %v", s.err)
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("the HTTP floor did not answer within 30s")
-		}
+		resp.Body.Close()
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
+	return s, nil
 }

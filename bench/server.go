@@ -63,29 +63,41 @@ func startServer(ctx context.Context, bin, dbURL, key string, flags ...string) (
 	s := &server{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
 	go func() { s.err = cmd.Wait(); close(s.exited) }()
 
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	err = s.waitReady(ctx, "server", 60*time.Second, func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
+		if err != nil {
+			return false
 		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitReady polls ready every 100 ms until it answers true, the process
+// exits, ctx ends or within has passed; what names the process in errors.
+// On failure the process is stopped.
+func (s *server) waitReady(ctx context.Context, what string, within time.Duration, ready func() bool) error {
+	deadline := time.Now().Add(within)
+	for !ready() {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("server exited before it was ready: %v", s.err)
+			return fmt.Errorf("%s exited before it was ready: %v", what, s.err)
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, errors.New("server not ready after 60s")
+			return fmt.Errorf("%s not ready after %s", what, within)
 		}
 	}
+	return nil
 }
 
 // stop sends SIGTERM and waits for the server to exit, killing it if it

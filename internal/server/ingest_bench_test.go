@@ -7,18 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/auditgraph/auditgraph/internal/app"
 	"github.com/auditgraph/auditgraph/internal/identity"
 	"github.com/auditgraph/auditgraph/internal/identity/activity"
 	"github.com/auditgraph/auditgraph/internal/identity/auth"
+	"github.com/auditgraph/auditgraph/internal/platform/benchclients"
 	"github.com/auditgraph/auditgraph/internal/platform/deployment"
 	"github.com/auditgraph/auditgraph/internal/server"
 )
@@ -47,48 +44,24 @@ func BenchmarkSmallBatchesHTTP(b *testing.B) {
 		Log: log, Tracker: tracker, AuthCache: cache}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64}}
-	var (
-		next atomic.Int64
-		mu   sync.Mutex
-		lat  []time.Duration
-	)
-	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			i := next.Add(1)
-			body := fmt.Sprintf(`{"id":"h%d","action":"run:update","actor_email":"bob@x.io","project_name":"p%d"}`+"\n", i, i%32)
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/audit_events?org=acme", strings.NewReader(body))
-			req.SetBasicAuth("alice", e.keys["alice"])
-			req.Header.Set("Content-Type", "application/x-ndjson")
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			reply, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("%s: %s", resp.Status, reply)
-				return
-			}
-			mine = append(mine, time.Since(t0))
+	var next atomic.Int64
+	benchclients.Run(b, 32, func() error {
+		i := next.Add(1)
+		body := fmt.Sprintf(`{"id":"h%d","action":"run:update","actor_email":"bob@x.io","project_name":"p%d"}`+"\n", i, i%32)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/audit_events?org=acme", strings.NewReader(body))
+		req.SetBasicAuth("alice", e.keys["alice"])
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
 		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, reply)
+		}
+		return nil
 	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "events/s")
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	}
 	if tx, n := svc.Ingester().Transactions(); tx > 0 {
 		b.ReportMetric(float64(n)/float64(tx), "batches/tx")
 	}

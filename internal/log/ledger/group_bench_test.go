@@ -3,9 +3,6 @@ package ledger_test
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/auditgraph/auditgraph/audit"
 	"github.com/auditgraph/auditgraph/internal/entity"
 	"github.com/auditgraph/auditgraph/internal/log/ledger"
+	"github.com/auditgraph/auditgraph/internal/platform/benchclients"
 	"github.com/auditgraph/auditgraph/storage/storagetest"
 )
 
@@ -34,43 +32,16 @@ func BenchmarkSmallBatches(b *testing.B) {
 				ledger.SetGroupLinger(in, 0)
 			}
 			ctx := context.Background()
-			var (
-				next atomic.Int64
-				mu   sync.Mutex
-				lat  []time.Duration
-			)
-			b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				var mine []time.Duration
-				for pb.Next() {
-					batch := []ledger.IngestEvent{{ClientID: fmt.Sprint(next.Add(1)), Event: audit.Event{Action: audit.RunUpdate, ActorEmail: "a@acme.io"}}}
-					t0 := time.Now()
-					var err error
-					if grouped {
-						_, err = in.Ingest(ctx, root, entity.Organization{ID: org}, batch, time.Time{})
-					} else {
-						_, err = ledger.Ingest(ctx, s, org, batch, time.Time{})
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					mine = append(mine, time.Since(t0))
+			var next atomic.Int64
+			benchclients.Run(b, 32, func() error {
+				batch := []ledger.IngestEvent{{ClientID: fmt.Sprint(next.Add(1)), Event: audit.Event{Action: audit.RunUpdate, ActorEmail: "a@acme.io"}}}
+				if grouped {
+					_, err := in.Ingest(ctx, root, entity.Organization{ID: org}, batch, time.Time{})
+					return err
 				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
+				_, err := ledger.Ingest(ctx, s, org, batch, time.Time{})
+				return err
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			slices.Sort(lat)
-			if len(lat) > 0 {
-				b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "events/s")
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-			}
 			if tx, n := in.Transactions(); n > 0 {
 				b.ReportMetric(float64(n)/float64(tx), "batches/tx")
 			}
