@@ -203,9 +203,14 @@ func costEnv(t *testing.T, mode deployment.Mode, cached bool) *env {
 // the fewest is what the code asks for.
 func (e *env) cost(username, query string) (int, int, []string) {
 	e.t.Helper()
+	return costOf(func() { e.mustQuery(username, query, nil, &struct{}{}) })
+}
+
+// costOf is cost for any request that run makes.
+func costOf(run func()) (int, int, []string) {
 	for range 10 {
 		before := nSent()
-		e.mustQuery(username, query, nil, &struct{}{})
+		run()
 		if !slices.ContainsFunc(sent(before), func(s string) bool { return strings.HasPrefix(s, "PREPARE ") }) {
 			break
 		}
@@ -216,7 +221,7 @@ func (e *env) cost(username, query string) (int, int, []string) {
 	for range 3 {
 		time.Sleep(20 * time.Millisecond) // let work after the last answer settle
 		before, t0 := nSent(), trips.Load()
-		e.mustQuery(username, query, nil, &struct{}{})
+		run()
 		got, tr := sent(before), int(trips.Load()-t0)
 		// A statement prepared on a pooled connection that had not run it
 		// yet is paid once per connection, not per request: the figure is
@@ -262,4 +267,24 @@ func TestDashboardQueryCost(t *testing.T) {
 		})
 	}
 	t.Logf("statements / round trips of each query:\n| query | without the auth cache | with it |\n|---|---|---|\n%s", strings.Join(table, "\n"))
+}
+
+// TestIngestCost measures the statements and round trips of storing one
+// reported 1-event batch with a client id, whose actor is a member, through
+// the REST API with the auth cache as `serve` has it, and fails when they
+// grow. Five round trips: BEGIN; LockLog (the lock, the id claim, the
+// members among the actors, the rules); AppendEvents (the insert, the head,
+// the announcement); ApplyActivity; COMMIT. Three statements: the
+// counting driver does not record BEGIN and COMMIT.
+func TestIngestCost(t *testing.T) {
+	e := costEnv(t, deployment.SelfManaged, true)
+	i := 0
+	n, tr, got := costOf(func() {
+		i++
+		e.ingest("boss", "default", fmt.Sprintf(`{"id":"cost-%d","action":"run:update","actor_email":"m01@x.io"}`+"\n", i))
+	})
+	if n > 3 || tr > 5 {
+		t.Errorf("a 1-event batch costs %d statements and %d round trips, want at most 3 and 5:\n%s", n, tr, strings.Join(got, "\n"))
+	}
+	t.Logf("a 1-event batch: %d statements, %d round trips", n, tr)
 }
