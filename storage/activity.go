@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/lib/pq"
@@ -59,21 +60,26 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 	if len(rows) == 0 {
 		return nil
 	}
-	var (
-		users, runs, reports pq.Int64Array
-		days, lasts          pq.StringArray
-	)
-	for _, r := range rows {
-		users, days, lasts = append(users, r.UserID), append(days, r.Day.Format(time.DateOnly)), append(lasts, r.Last.Format(time.RFC3339Nano))
-		runs, reports = append(runs, r.Runs), append(reports, r.Reports)
+	var added addedDays
+	args := append([]any{orgID}, activityArgs(rows)...)
+	if err := tx.hotTx().get(ctx, &added, `WITH `+activityCTEs(2)+`
+		SELECT `+addedDaysColumns, args...); err != nil {
+		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
 	}
-	var added struct {
-		Users pq.Int64Array  `db:"users"`
-		Days  pq.StringArray `db:"days"`
-	}
-	err := tx.hotTx().get(ctx, &added, `WITH members AS (
+	return tx.applyActivityBits(ctx, orgID, added)
+}
+
+// activityCTEs returns the common table expressions of ApplyActivity's
+// first statement: members (the rows, one per member and day), days (the
+// activity_days rows added or moved; RETURNING user_id, day and whether
+// added) and upd (the memberships' counts). $1 is the organization; the
+// five arrays of activityArgs are $p to $p+4. AppendEvents writes a small
+// batch's rows in the same statement as its events.
+func activityCTEs(p int) string {
+	arg := func(i int, typ string) string { return "$" + strconv.Itoa(p+i) + "::" + typ + "[]" }
+	return `members AS (
 			SELECT user_id, day, max(last_at) AS last_at, sum(runs) AS runs, sum(reports) AS reports
-			FROM unnest($2::bigint[], $3::date[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+			FROM unnest(` + arg(0, "bigint") + `, ` + arg(1, "date") + `, ` + arg(2, "timestamptz") + `, ` + arg(3, "bigint") + `, ` + arg(4, "bigint") + `)
 				AS a(user_id, day, last_at, runs, reports)
 			GROUP BY user_id, day
 		), days AS (
@@ -92,16 +98,41 @@ func (tx *Tx) ApplyActivity(ctx context.Context, orgID int64, rows []ActivityDay
 				LEFT JOIN (SELECT user_id, count(*) FILTER (WHERE added) AS added FROM days GROUP BY user_id) dd USING (user_id)
 				GROUP BY mb.user_id) n
 			WHERE m.org_id = $1 AND m.user_id = n.user_id
-		)
-		SELECT COALESCE(array_agg(user_id), '{}') AS users, COALESCE(array_agg(to_char(day, 'YYYY-MM-DD')), '{}') AS days
-		FROM days WHERE added`, orgID, users, days, lasts, runs, reports)
-	if err != nil {
-		return fmt.Errorf("storage: record activity of organization %d: %w", orgID, err)
+		)`
+}
+
+// addedDaysColumns select, after activityCTEs, the member-days the rollup
+// did not have, as addedDays.
+const addedDaysColumns = `(SELECT COALESCE(array_agg(user_id), '{}') FROM days WHERE added) AS users,
+		(SELECT COALESCE(array_agg(to_char(day, 'YYYY-MM-DD')), '{}') FROM days WHERE added) AS days`
+
+// addedDays are the member-days an activity statement added to the rollup.
+type addedDays struct {
+	Users pq.Int64Array  `db:"users"`
+	Days  pq.StringArray `db:"days"`
+}
+
+// activityArgs returns rows as the five arrays activityCTEs reads.
+func activityArgs(rows []ActivityDay) []any {
+	var (
+		users, runs, reports pq.Int64Array
+		days, lasts          pq.StringArray
+	)
+	for _, r := range rows {
+		users, days, lasts = append(users, r.UserID), append(days, r.Day.Format(time.DateOnly)), append(lasts, r.Last.Format(time.RFC3339Nano))
+		runs, reports = append(runs, r.Runs), append(reports, r.Reports)
 	}
+	return []any{users, days, lasts, runs, reports}
+}
+
+// applyActivityBits keeps the bitmaps current for the member-days an
+// activity statement added (ApplyActivity's second statement, run only when
+// there are any).
+func (tx *Tx) applyActivityBits(ctx context.Context, orgID int64, added addedDays) error {
 	if len(added.Users) == 0 {
 		return nil
 	}
-	_, err = tx.hotTx().exec(ctx, `WITH added AS (
+	_, err := tx.hotTx().exec(ctx, `WITH added AS (
 			SELECT * FROM unnest($2::bigint[], $3::date[]) AS a(user_id, day)
 		), numbered AS (
 			INSERT INTO activity_members (org_id, member_no, user_id)

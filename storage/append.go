@@ -19,7 +19,8 @@ import (
 // waiting batch. The statements here are shaped to take few: LockLog also
 // finds the batch's actors among the members and counts the enabled alert
 // rules and records the batch's client ids, and AppendEvents writes a small
-// batch, moves the head and queues the announcement in one statement.
+// batch, moves the head, applies the batch's activity and queues the
+// announcement in one statement.
 
 // LockedLog is what LockLog reads with the lock.
 type LockedLog struct {
@@ -107,8 +108,12 @@ const unnestMax = 500
 // seq of the n-th is $2+n-1), moves the head ($3 is the last hash; the last
 // seq is $2+len-1) and announces the range ($5+NumKeys+1 is the payload), in
 // one statement. Empty text and response code 0 are stored as NULL, as COPY
-// stores them.
-var appendSQL = func() string {
+// stores them. appendActivitySQL also applies the batch's activity rows
+// (activityCTEs, its arrays after the payload) and returns the member-days
+// it added.
+var appendSQL, appendActivitySQL = appendStatement(false), appendStatement(true)
+
+func appendStatement(activity bool) string {
 	var cols, sel, args, names []string
 	p := 4
 	for _, s := range audit.Specs {
@@ -130,16 +135,21 @@ var appendSQL = func() string {
 	}
 	hashArg := "$" + strconv.Itoa(p) + "::bytea[]"
 	payload := "$" + strconv.Itoa(p+1)
-	return `WITH ins AS (
+	q := `WITH ins AS (
 		INSERT INTO audit_events (org_id, seq, ` + strings.Join(cols, ", ") + `, hash)
 		SELECT $1, $2::bigint + a.n - 1, ` + strings.Join(sel, ", ") + `, a.c_hash
 		FROM unnest(` + strings.Join(args, ", ") + `, ` + hashArg + `)
 			WITH ORDINALITY AS a(` + strings.Join(names, ", ") + `, c_hash, n)
 	), head AS (
 		UPDATE organizations SET last_seq = $2::bigint + cardinality(` + hashArg + `) - 1, last_hash = $3 WHERE id = $1
-	)
+	)`
+	if !activity {
+		return q + `
 	SELECT pg_notify('` + AppendedChannel + `', ` + payload + `)`
-}()
+	}
+	return q + `, ` + activityCTEs(p+2) + `
+	SELECT pg_notify('` + AppendedChannel + `', ` + payload + `) AS notified, ` + addedDaysColumns
+}
 
 // advanceSQL moves the head and announces the range, for a COPYed batch.
 const advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1)
@@ -147,13 +157,16 @@ const advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_h
 
 // AppendEvents writes events to orgID's log, numbered from first, each with
 // its chain hash, moves the log's head to the last of them (LockLog must
-// hold it), and announces them on AppendedChannel when the
-// transaction commits (PostgreSQL delivers notifications only on commit and
+// hold it), applies activity (rows for ApplyActivity, of the events'
+// actors; none for the server's own events), and announces the events on
+// AppendedChannel when the transaction commits (PostgreSQL delivers notifications only on commit and
 // in commit order, so nothing rolled back is announced and one
 // organization's ranges arrive in sequence order). Every event must have a timestamp at the stored
 // precision and a partition to go to (EnsureEventPartitions). A batch of up
-// to unnestMax events takes one statement; a larger one is COPYed first.
-func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte) error {
+// to unnestMax events and its activity take one statement (and the
+// bitmaps' statement when member-days were added, see ApplyActivity); a
+// larger batch is COPYed, then its head moved and its activity applied.
+func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte, activity []ActivityDay) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -169,7 +182,7 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 		if _, err := tx.hotTx().q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload)); err != nil {
 			return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
 		}
-		return nil
+		return tx.ApplyActivity(ctx, orgID, activity)
 	}
 	args := make([]any, 0, 5+audit.NumKeys)
 	args = append(args, orgID, first, hashes[len(hashes)-1])
@@ -196,8 +209,18 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 		}
 	}
 	args = append(args, pq.ByteaArray(hashes), string(payload))
-	if _, err := tx.hotTx().q.ExecContext(ctx, appendSQL, args...); err != nil {
-		return fmt.Errorf("storage: insert %d audit events into organization %d: %w", len(events), orgID, err)
+	if len(activity) == 0 {
+		if _, err := tx.hotTx().q.ExecContext(ctx, appendSQL, args...); err != nil {
+			return fmt.Errorf("storage: insert %d audit events into organization %d: %w", len(events), orgID, err)
+		}
+		return nil
 	}
-	return nil
+	var added struct {
+		Notified string `db:"notified"`
+		addedDays
+	}
+	if err := tx.hotTx().get(ctx, &added, appendActivitySQL, append(args, activityArgs(activity)...)...); err != nil {
+		return fmt.Errorf("storage: insert %d audit events and their activity into organization %d: %w", len(events), orgID, err)
+	}
+	return tx.applyActivityBits(ctx, orgID, added.addedDays)
 }

@@ -53,7 +53,7 @@ func TestAppendEventsBothWays(t *testing.T) {
 				if l, err = tx.LockLog(ctx, org, nil, nil, nil); err != nil {
 					return err
 				}
-				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes)
+				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes, nil)
 			})
 			if err != nil {
 				t.Fatal(err)

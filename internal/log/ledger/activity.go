@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -32,14 +31,15 @@ func actors(events []audit.Event) (ids []int64, emails []string) {
 	return ids, emails
 }
 
-// markActivity marks the actors of events just stored active on the events'
-// UTC days, and counts their run and report events. An actor is matched to
+// activityRows returns what marks the actors of events active on the
+// events' UTC days, and counts their run and report events (AppendEvents
+// applies it with the events). An actor is matched to
 // one of members (the organization's members among the batch's actors,
 // found by LockLog) by actor_user_id (this server's user id) or, failing
 // that, by actor_email without regard to case. The batch is reduced to one
 // row per member and day, so the database writes a few thousand rollup rows,
 // not one per event. Events before since do not count.
-func markActivity(ctx context.Context, tx *storage.Tx, orgID int64, members []storage.Member, events []audit.Event, since time.Time) error {
+func activityRows(members []storage.Member, events []audit.Event, since time.Time) []storage.ActivityDay {
 	if len(members) == 0 {
 		return nil
 	}
@@ -92,5 +92,5 @@ func markActivity(ctx context.Context, tx *storage.Tx, orgID int64, members []st
 	for i, d := range days {
 		rows[i] = *d
 	}
-	return tx.ApplyActivity(ctx, orgID, rows)
+	return rows
 }

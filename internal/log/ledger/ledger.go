@@ -3,8 +3,8 @@
 // in the transaction of the change; Ingest for the batches the platform
 // reports, in a transaction of their own) share one pipeline, batch.append,
 // which reads top to bottom: make the partitions, lock the log's head, drop
-// the events already stored, hash, write, advance the head, mark the actors
-// active, raise the alerts, announce. Every step commits with the events or
+// the events already stored, hash, write, advance the head and mark the
+// actors active, raise the alerts, announce. Every step commits with the events or
 // not at all. The SQL of each step is a method of storage.Tx; what the steps
 // are, and their order, is decided here. The server's ingest goes through
 // Ingester, which appends the batches that arrive for one organization while
@@ -167,20 +167,19 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	if len(b.events) == 0 {
 		return res, nil
 	}
-	// Hash the events onto the chain, write them, advance the head and
-	// announce them to live subscribers once the transaction commits.
+	// Hash the events onto the chain, write them, advance the head, mark
+	// the actors active and announce the events to live subscribers once
+	// the transaction commits: one statement for a small batch.
 	hashes, newHead := hashOnto(log.LogHead, b.events)
 	first := log.Seq + 1
-	if err := tx.AppendEvents(ctx, b.orgID, first, b.events, hashes); err != nil {
+	var activity []storage.ActivityDay
+	if b.markActive {
+		activity = activityRows(log.Members, b.active(), b.activeSince)
+	}
+	if err := tx.AppendEvents(ctx, b.orgID, first, b.events, hashes, activity); err != nil {
 		return res, err
 	}
 	res.FirstSeq, res.LastSeq = first, newHead.Seq
-	// Mark the actors active.
-	if b.markActive {
-		if err := markActivity(ctx, tx, b.orgID, log.Members, b.active(), b.activeSince); err != nil {
-			return res, err
-		}
-	}
 	// Match the alert rules and count the thresholds: an alert is queued
 	// exactly when its event is stored.
 	if log.Rules > 0 {
