@@ -17,10 +17,10 @@ import (
 // locked from LockLog to the commit, and appends to one organization run one
 // at a time, so every round trip to PostgreSQL inside the lock costs every
 // waiting batch. The statements here are shaped to take few: LockLog also
-// finds the batch's actors among the members and counts the enabled alert
-// rules and records the batch's client ids, and AppendEvents writes a small
-// batch, moves the head, applies the batch's activity and queues the
-// announcement in one statement.
+// records the batch's client ids, finds the batch's actors among the members
+// and counts the enabled alert rules, and AppendEvents writes a small batch,
+// moves the head, applies the batch's activity and queues the announcement
+// in one statement.
 
 // LockedLog is what LockLog reads with the lock.
 type LockedLog struct {
@@ -159,13 +159,14 @@ const advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_h
 // its chain hash, moves the log's head to the last of them (LockLog must
 // hold it), applies activity (rows for ApplyActivity, of the events'
 // actors; none for the server's own events), and announces the events on
-// AppendedChannel when the transaction commits (PostgreSQL delivers notifications only on commit and
-// in commit order, so nothing rolled back is announced and one
-// organization's ranges arrive in sequence order). Every event must have a timestamp at the stored
-// precision and a partition to go to (EnsureEventPartitions). A batch of up
-// to unnestMax events and its activity take one statement (and the
-// bitmaps' statement when member-days were added, see ApplyActivity); a
-// larger batch is COPYed, then its head moved and its activity applied.
+// AppendedChannel when the transaction commits (PostgreSQL delivers
+// notifications only on commit and in commit order, so nothing rolled back
+// is announced and one organization's ranges arrive in sequence order).
+// Every event must have a timestamp at the stored precision and a partition
+// to go to (EnsureEventPartitions). A batch of up to unnestMax events and
+// its activity take one statement (and the bitmaps' statement when
+// member-days were added, see ApplyActivity); a larger batch is COPYed, then
+// its head moved and its activity applied.
 func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte, activity []ActivityDay) error {
 	if len(events) == 0 {
 		return nil
