@@ -189,3 +189,32 @@ func TestLockLogRecordsClientIDs(t *testing.T) {
 		t.Errorf("after a rollback: fresh = %v, want d", fresh)
 	}
 }
+
+// The append path's statements run prepared inside the transaction once
+// they have run before: the lock statement, after a first unprepared run and
+// its preparation in the background, is found among the statements prepared
+// on the connection of a later transaction that runs it.
+func TestAppendStatementsRunPrepared(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
+	for i := range 50 {
+		var n int
+		err := s.InTx(ctx, func(tx *storage.Tx) error {
+			if _, err := tx.LockLog(ctx, org, nil, nil, []string{fmt.Sprint("p-", i)}); err != nil {
+				return err
+			}
+			var err error
+			n, err = tx.PreparedHere(ctx, "INSERT INTO audit_event_ids")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the background preparation
+	}
+	t.Fatal("after 50 transactions the lock statement is still not prepared on their connection")
+}
