@@ -18,7 +18,9 @@ import (
 // TestAppendEventsBothWays appends the same events through the one-statement
 // INSERT (small batches) and through COPY (large ones) and checks that the
 // stored rows, hashes and heads are the same, empty keys stored as NULL
-// either way, and that each append is announced once with its range.
+// either way, that the batch's activity rows reach the rollup, the
+// membership and the day's bitmap either way, and that each append is
+// announced once with its range.
 func TestAppendEventsBothWays(t *testing.T) {
 	s := storagetest.New(t)
 	ctx := context.Background()
@@ -36,7 +38,11 @@ func TestAppendEventsBothWays(t *testing.T) {
 	}
 	for _, n := range []int{1, 3, storage.UnnestMax, storage.UnnestMax + 1, 1200} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			org := storagetest.NewOrg(t, s, fmt.Sprintf("append-%d", n))
+			org, member := storagetest.NewOrgWithMember(t, s, fmt.Sprintf("append-%d", n), fmt.Sprintf("m%d@x.io", n))
+			// Activity rows go with the events: in the insert's statement up
+			// to UnnestMax, after the COPY above it.
+			day := time.Now().UTC().Truncate(24 * time.Hour)
+			activity := []storage.ActivityDay{{UserID: member, Day: day, Last: day.Add(time.Hour), Runs: int64(n)}}
 			events := make([]audit.Event, n)
 			hashes := make([][]byte, n)
 			for i := range events {
@@ -53,10 +59,25 @@ func TestAppendEventsBothWays(t *testing.T) {
 				if l, err = tx.LockLog(ctx, org, nil, nil, nil); err != nil {
 					return err
 				}
-				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes, nil)
+				return tx.AppendEvents(ctx, org, l.Seq+1, events, hashes, activity)
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			var act struct {
+				Days     int `db:"days"`
+				Runs     int `db:"runs"`
+				BitUsers int `db:"bit_users"`
+			}
+			if err := s.DB().GetContext(ctx, &act, `SELECT
+					(SELECT count(*) FROM activity_days WHERE org_id = $1 AND user_id = $2 AND day = $3) AS days,
+					(SELECT run_events FROM memberships WHERE org_id = $1 AND user_id = $2) AS runs,
+					COALESCE((SELECT users FROM activity_day_bits WHERE org_id = $1 AND day = $3), 0) AS bit_users`,
+				org, member, day); err != nil {
+				t.Fatal(err)
+			}
+			if act.Days != 1 || act.Runs != n || act.BitUsers != 1 {
+				t.Errorf("activity after the append: %d rollup rows, %d run events, %d in the day's bitmap; want 1, %d, 1", act.Days, act.Runs, act.BitUsers, n)
 			}
 			got, err := s.EventsBySeq(ctx, org, 1, int64(n)+5)
 			if err != nil {
