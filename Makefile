@@ -32,7 +32,7 @@ staticcheck:
 	$(GO) tool staticcheck ./...
 
 generate:
-	$(GO) tool gqlgen generate
+	$(GO) run ./tools/gqlgen
 
 # check-generated fails when graph/ or the resolver stubs are stale.
 check-generated: generate

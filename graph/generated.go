@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/auditgraph/auditgraph/internal/platform/gqlslice"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -23273,7 +23274,7 @@ func (ec *executionContext) marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgrap
 }
 
 func (ec *executionContext) marshalNAPIKey2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKeyᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.APIKey) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAPIKey, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAPIKey2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐAPIKey(ctx, sel, v[i])
@@ -23313,7 +23314,7 @@ func (ec *executionContext) marshalNActivityPoint2githubᚗcomᚋauditgraphᚋau
 }
 
 func (ec *executionContext) marshalNActivityPoint2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐActivityPointᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ActivityPoint) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentActivityPoint, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNActivityPoint2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐActivityPoint(ctx, sel, v[i])
@@ -23363,7 +23364,7 @@ func (ec *executionContext) marshalNAlertDeliveryEdge2githubᚗcomᚋauditgraph�
 }
 
 func (ec *executionContext) marshalNAlertDeliveryEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAlertDeliveryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AlertDeliveryEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAlertDeliveryEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAlertDeliveryEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAlertDeliveryEdge(ctx, sel, v[i])
@@ -23413,7 +23414,7 @@ func (ec *executionContext) marshalNAlertRuleEdge2githubᚗcomᚋauditgraphᚋau
 }
 
 func (ec *executionContext) marshalNAlertRuleEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAlertRuleEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AlertRuleEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAlertRuleEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAlertRuleEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAlertRuleEdge(ctx, sel, v[i])
@@ -23448,7 +23449,7 @@ func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋauditgraphᚋaudi
 }
 
 func (ec *executionContext) marshalNAuditAction2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditActionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditAction) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAuditAction, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditAction2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditAction(ctx, sel, v[i])
@@ -23468,7 +23469,7 @@ func (ec *executionContext) marshalNAuditEvent2githubᚗcomᚋauditgraphᚋaudit
 }
 
 func (ec *executionContext) marshalNAuditEvent2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEventᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditEvent) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAuditEvent, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditEvent2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEvent(ctx, sel, v[i])
@@ -23508,7 +23509,7 @@ func (ec *executionContext) marshalNAuditEventEdge2githubᚗcomᚋauditgraphᚋa
 }
 
 func (ec *executionContext) marshalNAuditEventEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditEventEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentAuditEventEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditEventEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐAuditEventEdge(ctx, sel, v[i])
@@ -23554,7 +23555,7 @@ func (ec *executionContext) marshalNChainFinding2githubᚗcomᚋauditgraphᚋaud
 }
 
 func (ec *executionContext) marshalNChainFinding2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFindingᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChainFinding) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentChainFinding, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChainFinding2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐChainFinding(ctx, sel, v[i])
@@ -23614,7 +23615,7 @@ func (ec *executionContext) marshalNConfigChangeEdge2githubᚗcomᚋauditgraph�
 }
 
 func (ec *executionContext) marshalNConfigChangeEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ConfigChangeEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentConfigChangeEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConfigChangeEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐConfigChangeEdge(ctx, sel, v[i])
@@ -23759,7 +23760,7 @@ func (ec *executionContext) marshalNIntegration2githubᚗcomᚋauditgraphᚋaudi
 }
 
 func (ec *executionContext) marshalNIntegration2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegrationᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Integration) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentIntegration, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegration2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐIntegration(ctx, sel, v[i])
@@ -23809,7 +23810,7 @@ func (ec *executionContext) marshalNIntegrationEdge2githubᚗcomᚋauditgraphᚋ
 }
 
 func (ec *executionContext) marshalNIntegrationEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐIntegrationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.IntegrationEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentIntegrationEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIntegrationEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐIntegrationEdge(ctx, sel, v[i])
@@ -23854,7 +23855,7 @@ func (ec *executionContext) marshalNMember2githubᚗcomᚋauditgraphᚋauditgrap
 }
 
 func (ec *executionContext) marshalNMember2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Member) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentMember, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMember2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMember(ctx, sel, v[i])
@@ -23894,7 +23895,7 @@ func (ec *executionContext) marshalNMemberEdge2githubᚗcomᚋauditgraphᚋaudit
 }
 
 func (ec *executionContext) marshalNMemberEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.MemberEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentMemberEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMemberEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐMemberEdge(ctx, sel, v[i])
@@ -23954,7 +23955,7 @@ func (ec *executionContext) marshalNOrganizationEdge2githubᚗcomᚋauditgraph�
 }
 
 func (ec *executionContext) marshalNOrganizationEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐOrganizationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrganizationEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentOrganizationEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrganizationEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐOrganizationEdge(ctx, sel, v[i])
@@ -23994,7 +23995,7 @@ func (ec *executionContext) marshalNRankedUser2githubᚗcomᚋauditgraphᚋaudit
 }
 
 func (ec *executionContext) marshalNRankedUser2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐRankedUserᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RankedUser) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentRankedUser, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRankedUser2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐRankedUser(ctx, sel, v[i])
@@ -24089,7 +24090,7 @@ func (ec *executionContext) marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraph�
 }
 
 func (ec *executionContext) marshalNTeam2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeamᚄ(ctx context.Context, sel ast.SelectionSet, v []entity.Team) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentTeam, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTeam2githubᚗcomᚋauditgraphᚋauditgraphᚋinternalᚋentityᚐTeam(ctx, sel, v[i])
@@ -24129,7 +24130,7 @@ func (ec *executionContext) marshalNTeamEdge2githubᚗcomᚋauditgraphᚋauditgr
 }
 
 func (ec *executionContext) marshalNTeamEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐTeamEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.TeamEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentTeamEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTeamEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐTeamEdge(ctx, sel, v[i])
@@ -24221,7 +24222,7 @@ func (ec *executionContext) marshalNUserEdge2githubᚗcomᚋauditgraphᚋauditgr
 }
 
 func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.UserEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrentUserEdge, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUserEdge2githubᚗcomᚋauditgraphᚋauditgraphᚋgraphᚋmodelᚐUserEdge(ctx, sel, v[i])
@@ -24261,7 +24262,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__Directive, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -24335,7 +24336,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__InputValue, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -24355,7 +24356,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__Type, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -24816,7 +24817,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__EnumValue, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -24835,7 +24836,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__Field, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -24854,7 +24855,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__InputValue, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -24880,7 +24881,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := gqlslice.Marshal(ctx, sel, concurrent__Type, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -24903,3 +24904,32 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// The concurrent fields (resolvers, methods taking a context) of each object
+// type marshalled in a list; gqlslice.Marshal goes element by element when a
+// query selects none of them. Written by tools/gqlgen.
+var (
+	concurrentAPIKey            = map[string]bool{"id": true}
+	concurrentActivityPoint     = map[string]bool{}
+	concurrentAlertDeliveryEdge = map[string]bool{}
+	concurrentAlertRuleEdge     = map[string]bool{}
+	concurrentAuditAction       = map[string]bool{}
+	concurrentAuditEvent        = map[string]bool{}
+	concurrentAuditEventEdge    = map[string]bool{}
+	concurrentChainFinding      = map[string]bool{}
+	concurrentConfigChangeEdge  = map[string]bool{}
+	concurrentIntegration       = map[string]bool{"id": true, "kind": true, "slackChannel": true, "slackTeam": true, "status": true, "delivery": true}
+	concurrentIntegrationEdge   = map[string]bool{}
+	concurrentMember            = map[string]bool{"organization": true, "teams": true, "status": true, "lastActiveDisplay": true, "reportCount": true, "runCount": true}
+	concurrentMemberEdge        = map[string]bool{}
+	concurrentOrganizationEdge  = map[string]bool{}
+	concurrentRankedUser        = map[string]bool{"user": true}
+	concurrentTeam              = map[string]bool{"id": true, "organization": true, "members": true}
+	concurrentTeamEdge          = map[string]bool{}
+	concurrentUserEdge          = map[string]bool{}
+	concurrent__Directive       = map[string]bool{}
+	concurrent__EnumValue       = map[string]bool{}
+	concurrent__Field           = map[string]bool{}
+	concurrent__InputValue      = map[string]bool{}
+	concurrent__Type            = map[string]bool{}
+)

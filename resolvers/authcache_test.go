@@ -187,6 +187,12 @@ func TestAuthCacheAcrossReplicas(t *testing.T) {
 			t.Fatalf("second request: %d %s", code, body)
 		}
 		for _, s := range sent(before) {
+			// The servers' activity flushes run in the background and
+			// lock the organization's log (FOR UPDATE) at any moment;
+			// authentication never locks.
+			if strings.Contains(s, "FOR UPDATE") {
+				continue
+			}
 			if strings.Contains(s, "FROM api_keys") || strings.Contains(s, "FROM sessions") || strings.Contains(s, "FROM organizations") {
 				t.Fatalf("the second request read %q: not answered from the cache", s)
 			}

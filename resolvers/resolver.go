@@ -21,7 +21,7 @@ import (
 	"github.com/auditgraph/auditgraph/internal/platform/loaders"
 )
 
-//go:generate go tool gqlgen generate
+//go:generate go run ../tools/gqlgen
 
 // Resolver holds what every resolver needs: the services, each of which
 // checks what the caller may do before it reads or changes anything.
