@@ -25,7 +25,7 @@ import (
 
 // runCache runs c's listener on dbURL for the test and waits until it
 // listens.
-func runCache(t *testing.T, c *auth.Cache, dbURL string) {
+func runCache(t testing.TB, c *auth.Cache, dbURL string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
