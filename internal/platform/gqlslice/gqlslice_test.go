@@ -21,7 +21,7 @@ type Member { name: String! email: String! org: String! teams: [Team!]! }`})
 // selection is the selection set of the members field in query.
 func selection(t *testing.T, query string) ast.SelectionSet {
 	t.Helper()
-	doc, err := gqlparser.LoadQuery(schema, query)
+	doc, err := gqlparser.LoadQueryWithRules(schema, query, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
