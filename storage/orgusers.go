@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,9 +112,33 @@ type userCursor struct {
 	ID   int64    `json:"i"`
 }
 
+// encode writes the cursor as json.Marshal does (decodeUserCursor reads it
+// with json.Unmarshal), by hand when its strings need no escaping: a page
+// encodes a cursor per row, and encoding/json's reflection was 2% of the
+// server's CPU on the members page.
 func (c userCursor) encode() string {
-	b, _ := json.Marshal(c)
+	if !plainJSON(string(c.Sort)) || !plainJSON(c.Key) {
+		b, _ := json.Marshal(c)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	b := make([]byte, 0, 40+len(c.Sort)+len(c.Key))
+	b = append(append(append(b, `{"s":"`...), c.Sort...), `","d":`...)
+	b = strconv.AppendBool(b, c.Desc)
+	b = append(append(append(b, `,"k":"`...), c.Key...), `","i":`...)
+	b = append(strconv.AppendInt(b, c.ID, 10), '}')
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// plainJSON reports whether json.Marshal writes s between quotes as it is:
+// printable ASCII without the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 func decodeUserCursor(s string, sort UserSort, desc bool) (userCursor, error) {
