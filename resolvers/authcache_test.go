@@ -187,9 +187,11 @@ func TestAuthCacheAcrossReplicas(t *testing.T) {
 			t.Fatalf("second request: %d %s", code, body)
 		}
 		for _, s := range sent(before) {
-			// The servers' activity flushes run in the background and
-			// lock the organization's log (FOR UPDATE) at any moment;
-			// authentication never locks.
+			// The servers' background work touches the organization's
+			// row at any moment with a lock (FOR UPDATE): the activity
+			// flush, and the ingest path's lock statement, which the
+			// statement cache prepares on another pooled connection in
+			// the background. Authentication never locks.
 			if strings.Contains(s, "FOR UPDATE") {
 				continue
 			}
