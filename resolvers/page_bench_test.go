@@ -88,38 +88,81 @@ func serve(h http.Handler, method, path, contentType, body string) *httptest.Res
 // membersQuery is issue 17's members page.
 const membersQuery = `{ organization(name:"acme") { users(first:50, orderBy:{field:LAST_ACTIVE, direction:DESC}) { nodes { username email lastActiveAt } } } }`
 
-// BenchmarkMembersPage serves the 50-member page of membersQuery through
-// the real handler, as BenchmarkAuditEventsPage does the events page, with
-// the auth cache as `serve` has it (the key and the organization answered
-// from memory), so that its profile is the page's own cost.
-func BenchmarkMembersPage(b *testing.B) {
+// membersPageHandler is the real handler over an organization "acme" of
+// 61 members (the admin and m00–m59), with the auth cache as `serve` has it
+// (the key and the organization answered from memory).
+func membersPageHandler(tb testing.TB) http.Handler {
 	ctx := context.Background()
-	dbURL := storagetest.URL(b)
+	dbURL := storagetest.URL(tb)
 	st, err := storage.Open(ctx, dbURL)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
 	ids := identity.New(st, deployment.SelfManaged, log)
 	cache := auth.NewCache(0, log)
-	runCache(b, cache, dbURL)
+	runCache(tb, cache, dbURL)
 	ids.UseCache(cache)
 	if _, _, err := ids.Bootstrap(ctx, identity.Bootstrap{AdminUsername: "admin", AdminAPIKey: adminKey, OrgName: "acme"}); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	admin, err := st.UserByUsername(ctx, "admin")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	p := &auth.Principal{User: admin}
 	for i := range 60 {
 		u := fmt.Sprintf("m%02d", i)
 		if _, err := ids.CreateUser(ctx, p, identity.NewUser{Username: u, Email: u + "@x.io", Org: "acme", Role: "member"}); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	h := server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff, AuthCache: cache})
+	return server.New(server.Config{Services: app.New(st), Identity: ids, Mode: deployment.SelfManaged, Log: log, ActivityCutoff: cutoff, AuthCache: cache})
+}
+
+// goroutinesCreated counts the goroutines the process creates while fn runs.
+func goroutinesCreated(fn func()) uint64 {
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	fn()
+	metrics.Read(created)
+	return created[0].Value.Uint64() - before
+}
+
+// TestMembersPageMarshalsWithoutAGoroutinePerMember checks what tools/gqlgen's
+// rewrite of the generated list marshallers buys (internal/platform/gqlslice):
+// the 50-member page of membersQuery, whose fields are plain, is marshalled
+// without gqlgen's goroutine per member, while a page selecting a resolver
+// (teams, through the dataloader) keeps one per member. Not parallel: it
+// counts the process's goroutines.
+func TestMembersPageMarshalsWithoutAGoroutinePerMember(t *testing.T) {
+	h := membersPageHandler(t)
+	page := func(query string) uint64 {
+		q, _ := json.Marshal(map[string]string{"query": query})
+		serve(h, http.MethodPost, "/graphql", "application/json", string(q)) // warm: statements prepared
+		var rec *httptest.ResponseRecorder
+		n := goroutinesCreated(func() { rec = serve(h, http.MethodPost, "/graphql", "application/json", string(q)) })
+		if rec.Code != http.StatusOK || strings.Count(rec.Body.String(), `"username"`) != 50 {
+			t.Fatalf("%s = %d %.300s, want 50 members", query, rec.Code, rec.Body)
+		}
+		return n
+	}
+	if n := page(membersQuery); n >= 25 {
+		t.Errorf("the members page with plain fields created %d goroutines, want fewer than 25 (none per member)", n)
+	}
+	withTeams := `{ organization(name:"acme") { users(first:50, orderBy:{field:LAST_ACTIVE, direction:DESC}) { nodes { username teams { name } } } } }`
+	if n := page(withTeams); n < 50 {
+		t.Errorf("the members page with teams created %d goroutines, want at least one per member (the dataloader batches them)", n)
+	}
+}
+
+// BenchmarkMembersPage serves the 50-member page of membersQuery through
+// membersPageHandler, as BenchmarkAuditEventsPage does the events page, so
+// that its profile is the page's own cost.
+func BenchmarkMembersPage(b *testing.B) {
+	h := membersPageHandler(b)
 	q, _ := json.Marshal(map[string]string{"query": membersQuery})
 	if rec := serve(h, http.MethodPost, "/graphql", "application/json", string(q)); rec.Code != http.StatusOK || strings.Count(rec.Body.String(), `"username"`) != 50 {
 		b.Fatalf("members page = %d %.300s, want 50 members", rec.Code, rec.Body)
