@@ -198,7 +198,7 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer b.release()
-	lines, err := ingest.ReadBatch(b, h.now())
+	batch, err := ingest.ReadBatch(b, h.now())
 	b.doneReading()
 	if err != nil {
 		var le *ingest.LineError
@@ -215,6 +215,8 @@ func (h *rest) serveIngest(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errBodyRead
 	}
+	defer batch.Release()
+	lines := batch.Lines
 	events := make([]ledger.IngestEvent, 0, len(lines))
 	for _, l := range lines {
 		if ingest.Collected(h.mode, l) {

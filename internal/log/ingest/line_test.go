@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -135,10 +136,11 @@ func TestReadBatchSkipsPadding(t *testing.T) {
 
 func TestReadBatch(t *testing.T) {
 	body := "{\"action\":\"user:login\"}\r\n\n  \n{\"action\":\"run:stop\"}" // CRLF, blank lines, no final newline
-	lines, err := ReadBatch(strings.NewReader(body), now)
+	batch, err := ReadBatch(strings.NewReader(body), now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	lines := batch.Lines
 	if len(lines) != 2 || lines[0].Action != audit.UserLogin || lines[1].Action != audit.RunStop {
 		t.Errorf("ReadBatch = %+v, want user:login and run:stop", lines)
 	}
@@ -220,9 +222,11 @@ func BenchmarkReadBatch(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ReadBatch(bytes.NewReader(body), now); err != nil {
+		batch, err := ReadBatch(bytes.NewReader(body), now)
+		if err != nil {
 			b.Fatal(err)
 		}
+		batch.Release()
 	}
 }
 
@@ -233,19 +237,47 @@ func TestReadBatchResultsOutliveTheBuffer(t *testing.T) {
 		s := strings.Repeat(string(c), 40)
 		return `{"id":"` + s + `","action":"run:update","actor_email":"` + s + `@x.io","project_name":"` + s + `"}` + "\n"
 	}
-	first, err := ReadBatch(strings.NewReader(line('a')+line('b')), now)
+	batch, err := ReadBatch(strings.NewReader(line('a')+line('b')), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 4 { // the pool may hand out any of its readers
-		if _, err := ReadBatch(strings.NewReader(line('z')+line('y')), now); err != nil {
+	first := slices.Clone(batch.Lines)
+	batch.Release()
+	for range 4 { // the pools may hand out any of their readers and slices
+		next, err := ReadBatch(strings.NewReader(line('z')+line('y')), now)
+		if err != nil {
 			t.Fatal(err)
 		}
+		next.Release()
 	}
 	for i, c := range []string{"a", "b"} {
 		want := strings.Repeat(c, 40)
 		if l := first[i]; l.ClientID != want || l.ActorEmail != want+"@x.io" || l.ProjectName != want {
 			t.Errorf("line %d after later reads = id %q actor %q project %q, want %s…", i+1, l.ClientID, l.ActorEmail, l.ProjectName, c)
+		}
+	}
+}
+
+// A released batch's slice serves the next batch, which must hold its own
+// lines only, however many lines the earlier one had.
+func TestReadBatchReusesReleasedSlices(t *testing.T) {
+	lines := func(action string, n int) string {
+		return strings.Repeat(`{"action":"`+action+`","project_name":"p"}`+"\n", n)
+	}
+	for _, n := range []int{1, 300, 2, 1000, 1} {
+		for range 3 { // the pool may hand out any of its slices
+			batch, err := ReadBatch(strings.NewReader(lines("run:stop", n)+`{"action":"user:login"}`), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := batch.Lines
+			if len(got) != n+1 || got[0].Action != audit.RunStop || got[n-1].ProjectName != "p" || got[n].Action != audit.UserLogin || got[n].ProjectName != "" {
+				t.Fatalf("ReadBatch(%d run:stop lines and a user:login) = %d lines, first %q, last %+v", n, len(got), got[0].Action, got[len(got)-1].Event)
+			}
+			batch.Release()
+			if len(batch.Lines) != 0 || (cap(batch.Lines) > 0 && batch.Lines[:1][0].ProjectName != "") {
+				t.Fatalf("a released batch keeps %d lines or their values", len(batch.Lines))
+			}
 		}
 	}
 }
