@@ -29,7 +29,8 @@ func TestAppendEventsBothWays(t *testing.T) {
 		e := audit.Event{Action: audit.RunUpdate, Timestamp: ts.Add(time.Duration(i) * time.Second), ActorEmail: fmt.Sprintf("u%d@x.io", i%7)}
 		if i%3 == 0 {
 			e.ResponseCode = 200 + i%5
-			e.ProjectName = "p'\"{},\\ \u00e9"
+			e.ProjectName = "p'\"{},\\ \u00e9\t\n\r\\N\\x00"
+			e.EntityName = `\N` // COPY's NULL, as text
 		}
 		if i%4 == 0 {
 			e.ActorIP = "10.0.0.1"

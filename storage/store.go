@@ -8,6 +8,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -51,6 +52,7 @@ type queries struct {
 type Tx struct {
 	queries
 	tx    *sqlx.Tx
+	conn  *sqlx.Conn // the connection tx runs on
 	parts *partitions
 	// pool and cache prepare the append path's statements (txprepared.go);
 	// nil in the transactions that do not have them.
@@ -129,10 +131,11 @@ func (s *Store) Close() error {
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back when it returns an error or panics.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	conn, tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: begin: %w", err)
 	}
+	defer conn.Close() // after the rollback below: back to the pool
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()
@@ -142,13 +145,35 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			tx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{queries: queries{q: tx}, tx: tx, parts: s.parts, pool: s.db, cache: s.stmts}); err != nil {
+	if err = fn(&Tx{queries: queries{q: tx}, tx: tx, conn: conn, parts: s.parts, pool: s.db, cache: s.stmts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
 	return nil
+}
+
+// begin starts a transaction on a connection of its own, which the caller
+// closes after the transaction ends: the connection lets InsertEvents reach
+// the driver (conn.Raw) inside the transaction. Like the pool's BeginTx, it
+// tries again on another connection when the one it got has gone bad (a
+// restarted server leaves each pooled connection bad once).
+func (s *Store) begin(ctx context.Context) (*sqlx.Conn, *sqlx.Tx, error) {
+	for attempt := 0; ; attempt++ {
+		conn, err := s.db.Connx(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		tx, err := conn.BeginTxx(ctx, nil)
+		if err == nil {
+			return conn, tx, nil
+		}
+		conn.Close()
+		if !errors.Is(err, driver.ErrBadConn) || attempt == 2 {
+			return nil, nil, err
+		}
+	}
 }
 
 // classify maps PostgreSQL's constraint errors onto the package's sentinels,
