@@ -173,14 +173,33 @@ func TestLockLogRecordsClientIDs(t *testing.T) {
 	ctx := context.Background()
 	org, _ := storagetest.NewOrgWithMember(t, s, "acme", "a@acme.io")
 	other, _ := storagetest.NewOrgWithMember(t, s, "other", "b@other.io")
+	// lock returns the fresh ids, whichever way LockLog says them, and
+	// checks that it says AllFresh exactly when every id is new and none
+	// repeats.
 	lock := func(org int64, ids ...string) (map[string]bool, error) {
+		t.Helper()
 		var l storage.LockedLog
 		err := s.InTx(ctx, func(tx *storage.Tx) error {
 			var err error
 			l, err = tx.LockLog(ctx, org, nil, nil, ids)
 			return err
 		})
-		return l.Fresh, err
+		fresh := l.Fresh
+		if l.AllFresh {
+			if fresh != nil {
+				t.Errorf("LockLog(%q) says AllFresh and Fresh %v", ids, fresh)
+			}
+			if len(ids) > 0 {
+				fresh = map[string]bool{}
+				for _, id := range ids {
+					fresh[id] = true
+				}
+			}
+		}
+		if all := len(fresh) == len(ids); l.AllFresh != all {
+			t.Errorf("LockLog(%q) AllFresh = %v; %d of %d ids fresh", ids, l.AllFresh, len(fresh), len(ids))
+		}
+		return fresh, err
 	}
 	fresh, err := lock(org, "a", "b", "a")
 	if err != nil {

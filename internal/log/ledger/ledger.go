@@ -162,7 +162,11 @@ func (b *batch) append(ctx context.Context, tx *storage.Tx) (IngestResult, error
 	}
 	// Drop the events already stored, by client id.
 	received := len(b.events)
-	b.dropDuplicates(log.Fresh)
+	if log.AllFresh {
+		b.clientIDs = nil // nothing to drop
+	} else {
+		b.dropDuplicates(log.Fresh)
+	}
 	res.Stored, res.Duplicates = len(b.events), received-len(b.events)
 	if len(b.events) == 0 {
 		return res, nil
