@@ -113,11 +113,12 @@ const unnestMax = 500
 
 // appendSQL inserts the events given as one array per column ($4 on; the
 // seq of the n-th is $2+n-1), moves the head ($3 is the last hash; the last
-// seq is $2+len-1) and announces the range ($5+NumKeys+1 is the payload), in
-// one statement. Empty text and response code 0 are stored as NULL, as COPY
-// stores them. appendActivitySQL also applies the batch's activity rows
-// (activityCTEs, its arrays after the payload) and returns the member-days
-// it added.
+// seq is $2+len-1), records the batch's actor pairs (actorsCTE, the two
+// arrays after the payload) and announces the range (the payload follows the
+// hashes), in one statement. Empty text and response code 0 are stored as
+// NULL, as COPY stores them. appendActivitySQL also applies the batch's
+// activity rows (activityCTEs, its arrays after the actor pairs) and returns
+// the member-days it added.
 var appendSQL, appendActivitySQL = appendStatement(false), appendStatement(true)
 
 func appendStatement(activity bool) string {
@@ -149,18 +150,53 @@ func appendStatement(activity bool) string {
 			WITH ORDINALITY AS a(` + strings.Join(names, ", ") + `, c_hash, n)
 	), head AS (
 		UPDATE organizations SET last_seq = $2::bigint + cardinality(` + hashArg + `) - 1, last_hash = $3 WHERE id = $1
-	)`
+	), ` + actorsCTE(p+2)
 	if !activity {
 		return q + `
 	SELECT pg_notify('` + AppendedChannel + `', ` + payload + `)`
 	}
-	return q + `, ` + activityCTEs(p+2) + `
+	return q + `, ` + activityCTEs(p+4) + `
 	SELECT pg_notify('` + AppendedChannel + `', ` + payload + `) AS notified, ` + addedDaysColumns
 }
 
-// advanceSQL moves the head and announces the range, for a COPYed batch.
-const advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1)
+// advanceSQL moves the head, records the actor pairs ($5, $6) and announces
+// the range, for a COPYed batch.
+var advanceSQL = `WITH head AS (UPDATE organizations SET last_seq = $2, last_hash = $3 WHERE id = $1), ` + actorsCTE(5) + `
 	SELECT pg_notify('` + AppendedChannel + `', $4)`
+
+// actorsCTE records in audit_event_actors the (actor_user_id, actor_email)
+// pairs given as two arrays from $p: the actor search's index keys each
+// event by its email (by its user id when it has no email), and this table
+// tells which emails a user id came with, so that a search by user id finds
+// its events under each of them (storage.EventsQuery; migration 0016). A
+// pair the organization has recorded costs an index probe and no write.
+func actorsCTE(p int) string {
+	return `actors AS (
+		INSERT INTO audit_event_actors (org_id, user_id, email)
+		SELECT $1, p.u, p.e FROM unnest($` + strconv.Itoa(p) + `::text[], $` + strconv.Itoa(p+1) + `::text[]) AS p(u, e)
+		ON CONFLICT DO NOTHING
+	)`
+}
+
+// actorPairs returns the distinct (actor_user_id, actor_email) pairs of
+// events that have both, as actorsCTE's two arrays.
+func actorPairs(events []audit.Event) (ids, emails pq.StringArray) {
+	type pair struct{ id, email string }
+	seen := make(map[pair]struct{})
+	ids, emails = pq.StringArray{}, pq.StringArray{}
+	for i := range events {
+		e := &events[i]
+		if e.ActorUserID == "" || e.ActorEmail == "" {
+			continue
+		}
+		k := pair{e.ActorUserID, e.ActorEmail}
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			ids, emails = append(ids, k.id), append(emails, k.email)
+		}
+	}
+	return ids, emails
+}
 
 // AppendEvents writes events to orgID's log, numbered from first, each with
 // its chain hash, moves the log's head to the last of them (LockLog must
@@ -187,7 +223,8 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 		if err := tx.InsertEvents(ctx, orgID, first, events, hashes); err != nil {
 			return err
 		}
-		if _, err := tx.hotTx().q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload)); err != nil {
+		ids, emails := actorPairs(events)
+		if _, err := tx.hotTx().q.ExecContext(ctx, advanceSQL, orgID, last, hashes[len(hashes)-1], string(payload), ids, emails); err != nil {
 			return fmt.Errorf("storage: advance the log of organization %d: %w", orgID, err)
 		}
 		return tx.ApplyActivity(ctx, orgID, activity)
@@ -216,7 +253,8 @@ func (tx *Tx) AppendEvents(ctx context.Context, orgID, first int64, events []aud
 			args = append(args, col)
 		}
 	}
-	args = append(args, pq.ByteaArray(hashes), string(payload))
+	ids, emails := actorPairs(events)
+	args = append(args, pq.ByteaArray(hashes), string(payload), ids, emails)
 	if len(activity) == 0 {
 		if _, err := tx.hotTx().q.ExecContext(ctx, appendSQL, args...); err != nil {
 			return fmt.Errorf("storage: insert %d audit events into organization %d: %w", len(events), orgID, err)

@@ -259,3 +259,90 @@ func TestAppendStatementsRunPrepared(t *testing.T) {
 	}
 	t.Fatal("after 50 transactions the lock statement is still not prepared on their connection")
 }
+
+// TestAppendEventsRecordsActorPairs checks that both of AppendEvents' ways
+// (one statement, COPY) record each distinct (actor_user_id, actor_email)
+// pair with the events, once, and that a search by user id then finds the
+// events under every email the user id came with, and those without email.
+func TestAppendEventsRecordsActorPairs(t *testing.T) {
+	s := storagetest.New(t)
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 6, 10, 0, 0, 0, time.UTC)
+	for _, n := range []int{4, storage.UnnestMax + 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			org := storagetest.NewOrg(t, s, fmt.Sprintf("actors-%d", n))
+			// Two appends: user 1 with its old email, then with its new one;
+			// user 2 without email; a guest with email and no user id.
+			var want []int64
+			count := map[string]int{} // events per actor searched for
+			seq := int64(1)
+			for round, email := range []string{"old@x.io", "new@x.io"} {
+				events := make([]audit.Event, n)
+				hashes := make([][]byte, n)
+				for i := range events {
+					e := audit.Event{Action: audit.RunUpdate, Timestamp: ts.Add(time.Duration(round*n+i) * time.Second)}
+					switch i % 4 {
+					case 0, 1:
+						e.ActorUserID, e.ActorEmail = "1", email
+						want = append(want, seq+int64(i))
+						count["1"]++
+						count[email]++
+					case 2:
+						e.ActorUserID = "2"
+						count["2"]++
+					case 3:
+						e.ActorEmail = "guest@x.io"
+						count["guest@x.io"]++
+					}
+					events[i] = e
+					h := sha256.Sum256([]byte(fmt.Sprint(n, round, i)))
+					hashes[i] = h[:]
+				}
+				if err := s.EnsureEventPartitions(ctx, events); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.InTx(ctx, func(tx *storage.Tx) error {
+					l, err := tx.LockLog(ctx, org, nil, nil, nil)
+					if err != nil {
+						return err
+					}
+					seq = l.Seq + 1
+					return tx.AppendEvents(ctx, org, seq, events, hashes, nil)
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 {
+					seq += int64(n)
+				}
+			}
+			var pairs []string
+			if err := s.DB().SelectContext(ctx, &pairs, `SELECT user_id || ' ' || email FROM audit_event_actors
+				WHERE org_id = $1 ORDER BY 1`, org); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(pairs) != "[1 new@x.io 1 old@x.io]" {
+				t.Errorf("recorded actor pairs %q, want [1 new@x.io 1 old@x.io]", pairs)
+			}
+			for _, actor := range []string{"1", "2", "old@x.io", "new@x.io", "guest@x.io", "nobody@x.io"} {
+				wantN := count[actor]
+				f := storage.EventFilter{OrgID: org, Actor: actor, Start: ts.Add(-time.Hour), End: ts.Add(time.Hour + time.Duration(2*n)*time.Second), Limit: 2 * n}
+				got, _, _, err := s.Events(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != wantN {
+					t.Errorf("actor %q: %d events, want %d", actor, len(got), wantN)
+				}
+				if actor == "1" {
+					var seqs []int64
+					for _, e := range got {
+						seqs = append(seqs, e.Seq)
+					}
+					if fmt.Sprint(seqs) != fmt.Sprint(want) {
+						t.Errorf("actor 1: events %v, want %v", head(seqs), head(want))
+					}
+				}
+			}
+		})
+	}
+}

@@ -26,7 +26,40 @@ func (s *Store) ExpirePartitions(ctx context.Context, cutoff time.Time, requireS
 			s.parts.forget(time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC))
 		}
 	}
+	if len(names) > 0 {
+		if err := s.pruneEventActors(ctx); err != nil {
+			return names, err
+		}
+	}
 	return names, nil
+}
+
+// pruneEventActors forgets the actor pairs (audit_event_actors: a user id
+// and an email that came together) that no event left carries, so that
+// retention leaves no email behind once the events that held it are gone.
+// Each organization's pairs are pruned holding its log's lock, taken in a
+// statement before the delete: an append that found its pair already
+// recorded (and so wrote none) has then either committed, and its event is
+// seen, or not begun.
+func (s *Store) pruneEventActors(ctx context.Context) error {
+	var orgs []int64
+	if err := s.sel(ctx, &orgs, `SELECT DISTINCT org_id FROM audit_event_actors`); err != nil {
+		return fmt.Errorf("storage: organizations with actor pairs: %w", err)
+	}
+	for _, org := range orgs {
+		err := s.InTx(ctx, func(tx *Tx) error {
+			if _, err := tx.q.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org); err != nil {
+				return err
+			}
+			_, err := tx.q.ExecContext(ctx, `DELETE FROM audit_event_actors a WHERE a.org_id = $1 AND NOT EXISTS (
+				SELECT 1 FROM audit_events e WHERE e.org_id = a.org_id AND `+actorKey+` = a.email AND e.actor_user_id = a.user_id)`, org)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("storage: prune the actor pairs of organization %d: %w", org, err)
+		}
+	}
+	return nil
 }
 
 func (p *partitions) forget(month time.Time) {

@@ -46,6 +46,7 @@ var appPrivileges = map[string]string{
 	"api_keys":              readWrite,
 	"settings":              readWrite,
 	"activity_days":         readWrite,
+	"audit_event_actors":    readWrite, // the actor search's pairs; retention prunes them
 	"activity_members":      readWrite,
 	"activity_day_bits":     readWrite,
 	"activity_span_bits":    readWrite,

@@ -204,3 +204,40 @@ func TestAppendOnlyStillRefused(t *testing.T) {
 		t.Error("ExpirePartitions with a future cutoff succeeded")
 	}
 }
+
+// TestPrunesActorPairsOfDroppedEvents checks that retention forgets an
+// actor's (user id, email) pair once no event left carries it, so that no
+// email outlives the events that held it, and keeps the pairs of the events
+// it keeps.
+func TestPrunesActorPairsOfDroppedEvents(t *testing.T) {
+	ctx := context.Background()
+	st, org := setup(t)
+	err := st.InTx(ctx, func(tx *storage.Tx) error {
+		return ledger.Append(ctx, tx, org, []audit.Event{
+			{Action: "user:login", Timestamp: month(2016, time.March), ActorUserID: "1", ActorEmail: "old@x.io"},
+			{Action: "user:login", Timestamp: month(2016, time.May).AddDate(0, 0, 20), ActorUserID: "2", ActorEmail: "two@x.io"},
+			{Action: "user:login", Timestamp: time.Now(), ActorUserID: "1", ActorEmail: "new@x.io"},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := func() []string {
+		var ps []string
+		if err := st.DB().Select(&ps, `SELECT user_id || ' ' || email FROM audit_event_actors WHERE org_id = $1 ORDER BY 1`, org); err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	if got := pairs(); !slices.Equal(got, []string{"1 new@x.io", "1 old@x.io", "2 two@x.io"}) {
+		t.Fatalf("pairs before retention: %q", got)
+	}
+	now := time.Date(2022, 5, 10, 12, 0, 0, 0, time.UTC)
+	job := &retention.Job{Store: st, Keep: retention.Period{Years: 6}, Now: func() time.Time { return now }}
+	if _, err := job.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := pairs(); !slices.Equal(got, []string{"1 new@x.io", "2 two@x.io"}) {
+		t.Errorf("pairs after March and April 2016 expired: %q, want [1 new@x.io 2 two@x.io]", got)
+	}
+}
