@@ -79,6 +79,13 @@ func (b *bench) searchOrgID(ctx context.Context) (int64, int, error) {
 		return 0, 0, err
 	}
 	d := &dashboard{events: n, gen: newGenerator(b.cfg.seed+2, b.cfg.users, b.cfg.days, b.now)}
+	// The members are not inserted, so they have no users.id: give each
+	// one of its own, as the platform sends each user's id (with none, every
+	// event's actor_user_id and user_asset would be "0": one user id for
+	// every member, which the actor search walks under each of its emails).
+	for i := range d.gen.members {
+		d.gen.members[i].id = int64(100_000 + i)
+	}
 	dir := b.tmp + "/search"
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, 0, err

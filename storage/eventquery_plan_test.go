@@ -112,6 +112,12 @@ func TestEventSearchReadsWhatItReturns(t *testing.T) {
 		WHERE actor_user_id IS NOT NULL AND actor_email IS NOT NULL ON CONFLICT DO NOTHING`); err != nil {
 		t.Fatal(err)
 	}
+	// User id 12 also came with 70 other emails (no events left under
+	// them): more keys than an actor search walks.
+	if _, err := db.ExecContext(ctx, `INSERT INTO audit_event_actors (org_id, user_id, email)
+		SELECT $1, '12', 'alias' || g || '@acme.io' FROM generate_series(1, 70) g`, org); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.ExecContext(ctx, `ANALYZE audit_events`); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +146,7 @@ func TestEventSearchReadsWhatItReturns(t *testing.T) {
 		{"actor by new email", storage.EventFilter{Actor: "renamed7@acme.io"}, "(actor_user_id = 'renamed7@acme.io' OR actor_email = 'renamed7@acme.io')", false},
 		{"actor by id (two emails)", storage.EventFilter{Actor: "7"}, "(actor_user_id = '7' OR actor_email = '7')", false},
 		{"actor by id (no email)", storage.EventFilter{Actor: "11"}, "(actor_user_id = '11' OR actor_email = '11')", false},
+		{"actor by id (more emails than walks)", storage.EventFilter{Actor: "12"}, "(actor_user_id = '12' OR actor_email = '12')", true},
 		{"actor nobody", storage.EventFilter{Actor: "nobody@acme.io"}, "(actor_user_id = 'nobody@acme.io' OR actor_email = 'nobody@acme.io')", false},
 		{"target user", storage.EventFilter{TargetUser: "person24@acme.io"}, "(user_asset = 'person24@acme.io' OR user_email = 'person24@acme.io')", false},
 		{"target user by id", storage.EventFilter{TargetUser: "24"}, "(user_asset = '24' OR user_email = '24')", false},
