@@ -183,7 +183,10 @@ func TestActivityBitsMigrationBackfill(t *testing.T) {
 	if err := s.RecordActivity(ctx, acts); err != nil {
 		t.Fatal(err)
 	}
-	// The database as it was before 0014: activity_days only.
+	// The database as it was before 0014: activity_days only. (RecordActivity
+	// left the bitmaps' statements being prepared in the background: their
+	// locks and the DROP's could deadlock, as one CI run under -race did.)
+	s.WaitBackgroundPrepares()
 	if _, err := s.DB().ExecContext(ctx, `DROP TABLE activity_day_bits, activity_members;
 		DROP TABLE activity_span_bits, activity_month_counts;
 		DROP FUNCTION activity_bits_rebuild(bigint), activity_bits_set(bytea, integer[]), activity_bits_from(integer[]),
