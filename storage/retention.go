@@ -26,10 +26,10 @@ func (s *Store) ExpirePartitions(ctx context.Context, cutoff time.Time, requireS
 			s.parts.forget(time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC))
 		}
 	}
-	if len(names) > 0 {
-		if err := s.pruneEventActors(ctx); err != nil {
-			return names, err
-		}
+	// Every run prunes, not only one that dropped something: a prune that
+	// failed is then retried with the next run.
+	if err := s.pruneEventActors(ctx); err != nil {
+		return names, err
 	}
 	return names, nil
 }
