@@ -20,11 +20,14 @@ func TestProfilePageLoad(t *testing.T) {
 		t.Skip("set PAGELOAD_PROFILE=1")
 	}
 	e := newBig(t)
+	e.writeEvents("big", 20000)
 	p := e.newPage(t)
 	p.signIn("boss", e.key("boss"), "/org/dashboard?org=big")
 	p.waitUsers()
-	if _, err := chromedp.Call(p.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: loadWatch}); err != nil {
-		t.Fatal(err)
+	for _, w := range []string{loadWatch, auditLoadWatch} {
+		if _, err := chromedp.Call(p.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: w}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := chromedp.Call(p.ctx, profiler.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
@@ -33,6 +36,7 @@ func TestProfilePageLoad(t *testing.T) {
 	for _, tc := range []struct{ name, path, mark string }{
 		{"users", "/org/dashboard?org=big", "rows"},
 		{"activity", "/org/dashboard?org=big&tab=activity", "plots"},
+		{"audit-log", "/org/dashboard?org=big&tab=audit-log", "auditRows"},
 	} {
 		for i := 0; i < 3; i++ {
 			p.load(tc.path, tc.mark, false)
