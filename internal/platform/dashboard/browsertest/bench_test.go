@@ -140,9 +140,10 @@ func (p *page) loads(b *testing.B, path, mark string) loadFigures {
 }
 
 // firstRequest returns when, in milliseconds since navigation start, the
-// page's last load sent its first GraphQL request: the browser's own start
-// (the document, then the shell's first script), which no page code can
-// shorten.
+// page's last load sent its first GraphQL request. The shell's early script
+// sends it as soon as it runs, so this is the browser's own start (the
+// document, then the shell's first script), before any of the page's
+// drawing code.
 func (p *page) firstRequest() float64 {
 	p.t.Helper()
 	return eval[float64](p, `Math.min(...performance.getEntriesByType("resource")
