@@ -146,8 +146,11 @@ func (p *page) loads(b *testing.B, path, mark string) loadFigures {
 // drawing code.
 func (p *page) firstRequest() float64 {
 	p.t.Helper()
-	return eval[float64](p, `Math.min(...performance.getEntriesByType("resource")
-		.filter(r => new URL(r.name).pathname === "/graphql").map(r => r.startTime))`)
+	return eval[float64](p, `(() => {
+		const starts = performance.getEntriesByType("resource")
+			.filter(r => new URL(r.name).pathname === "/graphql").map(r => r.startTime);
+		if (!starts.length) throw new Error("the page made no GraphQL request");
+		return Math.min(...starts); })()`)
 }
 
 // loadFigures are one page's medians over the benchmark's loads.
